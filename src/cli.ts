@@ -1,12 +1,31 @@
 #!/usr/bin/env node
 // commander wiring only: each command lives in src/commands and returns an exit code.
-import { Command } from "commander";
+import { Command, CommanderError } from "commander";
 import { readPackageVersion } from "./config/package-info.js";
+import { UserError, EXIT_ENV } from "./errors.js";
 
 const program = new Command();
 program
   .name("moe-prof")
   .description("Profile Mixture-of-Experts routing: capture it inside vLLM, validate, analyse and plot it.")
-  .version(readPackageVersion());
+  .version(readPackageVersion())
+  .exitOverride()
+  .configureOutput({ outputError: (str, write) => write(str) });
 
-await program.parseAsync(process.argv);
+// Commands register here (one line each), e.g. registerHist(program).
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  if (err instanceof CommanderError) {
+    // --help and --version exit through here with code 0; usage errors get EXIT_ENV.
+    process.exitCode = err.exitCode === 0 ? 0 : EXIT_ENV;
+  } else if (err instanceof UserError) {
+    process.stderr.write(`moe-prof: ${err.message}\n`);
+    process.exitCode = err.exitCode;
+  } else {
+    const msg = err instanceof Error ? err.message : String(err);
+    process.stderr.write(`moe-prof: internal error: ${msg}\n`);
+    process.exitCode = 70;
+  }
+}

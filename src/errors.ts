@@ -1,0 +1,26 @@
+// Every error a user can reach is a UserError: one line, an exit code, no stack trace.
+
+/** Exit codes, documented in README: 0 ok, 1 invalid input / failed check, 2 usage or environment. */
+export const EXIT_OK = 0;
+export const EXIT_INVALID = 1;
+export const EXIT_ENV = 2;
+
+export class UserError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode: number = EXIT_INVALID,
+  ) {
+    super(message);
+    this.name = "UserError";
+  }
+}
+
+/** Error about a specific place in an input file: `FILE:LINE: field: what is wrong`. */
+export function inputError(file: string, line: number | null, field: string | null, what: string): UserError {
+  const where = line === null ? file : `${file}:${line}`;
+  return new UserError(field ? `${where}: ${field}: ${what}` : `${where}: ${what}`, EXIT_INVALID);
+}
+
+export function envError(message: string): UserError {
+  return new UserError(message, EXIT_ENV);
+}
