@@ -1,0 +1,1 @@
+"""moe-prof: Python side (capture core, vLLM glue, worker, engines)."""

@@ -1,0 +1,294 @@
+"""A transformers engine: the same passes as vLLM, for MoE models without vLLM.
+
+Routing is read from the model's own router output. In transformers 5 every MoE block calls its
+experts module as `experts(hidden_states, top_k_index, top_k_weights)`, so a pre-hook there sees
+exactly the ids and weights the experts use (Qwen2-MoE, Mixtral, OLMoE, ...). transformers 4.x
+computes routing inline from `block.gate` logits; there the hook recomputes softmax/top-k the way
+those blocks do. The rows go through the same capture core as the vLLM patch.
+
+Generation is a plain batched loop (left padding, KV cache) so that every computed token row is
+known: padding rows and rows of finished requests are computed but are not the requests' tokens,
+so they are dropped before capture (eager mode: the index_select is an ordinary kernel).
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+import time
+from typing import Any
+
+import torch
+
+from moe_prof.capture import RouteCapture, Segment
+from moe_prof.engines.base import Generation, ProgressFn
+from moe_prof.engines.chat import encode_messages
+from moe_prof.worker.job import Job
+
+_LAYER_RE = re.compile(r"(?:^|\.)layers\.(\d+)\.")
+
+
+class _StepRows:
+    """Which rows of the current forward are real, as a GPU index; None outside measured steps."""
+
+    def __init__(self) -> None:
+        self.index: torch.Tensor | None = None
+
+
+def _find_moe_modules(model: torch.nn.Module) -> list[tuple[int, torch.nn.Module, str]]:
+    """(layer id, module to hook, kind) for every MoE block. kind: 'experts' (tf5) or 'gate' (tf4)."""
+    found: list[tuple[int, torch.nn.Module, str]] = []
+    for name, mod in model.named_modules():
+        m = _LAYER_RE.search(name + ".")
+        if m is None:
+            continue
+        layer = int(m.group(1))
+        params = list(inspect.signature(mod.forward).parameters)
+        if name.endswith(".experts") and params[:3] == ["hidden_states", "top_k_index", "top_k_weights"]:
+            found.append((layer, mod, "experts"))
+        elif (
+            isinstance(getattr(mod, "gate", None), torch.nn.Linear)
+            and hasattr(mod, "experts")
+            and isinstance(getattr(mod, "experts"), torch.nn.ModuleList)
+        ):
+            found.append((layer, mod, "gate"))
+    found.sort(key=lambda t: t[0])
+    return found
+
+
+class HFEngine:
+    def __init__(self, job: Job) -> None:
+        from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+
+        self.job = job
+        self.device = torch.device("cuda")
+        dtype = getattr(torch, job.dtype)
+        t0 = time.perf_counter()
+        if job.random_weights:
+            if not job.config_dir:
+                raise ValueError("--random-weights needs --config DIR (a model config.json)")
+            config = AutoConfig.from_pretrained(job.config_dir)
+            torch.manual_seed(job.seed)  # both passes build the same weights
+            with torch.device(self.device):
+                try:
+                    model = AutoModelForCausalLM.from_config(config, dtype=dtype)
+                except TypeError:  # transformers 4.x
+                    model = AutoModelForCausalLM.from_config(config, torch_dtype=dtype)
+        else:
+            try:
+                model = AutoModelForCausalLM.from_pretrained(job.model, dtype=dtype, device_map="cuda")
+            except TypeError:
+                model = AutoModelForCausalLM.from_pretrained(job.model, torch_dtype=dtype, device_map="cuda")
+        self.model = model.eval()
+        self.config = self.model.config
+        self.tokenizer = AutoTokenizer.from_pretrained(job.tokenizer or job.config_dir or job.model)
+        self.load_s = time.perf_counter() - t0
+
+        self.top_k = int(getattr(self.config, "num_experts_per_tok"))
+        self.num_experts = int(
+            getattr(self.config, "num_experts", None) or getattr(self.config, "num_local_experts")
+        )
+        self.moe = _find_moe_modules(self.model)
+        if not self.moe:
+            raise ValueError(f"{type(self.model).__name__}: found no MoE blocks to capture")
+        eos = getattr(self.model.generation_config, "eos_token_id", None) or self.config.eos_token_id
+        self.eos_ids = set(eos if isinstance(eos, list) else [eos]) if eos is not None else set()
+        self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
+
+        self.rows = _StepRows()
+        self.capture: RouteCapture | None = None
+        self._hooks: list[Any] = []
+        self._capturing = False
+
+    # --- description -------------------------------------------------------------------------
+    def describe(self) -> dict[str, Any]:
+        import transformers
+
+        return {
+            "engine": "hf",
+            "model_id": self.job.model,
+            "model_class": type(self.model).__name__,
+            "random_weights": self.job.random_weights,
+            "dtype": self.job.dtype,
+            "num_moe_layers": len(self.moe),
+            "num_experts": self.num_experts,
+            "top_k": self.top_k,
+            "transformers_version": transformers.__version__,
+            "torch_version": torch.__version__,
+            "device": torch.cuda.get_device_name(self.device),
+            "cuda_graphs": False,
+            "load_s": round(self.load_s, 3),
+        }
+
+    def encode_prompts(self, messages: list[str], chat_template: bool) -> list[list[int]]:
+        return encode_messages(self.tokenizer, messages, chat_template)
+
+    # --- capture -----------------------------------------------------------------------------
+    def open_capture(self, routes_path: str, layers: list[int] | None, max_rows: int) -> None:
+        import transformers
+
+        meta: dict[str, Any] = {
+            "model_id": self.job.model,
+            "vllm_version": "none",
+            "transformers_version": transformers.__version__,
+            "torch_version": torch.__version__,
+            "device": torch.cuda.get_device_name(self.device),
+            "seed": self.job.seed,
+            "num_experts": self.num_experts,
+            "engine": "hf",
+            "random_weights": self.job.random_weights,
+        }
+        self.capture = RouteCapture(
+            out_path=routes_path,
+            meta=meta,
+            moe_layer_ids=[layer for layer, _, _ in self.moe],
+            layers=layers,
+            top_k=self.top_k,
+            max_rows=max_rows,
+            device=self.device,
+            start_paused=True,
+        )
+        for layer, mod, kind in self.moe:
+            if kind == "experts":
+                self._hooks.append(mod.register_forward_pre_hook(self._experts_hook(layer), with_kwargs=True))
+            else:
+                self._hooks.append(mod.gate.register_forward_hook(self._gate_hook(layer, mod)))
+
+    def _record(self, layer: int, ids: torch.Tensor, weights: torch.Tensor) -> None:
+        index = self.rows.index
+        if self.capture is None or index is None:
+            return
+        self.capture.record(layer, ids.index_select(0, index), weights.index_select(0, index))
+
+    def _experts_hook(self, layer: int) -> Any:
+        def hook(_mod: torch.nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+            names = ("hidden_states", "top_k_index", "top_k_weights")
+            vals = list(args) + [kwargs[n] for n in names[len(args) :]]
+            self._record(layer, vals[1], vals[2])
+
+        return hook
+
+    def _gate_hook(self, layer: int, block: torch.nn.Module) -> Any:
+        # transformers 4.x: the block computes softmax -> top-k (-> renormalise) from these logits.
+        top_k = int(getattr(block, "top_k", self.top_k))
+        norm = bool(getattr(block, "norm_topk_prob", type(block).__name__.startswith("Mixtral")))
+
+        def hook(_mod: torch.nn.Module, _inp: Any, logits: torch.Tensor) -> None:
+            if self.rows.index is None:
+                return
+            probs = torch.softmax(logits.float(), dim=-1)
+            w, ids = torch.topk(probs, top_k, dim=-1)
+            if norm:
+                w = w / w.sum(dim=-1, keepdim=True)
+            self._record(layer, ids, w)
+
+        return hook
+
+    def start_capture(self, requests_before: int) -> None:
+        if self.capture is not None:
+            self.capture.resume(0)
+            self._capturing = True
+
+    def finish_capture(self) -> dict[str, Any] | None:
+        if self.capture is None:
+            return None
+        self.capture.pause()
+        self._capturing = False
+        path = self.capture.close()
+        for h in self._hooks:
+            h.remove()
+        return {"path": path, "stats": self.capture.stats()}
+
+    # --- generation --------------------------------------------------------------------------
+    @torch.inference_mode()
+    def generate(self, prompts: list[list[int]], max_tokens: int, progress: ProgressFn | None) -> Generation:
+        dev = self.device
+        B = len(prompts)
+        lens = [len(p) for p in prompts]
+        S = max(lens)
+        input_ids = torch.full((B, S), self.pad_id, dtype=torch.long)
+        attn = torch.zeros((B, S), dtype=torch.long)
+        for i, p in enumerate(prompts):
+            input_ids[i, S - len(p) :] = torch.tensor(p, dtype=torch.long)
+            attn[i, S - len(p) :] = 1
+        input_ids, attn = input_ids.to(dev), attn.to(dev)
+        lens_t = torch.tensor(lens, device=dev)
+        gen = torch.Generator(device=dev).manual_seed(self.job.seed)
+        capture = self.capture if self._capturing else None
+
+        outputs: list[list[int]] = [[] for _ in range(B)]
+        finished = [False] * B
+        done = 0
+        torch.cuda.synchronize()
+        t0 = time.perf_counter()
+
+        # Prefill: real rows are the unpadded prompt tokens, row-major = requests in order.
+        positions = (attn.cumsum(-1) - 1).clamp(min=0)
+        segments = [Segment(str(i), 0, lens[i], "prefill") for i in range(B)]
+        real = attn.reshape(-1).nonzero().squeeze(1)
+        logits, cache = self._forward(capture, segments, real, input_ids, attn, positions, None)
+        step = 0
+        while True:
+            next_tok = self._pick(logits, gen)
+            next_host = next_tok.tolist()
+            active: list[int] = []
+            for i in range(B):
+                if finished[i]:
+                    continue
+                outputs[i].append(int(next_host[i]))
+                if next_host[i] in self.eos_ids or len(outputs[i]) >= max_tokens:
+                    finished[i] = True
+                    done += 1
+                    if progress:
+                        progress(done, B)
+                else:
+                    active.append(i)
+            if not active:
+                break
+            step += 1
+            # Decode: each unfinished request feeds its newest token at position P + step - 1.
+            attn = torch.cat([attn, torch.ones((B, 1), dtype=attn.dtype, device=dev)], dim=1)
+            positions = (lens_t + step - 1).unsqueeze(1)
+            segments = [Segment(str(i), lens[i] + step - 1, 1, "decode") for i in active]
+            real = torch.tensor(active, dtype=torch.long, device=dev)
+            logits, cache = self._forward(capture, segments, real, next_tok.unsqueeze(1), attn, positions, cache)
+        torch.cuda.synchronize()
+        return Generation(prompts, outputs, time.perf_counter() - t0)
+
+    def _forward(
+        self,
+        capture: RouteCapture | None,
+        segments: list[Segment],
+        real_rows: torch.Tensor,
+        input_ids: torch.Tensor,
+        attn: torch.Tensor,
+        positions: torch.Tensor,
+        cache: Any,
+    ) -> tuple[torch.Tensor, Any]:
+        if capture is not None:
+            self.rows.index = real_rows
+            capture.begin_step(segments, int(real_rows.numel()), input_ids.reshape(-1).index_select(0, real_rows))
+        try:
+            out = self.model(
+                input_ids=input_ids,
+                attention_mask=attn,
+                position_ids=positions,
+                past_key_values=cache,
+                use_cache=True,
+                logits_to_keep=1,
+            )
+        finally:
+            self.rows.index = None
+        if capture is not None:
+            capture.end_step()
+        return out.logits[:, -1, :], out.past_key_values
+
+    def _pick(self, logits: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+        if self.job.temperature <= 0:
+            return logits.argmax(dim=-1)
+        probs = torch.softmax(logits.float() / self.job.temperature, dim=-1)
+        return torch.multinomial(probs, 1, generator=gen).squeeze(1)
+
+    def shutdown(self) -> None:
+        if self.capture is not None:
+            self.capture.close()

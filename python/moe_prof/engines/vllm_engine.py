@@ -1,0 +1,161 @@
+"""The vLLM engine: offline `LLM.generate` on a vllm==0.15.1 install carrying the moe-prof patch.
+
+The patch's capture lives in vLLM's engine-core process; this process steers it through
+`LLM.collective_rpc`, which runs a function on every GPU worker: resume logging once the warm-up
+is done (warm-up requests consumed request ids, so their count is passed as the offset) and
+close the log (flush, rename `.partial`) before the engine shuts down.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+from moe_prof.engines.base import Generation, ProgressFn
+from moe_prof.engines.chat import encode_messages
+from moe_prof.worker.job import Job
+
+
+def configure_env(job: Job) -> None:
+    """Environment the patched vLLM reads at engine start; must run before vllm is imported."""
+    if job.routes_path:
+        os.environ["VLLM_LOG_MOE"] = job.routes_path
+        os.environ["VLLM_LOG_MOE_PAUSED"] = "1"  # warm-up is not logged
+        if job.layers:
+            os.environ["VLLM_LOG_MOE_LAYERS"] = job.layers
+        else:
+            os.environ.pop("VLLM_LOG_MOE_LAYERS", None)
+    else:
+        for k in ("VLLM_LOG_MOE", "VLLM_LOG_MOE_PAUSED", "VLLM_LOG_MOE_LAYERS"):
+            os.environ.pop(k, None)
+    if job.deterministic:
+        # vLLM's batch-invariant mode: deterministic kernels for matmul/softmax/reductions.
+        os.environ["VLLM_BATCH_INVARIANT"] = "1"
+
+
+def _capture_control(worker: Any, action: str, kwargs: dict[str, Any]) -> Any:
+    # Runs inside vLLM's worker process (cloudpickled by collective_rpc).
+    from vllm import moe_prof_capture  # added by patches/vllm-v0.15.1-moe-logger.patch
+
+    return moe_prof_capture.control(worker, action, **kwargs)
+
+
+class _Progress:
+    """tqdm stand-in that LLM.generate accepts as `use_tqdm`: reports finished requests."""
+
+    def __init__(self, report: ProgressFn | None) -> None:
+        self._report = report
+
+    def __call__(self, iterable: Any = None, total: int | None = None, **_: Any) -> "_Bar":
+        return _Bar(iterable, total, self._report if iterable is None else None)
+
+
+class _Bar:
+    def __init__(self, iterable: Any, total: int | None, report: ProgressFn | None) -> None:
+        self._iterable = iterable
+        self.total = total or 0
+        self.n = 0
+        self.postfix = ""
+        self._t0 = time.perf_counter()
+        self._report = report
+
+    def __iter__(self) -> Any:
+        return iter(self._iterable)
+
+    @property
+    def format_dict(self) -> dict[str, float]:
+        return {"elapsed": max(time.perf_counter() - self._t0, 1e-9)}
+
+    def update(self, n: int = 1) -> None:
+        self.n += n
+        if self._report:
+            self._report(self.n, self.total)
+
+    def refresh(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+class VLLMEngine:
+    def __init__(self, job: Job) -> None:
+        configure_env(job)
+        t0 = time.perf_counter()
+        from vllm import LLM
+
+        kwargs: dict[str, Any] = dict(
+            model=job.model,
+            seed=job.seed,
+            tensor_parallel_size=job.tensor_parallel_size,
+            gpu_memory_utilization=job.gpu_memory_utilization,
+            enforce_eager=job.enforce_eager,
+            enable_prefix_caching=False,  # every prompt token is computed, so rows are P + G - 1
+        )
+        if job.max_model_len:
+            kwargs["max_model_len"] = job.max_model_len
+        if job.deterministic:
+            kwargs["attention_backend"] = "FLASH_ATTN"  # batch-invariant mode requires it
+        self.llm = LLM(**kwargs)
+        self.load_s = time.perf_counter() - t0
+        self.job = job
+
+    def describe(self) -> dict[str, Any]:
+        import torch
+        import vllm
+
+        cfg = self.llm.llm_engine.vllm_config
+        return {
+            "engine": "vllm",
+            "model_id": self.job.model,
+            "vllm_version": vllm.__version__,
+            "torch_version": torch.__version__,
+            "device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "unknown",
+            "quantization": cfg.model_config.quantization,
+            "enforce_eager": cfg.model_config.enforce_eager,
+            "cudagraph_mode": str(cfg.compilation_config.cudagraph_mode),
+            "tensor_parallel_size": cfg.parallel_config.tensor_parallel_size,
+            "max_num_batched_tokens": cfg.scheduler_config.max_num_batched_tokens,
+            "enable_prefix_caching": cfg.cache_config.enable_prefix_caching,
+            "load_s": round(self.load_s, 3),
+        }
+
+    def encode_prompts(self, messages: list[str], chat_template: bool) -> list[list[int]]:
+        return encode_messages(self.llm.get_tokenizer(), messages, chat_template)
+
+    def _control(self, action: str, **kwargs: Any) -> list[Any]:
+        return self.llm.collective_rpc(_capture_control, args=(action, kwargs))
+
+    def start_capture(self, requests_before: int) -> None:
+        if self.job.routes_path:
+            self._control("resume", req_id_offset=requests_before)
+
+    def finish_capture(self) -> dict[str, Any] | None:
+        if not self.job.routes_path:
+            return None
+        results = self._control("close")
+        first = next((r for r in results if r), None)
+        return first if isinstance(first, dict) else {"path": self.job.routes_path, "stats": {}}
+
+    def requests_submitted(self) -> int:
+        return int(self.llm.request_counter.counter)
+
+    def generate(self, prompts: list[list[int]], max_tokens: int, progress: ProgressFn | None) -> Generation:
+        from vllm import SamplingParams
+
+        params = SamplingParams(temperature=self.job.temperature, seed=self.job.seed, max_tokens=max_tokens)
+        t0 = time.perf_counter()
+        outs = self.llm.generate(
+            [{"prompt_token_ids": p} for p in prompts], params, use_tqdm=_Progress(progress)
+        )
+        generate_s = time.perf_counter() - t0
+        return Generation(
+            [list(o.prompt_token_ids or []) for o in outs],
+            [list(o.outputs[0].token_ids) for o in outs],
+            generate_s,
+        )
+
+    def shutdown(self) -> None:
+        # LLM has no public close in 0.15.1; dropping it ends the engine-core process.
+        del self.llm

@@ -1,0 +1,1 @@
+"""The Python worker `moe-prof run` starts for each pass."""

@@ -1,0 +1,66 @@
+"""One pass: load the engine, warm up (not timed, not logged), run the measured generation."""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+from moe_prof.engines.base import Engine
+from moe_prof.worker.job import Job, load_job
+from moe_prof.worker.protocol import Channel
+
+
+def _make_engine(job: Job) -> Engine:
+    if job.deterministic:
+        # cuBLAS reads this when its handle is created: before the engine touches CUDA.
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    if job.engine == "vllm":
+        from moe_prof.engines.vllm_engine import VLLMEngine
+
+        return VLLMEngine(job)
+    import torch
+
+    if job.deterministic:
+        torch.use_deterministic_algorithms(True, warn_only=True)
+    from moe_prof.engines.hf_engine import HFEngine
+
+    return HFEngine(job)
+
+
+def run_pass(job_path: str, channel: Channel) -> None:
+    job = load_job(job_path)
+    channel.send("phase", phase="load", pass_name=job.pass_name, engine=job.engine)
+    t_start = time.perf_counter()
+    engine = _make_engine(job)
+    channel.send("ready", pass_name=job.pass_name, engine=engine.describe(), load_s=round(time.perf_counter() - t_start, 3))
+
+    prompts = engine.encode_prompts(job.prompts, job.chat_template)
+    if job.engine == "hf" and job.routes_path:
+        from moe_prof.capture import parse_layer_spec
+
+        layers = parse_layer_spec(job.layers) if job.layers else None
+        engine.open_capture(job.routes_path, layers, max_rows=max(sum(len(p) for p in prompts), len(prompts)))  # type: ignore[attr-defined]
+
+    channel.send("phase", phase="warmup", requests=min(job.warmup_prompts, len(prompts)))
+    t0 = time.perf_counter()
+    if job.warmup_prompts > 0:
+        engine.generate(prompts[: job.warmup_prompts], job.warmup_max_tokens, None)
+    warmup_s = time.perf_counter() - t0
+
+    before = engine.requests_submitted() if hasattr(engine, "requests_submitted") else 0
+    engine.start_capture(before)
+    channel.send("phase", phase="generate", total=len(prompts))
+    gen = engine.generate(prompts, job.max_tokens, lambda done, total: channel.send("progress", done=done, total=total))
+    routes: dict[str, Any] | None = engine.finish_capture()
+    channel.send(
+        "result",
+        pass_name=job.pass_name,
+        generate_s=round(gen.generate_s, 6),
+        warmup_s=round(warmup_s, 3),
+        prompt_token_counts=[len(p) for p in gen.prompt_token_ids],
+        output_token_ids=gen.output_token_ids,
+        routes=routes,
+        notes=gen.notes,
+    )
+    engine.shutdown()
