@@ -1,0 +1,24 @@
+// A run works in `<out>.partial/` and becomes `<out>/` only when everything in it is complete,
+// so a crashed or interrupted run is never mistaken for a result.
+import { existsSync, mkdirSync, readdirSync, renameSync, rmdirSync } from "node:fs";
+import { UserError, EXIT_ENV } from "../errors.js";
+
+export interface RunDir {
+  final: string;
+  work: string;
+}
+
+export function createRunDir(outDir: string): RunDir {
+  if (existsSync(outDir) && readdirSync(outDir).length > 0)
+    throw new UserError(`${outDir} already exists and is not empty: choose another --out`, EXIT_ENV);
+  const work = `${outDir}.partial`;
+  if (existsSync(work))
+    throw new UserError(`${work} exists (left by an earlier interrupted run): remove it or choose another --out`, EXIT_ENV);
+  mkdirSync(work, { recursive: true });
+  return { final: outDir, work };
+}
+
+export function publishRunDir(dir: RunDir): void {
+  if (existsSync(dir.final)) rmdirSync(dir.final); // empty (checked at creation): made by the user
+  renameSync(dir.work, dir.final);
+}

@@ -1,0 +1,86 @@
+// `moe-prof run` options: commander hands strings; zod turns them into one checked RunConfig.
+import path from "node:path";
+import { z } from "zod";
+import { UserError, EXIT_ENV } from "../errors.js";
+
+export const DEFAULT_MODEL = "Qwen/Qwen1.5-MoE-A2.7B-Chat-GPTQ-Int4";
+
+const intFrom = (min: number) => z.coerce.number().int().min(min);
+const layerSpec = z.string().regex(/^\d+(-\d+)?(,\d+(-\d+)?)*$/, "expected layers like 0,5-7");
+
+export const runOptionsSchema = z
+  .object({
+    model: z.string().min(1).default(DEFAULT_MODEL),
+    engine: z.enum(["vllm", "hf"]).default("vllm"),
+    prompts: z.string().optional(),
+    numPrompts: intFrom(1).default(25),
+    datasetUrl: z.string().url().optional(),
+    seed: intFrom(0).default(1234),
+    maxTokens: intFrom(1).default(256),
+    temperature: z.coerce.number().min(0).default(0),
+    out: z.string().optional(),
+    python: z.string().optional(),
+    tensorParallelSize: intFrom(1).default(1),
+    gpuMemoryUtilization: z.coerce.number().gt(0).max(1).default(0.9),
+    maxModelLen: intFrom(16).optional(),
+    repeats: intFrom(1).default(1),
+    layers: layerSpec.optional(),
+    enforceEager: z.boolean().default(false),
+    deterministic: z.boolean().default(false),
+    chatTemplate: z.boolean().default(true),
+    warmupPrompts: intFrom(0).default(2),
+    randomWeights: z.boolean().default(false),
+    config: z.string().optional(),
+    tokenizer: z.string().optional(),
+  })
+  .superRefine((o, ctx) => {
+    if (o.randomWeights && o.engine !== "hf")
+      ctx.addIssue({ code: "custom", path: ["randomWeights"], message: "--random-weights needs --engine hf" });
+    if (o.randomWeights && !o.config)
+      ctx.addIssue({ code: "custom", path: ["config"], message: "--random-weights needs --config DIR (a config.json)" });
+    if (o.prompts && o.datasetUrl)
+      ctx.addIssue({ code: "custom", path: ["prompts"], message: "give --prompts or --dataset-url, not both" });
+  });
+
+export type RunOptions = z.infer<typeof runOptionsSchema>;
+
+export interface RunConfig extends RunOptions {
+  python: string;
+  outDir: string;
+}
+
+const FLAG: Record<string, string> = {
+  numPrompts: "--num-prompts",
+  datasetUrl: "--dataset-url",
+  maxTokens: "--max-tokens",
+  tensorParallelSize: "--tensor-parallel-size",
+  gpuMemoryUtilization: "--gpu-memory-utilization",
+  maxModelLen: "--max-model-len",
+  enforceEager: "--enforce-eager",
+  randomWeights: "--random-weights",
+  warmupPrompts: "--warmup-prompts",
+  chatTemplate: "--no-chat-template",
+};
+
+function flagName(key: string): string {
+  return FLAG[key] ?? `--${key}`;
+}
+
+export function timestampDirName(now: Date): string {
+  return now.toISOString().replace(/\.\d+Z$/, "Z").replace(/[:]/g, "-");
+}
+
+export function resolveRunConfig(raw: Record<string, unknown>, defaults: { python: string; now: Date }): RunConfig {
+  const parsed = runOptionsSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const key = String(issue.path[0] ?? "");
+    throw new UserError(`${flagName(key)}: ${issue.message}`, EXIT_ENV);
+  }
+  const o = parsed.data;
+  return {
+    ...o,
+    python: o.python ?? defaults.python,
+    outDir: path.resolve(o.out ?? path.join("moe-prof-out", timestampDirName(defaults.now))),
+  };
+}

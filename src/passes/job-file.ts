@@ -1,0 +1,32 @@
+// The job a worker reads (python/moe_prof/worker/job.py): written as JSON, never as a command line.
+import { writeFileSync } from "node:fs";
+import path from "node:path";
+import type { RunConfig } from "../config/run-options.js";
+import type { PlannedPass } from "./plan.js";
+
+export function writeJobFile(cfg: RunConfig, pass: PlannedPass, prompts: string[], jobsDir: string): string {
+  const job = {
+    engine: cfg.engine,
+    pass_name: pass.pass,
+    model: cfg.model,
+    prompts,
+    seed: cfg.seed,
+    max_tokens: cfg.maxTokens,
+    temperature: cfg.temperature,
+    routes_path: pass.routesPath,
+    layers: cfg.layers ?? null,
+    warmup_prompts: Math.min(cfg.warmupPrompts, prompts.length),
+    tensor_parallel_size: cfg.tensorParallelSize,
+    gpu_memory_utilization: cfg.gpuMemoryUtilization,
+    max_model_len: cfg.maxModelLen ?? null,
+    enforce_eager: cfg.enforceEager,
+    deterministic: cfg.deterministic,
+    chat_template: cfg.chatTemplate,
+    random_weights: cfg.randomWeights,
+    config_dir: cfg.config ? path.resolve(cfg.config) : null,
+    tokenizer: cfg.tokenizer ? path.resolve(cfg.tokenizer) : null,
+  };
+  const file = path.join(jobsDir, `${pass.pass}-${pass.repeat}.json`);
+  writeFileSync(file, JSON.stringify(job, null, 2));
+  return file;
+}

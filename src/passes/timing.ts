@@ -1,0 +1,55 @@
+// timing.json: each pass kind's medians over repeats, and the log/no-log overhead ratios.
+
+export interface PassRecord {
+  pass: "no_log" | "log";
+  repeat: number;
+  wall_s: number; // worker start to exit, model load included
+  load_s: number;
+  warmup_s: number;
+  generate_s: number; // the measured generation only
+  prompt_tokens: number;
+  output_tokens: number;
+  tokens_per_s: number; // output tokens / generate_s
+}
+
+export function median(xs: number[]): number {
+  if (xs.length === 0) throw new Error("median of nothing");
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+const round = (x: number, d = 4) => Number(x.toFixed(d));
+
+function summarise(records: PassRecord[]) {
+  return {
+    wall_s: round(median(records.map((r) => r.wall_s))),
+    load_s: round(median(records.map((r) => r.load_s))),
+    generate_s: round(median(records.map((r) => r.generate_s))),
+    prompt_tokens: records[0]!.prompt_tokens,
+    output_tokens: records[0]!.output_tokens,
+    tokens_per_s: round(median(records.map((r) => r.tokens_per_s)), 2),
+    repeats: records,
+  };
+}
+
+export function buildTiming(records: PassRecord[], engine: Record<string, unknown>) {
+  const noLog = records.filter((r) => r.pass === "no_log");
+  const log = records.filter((r) => r.pass === "log");
+  if (noLog.length === 0 || log.length === 0) throw new Error("timing needs at least one no-log and one log pass");
+  const a = summarise(noLog);
+  const b = summarise(log);
+  return {
+    no_log: a,
+    log: b,
+    overhead: {
+      // > 1 would mean the log pass was faster: noise. The target is >= 0.99.
+      tokens_per_s_ratio: round(b.tokens_per_s / a.tokens_per_s),
+      generate_s_ratio: round(b.generate_s / a.generate_s),
+      wall_s_ratio: round(b.wall_s / a.wall_s),
+      repeats: noLog.length,
+      statistic: "median over repeats",
+    },
+    engine,
+  };
+}

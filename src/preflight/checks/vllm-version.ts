@@ -1,0 +1,14 @@
+import { envError, type UserError } from "../../errors.js";
+import type { PythonFacts } from "../probe.js";
+
+export const REQUIRED_VLLM = "0.15.1";
+
+export function checkVllmVersion(f: PythonFacts): UserError | null {
+  if (!f.vllm)
+    return envError(`vLLM is not installed for ${f.executable}: run \`moe-prof setup\`, or use --engine hf for transformers`);
+  if (f.vllm !== REQUIRED_VLLM)
+    return envError(
+      `vLLM ${f.vllm} is installed for ${f.executable}, but moe-prof's patch is made for vLLM ${REQUIRED_VLLM}: run \`moe-prof setup\` (installs requirements-lock.txt into ./.venv)`,
+    );
+  return null;
+}

@@ -1,0 +1,23 @@
+// Where a run's prompts come from: --prompts FILE, --dataset-url, or the bundled GSM8K split.
+import path from "node:path";
+import { bundledGsm8kPath, readGsm8k } from "./read-gsm8k.js";
+import { readPromptsFile } from "./read-prompts-file.js";
+import { downloadDataset } from "./download-dataset.js";
+
+export interface PromptSet {
+  source: string;
+  prompts: string[];
+}
+
+export async function loadPrompts(
+  opts: { prompts?: string | undefined; datasetUrl?: string | undefined; numPrompts: number },
+  workDir: string,
+): Promise<PromptSet> {
+  if (opts.prompts) return { source: path.resolve(opts.prompts), prompts: readPromptsFile(opts.prompts, opts.numPrompts) };
+  if (opts.datasetUrl) {
+    const dest = path.join(workDir, "dataset.jsonl");
+    await downloadDataset(opts.datasetUrl, dest);
+    return { source: opts.datasetUrl, prompts: readGsm8k(dest, opts.numPrompts) };
+  }
+  return { source: "bundled GSM8K test split (fixtures/gsm8k)", prompts: readGsm8k(bundledGsm8kPath(), opts.numPrompts) };
+}

@@ -1,0 +1,87 @@
+// Start one Python worker (one pass), follow its JSON-lines messages, and end it cleanly on abort.
+import { createInterface } from "node:readline";
+import path from "node:path";
+import { execa } from "execa";
+import { UserError, EXIT_INVALID } from "../errors.js";
+import { packageRoot } from "../config/package-info.js";
+import { parseWorkerLine, type ReadyMsg, type ResultMsg, type WorkerMessage } from "./protocol.js";
+import { endProcessGroup } from "./process-group.js";
+
+export const EXIT_INTERRUPTED = 130;
+
+export interface WorkerOutcome {
+  ready: ReadyMsg;
+  result: ResultMsg;
+  wallS: number;
+}
+
+export interface WorkerOptions {
+  python: string;
+  jobPath: string;
+  stderrPath: string;
+  label: string;
+  onMessage?: (msg: WorkerMessage) => void;
+  signal?: AbortSignal;
+  env?: Record<string, string>;
+}
+
+export function workerEnv(extra: Record<string, string> = {}): Record<string, string> {
+  const pyDir = path.join(packageRoot(), "python");
+  const prev = process.env.PYTHONPATH;
+  return { PYTHONPATH: prev ? `${pyDir}${path.delimiter}${prev}` : pyDir, PYTHONUNBUFFERED: "1", ...extra };
+}
+
+export async function runWorker(opts: WorkerOptions): Promise<WorkerOutcome> {
+  const started = performance.now();
+  const child = execa(opts.python, ["-m", "moe_prof.worker", "--job", opts.jobPath], {
+    env: workerEnv(opts.env),
+    stdin: "ignore",
+    stdout: "pipe",
+    stderr: { file: opts.stderrPath },
+    detached: true, // own process group: see process-group.ts
+    buffer: false,
+    reject: false,
+  });
+  const pgid = child.pid;
+  let ready: ReadyMsg | undefined;
+  let result: ResultMsg | undefined;
+  let failure: string | undefined;
+  let aborted = false;
+
+  const onAbort = () => {
+    aborted = true;
+    if (pgid) void endProcessGroup(pgid);
+  };
+  opts.signal?.addEventListener("abort", onAbort, { once: true });
+  const logHint = `see ${opts.stderrPath}`;
+
+  try {
+    if (child.stdout) {
+      for await (const line of createInterface({ input: child.stdout, crlfDelay: Infinity })) {
+        if (line.trim() === "") continue;
+        const parsed = parseWorkerLine(line);
+        if (!parsed.ok) {
+          failure ??= `${opts.label} worker sent a bad protocol message (${parsed.error})`;
+          continue;
+        }
+        const msg = parsed.msg;
+        opts.onMessage?.(msg);
+        if (msg.type === "ready") ready = msg;
+        else if (msg.type === "result") result = msg;
+        else if (msg.type === "error") failure ??= `${opts.label} pass failed: ${msg.message}`;
+      }
+    }
+    const exit = await child;
+    if (aborted) throw new UserError(`interrupted during the ${opts.label} pass; worker stopped`, EXIT_INTERRUPTED);
+    if (failure) throw new UserError(`${failure} (${logHint})`, EXIT_INVALID);
+    if (exit.exitCode !== 0 || !ready || !result) {
+      const how = exit.signal ? `was killed by ${exit.signal}` : `exited with code ${exit.exitCode ?? "?"}`;
+      throw new UserError(`${opts.label} worker ${how} before reporting a result (${logHint})`, EXIT_INVALID);
+    }
+    return { ready, result, wallS: (performance.now() - started) / 1000 };
+  } finally {
+    opts.signal?.removeEventListener("abort", onAbort);
+    // Whatever happened, no worker process (or GPU-holding child) outlives the pass.
+    if (pgid) await endProcessGroup(pgid, 2_000);
+  }
+}
