@@ -3,6 +3,8 @@
 import { Command, CommanderError } from "commander";
 import { readPackageVersion } from "./config/package-info.js";
 import { UserError, EXIT_ENV } from "./errors.js";
+import { registerValidate } from "./commands/validate.js";
+import { registerHist } from "./commands/hist.js";
 
 const program = new Command();
 program
@@ -12,7 +14,9 @@ program
   .exitOverride()
   .configureOutput({ outputError: (str, write) => write(str) });
 
-// Commands register here (one line each), e.g. registerHist(program).
+// Commands register here (one line each).
+registerValidate(program);
+registerHist(program);
 
 try {
   await program.parseAsync(process.argv);

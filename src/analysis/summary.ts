@@ -1,0 +1,163 @@
+// Turns a finished tally into the summary object (summary.json, `hist --json`). Pure.
+import type { RoutesMeta } from "../routes/schema.js";
+import type { RequestRows } from "../routes/coverage.js";
+import type { RouteTally } from "./tally.js";
+import { describeCounts, entropyBits, repetition, topPairs, type TopPair, type Repetition } from "./metrics.js";
+
+export const SUMMARY_SCHEMA = "moe-prof.summary/1";
+const TOP_EXPERTS = 10;
+const TOP_PAIRS = 10;
+
+export type ScopeMetrics = ReturnType<typeof describeCounts> & {
+  rows: number;
+  counts: number[];
+  top_pairs: TopPair[] | null;
+  top1_repetition: Repetition;
+};
+
+export interface LayerSummary extends ScopeMetrics {
+  layer: number;
+}
+
+export interface PhaseSummary {
+  rows: number;
+  counts: number[];
+  entropy_bits: number;
+}
+
+export interface RequestSummary extends RequestRows {
+  prefill_rows: number | null;
+  decode_rows: number | null;
+}
+
+export interface HistSummary {
+  schema: string;
+  source: { file: string; bytes: number };
+  model_id: string;
+  vllm_version: string;
+  torch_version: string;
+  device: string;
+  seed: number;
+  top_k: number;
+  num_experts: number;
+  /** "meta" when the log declares num_experts, else "max_id_plus_1" (inferred from the ids seen). */
+  num_experts_source: "meta" | "max_id_plus_1";
+  layers_logged: number[];
+  /** Layers the metrics cover (`--layers`), all logged layers by default. */
+  layers_analysed: number[];
+  /** Route lines accepted in the whole file. */
+  rows: number;
+  requests: number;
+  /** Lines skipped by `--lenient` (0 otherwise). */
+  skipped_lines: number;
+  overall: ScopeMetrics;
+  layers: LayerSummary[];
+  /** Rows and counts by phase over the analysed layers; null when no row has `phase`. */
+  phases: { prefill: PhaseSummary; decode: PhaseSummary; rows_without_phase: number } | null;
+  per_request: RequestSummary[];
+  notes: string[];
+}
+
+export interface SummaryInput {
+  meta: RoutesMeta;
+  tally: RouteTally;
+  requests: RequestRows[];
+  rows: number;
+  skippedLines: number;
+  source: { file: string; bytes: number };
+}
+
+/** Copies the leading E x E block out of a cap x cap matrix. */
+function restride(m: Float64Array, cap: number, E: number): Float64Array {
+  if (cap === E) return m;
+  const out = new Float64Array(E * E);
+  for (let r = 0; r < E; r++) out.set(m.subarray(r * cap, r * cap + E), r * E);
+  return out;
+}
+
+function scope(counts: Float64Array, rows: number, pairs: Float64Array | null, E: number, rep: [number, number]): ScopeMetrics {
+  return {
+    rows,
+    counts: Array.from(counts),
+    ...describeCounts(counts, TOP_EXPERTS),
+    top_pairs: pairs ? topPairs(pairs, E, counts, rows, TOP_PAIRS) : null,
+    top1_repetition: repetition(rep[0], rep[1], E),
+  };
+}
+
+export function buildSummary(input: SummaryInput): HistSummary {
+  const { meta, tally } = input;
+  const L = tally.layerCount;
+  const notes = [...tally.notes];
+
+  let E: number;
+  let source: HistSummary["num_experts_source"];
+  if (meta.num_experts !== undefined) {
+    E = meta.num_experts;
+    source = "meta";
+  } else {
+    let maxId = -1;
+    for (const c of tally.layerCounts) for (let i = c.length - 1; i > maxId; i--) if (c[i]! > 0) maxId = i;
+    E = maxId + 1;
+    source = "max_id_plus_1";
+    notes.push(`num_experts is not in the meta line: using max expert id + 1 = ${E} (experts above it that were never used cannot be seen)`);
+  }
+  const cap = tally.cap;
+  const cut = (a: Float64Array) => a.subarray(0, E);
+
+  const layers: LayerSummary[] = [];
+  const overallCounts = new Float64Array(E);
+  const overallPairs = tally.layerPairs ? new Float64Array(E * E) : tally.overallPairs ? restride(tally.overallPairs, cap, E) : null;
+  let overallRows = 0;
+  let repPairs = 0;
+  let repRepeats = 0;
+  for (let li = 0; li < L; li++) {
+    if (!tally.selected[li]) continue;
+    const counts = cut(tally.layerCounts[li]!);
+    const rows = tally.layerRows[li]!;
+    const pairs = tally.layerPairs ? restride(tally.layerPairs[li]!, cap, E) : null;
+    for (let i = 0; i < E; i++) overallCounts[i]! += counts[i]!;
+    if (pairs && overallPairs) for (let i = 0; i < pairs.length; i++) overallPairs[i]! += pairs[i]!;
+    overallRows += rows;
+    repPairs += tally.repPairs[li]!;
+    repRepeats += tally.repRepeats[li]!;
+    layers.push({ layer: meta.layers_logged[li]!, ...scope(counts, rows, pairs, E, [tally.repPairs[li]!, tally.repRepeats[li]!]) });
+  }
+
+  const { prefill, decode, none } = tally.phaseRows;
+  const phase = (rows: number, c: Float64Array): PhaseSummary => {
+    const counts = cut(c);
+    return { rows, counts: Array.from(counts), entropy_bits: entropyBits(counts) };
+  };
+  const phases = prefill + decode > 0 ? { prefill: phase(prefill, tally.phaseCounts.prefill), decode: phase(decode, tally.phaseCounts.decode), rows_without_phase: none } : null;
+
+  const anyPhase = tally.reqPhaseRows.prefill.length + tally.reqPhaseRows.decode.length > 0;
+  const per_request = input.requests.map((r, i) => ({
+    ...r,
+    prefill_rows: anyPhase ? (tally.reqPhaseRows.prefill[i] ?? 0) : null,
+    decode_rows: anyPhase ? (tally.reqPhaseRows.decode[i] ?? 0) : null,
+  }));
+
+  return {
+    schema: SUMMARY_SCHEMA,
+    source: input.source,
+    model_id: meta.model_id,
+    vllm_version: meta.vllm_version,
+    torch_version: meta.torch_version,
+    device: meta.device,
+    seed: meta.seed,
+    top_k: meta.top_k,
+    num_experts: E,
+    num_experts_source: source,
+    layers_logged: [...meta.layers_logged],
+    layers_analysed: layers.map((l) => l.layer),
+    rows: input.rows,
+    requests: input.requests.length,
+    skipped_lines: input.skippedLines,
+    overall: scope(overallCounts, overallRows, overallPairs, E, [repPairs, repRepeats]),
+    layers,
+    phases,
+    per_request,
+    notes,
+  };
+}

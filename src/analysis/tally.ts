@@ -1,0 +1,158 @@
+// Accumulates counts from route rows as they stream past: fixed-size state (per-expert and per
+// expert-pair counters, one small record per (request, layer)), never the rows themselves.
+// Pure: it is handed rows, it reads nothing.
+import type { CheckedRoute } from "../routes/route-check.js";
+
+/** Pair counters allowed in all (entries of 8 bytes): keeps E x E matrices well inside the RSS target. */
+const PAIR_BUDGET = 8_000_000;
+
+export class RouteTally {
+  /** Exclusive bound on expert ids seen or declared; grows while num_experts is unknown. */
+  cap: number;
+  readonly layerCount: number;
+  readonly selected: readonly boolean[];
+  readonly layerRows: Float64Array;
+  layerCounts: Float64Array[];
+  /** Per layer E x E (row-major, a < b) rows routing to both; null when over the budget. */
+  layerPairs: Float64Array[] | null;
+  /** Used when per-layer pairs do not fit: one matrix over the selected layers; null if even that does not fit. */
+  overallPairs: Float64Array | null = null;
+  readonly phaseRows = { prefill: 0, decode: 0, none: 0 };
+  phaseCounts: { prefill: Float64Array; decode: Float64Array };
+  readonly repPairs: Float64Array;
+  readonly repRepeats: Float64Array;
+  /** Per (request, layer): last token_idx and its top-1 expert, for the repetition rate. */
+  private lastTok = new Int32Array(0);
+  private lastTop1 = new Int32Array(0);
+  readonly reqPhaseRows: { prefill: number[]; decode: number[] } = { prefill: [], decode: [] };
+  readonly notes: string[] = [];
+  private readonly fixedCap: boolean;
+
+  /**
+   * @param selected per index of layers_logged, whether `--layers` keeps it
+   * @param numExperts meta.num_experts when the log declares it
+   */
+  constructor(selected: readonly boolean[], numExperts: number | undefined) {
+    this.layerCount = selected.length;
+    this.selected = selected;
+    this.fixedCap = numExperts !== undefined;
+    this.cap = numExperts ?? 64;
+    this.layerRows = new Float64Array(this.layerCount);
+    this.layerCounts = selected.map(() => new Float64Array(this.cap));
+    this.layerPairs = null;
+    this.phaseCounts = { prefill: new Float64Array(this.cap), decode: new Float64Array(this.cap) };
+    this.allocPairs();
+    this.repPairs = new Float64Array(this.layerCount);
+    this.repRepeats = new Float64Array(this.layerCount);
+  }
+
+  private allocPairs(): void {
+    const per = this.cap * this.cap;
+    const nSel = this.selected.filter(Boolean).length;
+    if (per * nSel <= PAIR_BUDGET) {
+      this.layerPairs = this.selected.map((s) => (s ? new Float64Array(per) : new Float64Array(0)));
+      this.overallPairs = null;
+    } else if (per <= PAIR_BUDGET) {
+      this.layerPairs = null;
+      this.overallPairs = new Float64Array(per);
+    } else {
+      this.layerPairs = null;
+      this.overallPairs = null;
+    }
+  }
+
+  /** Grows every per-expert array to hold `id` (only while num_experts is unknown). */
+  private grow(id: number): void {
+    const old = this.cap;
+    const cap = Math.max(old * 2, id + 1);
+    const widen = (a: Float64Array) => {
+      const b = new Float64Array(cap);
+      b.set(a);
+      return b;
+    };
+    const widenPairs = (a: Float64Array) => {
+      const b = new Float64Array(cap * cap);
+      for (let r = 0; r < old; r++) b.set(a.subarray(r * old, (r + 1) * old), r * cap);
+      return b;
+    };
+    const oldLayerPairs = this.layerPairs;
+    const oldOverall = this.overallPairs;
+    this.cap = cap;
+    this.layerCounts = this.layerCounts.map(widen);
+    this.phaseCounts = { prefill: widen(this.phaseCounts.prefill), decode: widen(this.phaseCounts.decode) };
+    this.allocPairs();
+    if (this.layerPairs && oldLayerPairs) this.layerPairs = oldLayerPairs.map((p, i) => (this.selected[i] ? widenPairs(p) : p));
+    else if (this.overallPairs && oldLayerPairs) {
+      // Per-layer matrices no longer fit: fold what was counted into the overall one.
+      const o = new Float64Array(old * old);
+      for (const p of oldLayerPairs) for (let i = 0; i < p.length; i++) o[i]! += p[i]!;
+      this.overallPairs = widenPairs(o);
+    } else if (this.overallPairs && oldOverall) this.overallPairs = widenPairs(oldOverall);
+    if (!this.layerPairs && !this.overallPairs && (oldLayerPairs || oldOverall)) {
+      this.notes.push(`co-activation pairs not computed: ${cap} experts need more than ${PAIR_BUDGET} counters`);
+    }
+  }
+
+  private ensureRequest(req: number): void {
+    const need = (req + 1) * this.layerCount;
+    if (need <= this.lastTok.length) return;
+    const size = Math.max(need, this.lastTok.length * 2);
+    const t = new Int32Array(size).fill(-2);
+    t.set(this.lastTok);
+    const e = new Int32Array(size);
+    e.set(this.lastTop1);
+    this.lastTok = t;
+    this.lastTop1 = e;
+  }
+
+  add(row: CheckedRoute, req: number, li: number): void {
+    const ids = row.topk_ids;
+    const k = ids.length;
+    if (!this.fixedCap) for (let i = 0; i < k; i++) if (ids[i]! >= this.cap) this.grow(ids[i]!);
+
+    const phase = row.phase;
+    if (phase === "prefill" || phase === "decode") {
+      const rr = this.reqPhaseRows[phase];
+      while (rr.length <= req) rr.push(0);
+      rr[req]!++;
+    }
+    if (!this.selected[li]) return;
+
+    this.layerRows[li]!++;
+    const counts = this.layerCounts[li]!;
+    for (let i = 0; i < k; i++) counts[ids[i]!]!++;
+    if (phase === undefined) this.phaseRows.none++;
+    else {
+      this.phaseRows[phase]++;
+      const pc = this.phaseCounts[phase];
+      for (let i = 0; i < k; i++) pc[ids[i]!]!++;
+    }
+
+    const pairs = this.layerPairs ? this.layerPairs[li]! : this.overallPairs;
+    if (pairs) {
+      const E = this.cap;
+      for (let i = 0; i < k; i++) {
+        const a = ids[i]!;
+        for (let j = i + 1; j < k; j++) {
+          const b = ids[j]!;
+          pairs[a < b ? a * E + b : b * E + a]!++;
+        }
+      }
+    }
+
+    // Top-1 is the highest weight (first on ties), not topk_ids[0]: the order is not guaranteed.
+    const ws = row.topk_weights;
+    let best = 0;
+    for (let i = 1; i < k; i++) if (ws[i]! > ws[best]!) best = i;
+    const top1 = ids[best]!;
+    this.ensureRequest(req);
+    const slot = req * this.layerCount + li;
+    const t = row.token_idx;
+    if (this.lastTok[slot] === t - 1) {
+      this.repPairs[li]!++;
+      if (this.lastTop1[slot] === top1) this.repRepeats[li]!++;
+    }
+    this.lastTok[slot] = t;
+    this.lastTop1[slot] = top1;
+  }
+}

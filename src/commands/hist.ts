@@ -1,0 +1,130 @@
+import { mkdir } from "node:fs/promises";
+import path from "node:path";
+import type { Command } from "commander";
+import { scanRoutesFile, formatProblem } from "../routes/scan.js";
+import { RouteTally } from "../analysis/tally.js";
+import { buildSummary, type HistSummary } from "../analysis/summary.js";
+import { parseLayerList } from "../config/layer-list.js";
+import { writeSummaryJson, summaryJson } from "../artifacts/summary-json.js";
+import { renderHistPictures } from "../render/hist-pictures.js";
+import { UserError, envError, EXIT_INVALID } from "../errors.js";
+
+export interface AnalyseOptions {
+  /** Analyse only these layers (validation still covers the whole file). */
+  layers?: number[];
+  /** Skip bad lines instead of failing; they are counted in `skippedLines`. */
+  lenient?: boolean;
+}
+
+export interface AnalyseResult {
+  summary: HistSummary;
+  /** Problems skipped by `lenient`, formatted `FILE:LINE: field: what` (first 50). */
+  skipped: string[];
+  skippedCount: number;
+}
+
+/** Validates and analyses a routes log in one streaming pass. Throws UserError on an invalid log. */
+export async function analyseRoutesFile(file: string, opts: AnalyseOptions = {}): Promise<AnalyseResult> {
+  let tally: RouteTally | null = null;
+  const scan = await scanRoutesFile(file, {
+    mode: opts.lenient ? "lenient" : "first-error",
+    onMeta: (meta) => {
+      const wanted = opts.layers;
+      if (wanted) {
+        const missing = wanted.filter((l) => !meta.layers_logged.includes(l));
+        if (missing.length) throw envError(`--layers: ${missing.join(",")} not logged in ${file} (layers_logged: ${meta.layers_logged.join(",")})`);
+      }
+      tally = new RouteTally(
+        meta.layers_logged.map((l) => !wanted || wanted.includes(l)),
+        meta.num_experts,
+      );
+    },
+    onRow: (row, req, li) => tally!.add(row, req, li),
+  });
+  const skipped = scan.problems.map((p) => formatProblem(file, p));
+  if (scan.meta === null || tally === null) throw new UserError(skipped[0] ?? `${file}: no meta line`, EXIT_INVALID);
+  if (!opts.lenient && scan.problemCount > 0) throw new UserError(skipped[0]!, EXIT_INVALID);
+  const summary = buildSummary({
+    meta: scan.meta,
+    tally,
+    requests: scan.requests,
+    rows: scan.rows,
+    skippedLines: scan.badLines,
+    source: { file: path.basename(file), bytes: scan.bytes },
+  });
+  if (scan.problemCount > 0) summary.notes.push(`--lenient: ${scan.problemCount} problems, ${scan.badLines} lines skipped`);
+  return { summary, skipped, skippedCount: scan.problemCount };
+}
+
+function pct(x: number | null): string {
+  return x === null ? "n/a" : `${(100 * x).toFixed(1)}%`;
+}
+function num(x: number | null, d = 2): string {
+  return x === null ? "n/a" : x.toFixed(d);
+}
+
+export function humanSummary(s: HistSummary): string {
+  const o = s.overall;
+  const lines = [
+    `${s.source.file}: ${s.rows} rows, ${s.requests} requests, ${s.layers_logged.length} layers logged` +
+      (s.layers_analysed.length < s.layers_logged.length ? ` (analysed: ${s.layers_analysed.join(",")})` : "") +
+      `, top-${s.top_k} of ${s.num_experts} experts${s.num_experts_source === "meta" ? "" : " (inferred: max id + 1)"}, ${s.model_id}`,
+    `top experts: ${o.top.slice(0, 5).map((t) => `${t.expert} (${pct(t.share)})`).join(", ")}`,
+    `entropy ${num(o.entropy_bits)} of max ${num(o.max_entropy_bits)} bits (normalized ${num(o.normalized_entropy, 3)})`,
+    `imbalance: busiest expert ${num(o.max_over_mean)}x mean load, CV ${num(o.cv)}, Gini ${num(o.gini, 3)}, ` +
+      `${o.dead_experts.length} dead expert${o.dead_experts.length === 1 ? "" : "s"}${o.dead_experts.length ? ` (${o.dead_experts.slice(0, 10).join(",")}${o.dead_experts.length > 10 ? ",..." : ""})` : ""}`,
+    `top-1 repetition between consecutive tokens: ${pct(o.top1_repetition.rate)} (random: ${pct(o.top1_repetition.baseline)})`,
+  ];
+  if (s.phases) lines.push(`phases: ${s.phases.prefill.rows} prefill rows, ${s.phases.decode.rows} decode rows`);
+  return lines.join("\n") + "\n";
+}
+
+export function registerHist(program: Command): void {
+  program
+    .command("hist")
+    .description("Validate a routes log and write expert_hist.png, expert_heatmap.png and summary.json.")
+    .argument("<routes.jsonl>", "routes log written by `moe-prof run` (or any writer of the schema)")
+    .option("--out <dir>", "where to write the outputs (default: the log's directory)")
+    .option("--layers <list>", "analyse only these layers, e.g. 0,5-7 (validation still covers all)")
+    .option("--json", "print summary.json on stdout and nothing else")
+    .option("--lenient", "skip bad lines (reported on stderr) instead of refusing the log")
+    .addHelpText(
+      "after",
+      `
+Reads the log once (memory stays flat in its size), rejecting it like \`moe-prof validate\`
+unless --lenient. Counts are token x slot assignments, all analysed layers summed.
+Writes (atomically) into --out:
+  expert_hist.png     usage per expert, top experts highlighted, mean load marked
+  expert_heatmap.png  layer x expert share of assignments
+  summary.json        counts, entropy, imbalance (max/mean, CV, Gini), dead experts,
+                      co-activated pairs, top-1 repetition, phases, per-request rows
+                      (metric definitions: APPENDIX.md "Metrics")
+Exit codes: 0 ok, 1 invalid log, 2 usage error or unreadable file.
+
+Examples:
+  moe-prof hist out/moe_routes.jsonl
+  moe-prof hist out/moe_routes.jsonl --layers 0,12-23 --out figs --json > figs/stdout.json`,
+    )
+    .action(async (file: string, opts: { out?: string; layers?: string; json?: boolean; lenient?: boolean }) => {
+      const layers = opts.layers === undefined ? undefined : parseLayerList(opts.layers);
+      const outDir = opts.out ?? path.dirname(path.resolve(file));
+      const { summary, skipped, skippedCount } = await analyseRoutesFile(file, { layers, lenient: opts.lenient });
+      if (skippedCount > 0) {
+        for (const line of skipped.slice(0, 5)) process.stderr.write(`skipped ${line}\n`);
+        process.stderr.write(`--lenient: ${skippedCount} problems, ${summary.skipped_lines} lines skipped\n`);
+      }
+      if (summary.rows === 0) throw new UserError(`${file}: no route rows to analyse`, EXIT_INVALID);
+      try {
+        await mkdir(outDir, { recursive: true });
+      } catch (e) {
+        throw envError(`--out ${outDir}: cannot create: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+      }
+      const pictures = await renderHistPictures(summary, outDir);
+      const json = await writeSummaryJson(outDir, summary);
+      if (opts.json) process.stdout.write(summaryJson(summary));
+      else {
+        for (const n of summary.notes) process.stderr.write(`note: ${n}\n`);
+        process.stdout.write(humanSummary(summary) + `wrote ${[...pictures, json].join(", ")}\n`);
+      }
+    });
+}

@@ -1,0 +1,26 @@
+// The pictures `hist` writes, as functions of a summary (also what `run` will call).
+import path from "node:path";
+import type { HistSummary } from "../analysis/summary.js";
+import { writeFileAtomic } from "../artifacts/atomic-write.js";
+import { expertHeatmapSpec, expertHistSpec } from "./specs.js";
+import { specToPng } from "./to-png.js";
+
+export const HIST_PNG = "expert_hist.png";
+export const HEATMAP_PNG = "expert_heatmap.png";
+
+export async function renderHistPng(summary: HistSummary, outPath: string): Promise<void> {
+  await writeFileAtomic(outPath, await specToPng(expertHistSpec(summary)));
+}
+
+export async function renderHeatmapPng(summary: HistSummary, outPath: string): Promise<void> {
+  await writeFileAtomic(outPath, await specToPng(expertHeatmapSpec(summary)));
+}
+
+/** Writes both pictures into outDir; returns their paths. */
+export async function renderHistPictures(summary: HistSummary, outDir: string): Promise<string[]> {
+  const hist = path.join(outDir, HIST_PNG);
+  const heat = path.join(outDir, HEATMAP_PNG);
+  await renderHistPng(summary, hist);
+  await renderHeatmapPng(summary, heat);
+  return [hist, heat];
+}

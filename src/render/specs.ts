@@ -1,0 +1,137 @@
+// Vega-Lite specs for the two pictures. Values come from the summary; nothing is computed here
+// beyond what the spec itself states (the heatmap's per-layer share transform).
+import type { TopLevelSpec } from "vega-lite";
+import type { HistSummary } from "../analysis/summary.js";
+
+/** Fonts every Debian/Ubuntu box with fonts-dejavu-core has; generic fallback after. */
+const FONT = "DejaVu Sans, sans-serif";
+const HIGHLIGHT = "#d62728";
+const BASE = "#4c78a8";
+/** How many of the busiest experts the histogram colours. */
+export const HIGHLIGHTED_EXPERTS = 5;
+
+const config = {
+  font: FONT,
+  background: "white",
+  padding: 16,
+  view: { stroke: null },
+  title: { fontSize: 20, subtitleFontSize: 14, subtitleColor: "#444", anchor: "start" as const, offset: 12 },
+  axis: { labelFontSize: 12, titleFontSize: 14, titlePadding: 10, gridColor: "#e6e6e6" },
+  legend: { labelFontSize: 12, titleFontSize: 13, padding: 4 },
+};
+
+function fmt(x: number | null, digits = 2): string {
+  return x === null ? "n/a" : x.toFixed(digits);
+}
+
+function scopeLabel(s: HistSummary): string {
+  const all = s.layers_analysed.length === s.layers_logged.length;
+  return all ? `all ${s.layers_logged.length} logged layers` : `layers ${s.layers_analysed.join(",")}`;
+}
+
+export function expertHistSpec(s: HistSummary): TopLevelSpec {
+  const o = s.overall;
+  const top = new Set(o.top.slice(0, HIGHLIGHTED_EXPERTS).map((t) => t.expert));
+  const rank = new Map(o.top.map((t, i) => [t.expert, i + 1]));
+  const values = o.counts.map((count, expert) => ({
+    expert,
+    count,
+    label: `#${rank.get(expert) ?? ""}`,
+    group: top.has(expert) ? `top ${HIGHLIGHTED_EXPERTS}` : "other",
+  }));
+  const topText = o.top
+    .slice(0, HIGHLIGHTED_EXPERTS)
+    .map((t, i) => `#${i + 1} expert ${t.expert} (${(100 * t.share).toFixed(1)}%)`)
+    .join(", ");
+  const width = Math.max(1200, s.num_experts * 10);
+  return {
+    $schema: "https://vega.github.io/schema/vega-lite/v6.json",
+    config,
+    width,
+    height: 480,
+    title: {
+      text: `Expert usage: ${s.model_id}`,
+      subtitle: [
+        `${s.rows.toLocaleString("en-US")} route rows, ${scopeLabel(s)}, top-${s.top_k} of ${s.num_experts} experts` +
+          (s.num_experts_source === "meta" ? "" : " (num_experts inferred)"),
+        `entropy ${fmt(o.entropy_bits)} of max ${fmt(o.max_entropy_bits)} bits, busiest expert ${fmt(o.max_over_mean)}x the mean load, ` +
+          `${o.dead_experts.length} never used`,
+        `top ${HIGHLIGHTED_EXPERTS}: ${topText}`,
+      ],
+    },
+    layer: [
+      {
+        data: { values },
+        mark: { type: "bar", tooltip: false },
+        encoding: {
+          x: {
+            field: "expert",
+            type: "ordinal",
+            title: "Expert id",
+            axis: { labelAngle: 0, labelOverlap: "parity" },
+          },
+          y: { field: "count", type: "quantitative", title: "Assignments (tokens x top-k slots)", axis: { format: ",.0f" } },
+          color: {
+            field: "group",
+            type: "nominal",
+            title: null,
+            scale: { domain: [`top ${HIGHLIGHTED_EXPERTS}`, "other"], range: [HIGHLIGHT, BASE] },
+            legend: { orient: "top-right", direction: "vertical" },
+          },
+        },
+      },
+      {
+        data: { values: values.filter((v) => top.has(v.expert)) },
+        mark: { type: "text", dy: -8, fontSize: 12, fontWeight: "bold", color: HIGHLIGHT },
+        encoding: {
+          x: { field: "expert", type: "ordinal" },
+          y: { field: "count", type: "quantitative" },
+          text: { field: "label", type: "nominal" },
+        },
+      },
+      {
+        data: { values: [{ mean: o.mean_load, label: "mean load" }] },
+        mark: { type: "rule", strokeDash: [6, 4], color: "#333" },
+        encoding: { y: { field: "mean", type: "quantitative" } },
+      },
+      {
+        data: { values: [{ mean: o.mean_load, label: "mean load" }] },
+        mark: { type: "text", align: "left", dx: 4, dy: -6, x: 0, fontSize: 12, color: "#333" },
+        encoding: { y: { field: "mean", type: "quantitative" }, text: { field: "label" } },
+      },
+    ],
+  };
+}
+
+export function expertHeatmapSpec(s: HistSummary): TopLevelSpec {
+  const values: { layer: number; expert: number; count: number }[] = [];
+  for (const l of s.layers) l.counts.forEach((count, expert) => values.push({ layer: l.layer, expert, count }));
+  const cell = Math.max(8, Math.min(20, Math.floor(1400 / Math.max(1, s.num_experts))));
+  return {
+    $schema: "https://vega.github.io/schema/vega-lite/v6.json",
+    config,
+    width: Math.max(800, cell * s.num_experts),
+    height: Math.max(300, 18 * s.layers.length),
+    title: {
+      text: `Expert share per layer: ${s.model_id}`,
+      subtitle: `share of each layer's assignments per expert; ${s.rows.toLocaleString("en-US")} route rows, top-${s.top_k} of ${s.num_experts} experts; uniform = ${fmt(100 / Math.max(1, s.num_experts))}%`,
+    },
+    data: { values },
+    transform: [
+      { joinaggregate: [{ op: "sum", field: "count", as: "layer_total" }], groupby: ["layer"] },
+      { calculate: "datum.layer_total > 0 ? datum.count / datum.layer_total : 0", as: "share" },
+    ],
+    mark: { type: "rect" },
+    encoding: {
+      x: { field: "expert", type: "ordinal", title: "Expert id", axis: { labelAngle: 0, labelOverlap: "parity" } },
+      y: { field: "layer", type: "ordinal", title: "Layer", sort: "ascending" },
+      color: {
+        field: "share",
+        type: "quantitative",
+        title: "Share of layer",
+        scale: { scheme: "viridis", zero: true },
+        legend: { format: ".1%", gradientLength: 240, orient: "right" },
+      },
+    },
+  };
+}

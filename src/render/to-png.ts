@@ -1,0 +1,17 @@
+// Vega-Lite spec -> Vega view -> node-canvas -> PNG bytes. No browser.
+import { compile, type TopLevelSpec } from "vega-lite";
+import { View, parse } from "vega";
+import { envError } from "../errors.js";
+
+export async function specToPng(spec: TopLevelSpec): Promise<Buffer> {
+  const vgSpec = compile(spec).spec;
+  const view = new View(parse(vgSpec), { renderer: "none", logLevel: 0 });
+  try {
+    // vega-canvas loads node-canvas lazily; without it toCanvas has nothing to draw on.
+    const canvas = (await view.toCanvas()) as unknown as { toBuffer?: (mime: "image/png") => Buffer };
+    if (typeof canvas?.toBuffer !== "function") throw envError("rendering needs the `canvas` package (npm ci builds it; see README)");
+    return canvas.toBuffer("image/png");
+  } finally {
+    view.finalize();
+  }
+}

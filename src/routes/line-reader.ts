@@ -1,0 +1,106 @@
+// Streams a file as text lines with bounded memory. Works on whole chunks where it can: one native
+// UTF-8 check and one decode per chunk, then string splitting, which is what keeps a 200 MB log
+// fast. Per-line byte work happens only on a chunk that failed the UTF-8 check.
+import { createReadStream } from "node:fs";
+import { isUtf8 } from "node:buffer";
+
+/** Longest line accepted (a meta line may carry the prompts); longer lines are skipped, not buffered. */
+export const DEFAULT_MAX_LINE_BYTES = 8 * 1024 * 1024;
+const CHUNK_BYTES = 1024 * 1024;
+
+export interface LineSink {
+  /** A decoded line without its "\n". `terminated` is false only for a last line lacking "\n". */
+  line(text: string, lineNo: number, terminated: boolean): void;
+  /** A line that cannot be decoded: not UTF-8, or longer than the limit. */
+  unreadable(lineNo: number, what: string): void;
+  /** Checked after every line; true stops reading (e.g. after the first error). */
+  readonly stopped: boolean;
+}
+
+export interface ReadLinesResult {
+  lines: number;
+  bytes: number;
+}
+
+export async function readLines(file: string, sink: LineSink, maxLineBytes = DEFAULT_MAX_LINE_BYTES): Promise<ReadLinesResult> {
+  // The in-chunk fast path never checks length, so chunks must not be longer than the limit.
+  const stream = createReadStream(file, { highWaterMark: Math.min(CHUNK_BYTES, maxLineBytes) });
+  let carry: Buffer[] = [];
+  let carryLen = 0;
+  let skippingLongLine = false;
+  let lineNo = 0;
+  let bytes = 0;
+
+  const emitBytes = (buf: Buffer, terminated: boolean): void => {
+    lineNo++;
+    if (isUtf8(buf)) sink.line(buf.toString("utf8"), lineNo, terminated);
+    else sink.unreadable(lineNo, "not valid UTF-8");
+  };
+
+  try {
+    for await (const chunk of stream as AsyncIterable<Buffer>) {
+      bytes += chunk.length;
+      const lastNl = chunk.lastIndexOf(10);
+      if (lastNl === -1) {
+        if (skippingLongLine) continue;
+        carry.push(chunk);
+        carryLen += chunk.length;
+        if (carryLen > maxLineBytes) {
+          lineNo++;
+          sink.unreadable(lineNo, `line longer than ${maxLineBytes} bytes`);
+          carry = [];
+          carryLen = 0;
+          skippingLongLine = true;
+        }
+        continue;
+      }
+      let start = 0;
+      if (carryLen > 0 || skippingLongLine) {
+        const firstNl = chunk.indexOf(10);
+        if (skippingLongLine) skippingLongLine = false;
+        else if (carryLen + firstNl > maxLineBytes) {
+          lineNo++;
+          sink.unreadable(lineNo, `line longer than ${maxLineBytes} bytes`);
+        } else emitBytes(Buffer.concat([...carry, chunk.subarray(0, firstNl)]), true);
+        carry = [];
+        carryLen = 0;
+        start = firstNl + 1;
+        if (sink.stopped) break;
+      }
+      if (start <= lastNl) {
+        const region = chunk.subarray(start, lastNl + 1);
+        if (isUtf8(region)) {
+          const text = region.toString("utf8");
+          let pos = 0;
+          const end = text.length;
+          while (pos < end) {
+            const nl = text.indexOf("\n", pos);
+            lineNo++;
+            sink.line(text.slice(pos, nl), lineNo, true);
+            if (sink.stopped) break;
+            pos = nl + 1;
+          }
+        } else {
+          let pos = 0;
+          while (pos < region.length) {
+            const nl = region.indexOf(10, pos);
+            emitBytes(region.subarray(pos, nl), true);
+            if (sink.stopped) break;
+            pos = nl + 1;
+          }
+        }
+        if (sink.stopped) break;
+      }
+      if (lastNl + 1 < chunk.length) {
+        // Copy: a view would pin the whole chunk for as long as the partial line waits.
+        const tail = Buffer.from(chunk.subarray(lastNl + 1));
+        carry = [tail];
+        carryLen = tail.length;
+      }
+    }
+    if (!sink.stopped && carryLen > 0) emitBytes(Buffer.concat(carry), false);
+  } finally {
+    stream.destroy();
+  }
+  return { lines: lineNo, bytes };
+}

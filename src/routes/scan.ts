@@ -1,0 +1,189 @@
+// One streaming pass over a routes log: line reading, JSON, schema, duplicates and cross-layer
+// coverage. Accepted rows are handed to `onRow` (analysis), so `hist` reads the file once.
+import { stat } from "node:fs/promises";
+import { readLines, DEFAULT_MAX_LINE_BYTES } from "./line-reader.js";
+import { MetaSchema, routeSchema, routeRulesFromMeta, firstSchemaProblem, type RoutesMeta } from "./schema.js";
+import { makeRouteCheck, type CheckedRoute, type RouteCheck } from "./route-check.js";
+import { RowCoverage, type RequestRows } from "./coverage.js";
+import { envError } from "../errors.js";
+
+export interface RouteProblem {
+  line: number | null;
+  field: string | null;
+  what: string;
+}
+
+export type ScanMode =
+  /** Stop at the first problem (`validate`, `hist`). */
+  | "first-error"
+  /** Keep going and collect every problem (`validate --all-errors`). */
+  | "all-errors"
+  /** Skip bad lines and keep going; problems are still collected (`hist --lenient`). */
+  | "lenient";
+
+export interface ScanOptions {
+  mode?: ScanMode;
+  maxLineBytes?: number;
+  /** Problems kept in full; the rest are only counted. */
+  keepProblems?: number;
+  /** Called once, after the meta line is accepted and before any row. */
+  onMeta?: (meta: RoutesMeta) => void;
+  /** Called for every accepted route row; `req` is a dense request index, `layerIdx` indexes layers_logged. */
+  onRow?: (row: CheckedRoute, req: number, layerIdx: number) => void;
+}
+
+export interface ScanResult {
+  file: string;
+  bytes: number;
+  lines: number;
+  meta: RoutesMeta | null;
+  /** Accepted route rows. */
+  rows: number;
+  /** Lines rejected (0 when valid). With mode "first-error" at most 1. */
+  badLines: number;
+  problems: RouteProblem[];
+  problemCount: number;
+  /** Per request: rows per layer, distinct positions, min/max token_idx. */
+  requests: RequestRows[];
+  /** Name ends in .partial: a log still being written or left by a crash. */
+  partial: boolean;
+}
+
+export function formatProblem(file: string, p: RouteProblem): string {
+  const where = p.line === null ? file : `${file}:${p.line}`;
+  return p.field ? `${where}: ${p.field}: ${p.what}` : `${where}: ${p.what}`;
+}
+
+/** Finds the key whose value is NaN/Infinity in a line JSON.parse rejected, for the message. */
+function nonFiniteField(text: string): string | null {
+  const m = /(?:^|[^A-Za-z"])(-?Infinity|NaN)(?![A-Za-z"])/.exec(text);
+  if (!m) return null;
+  const before = text.slice(0, m.index + 1);
+  const keys = [...before.matchAll(/"([^"\\]+)"\s*:/g)];
+  return keys.length ? keys[keys.length - 1]![1]! : "(line)";
+}
+
+export async function scanRoutesFile(file: string, opts: ScanOptions = {}): Promise<ScanResult> {
+  const mode = opts.mode ?? "first-error";
+  const keep = opts.keepProblems ?? 50;
+  let info;
+  try {
+    info = await stat(file);
+  } catch (e) {
+    throw envError(`${file}: cannot read: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+  }
+  if (!info.isFile()) throw envError(`${file}: not a regular file`);
+
+  const problems: RouteProblem[] = [];
+  let problemCount = 0;
+  let badLines = 0;
+  let stopped = false;
+  const report = (line: number | null, field: string | null, what: string): void => {
+    problemCount++;
+    if (problems.length < keep) problems.push({ line, field, what });
+    if (mode === "first-error") stopped = true;
+  };
+
+  const partial = file.endsWith(".partial");
+  if (partial) report(null, null, "file name ends in .partial: the log is incomplete (still being written, or left by a crash)");
+
+  let meta: RoutesMeta | null = null;
+  let check: RouteCheck | null = null;
+  let schema: ReturnType<typeof routeSchema> | null = null;
+  let coverage: RowCoverage | null = null;
+  let layerIndex: Int32Array = new Int32Array(0);
+  let rows = 0;
+
+  const sink = {
+    get stopped() {
+      return stopped;
+    },
+    unreadable(lineNo: number, what: string) {
+      badLines++;
+      report(lineNo, null, what);
+    },
+    line(text: string, lineNo: number, terminated: boolean) {
+      let value: unknown;
+      try {
+        value = JSON.parse(text);
+      } catch {
+        badLines++;
+        if (lineNo === 1) stopped = true; // without a meta line nothing else can be checked
+        if (!terminated) return report(lineNo, null, "truncated file: the last line ends without a newline and is not complete JSON");
+        if (text.trim() === "") return report(lineNo, null, "blank line");
+        const nf = nonFiniteField(text);
+        if (nf) return report(lineNo, nf, "NaN/Infinity is not valid JSON (write finite numbers)");
+        return report(lineNo, null, "not valid JSON");
+      }
+      if (check !== null && check(value)) {
+        const req = coverage!.requestIndex(value.req_id);
+        const li = layerIndex[value.layer]!;
+        if (!coverage!.add(req, li, value.token_idx)) {
+          badLines++;
+          return report(lineNo, null, `duplicate row: req_id ${JSON.stringify(value.req_id)}, token_idx ${value.token_idx}, layer ${value.layer} already seen`);
+        }
+        rows++;
+        opts.onRow?.(value, req, li);
+        return;
+      }
+      badLines++;
+      const wasStopped = stopped;
+      if (lineNo === 1) stopped = true; // without a meta line nothing else can be checked
+      if (typeof value !== "object" || value === null || Array.isArray(value)) {
+        return report(lineNo, null, `not a JSON object (got ${value === null ? "null" : Array.isArray(value) ? "an array" : typeof value})`);
+      }
+      const type = (value as { type?: unknown }).type;
+      if (lineNo === 1) {
+        if (type !== "meta") {
+          return report(lineNo, "type", `line 1 must be the meta line ({"type":"meta", ...}), got ${JSON.stringify(type) ?? "no type"}`);
+        }
+        const problem = firstSchemaProblem(MetaSchema, value);
+        if (problem) return report(lineNo, problem[0], problem[1]);
+        badLines--;
+        stopped = wasStopped;
+        meta = MetaSchema.parse(value);
+        const rules = routeRulesFromMeta(meta);
+        check = makeRouteCheck(rules);
+        schema = routeSchema(rules);
+        coverage = new RowCoverage(meta.layers_logged);
+        layerIndex = new Int32Array(Math.max(...meta.layers_logged) + 1).fill(-1);
+        meta.layers_logged.forEach((l, i) => (layerIndex[l] = i));
+        opts.onMeta?.(meta);
+        return;
+      }
+      if (type === "meta") return report(lineNo, "type", "a second meta line: the meta line must appear once, on line 1");
+      const problem = firstSchemaProblem(schema!, value);
+      if (problem === null) {
+        // Unreachable unless the fast check and the schema disagree; say so rather than accept silently.
+        return report(lineNo, null, "rejected by the fast route check but accepted by the schema (moe-prof bug)");
+      }
+      return report(lineNo, problem[0], problem[1]);
+    },
+  };
+
+  const read = await readLines(file, sink, opts.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES);
+  if (!stopped) {
+    if (read.bytes === 0) report(null, null, "empty file: expected a meta line and route rows");
+  }
+  // Assigned inside the sink callbacks, which TypeScript's narrowing cannot see.
+  const cov = coverage as RowCoverage | null;
+  if (!stopped && cov !== null) {
+    for (const m of cov.missingRows()) {
+      if (stopped) break;
+      const more = m.missing > 1 ? ` (and ${m.missing - 1} more positions of this request)` : "";
+      report(null, `layer ${m.layer}`, `missing row req_id ${JSON.stringify(m.req_id)}, token_idx ${m.token_idx}, present in other layers${more}`);
+    }
+  }
+  return {
+    file,
+    bytes: read.bytes,
+    lines: read.lines,
+    meta: meta as RoutesMeta | null,
+    rows,
+    badLines,
+    problems,
+    problemCount,
+    requests: cov?.requests() ?? [],
+    partial,
+  };
+}

@@ -1,0 +1,102 @@
+// The routes-log schema, defined once. Everything else (the fast checker, validation, the docs)
+// follows these zod schemas; test/route-check.test.ts proves the fast checker agrees with them.
+import { z } from "zod";
+
+/**
+ * Upper bound on expert ids when the meta line does not say `num_experts`. No MoE comes near it;
+ * it exists so that one absurd id cannot make the per-expert tallies allocate gigabytes.
+ */
+export const MAX_EXPERT_ID = 65_535;
+
+const nonNegInt = z.number().int("must be an integer").nonnegative("must be >= 0");
+
+export const MetaSchema = z.looseObject({
+  type: z.literal("meta", 'must be "meta"'),
+  model_id: z.string("must be a string"),
+  vllm_version: z.string("must be a string"),
+  torch_version: z.string("must be a string"),
+  device: z.string("must be a string"),
+  seed: z.number("must be an integer").int("must be an integer"),
+  layers_logged: z
+    .array(z.number("must be an integer").int("must be an integer").nonnegative("must be >= 0"), "must be an array of layer numbers")
+    .min(1, "must not be empty")
+    .refine((ls) => new Set(ls).size === ls.length, "must not repeat a layer"),
+  top_k: z.number("must be an integer").int("must be an integer").min(1, "must be >= 1"),
+  // Optional fields written by later versions of the capture; absent in seed-schema logs.
+  num_experts: z.number("must be an integer").int("must be an integer").min(1, "must be >= 1").max(MAX_EXPERT_ID + 1, `must be <= ${MAX_EXPERT_ID + 1}`).optional(),
+  schema_version: z.union([z.number().int(), z.string()], "must be an integer or a string").optional(),
+  engine: z.string("must be a string").optional(),
+  created_at: z.string("must be a string").optional(),
+  prompts: z.unknown().optional(),
+}).refine((m) => m.num_experts === undefined || m.top_k <= m.num_experts, {
+  message: "must be <= num_experts",
+  path: ["top_k"],
+});
+
+export type RoutesMeta = z.infer<typeof MetaSchema>;
+
+/** What a route line is checked against: the parts of the meta line that constrain it. */
+export interface RouteRules {
+  layers: readonly number[];
+  topK: number;
+  /** Exclusive bound on expert ids: meta.num_experts, else MAX_EXPERT_ID + 1. */
+  expertLimit: number;
+}
+
+export function routeRulesFromMeta(meta: RoutesMeta): RouteRules {
+  return {
+    layers: meta.layers_logged,
+    topK: meta.top_k,
+    expertLimit: meta.num_experts ?? MAX_EXPERT_ID + 1,
+  };
+}
+
+/** The route-line schema for one log (layer set, top_k and expert bound come from its meta line). */
+export function routeSchema(rules: RouteRules) {
+  const layerSet = new Set(rules.layers);
+  const k = rules.topK;
+  const limitMsg = rules.expertLimit === MAX_EXPERT_ID + 1 ? `must be <= ${MAX_EXPERT_ID}` : `must be < num_experts (${rules.expertLimit})`;
+  return z.looseObject({
+    type: z.literal("route", 'must be "route"'),
+    req_id: z.string("must be a string"),
+    token_idx: z.number("must be an integer").pipe(nonNegInt),
+    layer: z
+      .number("must be an integer")
+      .int("must be an integer")
+      .refine((l) => layerSet.has(l), `must be one of layers_logged [${rules.layers.join(",")}]`),
+    topk_ids: z
+      .array(
+        z.number("must be an integer").int("must be an integer").nonnegative("must be >= 0").lt(rules.expertLimit, limitMsg),
+        "must be an array of expert ids",
+      )
+      .length(k, `must have top_k = ${k} entries`)
+      .refine((ids) => new Set(ids).size === ids.length, "must not repeat an expert"),
+    topk_weights: z
+      .array(z.number("must be a finite number").min(0, "must be in [0, 1]").max(1, "must be in [0, 1]"), "must be an array of numbers")
+      .length(k, `must have top_k = ${k} entries`),
+    phase: z.enum(["prefill", "decode"], 'must be "prefill" or "decode"').optional(),
+    token_id: z.number("must be an integer").pipe(nonNegInt).optional(),
+    step: z.number("must be an integer").pipe(nonNegInt).optional(),
+  });
+}
+
+export type RouteRow = z.infer<ReturnType<typeof routeSchema>>;
+
+/** Turns a zod issue path into the field name users see: `topk_ids[2]`, `layers_logged`. */
+export function fieldName(path: readonly PropertyKey[]): string {
+  let out = "";
+  for (const p of path) out += typeof p === "number" ? `[${p}]` : out ? `.${String(p)}` : String(p);
+  return out || "(line)";
+}
+
+/** First problem zod finds, as [field, what], or null when the value is valid. */
+export function firstSchemaProblem(schema: z.ZodType, value: unknown): [string, string] | null {
+  const r = schema.safeParse(value);
+  if (r.success) return null;
+  const issue = r.error.issues[0]!;
+  // A missing key reports as "must be a string" etc.; say "missing" instead, it is what happened.
+  if (issue.code === "invalid_type" && issue.path.length === 1 && value !== null && typeof value === "object" && !((issue.path[0] as string) in value)) {
+    return [fieldName(issue.path), "missing"];
+  }
+  return [fieldName(issue.path), issue.message];
+}

@@ -1,0 +1,20 @@
+// Whole-file validation as a function (used by `validate`, and later by `run` on the log it captured).
+import { scanRoutesFile, formatProblem, type ScanResult } from "./scan.js";
+
+export interface ValidateOptions {
+  /** Keep going after the first problem and count them all. */
+  allErrors?: boolean;
+  maxLineBytes?: number;
+}
+
+export interface ValidationReport {
+  valid: boolean;
+  scan: ScanResult;
+  /** Problems as `FILE:LINE: field: what`, the first ones in full (see scan.problemCount for all). */
+  errors: string[];
+}
+
+export async function validateRoutesFile(file: string, opts: ValidateOptions = {}): Promise<ValidationReport> {
+  const scan = await scanRoutesFile(file, { mode: opts.allErrors ? "all-errors" : "first-error", maxLineBytes: opts.maxLineBytes });
+  return { valid: scan.problemCount === 0, scan, errors: scan.problems.map((p) => formatProblem(file, p)) };
+}
