@@ -5,6 +5,7 @@ import { readPackageVersion } from "./config/package-info.js";
 import { UserError, EXIT_ENV } from "./errors.js";
 import { registerValidate } from "./commands/validate.js";
 import { registerHist } from "./commands/hist.js";
+import { registerRun } from "./commands/run.js";
 
 const program = new Command();
 program
@@ -17,6 +18,7 @@ program
 // Commands register here (one line each).
 registerValidate(program);
 registerHist(program);
+registerRun(program, { vllmChecks: [] });
 
 try {
   await program.parseAsync(process.argv);

@@ -78,8 +78,11 @@ export function resolveRunConfig(raw: Record<string, unknown>, defaults: { pytho
     throw new UserError(`${flagName(key)}: ${issue.message}`, EXIT_ENV);
   }
   const o = parsed.data;
+  // A random-weights model is not the default checkpoint: name it after its config.
+  const model = o.randomWeights && raw.model === undefined ? `random-weights/${path.basename(path.resolve(o.config!))}` : o.model;
   return {
     ...o,
+    model,
     python: o.python ?? defaults.python,
     outDir: path.resolve(o.out ?? path.join("moe-prof-out", timestampDirName(defaults.now))),
   };

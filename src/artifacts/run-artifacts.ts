@@ -1,0 +1,58 @@
+// What a finished run leaves beside moe_routes.jsonl: pictures, summary.json, timing.json, passes.json.
+import path from "node:path";
+import type { HistSummary } from "../analysis/summary.js";
+import { renderHistPictures } from "../render/hist-pictures.js";
+import { writeFileAtomic } from "./atomic-write.js";
+import { SUMMARY_FILE } from "./summary-json.js";
+import type { PassChecks } from "../passes/check-passes.js";
+import type { CompletedPass } from "../passes/run-passes.js";
+import { buildTiming } from "../passes/timing.js";
+
+export const TIMING_FILE = "timing.json";
+export const PASSES_FILE = "passes.json";
+
+export interface RunInfo {
+  model: string;
+  engine: string;
+  prompts_source: string;
+  num_prompts: number;
+  max_tokens: number;
+  seed: number;
+  temperature: number;
+  deterministic: boolean;
+  moe_prof_version: string;
+}
+
+const json = (x: unknown) => JSON.stringify(x, null, 2) + "\n";
+
+export function engineSettings(passes: CompletedPass[]): Record<string, unknown> {
+  return { ...(passes.find((p) => p.planned.pass === "log")?.outcome.ready.engine ?? {}) };
+}
+
+export async function writeRunArtifacts(
+  dir: string,
+  info: RunInfo,
+  passes: CompletedPass[],
+  checks: PassChecks,
+): Promise<{ files: string[]; timing: ReturnType<typeof buildTiming> }> {
+  const pictures = await renderHistPictures(checks.summary, dir);
+  const timing = buildTiming(
+    passes.map((p) => p.record),
+    engineSettings(passes),
+  );
+  const summary: HistSummary & { run: unknown } = {
+    ...checks.summary,
+    run: { ...info, conservation: checks.conservation, output_agreement: checks.agreement },
+  };
+  const perPass = passes.map((p) => ({
+    ...p.record,
+    engine: p.outcome.ready.engine,
+    prompt_token_counts: p.outcome.result.prompt_token_counts,
+    output_token_ids: p.outcome.result.output_token_ids,
+    capture: p.outcome.result.routes?.stats ?? null,
+  }));
+  await writeFileAtomic(path.join(dir, SUMMARY_FILE), json(summary));
+  await writeFileAtomic(path.join(dir, TIMING_FILE), json(timing));
+  await writeFileAtomic(path.join(dir, PASSES_FILE), json(perPass));
+  return { files: [...pictures, SUMMARY_FILE, TIMING_FILE, PASSES_FILE].map((f) => path.basename(f)), timing };
+}

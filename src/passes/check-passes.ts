@@ -1,0 +1,43 @@
+// After the passes: validate each log pass's routes, check conservation against the worker's
+// token counts, and compare the outputs of no-log and log passes.
+import { rm } from "node:fs/promises";
+import { analyseRoutesFile } from "../commands/hist.js";
+import type { HistSummary } from "../analysis/summary.js";
+import { checkConservation, type ConservationResult } from "../analysis/conservation.js";
+import { compareOutputs, type OutputComparison } from "../analysis/compare-outputs.js";
+import type { CompletedPass } from "./run-passes.js";
+
+export interface PassChecks {
+  /** Summary of the first log pass's routes: the run's result. */
+  summary: HistSummary;
+  routesPath: string;
+  conservation: Array<{ repeat: number } & ConservationResult>;
+  agreement: Array<{ repeat: number } & OutputComparison>;
+}
+
+function expectedRows(p: CompletedPass) {
+  const r = p.outcome.result;
+  return r.prompt_token_counts.map((promptTokens, i) => ({ promptTokens, outputTokens: r.output_token_ids[i]!.length }));
+}
+
+export async function checkPasses(passes: CompletedPass[]): Promise<PassChecks> {
+  let first: { summary: HistSummary; routesPath: string } | null = null;
+  const conservation: PassChecks["conservation"] = [];
+  const agreement: PassChecks["agreement"] = [];
+  for (const p of passes) {
+    if (p.planned.pass !== "log") continue;
+    const routesPath = p.outcome.result.routes?.path ?? p.planned.routesPath!;
+    const { summary } = await analyseRoutesFile(routesPath);
+    conservation.push({ repeat: p.planned.repeat, ...checkConservation(expectedRows(p), summary.per_request, summary.layers_logged) });
+    if (first === null) first = { summary, routesPath };
+    else await rm(routesPath, { force: true }); // repeats' logs were checked; the first one is kept
+    const baseline = passes.find((q) => q.planned.pass === "no_log" && q.planned.repeat === p.planned.repeat);
+    if (baseline)
+      agreement.push({
+        repeat: p.planned.repeat,
+        ...compareOutputs(baseline.outcome.result.output_token_ids, p.outcome.result.output_token_ids),
+      });
+  }
+  if (first === null) throw new Error("no log pass ran");
+  return { ...first, conservation, agreement };
+}
