@@ -14,8 +14,9 @@ import queue
 import threading
 import time
 from dataclasses import replace
-from typing import Sequence
+from typing import Callable, Protocol, Sequence
 
+import numpy as np
 import torch
 
 from .jsonl import SCHEMA_VERSION, format_meta
@@ -24,6 +25,17 @@ from .segments import Segment, shift_request_id
 from .writer_client import WriterClient
 
 log = logging.getLogger("moe_prof.capture")
+
+
+class RouteWriter(Protocol):
+    """What RouteCapture hands steps to (WriterClient: a separate process). send_step must be
+    done with the arrays when it returns: they are views of a pinned slot that is reused."""
+
+    def send_step(self, step: int, segments: Sequence[Segment], layers: Sequence[int], ids: np.ndarray,
+                  weights: np.ndarray, tokens: np.ndarray | None) -> None: ...
+    def flush(self) -> None: ...
+    def close(self) -> str: ...
+    def abandon(self) -> None: ...
 
 
 class _HostSlot:
@@ -48,6 +60,7 @@ class RouteCapture:
         device: torch.device | str,
         start_paused: bool = False,
         host_slots: int = 4,
+        writer_factory: Callable[[str, str], RouteWriter] | None = None,
     ) -> None:
         self.layers = select_layers(moe_layer_ids, layers)
         self._slot_of = {layer: i for i, layer in enumerate(self.layers)}
@@ -68,7 +81,8 @@ class RouteCapture:
         full_meta["layers_logged"] = list(self.layers)
         full_meta["top_k"] = self.top_k
         self.out_path = out_path
-        self._writer = WriterClient(out_path, format_meta(full_meta))
+        make = writer_factory or WriterClient
+        self._writer: RouteWriter = make(out_path, format_meta(full_meta))
         self._paused = bool(start_paused)
         self._offset = 0
         self._pending: tuple[list[Segment], int, torch.Tensor | None] | None = None
