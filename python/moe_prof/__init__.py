@@ -1,1 +1,1 @@
-"""moe-prof: Python side (capture core, vLLM glue, worker, engines)."""
+"""moe-prof Python side: the route capture core and the engines that drive it."""

@@ -1,0 +1,72 @@
+"""`VLLM_LOG_MOE*` environment variables -> capture settings (pure) -> a RouteCapture or None."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Mapping, Sequence
+
+from .layers import parse_layer_spec
+
+if TYPE_CHECKING:  # torch only where buffers are made
+    from .capture import RouteCapture
+
+DEFAULT_FILE = "moe_routes.jsonl"
+_OFF = ("", "0")
+
+
+@dataclass(frozen=True)
+class CaptureSettings:
+    out_path: str
+    layers: list[int] | None
+    start_paused: bool
+
+
+def log_enabled(environ: Mapping[str, str] | None = None) -> bool:
+    env = os.environ if environ is None else environ
+    return env.get("VLLM_LOG_MOE", "").strip() not in _OFF
+
+
+def resolve_settings(environ: Mapping[str, str] | None = None, rank_suffix: int | None = None) -> CaptureSettings | None:
+    """None when logging is off. `=1` means ./moe_routes.jsonl; a rank suffix gives `<path>.rank<N>`."""
+    env = os.environ if environ is None else environ
+    raw = env.get("VLLM_LOG_MOE", "").strip()
+    if raw in _OFF:
+        return None
+    path = DEFAULT_FILE if raw == "1" else raw
+    path = os.path.abspath(path)
+    if rank_suffix is not None:
+        path = f"{path}.rank{rank_suffix}"
+    spec = env.get("VLLM_LOG_MOE_LAYERS", "").strip()
+    try:
+        layers = parse_layer_spec(spec) if spec else None
+    except ValueError as e:
+        raise ValueError(f"VLLM_LOG_MOE_LAYERS: {e}") from None
+    paused = env.get("VLLM_LOG_MOE_PAUSED", "").strip() not in _OFF
+    return CaptureSettings(path, layers, paused)
+
+
+def capture_from_env(
+    *,
+    meta: dict[str, object],
+    moe_layer_ids: Sequence[int],
+    top_k: int,
+    max_rows: int,
+    device: object,
+    rank_suffix: int | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> "RouteCapture | None":
+    settings = resolve_settings(environ, rank_suffix)
+    if settings is None:
+        return None
+    from .capture import RouteCapture
+
+    return RouteCapture(
+        out_path=settings.out_path,
+        meta=meta,
+        moe_layer_ids=moe_layer_ids,
+        layers=settings.layers,
+        top_k=top_k,
+        max_rows=max_rows,
+        device=device,  # type: ignore[arg-type]
+        start_paused=settings.start_paused,
+    )

@@ -1,0 +1,125 @@
+"""Engine-side handle on the writer process: sends raw arrays, never formats text itself.
+
+Formatting ~600 JSONL lines per decode step in a thread of the engine process would hold the
+GIL for milliseconds against vLLM's scheduler loop; a separate process costs the engine only a
+pipe write of the raw bytes (os.write releases the GIL)."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+from typing import Sequence
+
+import numpy as np
+
+from .segments import Segment
+
+_HEADER_FMT = "<II"
+_WRITER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "writer_proc.py")
+
+
+class WriterError(RuntimeError):
+    pass
+
+
+class WriterClient:
+    def __init__(self, out_path: str, meta_line: str) -> None:
+        import struct
+
+        self._struct = struct.Struct(_HEADER_FMT)
+        self.out_path = out_path
+        self._lock = threading.Lock()
+        self._seq = 0
+        self._closed = False
+        d = os.path.dirname(os.path.abspath(out_path))
+        if not os.path.isdir(d):
+            raise WriterError(f"VLLM_LOG_MOE: directory {d} does not exist")
+        # A fresh interpreter (not fork): the engine process holds CUDA state and threads.
+        self._proc = subprocess.Popen(
+            [sys.executable, "-u", _WRITER, out_path],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            close_fds=True,
+        )
+        self._send({"op": "meta", "line": meta_line})
+
+    def _send(self, msg: dict[str, object], payload: Sequence[memoryview | bytes] = ()) -> None:
+        if self._closed:
+            raise WriterError("route writer already closed")
+        if self._proc.poll() is not None:
+            raise WriterError(f"route writer exited with code {self._proc.returncode}")
+        body = json.dumps(msg, separators=(",", ":")).encode()
+        plen = sum(len(p) for p in payload)
+        assert self._proc.stdin is not None
+        with self._lock:
+            self._proc.stdin.write(self._struct.pack(len(body), plen) + body)
+            for p in payload:
+                self._proc.stdin.write(p)
+
+    def send_step(
+        self,
+        step: int,
+        segments: Sequence[Segment],
+        layers: Sequence[int],
+        ids: np.ndarray,
+        weights: np.ndarray,
+        tokens: np.ndarray | None,
+    ) -> None:
+        """ids int32 [rows, layers, top_k], weights float32 same, tokens int64 [rows] or None."""
+        ids = np.ascontiguousarray(ids, dtype=np.int32)
+        weights = np.ascontiguousarray(weights, dtype=np.float32)
+        payload = [memoryview(ids).cast("B"), memoryview(weights).cast("B")]
+        if tokens is not None:
+            payload.append(memoryview(np.ascontiguousarray(tokens, dtype=np.int64)).cast("B"))
+        msg = {
+            "op": "step",
+            "step": step,
+            "shape": list(ids.shape),
+            "layers": [int(x) for x in layers],
+            "has_tokens": tokens is not None,
+            "segments": [[s.req_id, s.first_pos, s.num_rows, s.phase] for s in segments],
+        }
+        self._send(msg, payload)
+
+    def _expect(self, prefix: str) -> str:
+        assert self._proc.stdout is not None
+        line = self._proc.stdout.readline().decode().strip()
+        if not line.startswith(prefix):
+            code = self._proc.wait()
+            raise WriterError(f"route writer: expected {prefix!r}, got {line!r} (exit code {code})")
+        return line[len(prefix):].strip()
+
+    def flush(self) -> None:
+        """Returns once every step sent so far is written and fsynced to the .partial file."""
+        self._seq += 1
+        self._send({"op": "flush", "seq": self._seq})
+        assert self._proc.stdin is not None
+        with self._lock:
+            self._proc.stdin.flush()
+            self._expect("flushed")
+
+    def close(self) -> str:
+        """Flush, fsync, rename .partial -> out_path; idempotent. Returns out_path."""
+        if self._closed:
+            return self.out_path
+        self._send({"op": "close"})
+        assert self._proc.stdin is not None
+        with self._lock:
+            self._proc.stdin.flush()
+            self._expect("closed")
+            self._proc.stdin.close()
+            self._closed = True
+        self._proc.wait()
+        return self.out_path
+
+    def abandon(self) -> None:
+        """Close the pipe without a close frame: the writer keeps the .partial (crash semantics)."""
+        if not self._closed and self._proc.stdin is not None:
+            self._closed = True
+            try:
+                self._proc.stdin.close()
+            except OSError:
+                pass
+            self._proc.wait()

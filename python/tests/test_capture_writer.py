@@ -1,0 +1,84 @@
+"""The writer process end to end with real arrays: JSONL content, float32 round trip,
+.partial + rename on close, .partial kept when the engine goes away."""
+import json
+import os
+
+import numpy as np
+import pytest
+
+from moe_prof.capture import Segment
+from moe_prof.capture.jsonl import format_meta, format_routes
+from moe_prof.capture.writer_client import WriterClient, WriterError
+
+LAYERS = [1, 3]
+K = 4
+
+
+def _arrays(n, seed):
+    rng = np.random.default_rng(seed)
+    ids = rng.integers(0, 60, size=(n, len(LAYERS), K), dtype=np.int32)
+    w = rng.random((n, len(LAYERS), K), dtype=np.float32)
+    tok = rng.integers(0, 150000, size=n, dtype=np.int64)
+    return ids, w, tok
+
+
+def _read(path):
+    with open(path, encoding="utf-8") as f:
+        return [json.loads(line) for line in f]
+
+
+def test_round_trip_rows_positions_and_float32_weights(tmp_path):
+    out = str(tmp_path / "routes.jsonl")
+    w0 = WriterClient(out, format_meta({"model_id": "m", "top_k": K, "layers_logged": LAYERS}))
+    segs0 = [Segment("0", 0, 3, "prefill"), Segment("1", 0, 2, "prefill")]
+    ids0, wt0, tok0 = _arrays(5, 0)
+    wt0[0, 0, 0] = np.float32(0.1)  # not exactly representable: must come back as the same float32
+    wt0[0, 0, 1] = np.nextafter(np.float32(1.0), np.float32(0.0))
+    w0.send_step(0, segs0, LAYERS, ids0, wt0, tok0)
+    segs1 = [Segment("0", 3, 1, "decode"), Segment("1", 2, 1, "decode")]
+    ids1, wt1, _ = _arrays(2, 1)
+    w0.send_step(1, segs1, LAYERS, ids1, wt1, None)
+    w0.flush()
+    assert os.path.exists(out + ".partial") and not os.path.exists(out)
+    assert w0.close() == out
+    assert w0.close() == out  # idempotent
+    assert not os.path.exists(out + ".partial")
+
+    lines = _read(out)
+    assert lines[0] == {"type": "meta", "model_id": "m", "top_k": K, "layers_logged": LAYERS}
+    routes = lines[1:]
+    assert len(routes) == (5 + 2) * len(LAYERS)
+    # row-major: a token's layers together, rows in batch order
+    r = routes[0]
+    assert (r["req_id"], r["token_idx"], r["layer"], r["phase"], r["step"]) == ("0", 0, 1, "prefill", 0)
+    assert r["topk_ids"] == ids0[0, 0].tolist() and r["token_id"] == int(tok0[0])
+    got = np.array([x["topk_weights"] for x in routes[: 5 * len(LAYERS)]], dtype=np.float32)
+    np.testing.assert_array_equal(got, wt0.reshape(-1, K))  # bit-exact float32
+    keyed = {(x["req_id"], x["token_idx"], x["layer"]) for x in routes}
+    assert keyed == {(q, t, l) for q, ts in (("0", range(4)), ("1", range(3))) for t in ts for l in LAYERS}
+    last = routes[-1]
+    assert (last["req_id"], last["token_idx"], last["layer"], last["phase"], last["step"]) == ("1", 2, 3, "decode", 1)
+    assert "token_id" not in last
+    assert last["topk_ids"] == ids1[1, 1].tolist()
+
+
+def test_engine_gone_leaves_partial_only(tmp_path):
+    out = str(tmp_path / "routes.jsonl")
+    w = WriterClient(out, format_meta({"model_id": "m"}))
+    ids, wt, tok = _arrays(2, 2)
+    w.send_step(0, [Segment("0", 0, 2, "prefill")], LAYERS, ids, wt, tok)
+    w.abandon()
+    assert not os.path.exists(out)
+    lines = _read(out + ".partial")
+    assert len(lines) == 1 + 2 * len(LAYERS)
+
+
+def test_missing_directory_is_one_clear_error(tmp_path):
+    with pytest.raises(WriterError, match="does not exist"):
+        WriterClient(str(tmp_path / "no" / "r.jsonl"), "{}\n")
+
+
+def test_format_routes_rejects_mismatched_segments():
+    ids, wt, tok = _arrays(3, 3)
+    with pytest.raises(ValueError, match="segments cover 2 rows"):
+        format_routes([("0", 0, 2, "prefill")], ids, wt, tok, LAYERS, 0)

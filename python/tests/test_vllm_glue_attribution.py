@@ -1,0 +1,61 @@
+"""The vLLM glue's step attribution against a runner-shaped object with real numpy arrays."""
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from moe_prof import vllm_glue
+from moe_prof.capture import Segment
+
+
+class RecordingCapture:
+    def __init__(self, paused=False):
+        self.paused = paused
+        self.calls = []
+
+    def begin_step(self, segments, num_real_rows, input_ids):
+        self.calls.append((list(segments), num_real_rows, input_ids))
+
+
+@pytest.fixture
+def cap(monkeypatch):
+    c = RecordingCapture()
+    monkeypatch.setattr(vllm_glue, "_cap", c)
+    return c
+
+
+def _runner(req_ids, computed, prompt):
+    ib = SimpleNamespace(
+        req_ids=req_ids,
+        num_computed_tokens_cpu=np.array(computed + [0] * 4, dtype=np.int32),  # persistent arrays are longer
+        num_prompt_tokens=np.array(prompt + [0] * 4, dtype=np.int32),
+    )
+    return SimpleNamespace(input_batch=ib)
+
+
+def test_mixed_step_prefill_chunk_decode_and_recompute(cap):
+    runner = _runner(["0-abcd1234", "1-ffff0000", "2-00000000"], [5, 0, 8], [5, 12, 10])
+    sched = np.array([1, 4, 6], dtype=np.int32)
+    vllm_glue.begin_step(runner, sched, 11, None)
+    segs, n, _ = cap.calls[0]
+    assert n == 11
+    assert segs == [
+        Segment("0", 5, 1, "decode"),
+        Segment("1", 0, 4, "prefill"),
+        Segment("2", 8, 2, "prefill"),
+        Segment("2", 10, 4, "decode"),
+    ]
+
+
+def test_paused_or_absent_capture_records_nothing(monkeypatch):
+    c = RecordingCapture(paused=True)
+    monkeypatch.setattr(vllm_glue, "_cap", c)
+    vllm_glue.begin_step(_runner(["0-x"], [0], [3]), np.array([3]), 3, None)
+    assert c.calls == []
+    monkeypatch.setattr(vllm_glue, "_cap", None)
+    vllm_glue.begin_step(_runner(["0-x"], [0], [3]), np.array([3]), 3, None)  # no capture: no-op
+
+
+def test_control_without_capture_reports_inactive(monkeypatch):
+    monkeypatch.setattr(vllm_glue, "_cap", None)
+    assert vllm_glue.control(object(), "stats")["active"] is False

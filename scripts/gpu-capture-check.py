@@ -1,0 +1,456 @@
+#!/usr/bin/env python3
+"""RouteCapture under real CUDA graphs, driven the way vLLM 0.15.1 drives it (needs a CUDA GPU).
+
+A synthetic MoE stack at Qwen1.5-MoE-A2.7B's shape (24 MoE layers, 60 experts, top-4 softmax
+routing without renormalisation, hidden 2048, expert intermediate 1408, a shared expert, vocab
+151936) stands in for the model. Per token: embedding + position embedding, then per layer a
+dense mixer, a router, the experts. Steps are scheduled like vLLM's V1 scheduler: a token budget,
+chunked prefill, requests of different prompt lengths that finish at different times. Steps with
+prefill rows run eagerly (experts grouped by expert, active weights only); pure-decode steps
+replay a CUDA graph captured at the next padded size (all experts dense: ~25 GB of bf16 weights
+read per step, like a memory-bound MoE decode). Before any real step: a profiling forward at the
+maximum rows and warm-up + capture forwards at every graph size: all of them call record(), none
+may reach the log.
+
+Checks (verify pass): request ids arrive as vLLM's "<n>-<8 chars>", the first 8 requests run
+paused (a warm-up), the measured ones are logged after resume(req_id_offset); every logged row
+equals the routing an eager re-run of the same step computes (ids exact, weights bit-exact
+float32), token ids and phases are right, and each request has exactly P + G - 1 rows per layer at
+positions 0..P+G-2 (no profiling/capture/warm-up rows).
+
+Timing: the same schedule with graphs captured without record() (what an unpatched engine runs),
+with RouteCapture + the writer process, and with RouteCapture + a writer *thread* that formats JSONL
+inside this process (the design rejected for GIL contention), interleaved over repeats.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import queue
+import random
+import statistics
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+import torch
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
+from moe_prof.capture import RouteCapture, Segment, split_by_phase, user_request_id  # noqa: E402
+from moe_prof.capture.jsonl import format_routes  # noqa: E402
+
+LAYERS, EXPERTS, TOPK, HIDDEN, INTER, SHARED_INTER, VOCAB = 24, 60, 4, 2048, 1408, 5632, 151936
+GRAPH_SIZES = [1, 2, 4, 8, 16, 24, 32, 40, 48, 56, 64]
+MAX_POS = 4096
+
+
+class SynthMoE(torch.nn.Module):
+    def __init__(self, dev: torch.device, seed: int = 0) -> None:
+        super().__init__()
+        g = torch.Generator(device=dev).manual_seed(seed)
+        bf = torch.bfloat16
+
+        def rnd(*shape: int, scale: float = 0.02) -> torch.Tensor:
+            return (torch.randn(*shape, generator=g, device=dev, dtype=torch.float32) * scale).to(bf)
+
+        self.emb = rnd(VOCAB, HIDDEN, scale=1.0)
+        self.pos = rnd(MAX_POS, HIDDEN, scale=1.0)
+        self.mix = [rnd(HIDDEN, HIDDEN) for _ in range(LAYERS)]
+        self.router = [rnd(HIDDEN, EXPERTS, scale=0.5) for _ in range(LAYERS)]
+        self.w13 = [rnd(EXPERTS, HIDDEN, 2 * INTER) for _ in range(LAYERS)]
+        self.w2 = [rnd(EXPERTS, INTER, HIDDEN) for _ in range(LAYERS)]
+        self.sh13 = [rnd(HIDDEN, 2 * SHARED_INTER) for _ in range(LAYERS)]
+        self.sh2 = [rnd(SHARED_INTER, HIDDEN) for _ in range(LAYERS)]
+        self.shg = [rnd(HIDDEN, 1) for _ in range(LAYERS)]
+        self.capture: RouteCapture | None = None
+        self.hook: list[tuple[torch.Tensor, torch.Tensor]] | None = None  # eager reference collection
+
+    @staticmethod
+    def _norm(x: torch.Tensor) -> torch.Tensor:
+        return x * torch.rsqrt(x.float().pow(2).mean(-1, keepdim=True) + 1e-6).to(x.dtype)
+
+    def _experts_dense(self, l: int, x: torch.Tensor, ids: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        h = torch.bmm(x.unsqueeze(0).expand(EXPERTS, -1, -1), self.w13[l])
+        a = torch.nn.functional.silu(h[..., :INTER]) * h[..., INTER:]
+        y = torch.bmm(a, self.w2[l])  # [E, n, H]
+        dense_w = torch.zeros(x.shape[0], EXPERTS, device=x.device, dtype=torch.float32)
+        dense_w.scatter_(1, ids.long(), w)
+        return torch.einsum("ne,enh->nh", dense_w.to(x.dtype), y)
+
+    def _experts_grouped(self, l: int, x: torch.Tensor, ids: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        flat = ids.reshape(-1).long()
+        order = torch.argsort(flat, stable=True)
+        counts = torch.bincount(flat, minlength=EXPERTS).tolist()  # eager only (host sync)
+        rows = order // TOPK
+        xs = x[rows]
+        ys = []
+        start = 0
+        for e, c in enumerate(counts):
+            if c:
+                h = xs[start : start + c] @ self.w13[l][e]
+                ys.append((torch.nn.functional.silu(h[:, :INTER]) * h[:, INTER:]) @ self.w2[l][e])
+                start += c
+        y = torch.cat(ys) * w.reshape(-1)[order].unsqueeze(1).to(x.dtype)
+        # unsort and sum the top-k slots per token: deterministic (index_add_ uses atomics), so an
+        # eager re-run of the step reproduces every later layer's routing bit for bit
+        y_tok = torch.empty_like(y)
+        y_tok[order] = y
+        return y_tok.view(x.shape[0], TOPK, -1).sum(1)
+
+    def forward(self, tok: torch.Tensor, pos: torch.Tensor, dense: bool) -> torch.Tensor:
+        x = self.emb[tok] + self.pos[pos]
+        for l in range(LAYERS):
+            x = x + self._norm(x) @ self.mix[l]
+            xn = self._norm(x)
+            probs = torch.softmax((xn @ self.router[l]).float(), dim=-1)
+            topk_w, topk_ids = torch.topk(probs, TOPK, dim=-1)  # not renormalised (Qwen1.5-MoE)
+            topk_ids = topk_ids.to(torch.int32)
+            if self.capture is not None:  # the patched FusedMoE.forward_impl call site
+                self.capture.record(l, topk_ids, topk_w)
+            if self.hook is not None:
+                self.hook.append((topk_ids.clone(), topk_w.clone()))
+            moe = self._experts_dense(l, xn, topk_ids, topk_w) if dense else self._experts_grouped(l, xn, topk_ids, topk_w)
+            sh = xn @ self.sh13[l]
+            sh = (torch.nn.functional.silu(sh[:, :SHARED_INTER]) * sh[:, SHARED_INTER:]) @ self.sh2[l]
+            x = x + moe + sh * torch.sigmoid(xn @ self.shg[l])
+        return self._norm(x)
+
+
+class Engine:
+    """Static input buffers + CUDA graphs per padded size, as vLLM's model runner keeps them."""
+
+    def __init__(self, model: SynthMoE, capture: RouteCapture | None, max_rows: int) -> None:
+        self.model, self.capture, self.max_rows = model, capture, max_rows
+        dev = model.emb.device
+        self.tok = torch.zeros(max_rows, dtype=torch.int64, device=dev)
+        self.posb = torch.zeros(max_rows, dtype=torch.int64, device=dev)
+        self.graphs: dict[int, tuple[torch.cuda.CUDAGraph, torch.Tensor]] = {}
+        pool = torch.cuda.graph_pool_handle()  # one pool for this engine's graphs, as vLLM keeps
+        model.capture = capture
+        with torch.inference_mode():
+            model(self.tok[:max_rows], self.posb[:max_rows], dense=False)  # profile_run at max rows
+            for b in GRAPH_SIZES:  # warm-up, then capture (vLLM's capture_model via _dummy_run)
+                model(self.tok[:b], self.posb[:b], dense=True)
+            torch.cuda.synchronize()
+            for b in reversed(GRAPH_SIZES):
+                g = torch.cuda.CUDAGraph()
+                with torch.cuda.graph(g, pool=pool):
+                    out = model(self.tok[:b], self.posb[:b], dense=True)
+                self.graphs[b] = (g, out)
+        torch.cuda.synchronize()
+        model.capture = None
+
+    def forward(self, n: int, decode_only: bool) -> tuple[torch.Tensor, int | None]:
+        if decode_only and n <= GRAPH_SIZES[-1]:
+            b = next(s for s in GRAPH_SIZES if s >= n)
+            self.tok[n:b].zero_()  # padding rows, as vLLM pads
+            self.posb[n:b].zero_()
+            g, out = self.graphs[b]
+            g.replay()
+            return out, b
+        self.model.capture = self.capture
+        try:
+            out = self.model(self.tok[:n], self.posb[:n], dense=False)
+        finally:
+            self.model.capture = None
+        return out, None
+
+
+@dataclass
+class Req:
+    internal_id: str
+    prompt: list[int]
+    max_new: int
+    out: list[int] = field(default_factory=list)
+    computed: int = 0
+
+    @property
+    def tokens(self) -> list[int]:
+        return self.prompt + self.out
+
+    @property
+    def done(self) -> bool:
+        return len(self.out) >= self.max_new
+
+
+def make_requests(rng: random.Random, n: int, first_id: int) -> list[Req]:
+    reqs = []
+    for i in range(n):
+        p = rng.randint(12, 400)
+        suffix = "".join(rng.choice("0123456789abcdef") for _ in range(8))
+        reqs.append(Req(f"{first_id + i}-{suffix}", [rng.randrange(VOCAB) for _ in range(p)], rng.randint(4, 90)))
+    return reqs
+
+
+@dataclass
+class StepTimes:
+    graph: list[float] = field(default_factory=list)
+    eager: list[float] = field(default_factory=list)
+    hooks: list[float] = field(default_factory=list)  # begin_step + end_step on the engine thread
+
+
+def run_schedule(
+    eng: Engine, reqs: list[Req], budget: int, max_seqs: int, times: StepTimes | None,
+    reference: dict[tuple[str, int], tuple[np.ndarray, np.ndarray, int]] | None, offset: int = 0,
+) -> int:
+    """vLLM-like V1 scheduling: running requests first (decode 1 token or next prefill chunk), then
+    new ones while the token budget and max_seqs allow. Returns the number of steps."""
+    waiting = list(reqs)
+    running: list[Req] = []
+    steps = 0
+    cap = eng.capture
+    while waiting or running:
+        while waiting and len(running) < max_seqs:
+            running.append(waiting.pop(0))
+        sched: list[tuple[Req, int]] = []
+        left = budget
+        for r in running:
+            need = len(r.tokens) - r.computed  # prompt remainder, or 1 (last sampled token)
+            take = min(need, left)
+            if take <= 0:
+                break
+            sched.append((r, take))
+            left -= take
+        n = sum(t for _, t in sched)
+        toks: list[int] = []
+        poss: list[int] = []
+        segs: list[Segment] = []
+        decode_only = True
+        for r, t in sched:
+            toks += r.tokens[r.computed : r.computed + t]
+            poss += list(range(r.computed, r.computed + t))
+            segs += split_by_phase(user_request_id(r.internal_id), r.computed, t, len(r.prompt))
+            decode_only &= r.computed >= len(r.prompt)
+        t0 = time.perf_counter()
+        eng.tok[:n].copy_(torch.tensor(toks, dtype=torch.int64), non_blocking=True)
+        eng.posb[:n].copy_(torch.tensor(poss, dtype=torch.int64), non_blocking=True)
+        h0 = time.perf_counter()
+        if cap is not None:
+            cap.begin_step(segs, n, eng.tok)
+        h1 = time.perf_counter()
+        with torch.inference_mode():
+            out, padded = eng.forward(n, decode_only)
+        h2 = time.perf_counter()
+        if cap is not None:
+            cap.end_step()
+        h3 = time.perf_counter()
+        # sampler: greedy on each request's last row once its prompt is done (host sync, as vLLM)
+        last_rows, emitting = [], []
+        row = 0
+        for r, t in sched:
+            row += t
+            if r.computed + t >= len(r.tokens):
+                last_rows.append(row - 1)
+                emitting.append(r)
+        with torch.inference_mode():
+            nxt = (out[last_rows] @ eng.model.emb.T).argmax(-1).tolist() if last_rows else []
+        t1 = time.perf_counter()
+        if times is not None:
+            (times.graph if padded is not None else times.eager).append(t1 - t0)
+            times.hooks.append((h1 - h0) + (h3 - h2))
+        if reference is not None:
+            ref: list[tuple[torch.Tensor, torch.Tensor]] = []
+            eng.model.hook = ref
+            with torch.inference_mode():
+                eng.model(eng.tok[: padded or n], eng.posb[: padded or n], dense=padded is not None)
+            eng.model.hook = None
+            ids = torch.stack([a for a, _ in ref], 1)[:n].cpu().numpy()  # [n, L, K]
+            w = torch.stack([b for _, b in ref], 1)[:n].cpu().numpy()
+            row = 0
+            for r, t in sched:
+                uid = user_request_id(r.internal_id)
+                key_id = str(int(uid) - offset)
+                for j in range(t):
+                    reference[(key_id, r.computed + j)] = (ids[row + j], w[row + j], toks[row + j])
+                row += t
+        for r, t in sched:
+            r.computed += t
+        for r, tk in zip(emitting, nxt):
+            r.out.append(int(tk))
+        running = [r for r in running if not r.done]
+        steps += 1
+    return steps
+
+
+class ThreadWriter:
+    """The rejected design, for comparison: JSONL formatted by a thread of the engine process."""
+
+    def __init__(self, out_path: str, meta_line: str) -> None:
+        self.out_path = out_path
+        self._f = open(out_path + ".partial", "w", encoding="utf-8")
+        self._f.write(meta_line)
+        self._q: queue.Queue = queue.Queue(maxsize=64)
+        self._t = threading.Thread(target=self._run, daemon=True)
+        self._t.start()
+
+    def _run(self) -> None:
+        while True:
+            item = self._q.get()
+            if item is not None:
+                step, segs, layers, ids, w, tok = item
+                self._f.write(format_routes([(s.req_id, s.first_pos, s.num_rows, s.phase) for s in segs], ids, w, tok, layers, step))
+            self._q.task_done()
+            if item is None:
+                return
+
+    def send_step(self, step: int, segments: Sequence[Segment], layers: Sequence[int], ids: np.ndarray,
+                  weights: np.ndarray, tokens: np.ndarray | None) -> None:
+        self._q.put((step, list(segments), list(layers), ids.copy(), weights.copy(), None if tokens is None else tokens.copy()))
+
+    def flush(self) -> None:
+        self._q.join()
+        self._f.flush()
+
+    def close(self) -> str:
+        self._q.put(None)
+        self._t.join()
+        self._f.close()
+        os.replace(self.out_path + ".partial", self.out_path)
+        return self.out_path
+
+    def abandon(self) -> None:
+        self.close()
+
+
+def verify(path: str, reqs: list[Req], reference: dict, offset: int) -> dict[str, object]:
+    with open(path, encoding="utf-8") as f:
+        meta = json.loads(f.readline())
+        counts: dict[tuple[str, int], set[int]] = {}
+        mism_ids = mism_w = mism_tok = mism_phase = unknown = lines = 0
+        max_wdiff = 0.0
+        for line in f:
+            lines += 1
+            r = json.loads(line)
+            key = (r["req_id"], r["token_idx"])
+            ref = reference.get(key)
+            if ref is None:
+                unknown += 1
+                continue
+            li = r["layer"]
+            counts.setdefault((r["req_id"], li), set()).add(r["token_idx"])
+            mism_ids += r["topk_ids"] != ref[0][li].tolist()
+            got_w = np.array(r["topk_weights"], dtype=np.float32)
+            mism_w += not np.array_equal(got_w, ref[1][li])
+            max_wdiff = max(max_wdiff, float(np.abs(got_w - ref[1][li]).max()))
+            mism_tok += r["token_id"] != ref[2]
+            plen = len(reqs[int(r["req_id"])].prompt)
+            mism_phase += r["phase"] != ("prefill" if r["token_idx"] < plen else "decode")
+    bad_conservation = []
+    for i, q in enumerate(reqs):
+        want = set(range(len(q.prompt) + len(q.out) - 1))
+        for layer in range(LAYERS):
+            got = counts.get((str(i), layer), set())
+            if got != want:
+                bad_conservation.append((i, layer, len(got), len(want)))
+    expected_lines = sum(len(q.prompt) + len(q.out) - 1 for q in reqs) * LAYERS
+    return {
+        "meta_ok": meta.get("type") == "meta" and meta.get("layers_logged") == list(range(LAYERS)) and meta.get("top_k") == TOPK,
+        "lines": lines, "expected_lines": expected_lines, "rows_not_from_measured_requests": unknown,
+        "topk_ids_mismatch": mism_ids, "topk_weights_mismatch": mism_w, "topk_weights_max_abs_diff": max_wdiff, "token_id_mismatch": mism_tok,
+        "phase_mismatch": mism_phase, "conservation_violations": len(bad_conservation),
+        "conservation_examples": bad_conservation[:5],
+    }
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--requests", type=int, default=25)
+    ap.add_argument("--warmup-requests", type=int, default=8)
+    ap.add_argument("--budget", type=int, default=512, help="tokens per step (max_num_batched_tokens)")
+    ap.add_argument("--max-seqs", type=int, default=32)
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--out", default=os.environ.get("OUT", "/tmp"))
+    args = ap.parse_args()
+    dev = torch.device("cuda")
+    torch.backends.cuda.matmul.allow_tf32 = False
+    print(f"device: {torch.cuda.get_device_name(dev)}, torch {torch.__version__}, date {datetime.date.today()}")
+    model = SynthMoE(dev)
+    max_rows = args.budget
+    work = "/tmp/moe-prof-gpu-check"
+    os.makedirs(work, exist_ok=True)
+    meta = {"model_id": "synthetic-qwen1.5-moe-a2.7b-shape", "vllm_version": "none", "torch_version": torch.__version__,
+            "device": torch.cuda.get_device_name(dev), "seed": 0, "num_experts": EXPERTS, "engine": "synthetic"}
+
+    def new_capture(name: str, paused: bool = False, thread: bool = False) -> RouteCapture:
+        return RouteCapture(out_path=os.path.join(work, name), meta=meta, moe_layer_ids=range(LAYERS), layers=None,
+                            top_k=TOPK, max_rows=max_rows, device=dev, start_paused=paused,
+                            writer_factory=ThreadWriter if thread else None)
+
+    # ---- verify pass: warm-up requests while paused, then the measured ones after resume(offset)
+    t0 = time.perf_counter()
+    vcap = new_capture("verify.jsonl", paused=True)
+    veng = Engine(model, vcap, max_rows)
+    rng = random.Random(1)
+    warm = make_requests(rng, args.warmup_requests, 0)
+    run_schedule(veng, warm, args.budget, args.max_seqs, None, None)
+    vcap.resume(req_id_offset=args.warmup_requests)
+    measured = make_requests(rng, args.requests, args.warmup_requests)
+    reference: dict = {}
+    vsteps = run_schedule(veng, measured, args.budget, args.max_seqs, None, reference, offset=args.warmup_requests)
+    vpath = vcap.close()
+    res = verify(vpath, measured, reference, args.warmup_requests)
+    res["steps"] = vsteps
+    res["capture_stats"] = vcap.stats()
+    ok = (res["meta_ok"] and res["lines"] == res["expected_lines"] and not res["rows_not_from_measured_requests"]
+          and not res["topk_ids_mismatch"] and not res["topk_weights_mismatch"] and not res["token_id_mismatch"]
+          and not res["phase_mismatch"] and not res["conservation_violations"])
+    print(f"verify ({time.perf_counter() - t0:.1f} s): {'PASS' if ok else 'FAIL'}")
+    print(json.dumps(res, indent=1))
+    del veng
+
+    # ---- timing: same schedule, three engines, interleaved repeats
+    engines = {
+        "no capture (unpatched)": Engine(model, None, max_rows),
+        "capture, writer process": Engine(model, new_capture("timing-proc.jsonl"), max_rows),
+        "capture, writer thread": Engine(model, new_capture("timing-thread.jsonl", thread=True), max_rows),
+    }
+    times = {k: StepTimes() for k in engines}
+    walls: dict[str, list[float]] = {k: [] for k in engines}
+    for rep in range(args.repeats + 1):
+        for name, eng in engines.items():
+            reqs = make_requests(random.Random(100), args.requests, 1000 * rep)
+            if eng.capture is not None:
+                eng.capture.resume(req_id_offset=1000 * rep)
+            st = StepTimes()
+            torch.cuda.synchronize()
+            w0 = time.perf_counter()
+            run_schedule(eng, reqs, args.budget, args.max_seqs, st, None)
+            if eng.capture is not None:
+                eng.capture.flush()  # the writer's backlog counts against the pass
+            wall = time.perf_counter() - w0
+            if rep == 0:
+                continue  # first round warms allocators and the writer process
+            walls[name].append(wall)
+            for a in ("graph", "eager", "hooks"):
+                getattr(times[name], a).extend(getattr(st, a))
+    base = times["no capture (unpatched)"]
+    bw = statistics.median(walls["no capture (unpatched)"])
+    bg = statistics.median(base.graph)
+    be = statistics.median(base.eager)
+    print(f"\nschedule: {args.requests} requests, prompts 12..400 tokens, 4..90 new tokens, budget {args.budget} tokens/step, "
+          f"{len(base.graph) // args.repeats} decode (graph) + {len(base.eager) // args.repeats} prefill/mixed (eager) steps, "
+          f"{args.repeats} repeats")
+    hdr = f"{'variant':28s} {'decode step ms':>15s} {'ratio':>7s} {'prefill step ms':>16s} {'ratio':>7s} {'pass wall s':>12s} {'ratio':>7s} {'hooks us/step':>14s}"
+    print(hdr)
+    for name in engines:
+        t = times[name]
+        g, e, w = statistics.median(t.graph), statistics.median(t.eager), statistics.median(walls[name])
+        hk = statistics.mean(t.hooks) * 1e6
+        print(f"{name:28s} {g * 1e3:15.3f} {g / bg:7.4f} {e * 1e3:16.3f} {e / be:7.4f} {w:12.3f} {w / bw:7.4f} {hk:14.1f}")
+    for name, eng in engines.items():
+        if eng.capture is not None:
+            print(name, "stats:", json.dumps(eng.capture.stats()))
+            eng.capture.close()
+    summary = {"verify_ok": ok, "verify": res}
+    with open(os.path.join(args.out, "gpu-capture-check.json"), "w") as f:
+        json.dump(summary, f, indent=1, default=str)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
