@@ -47,6 +47,7 @@ export async function runPasses(
       python: cfg.python,
       jobPath,
       stderrPath: path.join(logsDir, `worker-${planned.pass}-${planned.repeat}.log`),
+      transcriptPath: path.join(logsDir, `worker-${planned.pass}-${planned.repeat}.protocol.jsonl`),
       label: planned.label,
       signal,
       onMessage: (m) => view.onMessage(planned.label, m),

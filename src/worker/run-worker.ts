@@ -1,4 +1,5 @@
 // Start one Python worker (one pass), follow its JSON-lines messages, and end it cleanly on abort.
+import { createWriteStream } from "node:fs";
 import { createInterface } from "node:readline";
 import path from "node:path";
 import { execa } from "execa";
@@ -19,6 +20,8 @@ export interface WorkerOptions {
   python: string;
   jobPath: string;
   stderrPath: string;
+  /** Every protocol line as received, for debugging and replay. */
+  transcriptPath?: string;
   label: string;
   onMessage?: (msg: WorkerMessage) => void;
   signal?: AbortSignal;
@@ -54,11 +57,13 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerOutcome> {
   };
   opts.signal?.addEventListener("abort", onAbort, { once: true });
   const logHint = `see ${opts.stderrPath}`;
+  const transcript = opts.transcriptPath ? createWriteStream(opts.transcriptPath) : null;
 
   try {
     if (child.stdout) {
       for await (const line of createInterface({ input: child.stdout, crlfDelay: Infinity })) {
         if (line.trim() === "") continue;
+        transcript?.write(line + "\n");
         const parsed = parseWorkerLine(line);
         if (!parsed.ok) {
           failure ??= `${opts.label} worker sent a bad protocol message (${parsed.error})`;
@@ -80,6 +85,7 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerOutcome> {
     }
     return { ready, result, wallS: (performance.now() - started) / 1000 };
   } finally {
+    transcript?.end();
     opts.signal?.removeEventListener("abort", onAbort);
     // Whatever happened, no worker process (or GPU-holding child) outlives the pass.
     if (pgid) await endProcessGroup(pgid, 2_000);
