@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Hardware evidence for `moe-prof run` without vLLM: the whole pipeline through `--engine hf` on
 # the full-size Qwen1.5-MoE-A2.7B architecture with random weights (no download), on one GPU.
-#   scripts/gpu-run-e2e.sh RESULTS_DIR [smoke|full]
+#   scripts/gpu-run-e2e.sh RESULTS_DIR [smoke|deterministic|repeats|full]   (full = both of the latter)
 # Needs node on PATH (scripts/pack-node-runtime.sh makes a portable one), python3 with torch and
 # transformers. Leaves RESULTS_DIR/<name>.tar.gz per run (everything but the big routes log,
 # of which the first 2000 lines are kept) and prints each run's summary.
@@ -34,9 +34,11 @@ run_case() { # name, then run options
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
 python3 -c "import torch, transformers; print('torch', torch.__version__, 'transformers', transformers.__version__)"
 node --version
-if [ "$mode" = smoke ]; then
-  run_case smoke --num-prompts 4 --max-tokens 16 --deterministic
-else
-  run_case full-deterministic --deterministic
-  run_case full-repeats3 --repeats 3
-fi
+PYTHONPATH="$root/python" python3 -m moe_prof.preflight | tee "$results/preflight.json"
+case "$mode" in
+  smoke) run_case smoke --num-prompts 4 --max-tokens 16 --deterministic ;;
+  deterministic) run_case full-deterministic --deterministic ;;
+  repeats) run_case full-repeats3 --repeats 3 ;;
+  full) run_case full-deterministic --deterministic; run_case full-repeats3 --repeats 3 ;;
+  *) echo "unknown mode $mode" >&2; exit 2 ;;
+esac
