@@ -56,6 +56,15 @@ def _find_moe_modules(model: torch.nn.Module) -> list[tuple[int, torch.nn.Module
     return found
 
 
+def _load_compat(load: Any, source: Any, *, dtype: torch.dtype, **kwargs: Any) -> Any:
+    """transformers 5 takes `dtype` and `experts_implementation`; 4.x `torch_dtype` and no experts choice."""
+    try:
+        return load(source, dtype=dtype, **kwargs)
+    except TypeError:
+        kwargs.pop("experts_implementation", None)  # 4.x: the expert loop is the only implementation
+        return load(source, torch_dtype=dtype, **kwargs)
+
+
 class HFEngine:
     def __init__(self, job: Job) -> None:
         from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
@@ -63,6 +72,12 @@ class HFEngine:
         self.job = job
         self.device = torch.device("cuda")
         dtype = getattr(torch, job.dtype)
+        # --deterministic: transformers' default grouped_mm experts and fused SDPA attention are
+        # not run-to-run reproducible on H100 even with torch's deterministic mode (measured:
+        # 24 of 25 greedy requests diverged between two identical runs); the eager expert loop
+        # (index_add_, made deterministic by torch) and eager attention are.
+        impl: dict[str, str] = {"attn_implementation": "eager", "experts_implementation": "eager"} if job.deterministic else {}
+        self.implementations = impl or {"attn_implementation": "default", "experts_implementation": "default"}
         t0 = time.perf_counter()
         if job.random_weights:
             if not job.config_dir:
@@ -70,15 +85,9 @@ class HFEngine:
             config = AutoConfig.from_pretrained(job.config_dir)
             torch.manual_seed(job.seed)  # both passes build the same weights
             with torch.device(self.device):
-                try:
-                    model = AutoModelForCausalLM.from_config(config, dtype=dtype)
-                except TypeError:  # transformers 4.x
-                    model = AutoModelForCausalLM.from_config(config, torch_dtype=dtype)
+                model = _load_compat(AutoModelForCausalLM.from_config, config, dtype=dtype, **impl)
         else:
-            try:
-                model = AutoModelForCausalLM.from_pretrained(job.model, dtype=dtype, device_map="cuda")
-            except TypeError:
-                model = AutoModelForCausalLM.from_pretrained(job.model, torch_dtype=dtype, device_map="cuda")
+            model = _load_compat(AutoModelForCausalLM.from_pretrained, job.model, dtype=dtype, device_map="cuda", **impl)
         self.model = model.eval()
         self.config = self.model.config
         self.tokenizer = AutoTokenizer.from_pretrained(job.tokenizer or job.config_dir or job.model)
@@ -117,6 +126,7 @@ class HFEngine:
             "torch_version": torch.__version__,
             "device": torch.cuda.get_device_name(self.device),
             "cuda_graphs": False,
+            **self.implementations,
             "load_s": round(self.load_s, 3),
         }
 

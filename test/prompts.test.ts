@@ -1,0 +1,69 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { parseGsm8k, readGsm8k, bundledGsm8kPath } from "../src/prompts/read-gsm8k.js";
+import { parsePromptsFile } from "../src/prompts/read-prompts-file.js";
+import { loadPrompts } from "../src/prompts/load-prompts.js";
+import { UserError } from "../src/errors.js";
+
+const fails = (fn: () => unknown, msg: string) =>
+  assert.throws(fn, (e: unknown) => e instanceof UserError && e.message === msg, msg);
+
+test("the bundled GSM8K split starts with Janet's ducks and has 1319 questions", () => {
+  const qs = readGsm8k(bundledGsm8kPath(), 1319);
+  assert.equal(qs.length, 1319);
+  assert.match(qs[0]!, /^Janet’s ducks lay 16 eggs per day/);
+  assert.match(qs[24]!, /\?|\./);
+});
+
+test("default prompts: the first 25 questions", async () => {
+  const set = await loadPrompts({ numPrompts: 25 });
+  assert.equal(set.prompts.length, 25);
+  assert.deepEqual(set.prompts, readGsm8k(bundledGsm8kPath(), 25));
+});
+
+test("GSM8K lines are checked with file:line:field", () => {
+  fails(() => parseGsm8k('{"question":"a"}\n{"answer":"b"}\n', "g.jsonl", 2), "g.jsonl:2: question: expected a non-empty string");
+  fails(() => parseGsm8k('{"question":"a"}\n{oops\n', "g.jsonl", 2), "g.jsonl:2: not valid JSON");
+  fails(() => parseGsm8k('{"question":"a"}\n', "g.jsonl", 3), "g.jsonl: has 1 questions, 3 were asked for (--num-prompts)");
+});
+
+test("prompts files: text lines, JSONL strings and objects", () => {
+  assert.deepEqual(parsePromptsFile("one\r\n\ntwo\nthree\n", "p.txt", 2), ["one", "two"]);
+  assert.deepEqual(
+    parsePromptsFile('"a"\n{"prompt":"b"}\n{"question":"c"}\n{"text":"d"}\n', "p.jsonl", 10),
+    ["a", "b", "c", "d"],
+  );
+  fails(() => parsePromptsFile('{"q":1}\n', "p.jsonl", 5), "p.jsonl:1: prompt|question|text: expected a JSON string or an object with a string prompt, question or text");
+  fails(() => parsePromptsFile("\n\n", "p.txt", 5), "p.txt: contains no prompts");
+  fails(() => parsePromptsFile('"a"\n[1\n', "p.jsonl", 5), "p.jsonl:2: not valid JSON (a .jsonl prompts file needs one JSON value per line)");
+});
+
+test("--dataset-url offline: one clear line, exit code 2", async () => {
+  await assert.rejects(
+    loadPrompts({ numPrompts: 1, datasetUrl: "http://127.0.0.1:9/gsm8k.jsonl" }),
+    (e: unknown) => e instanceof UserError && e.exitCode === 2 && /download failed .*Leave out --dataset-url/.test(e.message),
+  );
+});
+
+test("--dataset-url downloads a GSM8K-style file (local server)", async () => {
+  const http = await import("node:http");
+  const body = '{"question":"q0","answer":"a"}\n{"question":"q1","answer":"b"}\n{"question":"q2","answer":"c"}\n';
+  const server = http.createServer((req, res) => {
+    if (req.url === "/moved") {
+      res.writeHead(302, { location: "/test.jsonl" }).end();
+    } else if (req.url === "/test.jsonl") res.writeHead(200).end(body);
+    else res.writeHead(404).end();
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const port = (server.address() as { port: number }).port;
+  try {
+    const set = await loadPrompts({ numPrompts: 2, datasetUrl: `http://127.0.0.1:${port}/moved` });
+    assert.deepEqual(set.prompts, ["q0", "q1"]);
+    await assert.rejects(
+      loadPrompts({ numPrompts: 2, datasetUrl: `http://127.0.0.1:${port}/nope` }),
+      (e: unknown) => e instanceof UserError && /HTTP 404/.test(e.message),
+    );
+  } finally {
+    server.close();
+  }
+});

@@ -1,0 +1,55 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import path from "node:path";
+import { resolveRunConfig, DEFAULT_MODEL, timestampDirName } from "../src/config/run-options.js";
+import { UserError } from "../src/errors.js";
+
+const now = new Date("2026-11-26T14:31:50.123Z");
+const resolve = (raw: Record<string, unknown>) => resolveRunConfig(raw, { python: "py", now });
+
+test("defaults follow the product: Qwen GPTQ, 25 prompts, greedy, seed 1234, 256 tokens, vllm", () => {
+  const c = resolve({});
+  assert.equal(c.model, DEFAULT_MODEL);
+  assert.equal(c.numPrompts, 25);
+  assert.equal(c.temperature, 0);
+  assert.equal(c.seed, 1234);
+  assert.equal(c.maxTokens, 256);
+  assert.equal(c.engine, "vllm");
+  assert.equal(c.python, "py");
+  assert.equal(c.repeats, 1);
+  assert.equal(c.outDir, path.resolve("moe-prof-out", "2026-11-26T14-31-50Z"));
+  assert.equal(timestampDirName(now), "2026-11-26T14-31-50Z");
+});
+
+test("commander strings are coerced and checked", () => {
+  const c = resolve({ numPrompts: "4", maxTokens: "32", gpuMemoryUtilization: "0.5", layers: "0,5-7", out: "x" });
+  assert.equal(c.numPrompts, 4);
+  assert.equal(c.maxTokens, 32);
+  assert.equal(c.gpuMemoryUtilization, 0.5);
+  assert.equal(c.layers, "0,5-7");
+  assert.equal(c.outDir, path.resolve("x"));
+});
+
+for (const [raw, flag] of [
+  [{ numPrompts: "0" }, "--num-prompts"],
+  [{ maxTokens: "ten" }, "--max-tokens"],
+  [{ gpuMemoryUtilization: "1.5" }, "--gpu-memory-utilization"],
+  [{ layers: "0,a" }, "--layers"],
+  [{ engine: "tgi" }, "--engine"],
+  [{ randomWeights: true }, "--random-weights"],
+  [{ randomWeights: true, engine: "hf" }, "--config"],
+  [{ prompts: "p.txt", datasetUrl: "https://example.org/x.jsonl" }, "--prompts"],
+] as const) {
+  test(`bad option names its flag: ${flag} ${JSON.stringify(raw)}`, () => {
+    assert.throws(
+      () => resolve(raw as Record<string, unknown>),
+      (e: unknown) => e instanceof UserError && e.exitCode === 2 && e.message.startsWith(`${flag}:`),
+    );
+  });
+}
+
+test("a random-weights model is named after its config, not the default checkpoint", () => {
+  const c = resolve({ engine: "hf", randomWeights: true, config: "fixtures/models/qwen1.5-moe-a2.7b" });
+  assert.equal(c.model, "random-weights/qwen1.5-moe-a2.7b");
+  assert.equal(resolve({ engine: "hf", randomWeights: true, config: "c", model: "m" }).model, "m");
+});
