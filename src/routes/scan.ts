@@ -94,6 +94,17 @@ export async function scanRoutesFile(file: string, opts: ScanOptions = {}): Prom
   let layerIndex: Int32Array = new Int32Array(0);
   let rows = 0;
 
+  const acceptRow = (row: CheckedRoute, lineNo: number): void => {
+    const req = coverage!.requestIndex(row.req_id);
+    const li = layerIndex[row.layer]!;
+    if (!coverage!.add(req, li, row.token_idx)) {
+      badLines++;
+      return report(lineNo, null, `duplicate row: req_id ${JSON.stringify(row.req_id)}, token_idx ${row.token_idx}, layer ${row.layer} already seen`);
+    }
+    rows++;
+    opts.onRow?.(row, req, li);
+  };
+
   const sink = {
     get stopped() {
       return stopped;
@@ -115,17 +126,7 @@ export async function scanRoutesFile(file: string, opts: ScanOptions = {}): Prom
         if (nf) return report(lineNo, nf, "NaN/Infinity is not valid JSON (write finite numbers)");
         return report(lineNo, null, "not valid JSON");
       }
-      if (check !== null && check(value)) {
-        const req = coverage!.requestIndex(value.req_id);
-        const li = layerIndex[value.layer]!;
-        if (!coverage!.add(req, li, value.token_idx)) {
-          badLines++;
-          return report(lineNo, null, `duplicate row: req_id ${JSON.stringify(value.req_id)}, token_idx ${value.token_idx}, layer ${value.layer} already seen`);
-        }
-        rows++;
-        opts.onRow?.(value, req, li);
-        return;
-      }
+      if (check !== null && check(value)) return acceptRow(value, lineNo);
       badLines++;
       const wasStopped = stopped;
       if (lineNo === 1) stopped = true; // without a meta line nothing else can be checked

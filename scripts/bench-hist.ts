@@ -1,0 +1,108 @@
+// Benchmark: `moe-prof hist` vs the plain Python a user would otherwise write (json.loads per line
+// + collections.Counter over topk_ids), on the same seeded synthetic log, alternating the two.
+// Prints median wall times, their ratio, and hist's peak RSS. Run: scripts/bench-hist [--mb 200]
+import { mkdtempSync, rmSync, statSync } from "node:fs";
+import { tmpdir, cpus } from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { execa } from "execa";
+import { writeSynthRoutes, DEFAULT_SYNTH } from "./synth-routes.js";
+
+const BASELINE_PY = `
+import collections, json, sys
+counts = collections.Counter()
+with open(sys.argv[1]) as f:
+    for line in f:
+        row = json.loads(line)
+        if row.get("type") == "route":
+            counts.update(row["topk_ids"])
+print(len(counts))
+`;
+
+// Runs a command, reports wall seconds and the child's peak RSS (getrusage, exact, in KiB on Linux).
+const MEASURE_PY = `
+import resource, subprocess, sys, time
+t = time.perf_counter()
+r = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL)
+dt = time.perf_counter() - t
+print(dt, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, r.returncode)
+`;
+
+const { values: args } = parseArgs({
+  options: {
+    mb: { type: "string", default: "200" },
+    repeats: { type: "string", default: "5" },
+    seed: { type: "string", default: "1" },
+    keep: { type: "boolean", default: false },
+  },
+});
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+const cli = path.join(root, "dist/src/cli.js");
+const targetBytes = Number(args.mb) * 1e6;
+const repeats = Number(args.repeats);
+
+async function measure(cmd: string[]): Promise<{ s: number; rssMiB: number }> {
+  const { stdout } = await execa("python3", ["-c", MEASURE_PY, ...cmd]);
+  const [s, kib, rc] = stdout.trim().split(/\s+/).map(Number);
+  if (rc !== 0) throw new Error(`${cmd.join(" ")} exited ${rc}`);
+  return { s: s!, rssMiB: kib! / 1024 };
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+
+const dir = mkdtempSync(path.join(tmpdir(), "moe-prof-bench-"));
+try {
+  const log = path.join(dir, "moe_routes.jsonl");
+  // ~1.33 MB per request with the default shape (24 layers, ~120 prompt + ~200 decode tokens).
+  const probe = path.join(dir, "probe.jsonl");
+  writeSynthRoutes(probe, { ...DEFAULT_SYNTH, seed: Number(args.seed), requests: 4 });
+  const perReq = statSync(probe).size / 4;
+  const requests = Math.max(1, Math.round(targetBytes / perReq));
+  const t0 = performance.now();
+  const rows = writeSynthRoutes(log, { ...DEFAULT_SYNTH, seed: Number(args.seed), requests });
+  const size = statSync(log).size;
+  console.log(
+    `log: ${(size / 1e6).toFixed(1)} MB, ${rows.toLocaleString("en-US")} rows, ${requests} requests, ` +
+      `${DEFAULT_SYNTH.layers} layers, ${DEFAULT_SYNTH.experts} experts, top-${DEFAULT_SYNTH.topK}, seed ${args.seed} ` +
+      `(generated in ${((performance.now() - t0) / 1000).toFixed(1)} s)`,
+  );
+  console.log(`machine: ${cpus().length} x ${cpus()[0]?.model ?? "cpu"}, node ${process.version}`);
+
+  const hist = [process.execPath, cli, "hist", log, "--out", path.join(dir, "out")];
+  const py = ["python3", "-c", BASELINE_PY, log];
+  const h: number[] = [];
+  const p: number[] = [];
+  let rss = 0;
+  let pyRss = 0;
+  for (let i = 0; i < repeats; i++) {
+    // Alternate which goes first so page-cache and thermal effects fall on both.
+    const order = i % 2 === 0 ? (["py", "hist"] as const) : (["hist", "py"] as const);
+    for (const which of order) {
+      const r = await measure(which === "py" ? py : hist);
+      if (which === "py") {
+        p.push(r.s);
+        pyRss = Math.max(pyRss, r.rssMiB);
+      } else {
+        h.push(r.s);
+        rss = Math.max(rss, r.rssMiB);
+      }
+      console.log(`  run ${i + 1} ${which.padEnd(4)} ${r.s.toFixed(2)} s  peak RSS ${r.rssMiB.toFixed(0)} MiB`);
+    }
+  }
+  const mh = median(h);
+  const mp = median(p);
+  console.log("");
+  console.log(`                      median wall   peak RSS`);
+  console.log(`python json+Counter   ${mp.toFixed(2).padStart(8)} s   ${pyRss.toFixed(0).padStart(5)} MiB`);
+  console.log(`moe-prof hist         ${mh.toFixed(2).padStart(8)} s   ${rss.toFixed(0).padStart(5)} MiB`);
+  console.log(`speed-up (python / hist): ${(mp / mh).toFixed(2)}x over ${repeats} alternating repeats (target >= 2x, RSS < 300 MiB)`);
+} finally {
+  if (args.keep) console.log(`kept ${dir}`);
+  else rmSync(dir, { recursive: true, force: true });
+}
