@@ -59,10 +59,10 @@ const median = (xs: number[]) => {
 const dir = mkdtempSync(path.join(tmpdir(), "moe-prof-bench-"));
 try {
   const log = path.join(dir, "moe_routes.jsonl");
-  // ~1.33 MB per request with the default shape (24 layers, ~120 prompt + ~200 decode tokens).
+  // Size per request measured on a small sample of the same shape, then scaled to the target.
   const probe = path.join(dir, "probe.jsonl");
-  writeSynthRoutes(probe, { ...DEFAULT_SYNTH, seed: Number(args.seed), requests: 4 });
-  const perReq = statSync(probe).size / 4;
+  writeSynthRoutes(probe, { ...DEFAULT_SYNTH, seed: Number(args.seed), requests: 20 });
+  const perReq = statSync(probe).size / 20;
   const requests = Math.max(1, Math.round(targetBytes / perReq));
   const t0 = performance.now();
   const rows = writeSynthRoutes(log, { ...DEFAULT_SYNTH, seed: Number(args.seed), requests });

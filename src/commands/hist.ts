@@ -1,60 +1,15 @@
 import { mkdir } from "node:fs/promises";
 import path from "node:path";
 import type { Command } from "commander";
-import { scanRoutesFile, formatProblem } from "../routes/scan.js";
-import { RouteTally } from "../analysis/tally.js";
-import { buildSummary, type HistSummary } from "../analysis/summary.js";
+import type { HistSummary } from "../analysis/summary.js";
+import { analyseRoutesFile } from "./analyse-routes.js";
 import { parseLayerList } from "../config/layer-list.js";
 import { writeSummaryJson, summaryJson } from "../artifacts/summary-json.js";
 import { renderHistPictures } from "../render/hist-pictures.js";
 import { UserError, envError, EXIT_INVALID } from "../errors.js";
 
-export interface AnalyseOptions {
-  /** Analyse only these layers (validation still covers the whole file). */
-  layers?: number[];
-  /** Skip bad lines instead of failing; they are counted in `skippedLines`. */
-  lenient?: boolean;
-}
-
-export interface AnalyseResult {
-  summary: HistSummary;
-  /** Problems skipped by `lenient`, formatted `FILE:LINE: field: what` (first 50). */
-  skipped: string[];
-  skippedCount: number;
-}
-
-/** Validates and analyses a routes log in one streaming pass. Throws UserError on an invalid log. */
-export async function analyseRoutesFile(file: string, opts: AnalyseOptions = {}): Promise<AnalyseResult> {
-  let tally: RouteTally | null = null;
-  const scan = await scanRoutesFile(file, {
-    mode: opts.lenient ? "lenient" : "first-error",
-    onMeta: (meta) => {
-      const wanted = opts.layers;
-      if (wanted) {
-        const missing = wanted.filter((l) => !meta.layers_logged.includes(l));
-        if (missing.length) throw envError(`--layers: ${missing.join(",")} not logged in ${file} (layers_logged: ${meta.layers_logged.join(",")})`);
-      }
-      tally = new RouteTally(
-        meta.layers_logged.map((l) => !wanted || wanted.includes(l)),
-        meta.num_experts,
-      );
-    },
-    onRow: (row, req, li) => tally!.add(row, req, li),
-  });
-  const skipped = scan.problems.map((p) => formatProblem(file, p));
-  if (scan.meta === null || tally === null) throw new UserError(skipped[0] ?? `${file}: no meta line`, EXIT_INVALID);
-  if (!opts.lenient && scan.problemCount > 0) throw new UserError(skipped[0]!, EXIT_INVALID);
-  const summary = buildSummary({
-    meta: scan.meta,
-    tally,
-    requests: scan.requests,
-    rows: scan.rows,
-    skippedLines: scan.badLines,
-    source: { file: path.basename(file), bytes: scan.bytes },
-  });
-  if (scan.problemCount > 0) summary.notes.push(`--lenient: ${scan.problemCount} problems, ${scan.badLines} lines skipped`);
-  return { summary, skipped, skippedCount: scan.problemCount };
-}
+// `run` imports analyseRoutesFile from here; it lives in analyse-routes.ts.
+export { analyseRoutesFile, type AnalyseOptions, type AnalyseResult } from "./analyse-routes.js";
 
 function pct(x: number | null): string {
   return x === null ? "n/a" : `${(100 * x).toFixed(1)}%`;
