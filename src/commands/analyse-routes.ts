@@ -101,8 +101,9 @@ function threadCount(opts: AnalyseOptions): number {
  * The multi-threaded path, for a large log that declares num_experts (so every part tallies into
  * same-shaped arrays). Returns null whenever it cannot vouch for the log: not eligible, a meta
  * line it does not accept, any bad line, duplicate or missing row; the caller then rescans.
+ * Exported for tests; callers use analyseRoutesFile.
  */
-async function analyseInParallel(file: string, opts: AnalyseOptions): Promise<HistSummary | null> {
+export async function analyseInParallel(file: string, opts: AnalyseOptions): Promise<HistSummary | null> {
   const threads = threadCount(opts);
   if (threads < 2 || file.endsWith(".partial")) return null;
   let size: number;
