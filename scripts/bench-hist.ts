@@ -43,8 +43,8 @@ const cli = path.join(root, "dist/src/cli.js");
 const targetBytes = Number(args.mb) * 1e6;
 const repeats = Number(args.repeats);
 
-async function measure(cmd: string[]): Promise<{ s: number; rssMiB: number }> {
-  const { stdout } = await execa("python3", ["-c", MEASURE_PY, ...cmd]);
+async function measure(cmd: string[], env: Record<string, string>): Promise<{ s: number; rssMiB: number }> {
+  const { stdout } = await execa("python3", ["-c", MEASURE_PY, ...cmd], { env });
   const [s, kib, rc] = stdout.trim().split(/\s+/).map(Number);
   if (rc !== 0) throw new Error(`${cmd.join(" ")} exited ${rc}`);
   return { s: s!, rssMiB: kib! / 1024 };
@@ -75,33 +75,33 @@ try {
   console.log(`machine: ${cpus().length} x ${cpus()[0]?.model ?? "cpu"}, node ${process.version}`);
 
   const hist = [process.execPath, cli, "hist", log, "--out", path.join(dir, "out")];
-  const py = ["python3", "-c", BASELINE_PY, log];
-  const h: number[] = [];
-  const p: number[] = [];
-  let rss = 0;
-  let pyRss = 0;
+  const contenders: { name: string; cmd: string[]; env: Record<string, string> }[] = [
+    { name: "python json.loads + Counter", cmd: ["python3", "-c", BASELINE_PY, log], env: {} },
+    { name: "moe-prof hist", cmd: hist, env: {} },
+    { name: "moe-prof hist, 1 thread", cmd: hist, env: { MOE_PROF_THREADS: "1" } },
+  ];
+  const times = contenders.map(() => [] as number[]);
+  const rss = contenders.map(() => 0);
   for (let i = 0; i < repeats; i++) {
-    // Alternate which goes first so page-cache and thermal effects fall on both.
-    const order = i % 2 === 0 ? (["py", "hist"] as const) : (["hist", "py"] as const);
-    for (const which of order) {
-      const r = await measure(which === "py" ? py : hist);
-      if (which === "py") {
-        p.push(r.s);
-        pyRss = Math.max(pyRss, r.rssMiB);
-      } else {
-        h.push(r.s);
-        rss = Math.max(rss, r.rssMiB);
-      }
-      console.log(`  run ${i + 1} ${which.padEnd(4)} ${r.s.toFixed(2)} s  peak RSS ${r.rssMiB.toFixed(0)} MiB`);
+    // Rotate the order so page-cache, thermal and neighbour effects fall on all of them.
+    for (let j = 0; j < contenders.length; j++) {
+      const k = (i + j) % contenders.length;
+      const c = contenders[k]!;
+      const r = await measure(c.cmd, c.env);
+      times[k]!.push(r.s);
+      rss[k] = Math.max(rss[k]!, r.rssMiB);
+      console.log(`  run ${i + 1}  ${c.name.padEnd(28)} ${r.s.toFixed(2)} s  peak RSS ${r.rssMiB.toFixed(0)} MiB`);
     }
   }
-  const mh = median(h);
-  const mp = median(p);
+  const med = times.map(median);
   console.log("");
-  console.log(`                      median wall   peak RSS`);
-  console.log(`python json+Counter   ${mp.toFixed(2).padStart(8)} s   ${pyRss.toFixed(0).padStart(5)} MiB`);
-  console.log(`moe-prof hist         ${mh.toFixed(2).padStart(8)} s   ${rss.toFixed(0).padStart(5)} MiB`);
-  console.log(`speed-up (python / hist): ${(mp / mh).toFixed(2)}x over ${repeats} alternating repeats (target >= 2x, RSS < 300 MiB)`);
+  console.log(`${"".padEnd(30)}median wall   vs python   peak RSS`);
+  contenders.forEach((c, k) => {
+    console.log(
+      `${c.name.padEnd(30)}${med[k]!.toFixed(2).padStart(9)} s ${(med[0]! / med[k]!).toFixed(2).padStart(9)}x ${rss[k]!.toFixed(0).padStart(7)} MiB`,
+    );
+  });
+  console.log(`speed-up of hist over python: ${(med[0]! / med[1]!).toFixed(2)}x (median of ${repeats}; target >= 2x, peak RSS < 300 MiB)`);
 } finally {
   if (args.keep) console.log(`kept ${dir}`);
   else rmSync(dir, { recursive: true, force: true });
