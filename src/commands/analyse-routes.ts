@@ -2,6 +2,7 @@
 // Large valid logs are split at line boundaries and scanned on several threads; any problem
 // found that way sends the log through the sequential scan, which words the error exactly.
 import { stat } from "node:fs/promises";
+import { isUtf8 } from "node:buffer";
 import { availableParallelism } from "node:os";
 import path from "node:path";
 import { Worker } from "node:worker_threads";
@@ -117,7 +118,7 @@ export async function analyseInParallel(file: string, opts: AnalyseOptions): Pro
   }
   if (size < (opts.parallelMinBytes ?? PARALLEL_MIN_BYTES)) return null;
   const first = await readFirstLine(file, DEFAULT_MAX_LINE_BYTES);
-  if (first === null) return null;
+  if (first === null || !isUtf8(first.text)) return null;
   let metaValue: unknown;
   try {
     metaValue = JSON.parse(first.text.toString("utf8"));
@@ -133,12 +134,12 @@ export async function analyseInParallel(file: string, opts: AnalyseOptions): Pro
 
   // This thread takes the first range while workers take the rest.
   const tally = new RouteTally(selected, meta.num_experts);
-  const own = scanRouteRange(file, meta, ranges[0]!, (row, req, li) => tally.add(row, req, li));
+  const own = scanRouteRange(file, meta, ranges[0]!, (row, req, li) => tally.add(row, req, li)).catch(() => null);
   const others = ranges.slice(1).map((range) => runRangeWorker({ file, meta, range, selected }));
   const [mine, ...theirs] = await Promise.all([own, ...others]);
-  if (!mine!.ok || theirs.some((t) => t === null || !t.ok)) return null;
-  const coverage = mine!.acceptor.coverage;
-  let rows = mine!.rows;
+  if (!mine || !mine.ok || theirs.some((t) => t === null || !t.ok)) return null;
+  const coverage = mine.acceptor.coverage;
+  let rows = mine.rows;
   for (const t of theirs as RangeOutcome[]) {
     const reqMap = coverage.mergeFrom(t.coverage);
     if (reqMap === null) return null; // a row repeated across parts

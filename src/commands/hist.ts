@@ -5,7 +5,6 @@ import type { HistSummary } from "../analysis/summary.js";
 import { analyseRoutesFile } from "./analyse-routes.js";
 import { parseLayerList } from "../config/layer-list.js";
 import { writeSummaryJson, summaryJson } from "../artifacts/summary-json.js";
-import { renderHistPictures } from "../render/hist-pictures.js";
 import { UserError, envError, EXIT_INVALID } from "../errors.js";
 
 // `run` imports analyseRoutesFile from here; it lives in analyse-routes.ts.
@@ -74,8 +73,18 @@ Examples:
       } catch (e) {
         throw envError(`--out ${outDir}: cannot create: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
       }
-      const pictures = await renderHistPictures(summary, outDir);
-      const json = await writeSummaryJson(outDir, summary);
+      let pictures: string[];
+      let json: string;
+      try {
+        // Loaded here, not at start-up: vega and canvas cost ~0.4 s that validate and --help need not pay.
+        const { renderHistPictures } = await import("../render/hist-pictures.js");
+        pictures = await renderHistPictures(summary, outDir);
+        json = await writeSummaryJson(outDir, summary);
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code && /^E[A-Z]+$/.test(code)) throw envError(`--out ${outDir}: cannot write: ${code}`);
+        throw e;
+      }
       if (opts.json) process.stdout.write(summaryJson(summary));
       else {
         for (const n of summary.notes) process.stderr.write(`note: ${n}\n`);

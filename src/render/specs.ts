@@ -3,6 +3,9 @@
 import type { TopLevelSpec } from "vega-lite";
 import type { HistSummary } from "../analysis/summary.js";
 
+/** Past this many pixels a side, bars and cells get thinner instead of the picture wider. */
+const MAX_SIDE = 4000;
+
 /** Fonts every Debian/Ubuntu box with fonts-dejavu-core has; generic fallback after. */
 const FONT = "DejaVu Sans, sans-serif";
 const HIGHLIGHT = "#d62728";
@@ -47,7 +50,7 @@ export function expertHistSpec(s: HistSummary): TopLevelSpec {
     .slice(0, nTop)
     .map((t, i) => `#${i + 1} expert ${t.expert} (${(100 * t.share).toFixed(1)}%)`)
     .join(", ");
-  const width = Math.max(1200, s.num_experts * 10);
+  const width = Math.min(MAX_SIDE, Math.max(1200, s.num_experts * 10));
   return {
     $schema: "https://vega.github.io/schema/vega-lite/v6.json",
     config,
@@ -116,8 +119,8 @@ export function expertHeatmapSpec(s: HistSummary): TopLevelSpec {
   return {
     $schema: "https://vega.github.io/schema/vega-lite/v6.json",
     config,
-    width: Math.max(800, cell * s.num_experts),
-    height: Math.max(300, 18 * s.layers.length),
+    width: Math.min(MAX_SIDE, Math.max(800, cell * s.num_experts)),
+    height: Math.min(MAX_SIDE, Math.max(300, 18 * s.layers.length)),
     title: {
       text: `Expert share per layer: ${s.model_id}`,
       subtitle: `share of each layer's assignments per expert; ${s.rows.toLocaleString("en-US")} route rows, top-${s.top_k} of ${s.num_experts} experts; uniform = ${fmt(100 / Math.max(1, s.num_experts))}%`,
