@@ -134,7 +134,7 @@ test("hist rejects an invalid log like validate (exit 1, one line), --lenient sk
   assert.equal(s.rows, 9);
   assert.equal(s.skipped_lines, 1);
   assert.match(l.stderr, /skipped .*:3: not valid JSON/);
-  assert.match(l.stderr, /--lenient: 2 problems, 1 lines skipped/); // the bad line, then the row it leaves missing in layer 0
+  assert.match(l.stderr, /--lenient: 2 problems, 1 line skipped/); // the bad line, then the row it leaves missing in layer 0
 });
 
 test("validate CLI: exit 0 with a one-line summary, 1 with FILE:LINE: field, 2 for usage; no stack traces", async () => {

@@ -89,8 +89,12 @@ async function analyseSequentially(file: string, opts: AnalyseOptions): Promise<
     skippedLines: scan.badLines,
     source: { file: path.basename(file), bytes: scan.bytes },
   });
-  if (scan.problemCount > 0) summary.notes.push(`--lenient: ${scan.problemCount} problems, ${scan.badLines} lines skipped`);
+  if (scan.problemCount > 0) summary.notes.push(lenientNote(scan.problemCount, scan.badLines));
   return { summary, skipped, skippedCount: scan.problemCount };
+}
+
+export function lenientNote(problems: number, lines: number): string {
+  return `--lenient: ${problems} problem${problems === 1 ? "" : "s"}, ${lines} line${lines === 1 ? "" : "s"} skipped`;
 }
 
 function threadCount(opts: AnalyseOptions): number {

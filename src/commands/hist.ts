@@ -2,7 +2,7 @@ import { mkdir } from "node:fs/promises";
 import path from "node:path";
 import type { Command } from "commander";
 import type { HistSummary } from "../analysis/summary.js";
-import { analyseRoutesFile } from "./analyse-routes.js";
+import { analyseRoutesFile, lenientNote } from "./analyse-routes.js";
 import { parseLayerList } from "../config/layer-list.js";
 import { writeSummaryJson, summaryJson } from "../artifacts/summary-json.js";
 import { UserError, envError, EXIT_INVALID } from "../errors.js";
@@ -65,7 +65,7 @@ Examples:
       const { summary, skipped, skippedCount } = await analyseRoutesFile(file, { layers, lenient: opts.lenient });
       if (skippedCount > 0) {
         for (const line of skipped.slice(0, 5)) process.stderr.write(`skipped ${line}\n`);
-        process.stderr.write(`--lenient: ${skippedCount} problems, ${summary.skipped_lines} lines skipped\n`);
+        process.stderr.write(`${lenientNote(skippedCount, summary.skipped_lines)}\n`);
       }
       if (summary.rows === 0) throw new UserError(`${file}: no route rows to analyse`, EXIT_INVALID);
       try {
