@@ -63,10 +63,16 @@ try {
   const probe = path.join(dir, "probe.jsonl");
   writeSynthRoutes(probe, { ...DEFAULT_SYNTH, seed: Number(args.seed), requests: 20 });
   const perReq = statSync(probe).size / 20;
-  const requests = Math.max(1, Math.round(targetBytes / perReq));
+  let requests = Math.max(1, Math.round(targetBytes / perReq));
   const t0 = performance.now();
-  const rows = writeSynthRoutes(log, { ...DEFAULT_SYNTH, seed: Number(args.seed), requests });
-  const size = statSync(log).size;
+  let rows = writeSynthRoutes(log, { ...DEFAULT_SYNTH, seed: Number(args.seed), requests });
+  let size = statSync(log).size;
+  if (Math.abs(size - targetBytes) > 0.03 * targetBytes) {
+    // Request lengths are random: one correction from the measured size lands within a few %.
+    requests = Math.max(1, Math.round((requests * targetBytes) / size));
+    rows = writeSynthRoutes(log, { ...DEFAULT_SYNTH, seed: Number(args.seed), requests });
+    size = statSync(log).size;
+  }
   console.log(
     `log: ${(size / 1e6).toFixed(1)} MB, ${rows.toLocaleString("en-US")} rows, ${requests} requests, ` +
       `${DEFAULT_SYNTH.layers} layers, ${DEFAULT_SYNTH.experts} experts, top-${DEFAULT_SYNTH.topK}, seed ${args.seed} ` +
