@@ -156,6 +156,18 @@ test("invalid UTF-8 and overlong lines", async () => {
   assert.equal(await firstError(long, { maxLineBytes: 1024 }), "FILE:5: line longer than 1024 bytes");
 });
 
+test("with --all-errors, a line 1 that cannot be read stops the scan with one error", async () => {
+  const long = goodLines();
+  long[0] = JSON.stringify({ ...META, prompts: ["x".repeat(3000)] });
+  const file = writeLog(long);
+  const r = await validateRoutesFile(file, { allErrors: true, maxLineBytes: 1024 });
+  assert.deepEqual(r.errors, [`${file}:1: line longer than 1024 bytes`]);
+  const bin = path.join(tempDir(), "bin.jsonl");
+  writeFileSync(bin, Buffer.concat([Buffer.from([0xff, 0xfe, 0x0a]), Buffer.from(goodLines().slice(1).join("\n") + "\n")]));
+  const b = await validateRoutesFile(bin, { allErrors: true });
+  assert.deepEqual(b.errors, [`${bin}:1: not valid UTF-8`]);
+});
+
 test("a .partial file is reported as incomplete", async () => {
   const file = writeLog(goodLines(), "moe_routes.jsonl.partial");
   const r = await validateRoutesFile(file);

@@ -178,6 +178,7 @@ export async function scanRoutesFile(file: string, opts: ScanOptions = {}): Prom
     },
     unreadable(lineNo: number, what: string) {
       badLines++;
+      if (lineNo === 1) stopped = true; // without a meta line nothing else can be checked
       report(lineNo, null, what);
     },
     line(text: string, lineNo: number, terminated: boolean) {
@@ -223,7 +224,12 @@ export async function scanRoutesFile(file: string, opts: ScanOptions = {}): Prom
         return;
       }
       if (type === "meta") return report(lineNo, "type", "a second meta line: the meta line must appear once, on line 1");
-      const problem = firstSchemaProblem(schema!, value);
+      if (schema === null) {
+        // Only reachable if line 1 failed and reading went on anyway; there is nothing to check against.
+        stopped = true;
+        return report(lineNo, null, "no valid meta line to check this line against");
+      }
+      const problem = firstSchemaProblem(schema, value);
       if (problem === null) {
         // Unreachable unless the fast check and the schema disagree; say so rather than accept silently.
         return report(lineNo, null, "rejected by the fast route check but accepted by the schema (moe-prof bug)");
