@@ -52,3 +52,27 @@ test("logs without num_experts, or with any problem, are not vouched for by the 
   assert.equal(await analyseInParallel(badFile, PAR), null);
   await assert.rejects(analyseRoutesFile(badFile, PAR), (e: Error) => e.message.startsWith(`${badFile}:${n - 2}: layer: `));
 });
+
+test("without num_experts the tallies grow with the ids seen, and still count exactly", async () => {
+  const file = path.join(tempDir(), "moe_routes.jsonl");
+  writeSynthRoutes(file, { ...DEFAULT_SYNTH, seed: 3, requests: 3, layers: 3, experts: 200, topK: 6, promptTokens: [5, 9], decodeTokens: [5, 9], optionalFields: false });
+  const { summary } = await analyseRoutesFile(file);
+  // Count the plain way.
+  const counts = new Map<number, number>();
+  const pairs = new Map<string, number>();
+  let maxId = 0;
+  for (const line of readFileSync(file, "utf8").trim().split("\n").slice(1)) {
+    const ids = (JSON.parse(line) as { topk_ids: number[] }).topk_ids;
+    for (const a of ids) {
+      counts.set(a, (counts.get(a) ?? 0) + 1);
+      maxId = Math.max(maxId, a);
+      for (const b of ids) if (a < b) pairs.set(`${a},${b}`, (pairs.get(`${a},${b}`) ?? 0) + 1);
+    }
+  }
+  assert.ok(maxId >= 64, "the log must use ids past the initial capacity");
+  assert.equal(summary.num_experts, maxId + 1);
+  assert.deepEqual(summary.overall.counts, Array.from({ length: maxId + 1 }, (_, e) => counts.get(e) ?? 0));
+  for (const p of summary.overall.top_pairs!) assert.equal(p.rows, pairs.get(p.experts.join(",")));
+  const best = Math.max(...pairs.values());
+  assert.equal(summary.overall.top_pairs![0]!.rows, best);
+});
