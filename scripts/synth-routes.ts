@@ -167,6 +167,9 @@ if (process.argv[1] && import.meta.url === new URL(`file://${process.argv[1]}`).
     process.stderr.write("usage: node dist/scripts/synth-routes.js OUT.jsonl [--requests N] [--seed S] [--model-id ID] [--seed-schema]\n");
     process.exit(2);
   }
+  const { mkdirSync } = await import("node:fs");
+  const { dirname } = await import("node:path");
+  mkdirSync(dirname(out), { recursive: true });
   const rows = writeSynthRoutes(out, {
     ...DEFAULT_SYNTH,
     requests: values.requests ? Number(values.requests) : DEFAULT_SYNTH.requests,
