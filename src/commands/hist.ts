@@ -53,11 +53,14 @@ Writes (atomically) into --out:
   summary.json        counts, entropy, imbalance (max/mean, CV, Gini), dead experts,
                       co-activated pairs, top-1 repetition, phases, per-request rows
                       (metric definitions: APPENDIX.md "Metrics")
+Logs over 32 MiB that declare num_experts are read on 2 threads (env MOE_PROF_THREADS=N
+to change; results are identical).
 Exit codes: 0 ok, 1 invalid log, 2 usage error or unreadable file.
 
 Examples:
   moe-prof hist out/moe_routes.jsonl
-  moe-prof hist out/moe_routes.jsonl --layers 0,12-23 --out figs --json > figs/stdout.json`,
+  moe-prof hist out/moe_routes.jsonl --layers 0,12-23 --out figs
+  moe-prof hist out/moe_routes.jsonl --json | jq .overall.normalized_entropy`,
     )
     .action(async (file: string, opts: { out?: string; layers?: string; json?: boolean; lenient?: boolean }) => {
       const layers = opts.layers === undefined ? undefined : parseLayerList(opts.layers);
