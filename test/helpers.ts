@@ -1,5 +1,5 @@
 // Shared test helpers: temp dirs, fixture paths, small logs built line by line.
-import { mkdtempSync, writeFileSync, readFileSync } from "node:fs";
+import { mkdtempSync, writeFileSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -9,8 +9,16 @@ export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "
 export const FIXTURES = path.join(ROOT, "fixtures/routes");
 export const CLI = path.join(ROOT, "dist/src/cli.js");
 
+const made: string[] = [];
+// Each test file runs in its own process: its temp dirs go when it exits.
+process.on("exit", () => {
+  for (const d of made) rmSync(d, { recursive: true, force: true });
+});
+
 export function tempDir(): string {
-  return mkdtempSync(path.join(tmpdir(), "moe-prof-test-"));
+  const d = mkdtempSync(path.join(tmpdir(), "moe-prof-test-"));
+  made.push(d);
+  return d;
 }
 
 export const META = {
