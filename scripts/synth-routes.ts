@@ -32,7 +32,7 @@ export const DEFAULT_SYNTH: SynthOptions = {
   decodeTokens: [100, 300],
   batch: 25,
   optionalFields: true,
-  modelId: "Qwen/Qwen1.5-MoE-A2.7B-Chat-GPTQ-Int4",
+  modelId: "synthetic-moe (scripts/synth-routes.ts)",
 };
 
 function mulberry32(seed: number): () => number {
@@ -148,4 +148,34 @@ export function writeSynthRoutes(file: string, o: SynthOptions): number {
   writeSync(fd, buf.join(""));
   closeSync(fd);
   return rows;
+}
+
+// As a command: node dist/scripts/synth-routes.js OUT.jsonl [--requests N] [--seed S] [--model-id ID] [--seed-schema]
+if (process.argv[1] && import.meta.url === new URL(`file://${process.argv[1]}`).href) {
+  const { parseArgs } = await import("node:util");
+  const { values, positionals } = parseArgs({
+    allowPositionals: true,
+    options: {
+      requests: { type: "string" },
+      seed: { type: "string" },
+      "model-id": { type: "string" },
+      "seed-schema": { type: "boolean", default: false },
+    },
+  });
+  const out = positionals[0];
+  if (!out) {
+    process.stderr.write("usage: node dist/scripts/synth-routes.js OUT.jsonl [--requests N] [--seed S] [--model-id ID] [--seed-schema]\n");
+    process.exit(2);
+  }
+  const { mkdirSync } = await import("node:fs");
+  const { dirname } = await import("node:path");
+  mkdirSync(dirname(out), { recursive: true });
+  const rows = writeSynthRoutes(out, {
+    ...DEFAULT_SYNTH,
+    requests: values.requests ? Number(values.requests) : DEFAULT_SYNTH.requests,
+    seed: values.seed ? Number(values.seed) : DEFAULT_SYNTH.seed,
+    modelId: values["model-id"] ?? "synthetic-moe (scripts/synth-routes.ts)",
+    optionalFields: !values["seed-schema"],
+  });
+  process.stdout.write(`${out}: ${rows} route rows\n`);
 }

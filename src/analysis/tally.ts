@@ -22,8 +22,12 @@ export class RouteTally {
   readonly repPairs: Float64Array;
   readonly repRepeats: Float64Array;
   /** Per (request, layer): last token_idx and its top-1 expert, for the repetition rate. */
-  private lastTok = new Int32Array(0);
+  // Positions in Float64Array: token_idx may exceed 2^31 in a valid log.
+  private lastTok = new Float64Array(0);
   private lastTop1 = new Int32Array(0);
+  /** ... and the first ones, so that tallies of consecutive parts of a file can be merged exactly. */
+  private firstTok = new Float64Array(0);
+  private firstTop1 = new Int32Array(0);
   readonly reqPhaseRows: { prefill: number[]; decode: number[] } = { prefill: [], decode: [] };
   readonly notes: string[] = [];
   private readonly fixedCap: boolean;
@@ -97,12 +101,16 @@ export class RouteTally {
     const need = (req + 1) * this.layerCount;
     if (need <= this.lastTok.length) return;
     const size = Math.max(need, this.lastTok.length * 2);
-    const t = new Int32Array(size).fill(-2);
-    t.set(this.lastTok);
-    const e = new Int32Array(size);
-    e.set(this.lastTop1);
-    this.lastTok = t;
-    this.lastTop1 = e;
+    const widen = <T extends Int32Array | Float64Array>(a: T, fill: number): T => {
+      const b = new (a.constructor as new (n: number) => T)(size).fill(fill) as T;
+      b.set(a);
+      return b;
+    };
+    // -2: no row yet (so that token 0 never looks like a successor of it).
+    this.lastTok = widen(this.lastTok, -2);
+    this.lastTop1 = widen(this.lastTop1, 0);
+    this.firstTok = widen(this.firstTok, -2);
+    this.firstTop1 = widen(this.firstTop1, 0);
   }
 
   add(row: CheckedRoute, req: number, li: number): void {
@@ -148,11 +156,104 @@ export class RouteTally {
     this.ensureRequest(req);
     const slot = req * this.layerCount + li;
     const t = row.token_idx;
-    if (this.lastTok[slot] === t - 1) {
+    if (this.lastTok[slot] === -2) {
+      this.firstTok[slot] = t;
+      this.firstTop1[slot] = top1;
+    } else if (this.lastTok[slot] === t - 1) {
       this.repPairs[li]!++;
       if (this.lastTop1[slot] === top1) this.repRepeats[li]!++;
     }
     this.lastTok[slot] = t;
     this.lastTop1[slot] = top1;
   }
+
+  /** Plain data for moving a tally between threads (structured clone). */
+  exportState(): TallyState {
+    return {
+      cap: this.cap,
+      layerRows: this.layerRows,
+      layerCounts: this.layerCounts,
+      layerPairs: this.layerPairs,
+      overallPairs: this.overallPairs,
+      phaseRows: this.phaseRows,
+      phaseCounts: this.phaseCounts,
+      repPairs: this.repPairs,
+      repRepeats: this.repRepeats,
+      lastTok: this.lastTok,
+      lastTop1: this.lastTop1,
+      firstTok: this.firstTok,
+      firstTop1: this.firstTop1,
+      reqPhaseRows: this.reqPhaseRows,
+      notes: this.notes,
+    };
+  }
+
+  /**
+   * Adds the tally of the part of the file that follows the rows seen so far, as if its rows had
+   * been added here one by one. `reqMap[r]` is this tally's request index for the other's r.
+   * Only for a fixed expert count (num_experts declared), where both sides have the same shapes.
+   */
+  mergeFrom(o: TallyState, reqMap: readonly number[]): void {
+    if (!this.fixedCap || o.cap !== this.cap) throw new Error("RouteTally.mergeFrom: expert counts differ");
+    const add = (a: Float64Array, b: Float64Array) => {
+      for (let i = 0; i < b.length; i++) a[i]! += b[i]!;
+    };
+    add(this.layerRows, o.layerRows);
+    this.layerCounts.forEach((c, li) => add(c, o.layerCounts[li]!));
+    if (this.layerPairs && o.layerPairs) this.layerPairs.forEach((p, li) => add(p, o.layerPairs![li]!));
+    if (this.overallPairs && o.overallPairs) add(this.overallPairs, o.overallPairs);
+    this.phaseRows.prefill += o.phaseRows.prefill;
+    this.phaseRows.decode += o.phaseRows.decode;
+    this.phaseRows.none += o.phaseRows.none;
+    add(this.phaseCounts.prefill, o.phaseCounts.prefill);
+    add(this.phaseCounts.decode, o.phaseCounts.decode);
+    add(this.repPairs, o.repPairs);
+    add(this.repRepeats, o.repRepeats);
+    for (const phase of ["prefill", "decode"] as const) {
+      o.reqPhaseRows[phase].forEach((n, r) => {
+        const rr = this.reqPhaseRows[phase];
+        const mine = reqMap[r]!;
+        while (rr.length <= mine) rr.push(0);
+        rr[mine]! += n;
+      });
+    }
+    // The pair of rows that straddles the boundary, per (request, layer).
+    const L = this.layerCount;
+    reqMap.forEach((mine, r) => {
+      for (let li = 0; li < L; li++) {
+        const os = r * L + li;
+        const theirFirst = o.firstTok[os];
+        if (theirFirst === undefined || theirFirst === -2) continue;
+        this.ensureRequest(mine);
+        const ms = mine * L + li;
+        if (this.lastTok[ms] === -2) {
+          this.firstTok[ms] = theirFirst;
+          this.firstTop1[ms] = o.firstTop1[os]!;
+        } else if (this.lastTok[ms] === theirFirst - 1) {
+          this.repPairs[li]!++;
+          if (this.lastTop1[ms] === o.firstTop1[os]) this.repRepeats[li]!++;
+        }
+        this.lastTok[ms] = o.lastTok[os]!;
+        this.lastTop1[ms] = o.lastTop1[os]!;
+      }
+    });
+  }
+}
+
+export interface TallyState {
+  cap: number;
+  layerRows: Float64Array;
+  layerCounts: Float64Array[];
+  layerPairs: Float64Array[] | null;
+  overallPairs: Float64Array | null;
+  phaseRows: { prefill: number; decode: number; none: number };
+  phaseCounts: { prefill: Float64Array; decode: Float64Array };
+  repPairs: Float64Array;
+  repRepeats: Float64Array;
+  lastTok: Float64Array;
+  lastTop1: Int32Array;
+  firstTok: Float64Array;
+  firstTop1: Int32Array;
+  reqPhaseRows: { prefill: number[]; decode: number[] };
+  notes: string[];
 }

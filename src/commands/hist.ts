@@ -1,60 +1,14 @@
 import { mkdir } from "node:fs/promises";
 import path from "node:path";
 import type { Command } from "commander";
-import { scanRoutesFile, formatProblem } from "../routes/scan.js";
-import { RouteTally } from "../analysis/tally.js";
-import { buildSummary, type HistSummary } from "../analysis/summary.js";
+import type { HistSummary } from "../analysis/summary.js";
+import { analyseRoutesFile, lenientNote } from "./analyse-routes.js";
 import { parseLayerList } from "../config/layer-list.js";
 import { writeSummaryJson, summaryJson } from "../artifacts/summary-json.js";
-import { renderHistPictures } from "../render/hist-pictures.js";
 import { UserError, envError, EXIT_INVALID } from "../errors.js";
 
-export interface AnalyseOptions {
-  /** Analyse only these layers (validation still covers the whole file). */
-  layers?: number[];
-  /** Skip bad lines instead of failing; they are counted in `skippedLines`. */
-  lenient?: boolean;
-}
-
-export interface AnalyseResult {
-  summary: HistSummary;
-  /** Problems skipped by `lenient`, formatted `FILE:LINE: field: what` (first 50). */
-  skipped: string[];
-  skippedCount: number;
-}
-
-/** Validates and analyses a routes log in one streaming pass. Throws UserError on an invalid log. */
-export async function analyseRoutesFile(file: string, opts: AnalyseOptions = {}): Promise<AnalyseResult> {
-  let tally: RouteTally | null = null;
-  const scan = await scanRoutesFile(file, {
-    mode: opts.lenient ? "lenient" : "first-error",
-    onMeta: (meta) => {
-      const wanted = opts.layers;
-      if (wanted) {
-        const missing = wanted.filter((l) => !meta.layers_logged.includes(l));
-        if (missing.length) throw envError(`--layers: ${missing.join(",")} not logged in ${file} (layers_logged: ${meta.layers_logged.join(",")})`);
-      }
-      tally = new RouteTally(
-        meta.layers_logged.map((l) => !wanted || wanted.includes(l)),
-        meta.num_experts,
-      );
-    },
-    onRow: (row, req, li) => tally!.add(row, req, li),
-  });
-  const skipped = scan.problems.map((p) => formatProblem(file, p));
-  if (scan.meta === null || tally === null) throw new UserError(skipped[0] ?? `${file}: no meta line`, EXIT_INVALID);
-  if (!opts.lenient && scan.problemCount > 0) throw new UserError(skipped[0]!, EXIT_INVALID);
-  const summary = buildSummary({
-    meta: scan.meta,
-    tally,
-    requests: scan.requests,
-    rows: scan.rows,
-    skippedLines: scan.badLines,
-    source: { file: path.basename(file), bytes: scan.bytes },
-  });
-  if (scan.problemCount > 0) summary.notes.push(`--lenient: ${scan.problemCount} problems, ${scan.badLines} lines skipped`);
-  return { summary, skipped, skippedCount: scan.problemCount };
-}
+// `run` imports analyseRoutesFile from here; it lives in analyse-routes.ts.
+export { analyseRoutesFile, type AnalyseOptions, type AnalyseResult } from "./analyse-routes.js";
 
 function pct(x: number | null): string {
   return x === null ? "n/a" : `${(100 * x).toFixed(1)}%`;
@@ -99,11 +53,14 @@ Writes (atomically) into --out:
   summary.json        counts, entropy, imbalance (max/mean, CV, Gini), dead experts,
                       co-activated pairs, top-1 repetition, phases, per-request rows
                       (metric definitions: APPENDIX.md "Metrics")
+Logs over 32 MiB that declare num_experts are read on 2 threads (env MOE_PROF_THREADS=N
+to change; results are identical).
 Exit codes: 0 ok, 1 invalid log, 2 usage error or unreadable file.
 
 Examples:
   moe-prof hist out/moe_routes.jsonl
-  moe-prof hist out/moe_routes.jsonl --layers 0,12-23 --out figs --json > figs/stdout.json`,
+  moe-prof hist out/moe_routes.jsonl --layers 0,12-23 --out figs
+  moe-prof hist out/moe_routes.jsonl --json | jq .overall.normalized_entropy`,
     )
     .action(async (file: string, opts: { out?: string; layers?: string; json?: boolean; lenient?: boolean }) => {
       const layers = opts.layers === undefined ? undefined : parseLayerList(opts.layers);
@@ -111,7 +68,7 @@ Examples:
       const { summary, skipped, skippedCount } = await analyseRoutesFile(file, { layers, lenient: opts.lenient });
       if (skippedCount > 0) {
         for (const line of skipped.slice(0, 5)) process.stderr.write(`skipped ${line}\n`);
-        process.stderr.write(`--lenient: ${skippedCount} problems, ${summary.skipped_lines} lines skipped\n`);
+        process.stderr.write(`${lenientNote(skippedCount, summary.skipped_lines)}\n`);
       }
       if (summary.rows === 0) throw new UserError(`${file}: no route rows to analyse`, EXIT_INVALID);
       try {
@@ -119,8 +76,18 @@ Examples:
       } catch (e) {
         throw envError(`--out ${outDir}: cannot create: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
       }
-      const pictures = await renderHistPictures(summary, outDir);
-      const json = await writeSummaryJson(outDir, summary);
+      let pictures: string[];
+      let json: string;
+      try {
+        // Loaded here, not at start-up: vega and canvas cost ~0.4 s that validate and --help need not pay.
+        const { renderHistPictures } = await import("../render/hist-pictures.js");
+        pictures = await renderHistPictures(summary, outDir);
+        json = await writeSummaryJson(outDir, summary);
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code && /^E[A-Z]+$/.test(code)) throw envError(`--out ${outDir}: cannot write: ${code}`);
+        throw e;
+      }
       if (opts.json) process.stdout.write(summaryJson(summary));
       else {
         for (const n of summary.notes) process.stderr.write(`note: ${n}\n`);

@@ -3,12 +3,17 @@
 import type { TopLevelSpec } from "vega-lite";
 import type { HistSummary } from "../analysis/summary.js";
 
+/** Past this many pixels a side, bars and cells get thinner instead of the picture wider. */
+const MAX_SIDE = 4000;
+
 /** Fonts every Debian/Ubuntu box with fonts-dejavu-core has; generic fallback after. */
 const FONT = "DejaVu Sans, sans-serif";
 const HIGHLIGHT = "#d62728";
 const BASE = "#4c78a8";
-/** How many of the busiest experts the histogram colours. */
-export const HIGHLIGHTED_EXPERTS = 5;
+/** How many of the busiest experts the histogram colours: 5, fewer for small expert counts. */
+export function highlightedExperts(numExperts: number): number {
+  return Math.max(1, Math.min(5, Math.ceil(numExperts / 10)));
+}
 
 const config = {
   font: FONT,
@@ -31,19 +36,21 @@ function scopeLabel(s: HistSummary): string {
 
 export function expertHistSpec(s: HistSummary): TopLevelSpec {
   const o = s.overall;
-  const top = new Set(o.top.slice(0, HIGHLIGHTED_EXPERTS).map((t) => t.expert));
+  const nTop = highlightedExperts(s.num_experts);
+  const topLabel = `top ${nTop}`;
+  const top = new Set(o.top.slice(0, nTop).map((t) => t.expert));
   const rank = new Map(o.top.map((t, i) => [t.expert, i + 1]));
   const values = o.counts.map((count, expert) => ({
     expert,
     count,
     label: `#${rank.get(expert) ?? ""}`,
-    group: top.has(expert) ? `top ${HIGHLIGHTED_EXPERTS}` : "other",
+    group: top.has(expert) ? topLabel : "other",
   }));
   const topText = o.top
-    .slice(0, HIGHLIGHTED_EXPERTS)
+    .slice(0, nTop)
     .map((t, i) => `#${i + 1} expert ${t.expert} (${(100 * t.share).toFixed(1)}%)`)
     .join(", ");
-  const width = Math.max(1200, s.num_experts * 10);
+  const width = Math.min(MAX_SIDE, Math.max(1200, s.num_experts * 10));
   return {
     $schema: "https://vega.github.io/schema/vega-lite/v6.json",
     config,
@@ -56,7 +63,7 @@ export function expertHistSpec(s: HistSummary): TopLevelSpec {
           (s.num_experts_source === "meta" ? "" : " (num_experts inferred)"),
         `entropy ${fmt(o.entropy_bits)} of max ${fmt(o.max_entropy_bits)} bits, busiest expert ${fmt(o.max_over_mean)}x the mean load, ` +
           `${o.dead_experts.length} never used`,
-        `top ${HIGHLIGHTED_EXPERTS}: ${topText}`,
+        `in red, the ${topLabel === "top 1" ? "busiest expert" : `${nTop} busiest experts`}: ${topText}`,
       ],
     },
     layer: [
@@ -70,13 +77,15 @@ export function expertHistSpec(s: HistSummary): TopLevelSpec {
             title: "Expert id",
             axis: { labelAngle: 0, labelOverlap: "parity" },
           },
-          y: { field: "count", type: "quantitative", title: "Assignments (tokens x top-k slots)", axis: { format: ",.0f" } },
+          y: { field: "count", type: "quantitative", title: "Assignments (tokens x top-k slots)", axis: { format: ",.0f", tickMinStep: 1 } },
           color: {
             field: "group",
             type: "nominal",
             title: null,
-            scale: { domain: [`top ${HIGHLIGHTED_EXPERTS}`, "other"], range: [HIGHLIGHT, BASE] },
-            legend: { orient: "top-right", direction: "vertical" },
+            scale: { domain: [topLabel, "other"], range: [HIGHLIGHT, BASE] },
+            // The subtitle names the highlighted experts; a legend added little and node-canvas
+            // drew its swatches unreliably for small expert counts.
+            legend: null,
           },
         },
       },
@@ -110,8 +119,8 @@ export function expertHeatmapSpec(s: HistSummary): TopLevelSpec {
   return {
     $schema: "https://vega.github.io/schema/vega-lite/v6.json",
     config,
-    width: Math.max(800, cell * s.num_experts),
-    height: Math.max(300, 18 * s.layers.length),
+    width: Math.min(MAX_SIDE, Math.max(800, cell * s.num_experts)),
+    height: Math.min(MAX_SIDE, Math.max(300, 18 * s.layers.length)),
     title: {
       text: `Expert share per layer: ${s.model_id}`,
       subtitle: `share of each layer's assignments per expert; ${s.rows.toLocaleString("en-US")} route rows, top-${s.top_k} of ${s.num_experts} experts; uniform = ${fmt(100 / Math.max(1, s.num_experts))}%`,

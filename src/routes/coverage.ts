@@ -27,6 +27,11 @@ export interface MissingRows {
   missing: number;
 }
 
+export interface CoverageState {
+  reqIds: string[];
+  intervals: (number[] | undefined)[];
+}
+
 export class RowCoverage {
   private readonly reqIndex = new Map<string, number>();
   private readonly reqIds: string[] = [];
@@ -74,6 +79,36 @@ export class RowCoverage {
       return true;
     }
     return insertOutOfOrder(iv, t);
+  }
+
+  /** Plain data for moving a coverage between threads (structured clone). */
+  exportState(): CoverageState {
+    return { reqIds: this.reqIds, intervals: this.intervals };
+  }
+
+  /**
+   * Adds the rows of another coverage (of a later part of the same file). Returns, per request
+   * index of `other`, its index here; or null when both saw some same row (a duplicate).
+   */
+  mergeFrom(other: CoverageState): number[] | null {
+    const L = this.layers.length;
+    const map = other.reqIds.map((id) => this.requestIndex(id));
+    for (let r = 0; r < map.length; r++) {
+      for (let li = 0; li < L; li++) {
+        const theirs = other.intervals[r * L + li];
+        if (!theirs) continue;
+        const slot = map[r]! * L + li;
+        const mine = this.intervals[slot];
+        if (!mine) {
+          this.intervals[slot] = theirs;
+          continue;
+        }
+        const union = unionIntervals(mine, theirs);
+        if (intervalsSize(union) !== intervalsSize(mine) + intervalsSize(theirs)) return null;
+        this.intervals[slot] = union;
+      }
+    }
+    return map;
   }
 
   /** Rows present in some layer of a request but absent from another, one entry per (layer, request). */

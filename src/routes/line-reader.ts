@@ -22,9 +22,22 @@ export interface ReadLinesResult {
   bytes: number;
 }
 
-export async function readLines(file: string, sink: LineSink, maxLineBytes = DEFAULT_MAX_LINE_BYTES): Promise<ReadLinesResult> {
+/** A byte range [start, end) that begins at a line start; line numbers in it are counted from 1. */
+export interface ByteRange {
+  start: number;
+  end: number;
+}
+
+export async function readLines(file: string, sink: LineSink, maxLineBytes = DEFAULT_MAX_LINE_BYTES, range?: ByteRange): Promise<ReadLinesResult> {
   // The in-chunk fast path never checks length, so chunks must not be longer than the limit.
-  const stream = createReadStream(file, { highWaterMark: Math.min(CHUNK_BYTES, maxLineBytes) });
+  const highWaterMark = Math.min(CHUNK_BYTES, maxLineBytes);
+  const stream =
+    range === undefined
+      ? createReadStream(file, { highWaterMark })
+      : range.end > range.start
+        ? createReadStream(file, { highWaterMark, start: range.start, end: range.end - 1 })
+        : null;
+  if (stream === null) return { lines: 0, bytes: 0 };
   let carry: Buffer[] = [];
   let carryLen = 0;
   let skippingLongLine = false;

@@ -19,8 +19,9 @@ export interface CheckedRoute {
 
 export type RouteCheck = (v: unknown) => v is CheckedRoute;
 
+// zod 4's .int() means a safe integer (|n| <= 2^53 - 1); these checks must mean the same.
 function isNonNegInt(x: unknown): boolean {
-  return typeof x === "number" && Number.isInteger(x) && x >= 0;
+  return typeof x === "number" && Number.isSafeInteger(x) && x >= 0;
 }
 
 export function makeRouteCheck(rules: RouteRules): RouteCheck {
@@ -36,12 +37,12 @@ export function makeRouteCheck(rules: RouteRules): RouteCheck {
     if (o.type !== "route" || typeof o.req_id !== "string") return false;
     if (!isNonNegInt(o.token_idx)) return false;
     const layer = o.layer;
-    if (typeof layer !== "number" || !Number.isInteger(layer) || layer < 0 || layer > maxLayer || layerOk[layer] !== 1) return false;
+    if (typeof layer !== "number" || !Number.isSafeInteger(layer) || layer < 0 || layer > maxLayer || layerOk[layer] !== 1) return false;
     const ids = o.topk_ids;
     if (!Array.isArray(ids) || ids.length !== k) return false;
     for (let i = 0; i < k; i++) {
       const id = ids[i];
-      if (typeof id !== "number" || !Number.isInteger(id) || id < 0 || id >= limit) return false;
+      if (typeof id !== "number" || !Number.isSafeInteger(id) || id < 0 || id >= limit) return false;
       // top_k is small (2..8 in practice): a quadratic distinctness check beats allocating a Set.
       for (let j = 0; j < i; j++) if (ids[j] === id) return false;
     }

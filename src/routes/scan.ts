@@ -1,7 +1,7 @@
 // One streaming pass over a routes log: line reading, JSON, schema, duplicates and cross-layer
 // coverage. Accepted rows are handed to `onRow` (analysis), so `hist` reads the file once.
 import { stat } from "node:fs/promises";
-import { readLines, DEFAULT_MAX_LINE_BYTES } from "./line-reader.js";
+import { readLines, DEFAULT_MAX_LINE_BYTES, type ByteRange } from "./line-reader.js";
 import { MetaSchema, routeSchema, routeRulesFromMeta, firstSchemaProblem, type RoutesMeta } from "./schema.js";
 import { makeRouteCheck, type CheckedRoute, type RouteCheck } from "./route-check.js";
 import { RowCoverage, type RequestRows } from "./coverage.js";
@@ -63,6 +63,87 @@ function nonFiniteField(text: string): string | null {
   return keys.length ? keys[keys.length - 1]![1]! : "(line)";
 }
 
+/** Rows that pass the fast check go to coverage (duplicate detection) and then to `onRow`. */
+export class RouteAcceptor {
+  readonly coverage: RowCoverage;
+  readonly check: RouteCheck;
+  readonly layerIndex: Int32Array;
+  rows = 0;
+
+  constructor(
+    meta: RoutesMeta,
+    private readonly onRow?: (row: CheckedRoute, req: number, layerIdx: number) => void,
+  ) {
+    this.check = makeRouteCheck(routeRulesFromMeta(meta));
+    this.coverage = new RowCoverage(meta.layers_logged);
+    this.layerIndex = new Int32Array(Math.max(...meta.layers_logged) + 1).fill(-1);
+    meta.layers_logged.forEach((l, i) => (this.layerIndex[l] = i));
+  }
+
+  /** "ok", "invalid" (not a valid route line: word it with the schema) or "duplicate". */
+  accept(value: unknown): "ok" | "invalid" | "duplicate" {
+    if (!this.check(value)) return "invalid";
+    const req = this.coverage.requestIndex(value.req_id);
+    const li = this.layerIndex[value.layer]!;
+    if (!this.coverage.add(req, li, value.token_idx)) return "duplicate";
+    this.rows++;
+    this.onRow?.(value, req, li);
+    return "ok";
+  }
+}
+
+function duplicateMessage(v: CheckedRoute): string {
+  return `duplicate row: req_id ${JSON.stringify(v.req_id)}, token_idx ${v.token_idx}, layer ${v.layer} already seen`;
+}
+
+export interface RangeScan {
+  /** False at the first line that is not an accepted route row (the caller rescans to word it). */
+  ok: boolean;
+  rows: number;
+  lines: number;
+  acceptor: RouteAcceptor;
+}
+
+/**
+ * Scans route lines in a byte range of a log whose meta line is already known, stopping at the
+ * first problem without describing it. Used to split a large valid log across threads; any
+ * problem sends the caller back to the sequential scan, which reports it with its line number.
+ */
+export async function scanRouteRange(
+  file: string,
+  meta: RoutesMeta,
+  range: ByteRange,
+  onRow?: (row: CheckedRoute, req: number, layerIdx: number) => void,
+  maxLineBytes = DEFAULT_MAX_LINE_BYTES,
+): Promise<RangeScan> {
+  const acceptor = new RouteAcceptor(meta, onRow);
+  let ok = true;
+  const read = await readLines(
+    file,
+    {
+      get stopped() {
+        return !ok;
+      },
+      unreadable() {
+        ok = false;
+      },
+      line(text) {
+        let value: unknown;
+        try {
+          value = JSON.parse(text);
+        } catch {
+          ok = false;
+          return;
+        }
+        if (acceptor.accept(value) !== "ok") ok = false;
+      },
+    },
+    maxLineBytes,
+    range,
+  );
+  return { ok, rows: acceptor.rows, lines: read.lines, acceptor };
+}
+
 export async function scanRoutesFile(file: string, opts: ScanOptions = {}): Promise<ScanResult> {
   const mode = opts.mode ?? "first-error";
   const keep = opts.keepProblems ?? 50;
@@ -88,11 +169,8 @@ export async function scanRoutesFile(file: string, opts: ScanOptions = {}): Prom
   if (partial) report(null, null, "file name ends in .partial: the log is incomplete (still being written, or left by a crash)");
 
   let meta: RoutesMeta | null = null;
-  let check: RouteCheck | null = null;
+  let acceptor: RouteAcceptor | null = null;
   let schema: ReturnType<typeof routeSchema> | null = null;
-  let coverage: RowCoverage | null = null;
-  let layerIndex: Int32Array = new Int32Array(0);
-  let rows = 0;
 
   const sink = {
     get stopped() {
@@ -100,6 +178,7 @@ export async function scanRoutesFile(file: string, opts: ScanOptions = {}): Prom
     },
     unreadable(lineNo: number, what: string) {
       badLines++;
+      if (lineNo === 1) stopped = true; // without a meta line nothing else can be checked
       report(lineNo, null, what);
     },
     line(text: string, lineNo: number, terminated: boolean) {
@@ -115,16 +194,13 @@ export async function scanRoutesFile(file: string, opts: ScanOptions = {}): Prom
         if (nf) return report(lineNo, nf, "NaN/Infinity is not valid JSON (write finite numbers)");
         return report(lineNo, null, "not valid JSON");
       }
-      if (check !== null && check(value)) {
-        const req = coverage!.requestIndex(value.req_id);
-        const li = layerIndex[value.layer]!;
-        if (!coverage!.add(req, li, value.token_idx)) {
+      if (acceptor !== null) {
+        const verdict = acceptor.accept(value);
+        if (verdict === "ok") return;
+        if (verdict === "duplicate") {
           badLines++;
-          return report(lineNo, null, `duplicate row: req_id ${JSON.stringify(value.req_id)}, token_idx ${value.token_idx}, layer ${value.layer} already seen`);
+          return report(lineNo, null, duplicateMessage(value as CheckedRoute));
         }
-        rows++;
-        opts.onRow?.(value, req, li);
-        return;
       }
       badLines++;
       const wasStopped = stopped;
@@ -142,17 +218,18 @@ export async function scanRoutesFile(file: string, opts: ScanOptions = {}): Prom
         badLines--;
         stopped = wasStopped;
         meta = MetaSchema.parse(value);
-        const rules = routeRulesFromMeta(meta);
-        check = makeRouteCheck(rules);
-        schema = routeSchema(rules);
-        coverage = new RowCoverage(meta.layers_logged);
-        layerIndex = new Int32Array(Math.max(...meta.layers_logged) + 1).fill(-1);
-        meta.layers_logged.forEach((l, i) => (layerIndex[l] = i));
+        schema = routeSchema(routeRulesFromMeta(meta));
+        acceptor = new RouteAcceptor(meta, opts.onRow);
         opts.onMeta?.(meta);
         return;
       }
       if (type === "meta") return report(lineNo, "type", "a second meta line: the meta line must appear once, on line 1");
-      const problem = firstSchemaProblem(schema!, value);
+      if (schema === null) {
+        // Only reachable if line 1 failed and reading went on anyway; there is nothing to check against.
+        stopped = true;
+        return report(lineNo, null, "no valid meta line to check this line against");
+      }
+      const problem = firstSchemaProblem(schema, value);
       if (problem === null) {
         // Unreachable unless the fast check and the schema disagree; say so rather than accept silently.
         return report(lineNo, null, "rejected by the fast route check but accepted by the schema (moe-prof bug)");
@@ -166,7 +243,7 @@ export async function scanRoutesFile(file: string, opts: ScanOptions = {}): Prom
     if (read.bytes === 0) report(null, null, "empty file: expected a meta line and route rows");
   }
   // Assigned inside the sink callbacks, which TypeScript's narrowing cannot see.
-  const cov = coverage as RowCoverage | null;
+  const cov = (acceptor as RouteAcceptor | null)?.coverage ?? null;
   if (!stopped && cov !== null) {
     for (const m of cov.missingRows()) {
       if (stopped) break;
@@ -179,7 +256,7 @@ export async function scanRoutesFile(file: string, opts: ScanOptions = {}): Prom
     bytes: read.bytes,
     lines: read.lines,
     meta: meta as RoutesMeta | null,
-    rows,
+    rows: (acceptor as RouteAcceptor | null)?.rows ?? 0,
     badLines,
     problems,
     problemCount,

@@ -7,6 +7,8 @@ import { z } from "zod";
  * it exists so that one absurd id cannot make the per-expert tallies allocate gigabytes.
  */
 export const MAX_EXPERT_ID = 65_535;
+/** Same idea for layer numbers: lookups are dense arrays indexed by layer. */
+export const MAX_LAYER = 65_535;
 
 const nonNegInt = z.number().int("must be an integer").nonnegative("must be >= 0");
 
@@ -18,7 +20,10 @@ export const MetaSchema = z.looseObject({
   device: z.string("must be a string"),
   seed: z.number("must be an integer").int("must be an integer"),
   layers_logged: z
-    .array(z.number("must be an integer").int("must be an integer").nonnegative("must be >= 0"), "must be an array of layer numbers")
+    .array(
+      z.number("must be an integer").int("must be an integer").nonnegative("must be >= 0").max(MAX_LAYER, `must be <= ${MAX_LAYER}`),
+      "must be an array of layer numbers",
+    )
     .min(1, "must not be empty")
     .refine((ls) => new Set(ls).size === ls.length, "must not repeat a layer"),
   top_k: z.number("must be an integer").int("must be an integer").min(1, "must be >= 1"),

@@ -1,0 +1,11 @@
+// Worker thread: scans one byte range of a log and returns its coverage and tally as plain data.
+import { parentPort, workerData } from "node:worker_threads";
+import { scanRouteRange } from "../routes/scan.js";
+import { RouteTally } from "../analysis/tally.js";
+import type { RangeJob, RangeOutcome } from "./analyse-routes.js";
+
+const job = workerData as RangeJob;
+const tally = new RouteTally(job.selected, job.meta.num_experts);
+const r = await scanRouteRange(job.file, job.meta, job.range, (row, req, li) => tally.add(row, req, li));
+const outcome: RangeOutcome = { ok: r.ok, rows: r.rows, coverage: r.acceptor.coverage.exportState(), tally: tally.exportState() };
+parentPort!.postMessage(outcome);

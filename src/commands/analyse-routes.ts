@@ -1,0 +1,166 @@
+// Validate + analyse a routes log in one pass: the function behind `hist` (and `run`).
+// Large valid logs are split at line boundaries and scanned on several threads; any problem
+// found that way sends the log through the sequential scan, which words the error exactly.
+import { stat } from "node:fs/promises";
+import { isUtf8 } from "node:buffer";
+import { availableParallelism } from "node:os";
+import path from "node:path";
+import { Worker } from "node:worker_threads";
+import { scanRoutesFile, scanRouteRange, formatProblem } from "../routes/scan.js";
+import { MetaSchema, type RoutesMeta } from "../routes/schema.js";
+import { readFirstLine, splitAtLines } from "../routes/split-ranges.js";
+import { DEFAULT_MAX_LINE_BYTES, type ByteRange } from "../routes/line-reader.js";
+import type { CoverageState } from "../routes/coverage.js";
+import { RouteTally, type TallyState } from "../analysis/tally.js";
+import { buildSummary, type HistSummary } from "../analysis/summary.js";
+import { UserError, envError, EXIT_INVALID } from "../errors.js";
+
+/** Below this size one thread is as fast as several (worker start-up costs ~0.1 s). */
+export const PARALLEL_MIN_BYTES = 32 * 1024 * 1024;
+/** Each worker adds ~50-70 MB of heap: two threads stay well inside the 300 MB RSS target (4 reach ~285 MB). */
+const MAX_THREADS = 2;
+
+export interface AnalyseOptions {
+  /** Analyse only these layers (validation still covers the whole file). */
+  layers?: number[];
+  /** Skip bad lines instead of failing; they are counted in `skippedLines`. */
+  lenient?: boolean;
+  /** Threads for large logs (default: available cores, at most 2; env MOE_PROF_THREADS overrides). */
+  threads?: number;
+  /** Size from which a log is split across threads (default PARALLEL_MIN_BYTES). */
+  parallelMinBytes?: number;
+}
+
+export interface AnalyseResult {
+  summary: HistSummary;
+  /** Problems skipped by `lenient`, formatted `FILE:LINE: field: what` (first 50). */
+  skipped: string[];
+  skippedCount: number;
+}
+
+export interface RangeJob {
+  file: string;
+  meta: RoutesMeta;
+  range: ByteRange;
+  selected: boolean[];
+}
+
+export interface RangeOutcome {
+  ok: boolean;
+  rows: number;
+  coverage: CoverageState;
+  tally: TallyState;
+}
+
+function selectedLayers(file: string, meta: RoutesMeta, wanted: number[] | undefined): boolean[] {
+  if (wanted) {
+    const missing = wanted.filter((l) => !meta.layers_logged.includes(l));
+    if (missing.length) throw envError(`--layers: ${missing.join(",")} not logged in ${file} (layers_logged: ${meta.layers_logged.join(",")})`);
+  }
+  return meta.layers_logged.map((l) => !wanted || wanted.includes(l));
+}
+
+/** Validates and analyses a routes log. Throws UserError (exit 1) on an invalid log unless lenient. */
+export async function analyseRoutesFile(file: string, opts: AnalyseOptions = {}): Promise<AnalyseResult> {
+  if (!opts.lenient) {
+    const fast = await analyseInParallel(file, opts);
+    if (fast) return { summary: fast, skipped: [], skippedCount: 0 };
+  }
+  return analyseSequentially(file, opts);
+}
+
+async function analyseSequentially(file: string, opts: AnalyseOptions): Promise<AnalyseResult> {
+  let tally: RouteTally | null = null;
+  const scan = await scanRoutesFile(file, {
+    mode: opts.lenient ? "lenient" : "first-error",
+    onMeta: (meta) => {
+      tally = new RouteTally(selectedLayers(file, meta, opts.layers), meta.num_experts);
+    },
+    onRow: (row, req, li) => tally!.add(row, req, li),
+  });
+  const skipped = scan.problems.map((p) => formatProblem(file, p));
+  if (scan.meta === null || tally === null) throw new UserError(skipped[0] ?? `${file}: no meta line`, EXIT_INVALID);
+  if (!opts.lenient && scan.problemCount > 0) throw new UserError(skipped[0]!, EXIT_INVALID);
+  const summary = buildSummary({
+    meta: scan.meta,
+    tally,
+    requests: scan.requests,
+    rows: scan.rows,
+    skippedLines: scan.badLines,
+    source: { file: path.basename(file), bytes: scan.bytes },
+  });
+  if (scan.problemCount > 0) summary.notes.push(lenientNote(scan.problemCount, scan.badLines));
+  return { summary, skipped, skippedCount: scan.problemCount };
+}
+
+export function lenientNote(problems: number, lines: number): string {
+  return `--lenient: ${problems} problem${problems === 1 ? "" : "s"}, ${lines} line${lines === 1 ? "" : "s"} skipped`;
+}
+
+function threadCount(opts: AnalyseOptions): number {
+  const env = Number(process.env.MOE_PROF_THREADS);
+  const want = opts.threads ?? (Number.isInteger(env) && env > 0 ? env : Math.min(availableParallelism(), MAX_THREADS));
+  return Math.max(1, want);
+}
+
+/**
+ * The multi-threaded path, for a large log that declares num_experts (so every part tallies into
+ * same-shaped arrays). Returns null whenever it cannot vouch for the log: not eligible, a meta
+ * line it does not accept, any bad line, duplicate or missing row; the caller then rescans.
+ * Exported for tests; callers use analyseRoutesFile.
+ */
+export async function analyseInParallel(file: string, opts: AnalyseOptions): Promise<HistSummary | null> {
+  const threads = threadCount(opts);
+  if (threads < 2 || file.endsWith(".partial")) return null;
+  let size: number;
+  try {
+    const st = await stat(file);
+    if (!st.isFile()) return null;
+    size = st.size;
+  } catch {
+    return null;
+  }
+  if (size < (opts.parallelMinBytes ?? PARALLEL_MIN_BYTES)) return null;
+  const first = await readFirstLine(file, DEFAULT_MAX_LINE_BYTES);
+  if (first === null || !isUtf8(first.text)) return null;
+  let metaValue: unknown;
+  try {
+    metaValue = JSON.parse(first.text.toString("utf8"));
+  } catch {
+    return null;
+  }
+  const parsed = MetaSchema.safeParse(metaValue);
+  if (!parsed.success || parsed.data.num_experts === undefined) return null;
+  const meta = parsed.data;
+  const selected = selectedLayers(file, meta, opts.layers);
+  const ranges = await splitAtLines(file, first.end, size, threads);
+  if (ranges.length < 2) return null;
+
+  // This thread takes the first range while workers take the rest.
+  const tally = new RouteTally(selected, meta.num_experts);
+  const own = scanRouteRange(file, meta, ranges[0]!, (row, req, li) => tally.add(row, req, li)).catch(() => null);
+  const others = ranges.slice(1).map((range) => runRangeWorker({ file, meta, range, selected }));
+  const [mine, ...theirs] = await Promise.all([own, ...others]);
+  if (!mine || !mine.ok || theirs.some((t) => t === null || !t.ok)) return null;
+  const coverage = mine.acceptor.coverage;
+  let rows = mine.rows;
+  for (const t of theirs as RangeOutcome[]) {
+    const reqMap = coverage.mergeFrom(t.coverage);
+    if (reqMap === null) return null; // a row repeated across parts
+    tally.mergeFrom(t.tally, reqMap);
+    rows += t.rows;
+  }
+  if (coverage.missingRows().length > 0) return null;
+  return buildSummary({ meta, tally, requests: coverage.requests(), rows, skippedLines: 0, source: { file: path.basename(file), bytes: size } });
+}
+
+/** Resolves to the worker's outcome, or null if it failed in any way (the caller rescans). */
+function runRangeWorker(job: RangeJob): Promise<RangeOutcome | null> {
+  return new Promise((resolve) => {
+    const worker = new Worker(new URL("./analyse-range-worker.js", import.meta.url), { workerData: job });
+    let outcome: RangeOutcome | null = null;
+    worker.once("message", (m: RangeOutcome) => (outcome = m));
+    worker.once("error", () => resolve(null));
+    worker.once("exit", () => resolve(outcome));
+  });
+}
