@@ -31,6 +31,8 @@ test("timing.json: medians per pass kind and log/no-log ratios", () => {
   assert.equal(t.overhead.tokens_per_s_ratio, Number(((1000 / 10.2) / 100).toFixed(4)));
   assert.equal(t.overhead.generate_s_ratio, 1.02);
   assert.equal(t.overhead.repeats, 3);
+  assert.deepEqual(t.overhead.paired_tokens_per_s_ratios, [0.9901, 0.18, 1.0784]);
+  assert.equal(t.overhead.median_paired_tokens_per_s_ratio, 0.9901);
   assert.equal(t.no_log.repeats.length, 3);
   assert.deepEqual(t.engine, { engine: "hf" });
   assert.equal(t.no_log.output_tokens, 1000);

@@ -39,12 +39,19 @@ export function buildTiming(records: PassRecord[], engine: Record<string, unknow
   if (noLog.length === 0 || log.length === 0) throw new Error("timing needs at least one no-log and one log pass");
   const a = summarise(noLog);
   const b = summarise(log);
+  // Each log pass against the no-log pass run just before it: drift between pairs cancels.
+  const paired = log
+    .map((l) => [l, noLog.find((n) => n.repeat === l.repeat)] as const)
+    .filter((p): p is readonly [PassRecord, PassRecord] => p[1] !== undefined)
+    .map(([l, n]) => round(l.tokens_per_s / n.tokens_per_s));
   return {
     no_log: a,
     log: b,
     overhead: {
       // > 1 would mean the log pass was faster: noise. The target is >= 0.99.
       tokens_per_s_ratio: round(b.tokens_per_s / a.tokens_per_s),
+      paired_tokens_per_s_ratios: paired,
+      median_paired_tokens_per_s_ratio: round(median(paired)),
       generate_s_ratio: round(b.generate_s / a.generate_s),
       wall_s_ratio: round(b.wall_s / a.wall_s),
       repeats: noLog.length,
