@@ -2,13 +2,17 @@
 after each real engine step and handed to the writer process.
 
 Life of a step (engine thread):   begin_step -> forward (record() per layer) -> end_step
-  record():   buffer[rows, slot].copy_(topk_*): one copy kernel, captured into CUDA graphs and
-              replayed with them; no sync, no allocation, no data-dependent Python.
-  end_step(): async D2H of the real rows into a free pinned host slot, an event, a queue put.
+  record():   torch.cat((ids, weights viewed as int32), out=buffer[layer, rows]): ONE kernel per
+              layer, captured into CUDA graphs and replayed with them; no sync, no allocation,
+              no data-dependent Python.
+  end_step(): one kernel gathers the real rows of all layers into a staging block, then async D2H
+              of that block and the rows' token ids into a free pinned host slot, an event, a
+              queue put.
 Collector thread: waits for the slot's event (GIL released), writes the raw bytes to the writer
 process, frees the slot. When all host slots are busy, end_step waits (reported, never dropped)."""
 from __future__ import annotations
 
+import collections
 import logging
 import queue
 import threading
@@ -40,8 +44,8 @@ class RouteWriter(Protocol):
 
 class _HostSlot:
     def __init__(self, max_rows: int, n_layers: int, top_k: int) -> None:
-        self.ids = torch.empty((max_rows, n_layers, top_k), dtype=torch.int32, pin_memory=True)
-        self.weights = torch.empty((max_rows, n_layers, top_k), dtype=torch.float32, pin_memory=True)
+        # [row, layer, ids | float32 weights bits]
+        self.block = torch.empty((max_rows, n_layers, 2 * top_k), dtype=torch.int32, pin_memory=True)
         self.tokens = torch.empty((max_rows,), dtype=torch.int64, pin_memory=True)
         # Blocking sync: the collector thread sleeps instead of spinning a core the engine needs.
         self.event = torch.cuda.Event(blocking=True)
@@ -59,18 +63,25 @@ class RouteCapture:
         max_rows: int,
         device: torch.device | str,
         start_paused: bool = False,
-        host_slots: int = 4,
+        host_slots: int = 8,
         writer_factory: Callable[[str, str], RouteWriter] | None = None,
+        drain: str = "thread",
     ) -> None:
+        """drain="thread": a collector thread waits for each step's copy and sends it;
+        drain="inline": no thread, end_step sends the steps whose copies have finished (event query)."""
+        if drain not in ("thread", "inline"):
+            raise ValueError(f"drain must be 'thread' or 'inline', not {drain!r}")
+        self._inline = drain == "inline"
+        self._inflight: collections.deque[tuple[int, int, list[Segment], int, bool]] = collections.deque()
         self.layers = select_layers(moe_layer_ids, layers)
         self._slot_of = {layer: i for i, layer in enumerate(self.layers)}
         self.top_k = int(top_k)
         self.max_rows = int(max_rows)
         self.device = torch.device(device)
         nl = len(self.layers)
-        self.ids = torch.zeros((self.max_rows, nl, self.top_k), dtype=torch.int32, device=self.device)
-        self.weights = torch.zeros((self.max_rows, nl, self.top_k), dtype=torch.float32, device=self.device)
-        self.tokens = torch.zeros((self.max_rows,), dtype=torch.int64, device=self.device)
+        # Per layer, rows are contiguous [ids(k) | weights(k) as int32 bits]: record() is one cat.
+        self.buf = torch.zeros((nl, self.max_rows, 2 * self.top_k), dtype=torch.int32, device=self.device)
+        self._staging = torch.zeros((self.max_rows, nl, 2 * self.top_k), dtype=torch.int32, device=self.device)
         self._slots = [_HostSlot(self.max_rows, nl, self.top_k) for _ in range(host_slots)]
         self._free: queue.Queue[int] = queue.Queue()
         for i in range(host_slots):
@@ -93,8 +104,10 @@ class RouteCapture:
         self._max_depth = 0
         self._error: BaseException | None = None
         self._closed = False
-        self._collector = threading.Thread(target=self._collect, name="moe-prof-collector", daemon=True)
-        self._collector.start()
+        self._collector: threading.Thread | None = None
+        if not self._inline:
+            self._collector = threading.Thread(target=self._collect, name="moe-prof-collector", daemon=True)
+            self._collector.start()
 
     # ---- inside the forward (also profiling, warm-up, capture, dummy runs) ----
     def record(self, layer_id: int, topk_ids: torch.Tensor, topk_weights: torch.Tensor, row_offset: int = 0) -> None:
@@ -107,8 +120,11 @@ class RouteCapture:
                 f"moe-prof capture: {row_offset + n} rows exceed the buffers' {self.max_rows} "
                 "(max_rows must be the engine's max tokens per forward)"
             )
-        self.ids[row_offset : row_offset + n, s].copy_(topk_ids, non_blocking=True)
-        self.weights[row_offset : row_offset + n, s].copy_(topk_weights, non_blocking=True)
+        if topk_ids.dtype != torch.int32:  # vLLM's routers give int32; others cost one more kernel
+            topk_ids = topk_ids.to(torch.int32)
+        if topk_weights.dtype != torch.float32:
+            topk_weights = topk_weights.float()
+        torch.cat((topk_ids, topk_weights.view(torch.int32)), dim=1, out=self.buf[s, row_offset : row_offset + n])
 
     # ---- around the forward of a real step ----
     def begin_step(self, segments: Sequence[Segment], num_real_rows: int, input_ids: torch.Tensor | None = None) -> None:
@@ -133,10 +149,14 @@ class RouteCapture:
         if self._error is not None:
             raise RuntimeError(f"moe-prof capture: route writer failed: {self._error}")
         segs, n, input_ids = p
+        if self._inline:
+            self._drain(block=False)
         try:
             i = self._free.get_nowait()
         except queue.Empty:
             t0 = time.perf_counter()
+            if self._inline:
+                self._drain(block=True, limit=1)
             i = self._free.get()
             waited = time.perf_counter() - t0
             self._stalls += 1
@@ -149,17 +169,50 @@ class RouteCapture:
         slot = self._slots[i]
         has_tokens = input_ids is not None
         if n:
+            self._staging[:n].copy_(self.buf[:, :n].transpose(0, 1))
+            slot.block[:n].copy_(self._staging[:n], non_blocking=True)
             if has_tokens:
                 assert input_ids is not None
-                self.tokens[:n].copy_(input_ids[:n], non_blocking=True)
-                slot.tokens[:n].copy_(self.tokens[:n], non_blocking=True)
-            slot.ids[:n].copy_(self.ids[:n], non_blocking=True)
-            slot.weights[:n].copy_(self.weights[:n], non_blocking=True)
+                if slot.tokens.dtype != input_ids.dtype:  # once: D2H without a conversion kernel
+                    slot.tokens = torch.empty((self.max_rows,), dtype=input_ids.dtype, pin_memory=True)
+                slot.tokens[:n].copy_(input_ids[:n], non_blocking=True)
         slot.event.record()
-        self._ready.put((i, self._step, segs, n, has_tokens))
-        self._max_depth = max(self._max_depth, self._ready.qsize())
+        item = (i, self._step, segs, n, has_tokens)
+        if self._inline:
+            self._inflight.append(item)
+            self._max_depth = max(self._max_depth, len(self._inflight))
+        else:
+            self._ready.put(item)
+            self._max_depth = max(self._max_depth, self._ready.qsize())
         self._step += 1
         self._rows += n
+
+    def _send(self, item: tuple[int, int, list[Segment], int, bool]) -> None:
+        i, step, segs, n, has_tokens = item
+        slot = self._slots[i]
+        try:
+            slot.event.synchronize()
+            if self._error is None:
+                block = slot.block[:n].numpy()
+                k = self.top_k
+                self._writer.send_step(
+                    step, segs, self.layers, block[..., :k], block[..., k:].view(np.float32),
+                    slot.tokens[:n].numpy() if has_tokens else None,
+                )
+        except BaseException as e:  # surfaced by the next end_step/flush, never swallowed
+            self._error = e
+        finally:
+            self._free.put(i)
+
+    def _drain(self, block: bool, limit: int | None = None) -> None:
+        """Inline mode: send finished steps in order (all of them when block)."""
+        sent = 0
+        while self._inflight and (limit is None or sent < limit):
+            i = self._inflight[0][0]
+            if not block and not self._slots[i].event.query():
+                return
+            self._send(self._inflight.popleft())
+            sent += 1
 
     def _collect(self) -> None:
         while True:
@@ -167,19 +220,7 @@ class RouteCapture:
             try:
                 if item is None:
                     return
-                i, step, segs, n, has_tokens = item
-                slot = self._slots[i]
-                try:
-                    slot.event.synchronize()
-                    if self._error is None:
-                        self._writer.send_step(
-                            step, segs, self.layers, slot.ids[:n].numpy(), slot.weights[:n].numpy(),
-                            slot.tokens[:n].numpy() if has_tokens else None,
-                        )
-                except BaseException as e:  # surfaced by the next end_step/flush, never swallowed
-                    self._error = e
-                finally:
-                    self._free.put(i)
+                self._send(item)
             finally:
                 self._ready.task_done()
 
@@ -201,7 +242,10 @@ class RouteCapture:
         if self._closed:
             return
         torch.cuda.current_stream(self.device).synchronize()
-        self._ready.join()
+        if self._inline:
+            self._drain(block=True)
+        else:
+            self._ready.join()
         if self._error is not None:
             raise RuntimeError(f"moe-prof capture: route writer failed: {self._error}")
         self._writer.flush()
@@ -212,16 +256,20 @@ class RouteCapture:
             return self.out_path
         self.flush()
         self._closed = True
-        self._ready.put(None)
-        self._collector.join()
+        self._stop_collector()
         return self._writer.close()
+
+    def _stop_collector(self) -> None:
+        if self._collector is not None:
+            self._ready.put(None)
+            self._collector.join()
+            self._collector = None
 
     def abandon(self) -> None:
         """Stop without renaming: the `.partial` stays (what a crash leaves)."""
         if not self._closed:
             self._closed = True
-            self._ready.put(None)
-            self._collector.join()
+            self._stop_collector()
             self._writer.abandon()
 
     def stats(self) -> dict[str, object]:

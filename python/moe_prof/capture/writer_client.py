@@ -43,6 +43,13 @@ class WriterClient:
             stdout=subprocess.PIPE,
             close_fds=True,
         )
+        try:  # Linux: a 1 MiB pipe absorbs a prefill step's bytes without blocking the engine
+            import fcntl
+
+            assert self._proc.stdin is not None
+            fcntl.fcntl(self._proc.stdin.fileno(), 1031, 1 << 20)  # F_SETPIPE_SZ
+        except (ImportError, OSError):
+            pass
         self._send({"op": "meta", "line": meta_line})
 
     def _send(self, msg: dict[str, object], payload: Sequence[memoryview | bytes] = ()) -> None:
