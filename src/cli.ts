@@ -3,6 +3,7 @@
 import { Command, CommanderError } from "commander";
 import { readPackageVersion } from "./config/package-info.js";
 import { UserError, EXIT_ENV } from "./errors.js";
+import { registerPatch } from "./commands/patch.js";
 
 const program = new Command();
 program
@@ -13,6 +14,7 @@ program
   .configureOutput({ outputError: (str, write) => write(str) });
 
 // Commands register here (one line each), e.g. registerHist(program).
+registerPatch(program);
 
 try {
   await program.parseAsync(process.argv);
