@@ -17,7 +17,6 @@ import logging
 import queue
 import threading
 import time
-from dataclasses import replace
 from typing import Callable, Protocol, Sequence
 
 import numpy as np
@@ -72,9 +71,10 @@ class RouteCapture:
         if drain not in ("thread", "inline"):
             raise ValueError(f"drain must be 'thread' or 'inline', not {drain!r}")
         self._inline = drain == "inline"
-        self._inflight: collections.deque[tuple[int, int, list[Segment], int, bool]] = collections.deque()
+        self._inflight: collections.deque[tuple[int, int, list[Segment], int, bool, int]] = collections.deque()
         self.layers = select_layers(moe_layer_ids, layers)
         self._slot_of = {layer: i for i, layer in enumerate(self.layers)}
+        self._layers_t = tuple(self.layers)
         self.top_k = int(top_k)
         self.max_rows = int(max_rows)
         self.device = torch.device(device)
@@ -86,7 +86,7 @@ class RouteCapture:
         self._free: queue.Queue[int] = queue.Queue()
         for i in range(host_slots):
             self._free.put(i)
-        self._ready: queue.Queue[tuple[int, int, list[Segment], int, bool] | None] = queue.Queue()
+        self._ready: queue.Queue[tuple[int, int, list[Segment], int, bool, int] | None] = queue.Queue()
         full_meta = dict(meta)
         full_meta.setdefault("schema_version", SCHEMA_VERSION)
         full_meta["layers_logged"] = list(self.layers)
@@ -96,7 +96,7 @@ class RouteCapture:
         self._writer: RouteWriter = make(out_path, format_meta(full_meta))
         self._paused = bool(start_paused)
         self._offset = 0
-        self._pending: tuple[list[Segment], int, torch.Tensor | None] | None = None
+        self._pending: tuple[list[Segment], int, torch.Tensor | None, int] | None = None
         self._step = 0
         self._rows = 0
         self._stalls = 0
@@ -137,10 +137,8 @@ class RouteCapture:
                 f"moe-prof capture: segments cover {total} rows, step has {num_real_rows} real rows "
                 f"(buffers hold {self.max_rows})"
             )
-        segs = list(segments)
-        if self._offset:
-            segs = [replace(s, req_id=shift_request_id(s.req_id, self._offset)) for s in segs]
-        self._pending = (segs, num_real_rows, input_ids)
+        # the offset is applied by the writer: nothing per segment on the engine thread
+        self._pending = (list(segments), num_real_rows, input_ids, self._offset)
 
     def end_step(self) -> None:
         p, self._pending = self._pending, None
@@ -148,7 +146,7 @@ class RouteCapture:
             return
         if self._error is not None:
             raise RuntimeError(f"moe-prof capture: route writer failed: {self._error}")
-        segs, n, input_ids = p
+        segs, n, input_ids, offset = p
         if self._inline:
             self._drain(block=False)
         try:
@@ -177,7 +175,7 @@ class RouteCapture:
                     slot.tokens = torch.empty((self.max_rows,), dtype=input_ids.dtype, pin_memory=True)
                 slot.tokens[:n].copy_(input_ids[:n], non_blocking=True)
         slot.event.record()
-        item = (i, self._step, segs, n, has_tokens)
+        item = (i, self._step, segs, n, has_tokens, offset)
         if self._inline:
             self._inflight.append(item)
             self._max_depth = max(self._max_depth, len(self._inflight))
@@ -187,18 +185,21 @@ class RouteCapture:
         self._step += 1
         self._rows += n
 
-    def _send(self, item: tuple[int, int, list[Segment], int, bool]) -> None:
-        i, step, segs, n, has_tokens = item
+    def _send(self, item: tuple[int, int, list[Segment], int, bool, int]) -> None:
+        i, step, segs, n, has_tokens, offset = item
         slot = self._slots[i]
         try:
             slot.event.synchronize()
             if self._error is None:
                 block = slot.block[:n].numpy()
-                k = self.top_k
-                self._writer.send_step(
-                    step, segs, self.layers, block[..., :k], block[..., k:].view(np.float32),
-                    slot.tokens[:n].numpy() if has_tokens else None,
-                )
+                tokens = slot.tokens[:n].numpy() if has_tokens else None
+                send_block = getattr(self._writer, "send_block", None)
+                if send_block is not None:
+                    send_block(step, segs, self._layers_t, block, tokens, offset)
+                else:
+                    k = self.top_k
+                    segs = [s._replace(req_id=shift_request_id(s.req_id, offset)) for s in segs]
+                    self._writer.send_step(step, segs, self.layers, block[..., :k], block[..., k:].view(np.float32), tokens)
         except BaseException as e:  # surfaced by the next end_step/flush, never swallowed
             self._error = e
         finally:

@@ -47,6 +47,8 @@ def format_routes(
     out: list[str] = []
     row = 0
     for req_id, first_pos, num_rows, phase in segments:
+        if phase not in ("prefill", "decode"):
+            raise ValueError(f"segment of request {req_id!r}: phase {phase!r} is not prefill or decode")
         req_txt = json.dumps(str(req_id))
         for j in range(num_rows):
             r = row + j
