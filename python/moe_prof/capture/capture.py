@@ -31,8 +31,9 @@ log = logging.getLogger("moe_prof.capture")
 
 
 class RouteWriter(Protocol):
-    """What RouteCapture hands steps to (WriterClient: a separate process). send_step must be
-    done with the arrays when it returns: they are views of a pinned slot that is reused."""
+    """What RouteCapture hands steps to. WriterClient (a separate process) also has send_block,
+    which RouteCapture prefers: the packed block goes out as is. The arrays are views of a pinned
+    slot that is reused once the call returns."""
 
     def send_step(self, step: int, segments: Sequence[Segment], layers: Sequence[int], ids: np.ndarray,
                   weights: np.ndarray, tokens: np.ndarray | None) -> None: ...
