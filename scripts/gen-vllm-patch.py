@@ -88,6 +88,15 @@ EDITS: list[tuple[str, str, str, str, int]] = [
         "        if moe_prof_glue.ENABLED:\n            moe_prof_glue.on_shutdown()\n",
         "after", 1,
     ),
+    # a named worker method, so the LLM's process can call it with collective_rpc("moe_prof_control")
+    # without VLLM_ALLOW_INSECURE_SERIALIZATION (which passing a function would need)
+    (
+        "vllm/v1/worker/gpu_worker.py",
+        "    def shutdown(self) -> None:\n",
+        "    def moe_prof_control(self, action: str, req_id_offset: int = 0) -> dict:\n"
+        "        return moe_prof_glue.control(self, action, req_id_offset)\n\n",
+        "before", 1,
+    ),
 ]
 
 

@@ -126,6 +126,7 @@ class Engine:
 
     def __init__(self, model: SynthMoE, capture: RouteCapture | None, max_rows: int) -> None:
         self.model, self.capture, self.max_rows = model, capture, max_rows
+        self.label = ""
         dev = model.emb.device
         self.tok = torch.zeros(max_rows, dtype=torch.int64, device=dev)
         self.posb = torch.zeros(max_rows, dtype=torch.int64, device=dev)
@@ -191,7 +192,9 @@ def make_requests(rng: random.Random, n: int, first_id: int) -> list[Req]:
 class StepTimes:
     graph: list[float] = field(default_factory=list)
     eager: list[float] = field(default_factory=list)
-    hooks: list[float] = field(default_factory=list)  # begin_step + end_step on the engine thread
+    begin: list[float] = field(default_factory=list)  # begin_step on the engine thread
+    end: list[float] = field(default_factory=list)  # end_step on the engine thread
+    graph_gpu: list[float] = field(default_factory=list)  # GPU time of a decode step's replay (+ end_step's copies)
 
 
 def run_schedule(
@@ -233,12 +236,17 @@ def run_schedule(
         if cap is not None:
             cap.begin_step(segs, n, eng.tok)
         h1 = time.perf_counter()
+        if times is not None:
+            ev0, ev1 = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            ev0.record()
         with torch.inference_mode():
             out, padded = eng.forward(n, decode_only)
         h2 = time.perf_counter()
         if cap is not None:
             cap.end_step()
         h3 = time.perf_counter()
+        if times is not None:
+            ev1.record()
         # sampler: greedy on each request's last row once its prompt is done (host sync, as vLLM)
         last_rows, emitting = [], []
         row = 0
@@ -252,7 +260,10 @@ def run_schedule(
         t1 = time.perf_counter()
         if times is not None:
             (times.graph if padded is not None else times.eager).append(t1 - t0)
-            times.hooks.append((h1 - h0) + (h3 - h2))
+            times.begin.append(h1 - h0)
+            times.end.append(h3 - h2)
+            if padded is not None:
+                times.graph_gpu.append(ev0.elapsed_time(ev1) * 1e-3)
         if reference is not None:
             ref: list[tuple[torch.Tensor, torch.Tensor]] = []
             eng.model.hook = ref
@@ -317,6 +328,42 @@ class ThreadWriter:
         self.close()
 
 
+def microbench(eng: Engine, n: int = 25, iters: int = 300) -> dict[str, float]:
+    """begin_step / end_step on the engine thread with nothing else in flight, and the torch ops
+    end_step is made of, each timed alone."""
+    cap = eng.capture
+    assert cap is not None
+    segs = [Segment(str(i), 100 + i, 1, "decode") for i in range(n)]
+    res: dict[str, list[float]] = {"begin_step": [], "end_step": [], "staging_kernel": [], "d2h_block": [], "d2h_tokens": [], "event_record": []}
+    slot = cap._slots[0]
+    for _ in range(iters):
+        torch.cuda.synchronize()
+        cap.flush()
+        t0 = time.perf_counter()
+        cap.begin_step(segs, n, eng.tok)
+        t1 = time.perf_counter()
+        cap.end_step()
+        t2 = time.perf_counter()
+        res["begin_step"].append(t1 - t0)
+        res["end_step"].append(t2 - t1)
+        torch.cuda.synchronize()
+        cap.flush()
+        t0 = time.perf_counter()
+        cap._staging[:n].copy_(cap.buf[:, :n].transpose(0, 1))
+        t1 = time.perf_counter()
+        slot.block[:n].copy_(cap._staging[:n], non_blocking=True)
+        t2 = time.perf_counter()
+        slot.tokens[:n].copy_(eng.tok[:n], non_blocking=True)
+        t3 = time.perf_counter()
+        slot.event.record()
+        t4 = time.perf_counter()
+        for k, v in zip(("staging_kernel", "d2h_block", "d2h_tokens", "event_record"), (t1 - t0, t2 - t1, t3 - t2, t4 - t3)):
+            res[k].append(v)
+    out = {k: float(np.median(v) * 1e6) for k, v in res.items()}
+    print("  " + eng.label + ": " + ", ".join(f"{k} {v:.1f}" for k, v in out.items()))
+    return out
+
+
 def verify(path: str, reqs: list[Req], reference: dict, offset: int) -> dict[str, object]:
     with open(path, encoding="utf-8") as f:
         meta = json.loads(f.readline())
@@ -376,43 +423,54 @@ def main() -> int:
     meta = {"model_id": "synthetic-qwen1.5-moe-a2.7b-shape", "vllm_version": "none", "torch_version": torch.__version__,
             "device": torch.cuda.get_device_name(dev), "seed": 0, "num_experts": EXPERTS, "engine": "synthetic"}
 
-    def new_capture(name: str, paused: bool = False, thread: bool = False) -> RouteCapture:
+    def new_capture(name: str, paused: bool = False, thread: bool = False, drain: str = "thread") -> RouteCapture:
         return RouteCapture(out_path=os.path.join(work, name), meta=meta, moe_layer_ids=range(LAYERS), layers=None,
                             top_k=TOPK, max_rows=max_rows, device=dev, start_paused=paused,
-                            writer_factory=ThreadWriter if thread else None)
+                            writer_factory=ThreadWriter if thread else None, drain=drain)
 
-    # ---- verify pass: warm-up requests while paused, then the measured ones after resume(offset)
-    t0 = time.perf_counter()
-    vcap = new_capture("verify.jsonl", paused=True)
-    veng = Engine(model, vcap, max_rows)
-    rng = random.Random(1)
-    warm = make_requests(rng, args.warmup_requests, 0)
-    run_schedule(veng, warm, args.budget, args.max_seqs, None, None)
-    vcap.resume(req_id_offset=args.warmup_requests)
-    measured = make_requests(rng, args.requests, args.warmup_requests)
-    reference: dict = {}
-    vsteps = run_schedule(veng, measured, args.budget, args.max_seqs, None, reference, offset=args.warmup_requests)
-    vpath = vcap.close()
-    res = verify(vpath, measured, reference, args.warmup_requests)
-    res["steps"] = vsteps
-    res["capture_stats"] = vcap.stats()
-    ok = (res["meta_ok"] and res["lines"] == res["expected_lines"] and not res["rows_not_from_measured_requests"]
-          and not res["topk_ids_mismatch"] and not res["topk_weights_mismatch"] and not res["token_id_mismatch"]
-          and not res["phase_mismatch"] and not res["conservation_violations"])
-    print(f"verify ({time.perf_counter() - t0:.1f} s): {'PASS' if ok else 'FAIL'}")
-    print(json.dumps(res, indent=1))
-    del veng
+    # ---- verify passes: warm-up requests while paused, then the measured ones after resume(offset)
+    ok = True
+    results = {}
+    for drain in ("thread", "inline"):
+        t0 = time.perf_counter()
+        vcap = new_capture(f"verify-{drain}.jsonl", paused=True, drain=drain)
+        veng = Engine(model, vcap, max_rows)
+        rng = random.Random(1)
+        warm = make_requests(rng, args.warmup_requests, 0)
+        run_schedule(veng, warm, args.budget, args.max_seqs, None, None)
+        vcap.resume(req_id_offset=args.warmup_requests)
+        measured = make_requests(rng, args.requests, args.warmup_requests)
+        reference: dict = {}
+        vsteps = run_schedule(veng, measured, args.budget, args.max_seqs, None, reference, offset=args.warmup_requests)
+        vpath = vcap.close()
+        res = verify(vpath, measured, reference, args.warmup_requests)
+        res["steps"] = vsteps
+        res["capture_stats"] = vcap.stats()
+        this_ok = (res["meta_ok"] and res["lines"] == res["expected_lines"] and not res["rows_not_from_measured_requests"]
+                   and not res["topk_ids_mismatch"] and not res["topk_weights_mismatch"] and not res["token_id_mismatch"]
+                   and not res["phase_mismatch"] and not res["conservation_violations"])
+        ok = ok and this_ok
+        results[drain] = res
+        print(f"verify, drain={drain} ({time.perf_counter() - t0:.1f} s): {'PASS' if this_ok else 'FAIL'}")
+        print(json.dumps(res, indent=1))
+        del veng
+    res = results
 
     # ---- timing: same schedule, three engines, interleaved repeats
-    engines = {
+    engines: dict[str, Engine] = {
         "no capture (unpatched)": Engine(model, None, max_rows),
         "capture, writer process": Engine(model, new_capture("timing-proc.jsonl"), max_rows),
+        "capture, proc, inline drain": Engine(model, new_capture("timing-inline.jsonl", drain="inline"), max_rows),
         "capture, writer thread": Engine(model, new_capture("timing-thread.jsonl", thread=True), max_rows),
     }
+    for name, eng in engines.items():
+        eng.label = name
     times = {k: StepTimes() for k in engines}
     walls: dict[str, list[float]] = {k: [] for k in engines}
+    names = list(engines)
     for rep in range(args.repeats + 1):
-        for name, eng in engines.items():
+        for name in names[rep % len(names) :] + names[: rep % len(names)]:  # rotate the order: no variant always runs first
+            eng = engines[name]
             reqs = make_requests(random.Random(100), args.requests, 1000 * rep)
             if eng.capture is not None:
                 eng.capture.resume(req_id_offset=1000 * rep)
@@ -426,8 +484,9 @@ def main() -> int:
             if rep == 0:
                 continue  # first round warms allocators and the writer process
             walls[name].append(wall)
-            for a in ("graph", "eager", "hooks"):
+            for a in ("graph", "eager", "begin", "end", "graph_gpu"):
                 getattr(times[name], a).extend(getattr(st, a))
+    summary_rows: list[dict[str, object]] = []
     base = times["no capture (unpatched)"]
     bw = statistics.median(walls["no capture (unpatched)"])
     bg = statistics.median(base.graph)
@@ -435,18 +494,30 @@ def main() -> int:
     print(f"\nschedule: {args.requests} requests, prompts 12..400 tokens, 4..90 new tokens, budget {args.budget} tokens/step, "
           f"{len(base.graph) // args.repeats} decode (graph) + {len(base.eager) // args.repeats} prefill/mixed (eager) steps, "
           f"{args.repeats} repeats")
-    hdr = f"{'variant':28s} {'decode step ms':>15s} {'ratio':>7s} {'prefill step ms':>16s} {'ratio':>7s} {'pass wall s':>12s} {'ratio':>7s} {'hooks us/step':>14s}"
-    print(hdr)
+    bgg = statistics.median(base.graph_gpu)
+    print(f"{'variant':26s} {'decode step ms':>14s} {'ratio':>6s} {'decode GPU ms':>13s} {'ratio':>6s} "
+          f"{'prefill step ms':>15s} {'ratio':>6s} {'pass wall s':>11s} {'ratio':>6s} "
+          f"{'begin+end us (median/mean/p99)':>31s}")
     for name in engines:
         t = times[name]
-        g, e, w = statistics.median(t.graph), statistics.median(t.eager), statistics.median(walls[name])
-        hk = statistics.mean(t.hooks) * 1e6
-        print(f"{name:28s} {g * 1e3:15.3f} {g / bg:7.4f} {e * 1e3:16.3f} {e / be:7.4f} {w:12.3f} {w / bw:7.4f} {hk:14.1f}")
+        g, e, w, gg = (statistics.median(t.graph), statistics.median(t.eager), statistics.median(walls[name]),
+                       statistics.median(t.graph_gpu))
+        hk = np.array(t.begin) + np.array(t.end)
+        hks = f"{np.median(hk) * 1e6:.1f}/{hk.mean() * 1e6:.1f}/{np.percentile(hk, 99) * 1e6:.1f}"
+        print(f"{name:26s} {g * 1e3:14.3f} {g / bg:6.4f} {gg * 1e3:13.3f} {gg / bgg:6.4f} {e * 1e3:15.3f} {e / be:6.4f} "
+              f"{w:11.3f} {w / bw:6.4f} {hks:>31s}")
+        summary_rows.append({"variant": name, "decode_step_ms": g * 1e3, "decode_gpu_ms": gg * 1e3, "prefill_step_ms": e * 1e3,
+                             "pass_wall_s": w, "hooks_us_median": float(np.median(hk) * 1e6), "hooks_us_mean": float(hk.mean() * 1e6),
+                             "hooks_us_p99": float(np.percentile(hk, 99) * 1e6)})
+    print("\nengine-thread cost with the writer idle (median us over 300 decode-like steps of 25 rows):")
+    for name, eng in engines.items():
+        if eng.capture is not None:
+            summary_rows.append({"variant": name, "idle": microbench(eng)})
     for name, eng in engines.items():
         if eng.capture is not None:
             print(name, "stats:", json.dumps(eng.capture.stats()))
             eng.capture.close()
-    summary = {"verify_ok": ok, "verify": res}
+    summary = {"verify_ok": ok, "verify": res, "timing": summary_rows, "device": torch.cuda.get_device_name(dev)}
     with open(os.path.join(args.out, "gpu-capture-check.json"), "w") as f:
         json.dump(summary, f, indent=1, default=str)
     return 0 if ok else 1

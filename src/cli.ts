@@ -6,6 +6,9 @@ import { UserError, EXIT_ENV } from "./errors.js";
 import { registerValidate } from "./commands/validate.js";
 import { registerHist } from "./commands/hist.js";
 import { registerRun } from "./commands/run.js";
+import { registerPatch, runPatch } from "./commands/patch.js";
+import { registerSetup } from "./commands/setup.js";
+import { checkPatchApplied } from "./preflight/checks/patch-applied.js";
 
 const program = new Command();
 program
@@ -16,9 +19,13 @@ program
   .configureOutput({ outputError: (str, write) => write(str) });
 
 // Commands register here (one line each).
-registerValidate(program);
+registerRun(program, { vllmChecks: [checkPatchApplied] });
 registerHist(program);
-registerRun(program, { vllmChecks: [] });
+registerValidate(program);
+registerPatch(program);
+registerSetup(program, async (python) => {
+  await runPatch("apply", python, (line) => process.stderr.write(`moe-prof setup: ${line}\n`));
+});
 
 try {
   await program.parseAsync(process.argv);

@@ -6,12 +6,15 @@ per call when VLLM_LOG_MOE is unset; no buffers are ever made then):
   FusedMoE.forward_impl / forward_impl_chunked, after select_experts -> record()
   GPUModelRunner.execute_model, around the forward             -> begin_step() / end_step()
   Worker.shutdown                                               -> on_shutdown()
+  Worker.moe_prof_control (new method)                          -> control()
 Profiling, warm-up, graph-capture and dummy forwards go through GPUModelRunner._dummy_run, which
 never calls begin_step, so their rows are written into the buffers but never read.
 
-Control from the process that owns the LLM (runs on every worker, between steps):
-    from vllm.moe_prof_capture.glue import control
-    llm.collective_rpc(control, args=("resume", 25))   # or "pause" / "flush" / "close" / "stats"
+Control from the process that owns the LLM (runs on every worker, between steps); the patch adds
+the worker method `moe_prof_control`, so no function has to be pickled across processes:
+    llm.collective_rpc("moe_prof_control", args=("resume", 25))  # or "pause" / "flush" / "close" / "stats"
+(`llm.collective_rpc(control, args=(...))` with this module's `control` also works, but vLLM only
+sends a function to the engine process with VLLM_ALLOW_INSECURE_SERIALIZATION=1.)
 """
 from __future__ import annotations
 

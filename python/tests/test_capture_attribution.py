@@ -34,9 +34,12 @@ def test_expand_segments_columns():
     np.testing.assert_array_equal(phase, [1, 0, 0, 0, 1])
 
 
-def test_segment_rejects_bad_phase():
-    with pytest.raises(ValueError, match="phase"):
-        Segment("0", 0, 1, "warmup")
+def test_writer_formatting_rejects_bad_phase():
+    from moe_prof.capture.jsonl import format_routes
+
+    ids = np.zeros((1, 1, 2), dtype=np.int32)
+    with pytest.raises(ValueError, match="phase 'warmup'"):
+        format_routes([Segment("0", 0, 1, "warmup")], ids, ids.astype(np.float32), None, [0], 0)
 
 
 def test_parse_layer_spec():

@@ -82,3 +82,23 @@ def test_format_routes_rejects_mismatched_segments():
     ids, wt, tok = _arrays(3, 3)
     with pytest.raises(ValueError, match="segments cover 2 rows"):
         format_routes([("0", 0, 2, "prefill")], ids, wt, tok, LAYERS, 0)
+
+
+def test_request_id_offset_applied_by_writer_and_int32_tokens(tmp_path):
+    out = str(tmp_path / "routes.jsonl")
+    w = WriterClient(out, format_meta({"model_id": "m"}))
+    ids, wt, tok = _arrays(3, 4)
+    segs = [Segment("27", 4, 1, "decode"), Segment("chat-1", 0, 2, "prefill")]
+    w.send_step(9, segs, LAYERS, ids, wt, tok.astype(np.int32), req_id_offset=25)
+    w.close()
+    routes = _read(out)[1:]
+    assert [(r["req_id"], r["token_idx"]) for r in routes[:: len(LAYERS)]] == [("2", 4), ("chat-1", 0), ("chat-1", 1)]
+    assert [r["token_id"] for r in routes[:: len(LAYERS)]] == tok.tolist()
+
+
+def test_send_block_rejects_non_contiguous_block(tmp_path):
+    w = WriterClient(str(tmp_path / "r.jsonl"), format_meta({}))
+    block = np.zeros((2, 2, 8), dtype=np.int32)[:, :, ::2]
+    with pytest.raises(ValueError, match="C-contiguous"):
+        w.send_block(0, [Segment("0", 0, 2, "prefill")], LAYERS, block, None)
+    w.abandon()

@@ -2,18 +2,21 @@
 after each real engine step and handed to the writer process.
 
 Life of a step (engine thread):   begin_step -> forward (record() per layer) -> end_step
-  record():   buffer[rows, slot].copy_(topk_*): one copy kernel, captured into CUDA graphs and
-              replayed with them; no sync, no allocation, no data-dependent Python.
-  end_step(): async D2H of the real rows into a free pinned host slot, an event, a queue put.
+  record():   torch.cat((ids, weights viewed as int32), out=buffer[layer, rows]): ONE kernel per
+              layer, captured into CUDA graphs and replayed with them; no sync, no allocation,
+              no data-dependent Python.
+  end_step(): one kernel gathers the real rows of all layers into a staging block, then async D2H
+              of that block and the rows' token ids into a free pinned host slot, an event, a
+              queue put.
 Collector thread: waits for the slot's event (GIL released), writes the raw bytes to the writer
 process, frees the slot. When all host slots are busy, end_step waits (reported, never dropped)."""
 from __future__ import annotations
 
+import collections
 import logging
 import queue
 import threading
 import time
-from dataclasses import replace
 from typing import Callable, Protocol, Sequence
 
 import numpy as np
@@ -28,8 +31,9 @@ log = logging.getLogger("moe_prof.capture")
 
 
 class RouteWriter(Protocol):
-    """What RouteCapture hands steps to (WriterClient: a separate process). send_step must be
-    done with the arrays when it returns: they are views of a pinned slot that is reused."""
+    """What RouteCapture hands steps to. WriterClient (a separate process) also has send_block,
+    which RouteCapture prefers: the packed block goes out as is. The arrays are views of a pinned
+    slot that is reused once the call returns."""
 
     def send_step(self, step: int, segments: Sequence[Segment], layers: Sequence[int], ids: np.ndarray,
                   weights: np.ndarray, tokens: np.ndarray | None) -> None: ...
@@ -40,8 +44,8 @@ class RouteWriter(Protocol):
 
 class _HostSlot:
     def __init__(self, max_rows: int, n_layers: int, top_k: int) -> None:
-        self.ids = torch.empty((max_rows, n_layers, top_k), dtype=torch.int32, pin_memory=True)
-        self.weights = torch.empty((max_rows, n_layers, top_k), dtype=torch.float32, pin_memory=True)
+        # [row, layer, ids | float32 weights bits]
+        self.block = torch.empty((max_rows, n_layers, 2 * top_k), dtype=torch.int32, pin_memory=True)
         self.tokens = torch.empty((max_rows,), dtype=torch.int64, pin_memory=True)
         # Blocking sync: the collector thread sleeps instead of spinning a core the engine needs.
         self.event = torch.cuda.Event(blocking=True)
@@ -59,23 +63,31 @@ class RouteCapture:
         max_rows: int,
         device: torch.device | str,
         start_paused: bool = False,
-        host_slots: int = 4,
+        host_slots: int = 8,
         writer_factory: Callable[[str, str], RouteWriter] | None = None,
+        drain: str = "thread",
     ) -> None:
+        """drain="thread": a collector thread waits for each step's copy and sends it;
+        drain="inline": no thread, end_step sends the steps whose copies have finished (event query)."""
+        if drain not in ("thread", "inline"):
+            raise ValueError(f"drain must be 'thread' or 'inline', not {drain!r}")
+        self._inline = drain == "inline"
+        self._inflight: collections.deque[tuple[int, int, list[Segment], int, bool, int]] = collections.deque()
         self.layers = select_layers(moe_layer_ids, layers)
         self._slot_of = {layer: i for i, layer in enumerate(self.layers)}
+        self._layers_t = tuple(self.layers)
         self.top_k = int(top_k)
         self.max_rows = int(max_rows)
         self.device = torch.device(device)
         nl = len(self.layers)
-        self.ids = torch.zeros((self.max_rows, nl, self.top_k), dtype=torch.int32, device=self.device)
-        self.weights = torch.zeros((self.max_rows, nl, self.top_k), dtype=torch.float32, device=self.device)
-        self.tokens = torch.zeros((self.max_rows,), dtype=torch.int64, device=self.device)
+        # Per layer, rows are contiguous [ids(k) | weights(k) as int32 bits]: record() is one cat.
+        self.buf = torch.zeros((nl, self.max_rows, 2 * self.top_k), dtype=torch.int32, device=self.device)
+        self._staging = torch.zeros((self.max_rows, nl, 2 * self.top_k), dtype=torch.int32, device=self.device)
         self._slots = [_HostSlot(self.max_rows, nl, self.top_k) for _ in range(host_slots)]
         self._free: queue.Queue[int] = queue.Queue()
         for i in range(host_slots):
             self._free.put(i)
-        self._ready: queue.Queue[tuple[int, int, list[Segment], int, bool] | None] = queue.Queue()
+        self._ready: queue.Queue[tuple[int, int, list[Segment], int, bool, int] | None] = queue.Queue()
         full_meta = dict(meta)
         full_meta.setdefault("schema_version", SCHEMA_VERSION)
         full_meta["layers_logged"] = list(self.layers)
@@ -85,7 +97,7 @@ class RouteCapture:
         self._writer: RouteWriter = make(out_path, format_meta(full_meta))
         self._paused = bool(start_paused)
         self._offset = 0
-        self._pending: tuple[list[Segment], int, torch.Tensor | None] | None = None
+        self._pending: tuple[list[Segment], int, torch.Tensor | None, int] | None = None
         self._step = 0
         self._rows = 0
         self._stalls = 0
@@ -93,8 +105,10 @@ class RouteCapture:
         self._max_depth = 0
         self._error: BaseException | None = None
         self._closed = False
-        self._collector = threading.Thread(target=self._collect, name="moe-prof-collector", daemon=True)
-        self._collector.start()
+        self._collector: threading.Thread | None = None
+        if not self._inline:
+            self._collector = threading.Thread(target=self._collect, name="moe-prof-collector", daemon=True)
+            self._collector.start()
 
     # ---- inside the forward (also profiling, warm-up, capture, dummy runs) ----
     def record(self, layer_id: int, topk_ids: torch.Tensor, topk_weights: torch.Tensor, row_offset: int = 0) -> None:
@@ -107,8 +121,11 @@ class RouteCapture:
                 f"moe-prof capture: {row_offset + n} rows exceed the buffers' {self.max_rows} "
                 "(max_rows must be the engine's max tokens per forward)"
             )
-        self.ids[row_offset : row_offset + n, s].copy_(topk_ids, non_blocking=True)
-        self.weights[row_offset : row_offset + n, s].copy_(topk_weights, non_blocking=True)
+        if topk_ids.dtype != torch.int32:  # vLLM's routers give int32; others cost one more kernel
+            topk_ids = topk_ids.to(torch.int32)
+        if topk_weights.dtype != torch.float32:
+            topk_weights = topk_weights.float()
+        torch.cat((topk_ids, topk_weights.view(torch.int32)), dim=1, out=self.buf[s, row_offset : row_offset + n])
 
     # ---- around the forward of a real step ----
     def begin_step(self, segments: Sequence[Segment], num_real_rows: int, input_ids: torch.Tensor | None = None) -> None:
@@ -121,10 +138,8 @@ class RouteCapture:
                 f"moe-prof capture: segments cover {total} rows, step has {num_real_rows} real rows "
                 f"(buffers hold {self.max_rows})"
             )
-        segs = list(segments)
-        if self._offset:
-            segs = [replace(s, req_id=shift_request_id(s.req_id, self._offset)) for s in segs]
-        self._pending = (segs, num_real_rows, input_ids)
+        # the offset is applied by the writer: nothing per segment on the engine thread
+        self._pending = (list(segments), num_real_rows, input_ids, self._offset)
 
     def end_step(self) -> None:
         p, self._pending = self._pending, None
@@ -132,11 +147,15 @@ class RouteCapture:
             return
         if self._error is not None:
             raise RuntimeError(f"moe-prof capture: route writer failed: {self._error}")
-        segs, n, input_ids = p
+        segs, n, input_ids, offset = p
+        if self._inline:
+            self._drain(block=False)
         try:
             i = self._free.get_nowait()
         except queue.Empty:
             t0 = time.perf_counter()
+            if self._inline:
+                self._drain(block=True, limit=1)
             i = self._free.get()
             waited = time.perf_counter() - t0
             self._stalls += 1
@@ -149,17 +168,53 @@ class RouteCapture:
         slot = self._slots[i]
         has_tokens = input_ids is not None
         if n:
+            self._staging[:n].copy_(self.buf[:, :n].transpose(0, 1))
+            slot.block[:n].copy_(self._staging[:n], non_blocking=True)
             if has_tokens:
                 assert input_ids is not None
-                self.tokens[:n].copy_(input_ids[:n], non_blocking=True)
-                slot.tokens[:n].copy_(self.tokens[:n], non_blocking=True)
-            slot.ids[:n].copy_(self.ids[:n], non_blocking=True)
-            slot.weights[:n].copy_(self.weights[:n], non_blocking=True)
+                if slot.tokens.dtype != input_ids.dtype:  # once: D2H without a conversion kernel
+                    slot.tokens = torch.empty((self.max_rows,), dtype=input_ids.dtype, pin_memory=True)
+                slot.tokens[:n].copy_(input_ids[:n], non_blocking=True)
         slot.event.record()
-        self._ready.put((i, self._step, segs, n, has_tokens))
-        self._max_depth = max(self._max_depth, self._ready.qsize())
+        item = (i, self._step, segs, n, has_tokens, offset)
+        if self._inline:
+            self._inflight.append(item)
+            self._max_depth = max(self._max_depth, len(self._inflight))
+        else:
+            self._ready.put(item)
+            self._max_depth = max(self._max_depth, self._ready.qsize())
         self._step += 1
         self._rows += n
+
+    def _send(self, item: tuple[int, int, list[Segment], int, bool, int]) -> None:
+        i, step, segs, n, has_tokens, offset = item
+        slot = self._slots[i]
+        try:
+            slot.event.synchronize()
+            if self._error is None:
+                block = slot.block[:n].numpy()
+                tokens = slot.tokens[:n].numpy() if has_tokens else None
+                send_block = getattr(self._writer, "send_block", None)
+                if send_block is not None:
+                    send_block(step, segs, self._layers_t, block, tokens, offset)
+                else:
+                    k = self.top_k
+                    segs = [s._replace(req_id=shift_request_id(s.req_id, offset)) for s in segs]
+                    self._writer.send_step(step, segs, self.layers, block[..., :k], block[..., k:].view(np.float32), tokens)
+        except BaseException as e:  # surfaced by the next end_step/flush, never swallowed
+            self._error = e
+        finally:
+            self._free.put(i)
+
+    def _drain(self, block: bool, limit: int | None = None) -> None:
+        """Inline mode: send finished steps in order (all of them when block)."""
+        sent = 0
+        while self._inflight and (limit is None or sent < limit):
+            i = self._inflight[0][0]
+            if not block and not self._slots[i].event.query():
+                return
+            self._send(self._inflight.popleft())
+            sent += 1
 
     def _collect(self) -> None:
         while True:
@@ -167,19 +222,7 @@ class RouteCapture:
             try:
                 if item is None:
                     return
-                i, step, segs, n, has_tokens = item
-                slot = self._slots[i]
-                try:
-                    slot.event.synchronize()
-                    if self._error is None:
-                        self._writer.send_step(
-                            step, segs, self.layers, slot.ids[:n].numpy(), slot.weights[:n].numpy(),
-                            slot.tokens[:n].numpy() if has_tokens else None,
-                        )
-                except BaseException as e:  # surfaced by the next end_step/flush, never swallowed
-                    self._error = e
-                finally:
-                    self._free.put(i)
+                self._send(item)
             finally:
                 self._ready.task_done()
 
@@ -201,7 +244,10 @@ class RouteCapture:
         if self._closed:
             return
         torch.cuda.current_stream(self.device).synchronize()
-        self._ready.join()
+        if self._inline:
+            self._drain(block=True)
+        else:
+            self._ready.join()
         if self._error is not None:
             raise RuntimeError(f"moe-prof capture: route writer failed: {self._error}")
         self._writer.flush()
@@ -212,16 +258,20 @@ class RouteCapture:
             return self.out_path
         self.flush()
         self._closed = True
-        self._ready.put(None)
-        self._collector.join()
+        self._stop_collector()
         return self._writer.close()
+
+    def _stop_collector(self) -> None:
+        if self._collector is not None:
+            self._ready.put(None)
+            self._collector.join()
+            self._collector = None
 
     def abandon(self) -> None:
         """Stop without renaming: the `.partial` stays (what a crash leaves)."""
         if not self._closed:
             self._closed = True
-            self._ready.put(None)
-            self._collector.join()
+            self._stop_collector()
             self._writer.abandon()
 
     def stats(self) -> dict[str, object]:

@@ -17,11 +17,6 @@ def format_meta(meta: Mapping[str, object]) -> str:
     return json.dumps({"type": "meta", **meta}, separators=(",", ":")) + "\n"
 
 
-def _weights_text(w: Sequence[float]) -> str:
-    # '%.9g' round-trips every float32 exactly (9 significant digits suffice for binary32).
-    return ",".join(["%.9g" % x for x in w])
-
-
 def format_routes(
     segments: Sequence[tuple[str, int, int, str]],
     ids: np.ndarray,
@@ -43,9 +38,17 @@ def format_routes(
     w_rows = weights.astype(np.float64).tolist()  # float64 holds each float32 exactly
     tok_list = tokens.tolist() if tokens is not None else None
     layer_txt = [str(int(x)) for x in layers]
+    k = ids.shape[2]
+    # '%.9g' round-trips every float32 exactly (9 significant digits suffice for binary32); one
+    # format string per line part keeps the writer at several 100k lines/s.
+    line_fmt = (
+        '%s%s,"topk_ids":[' + ",".join(["%d"] * k) + '],"topk_weights":[' + ",".join(["%.9g"] * k) + "]%s"
+    )
     out: list[str] = []
     row = 0
     for req_id, first_pos, num_rows, phase in segments:
+        if phase not in ("prefill", "decode"):
+            raise ValueError(f"segment of request {req_id!r}: phase {phase!r} is not prefill or decode")
         req_txt = json.dumps(str(req_id))
         for j in range(num_rows):
             r = row + j
@@ -57,9 +60,6 @@ def format_routes(
             ids_r = id_rows[r]
             w_r = w_rows[r]
             for li, lt in enumerate(layer_txt):
-                out.append(
-                    f'{head}{lt},"topk_ids":[{",".join(map(str, ids_r[li]))}],'
-                    f'"topk_weights":[{_weights_text(w_r[li])}]{tail}'
-                )
+                out.append(line_fmt % (head, lt, *ids_r[li], *w_r[li], tail))
         row += num_rows
     return "".join(out)

@@ -6,7 +6,7 @@ without a close (the engine died), the `.partial` stays: an incomplete log is ne
 as a complete one. Imports only stdlib, numpy and the sibling jsonl.py (loaded by path)."""
 from __future__ import annotations
 
-import json
+import marshal
 import os
 import signal
 import struct
@@ -15,7 +15,7 @@ from typing import BinaryIO
 
 import numpy as np
 
-HEADER = struct.Struct("<II")  # json length, payload length
+HEADER = struct.Struct("<II")  # header length (marshal), payload length
 
 
 def _read_exact(f: BinaryIO, n: int) -> bytes | None:
@@ -52,18 +52,25 @@ def main(out_path: str) -> int:
                 f.flush()
                 return 3  # engine went away without close: leave the .partial
             jlen, plen = HEADER.unpack(head)
-            msg = json.loads(_read_exact(inp, jlen) or b"{}")
+            msg = marshal.loads(_read_exact(inp, jlen) or marshal.dumps({}))
             payload = _read_exact(inp, plen) if plen else b""
             op = msg.get("op")
             if op == "meta":
                 f.write(msg["line"])
             elif op == "step":
-                n, nl, k = msg["shape"]
-                cnt = n * nl * k
-                ids = np.frombuffer(payload, dtype=np.int32, count=cnt).reshape(n, nl, k)
-                w = np.frombuffer(payload, dtype=np.float32, count=cnt, offset=4 * cnt).reshape(n, nl, k)
-                tok = np.frombuffer(payload, dtype=np.int64, count=n, offset=8 * cnt) if msg["has_tokens"] else None
-                segs = [tuple(s) for s in msg["segments"]]
+                n, nl, k2 = msg["shape"]
+                k = k2 // 2
+                cnt = n * nl * k2
+                block = np.frombuffer(payload, dtype=np.int32, count=cnt).reshape(n, nl, k2)
+                ids = block[..., :k]
+                w = block[..., k:].view(np.float32)
+                tok = None
+                if msg["tokens"] is not None:
+                    tok = np.frombuffer(payload, dtype=np.dtype(msg["tokens"]), count=n, offset=4 * cnt)
+                off = msg["offset"]
+                segs = [
+                    (str(int(r) - off) if off and r.isdigit() else r, p0, m, ph) for r, p0, m, ph in msg["segments"]
+                ]
                 f.write(jsonl.format_routes(segs, ids, w, tok, msg["layers"], msg["step"]))
             elif op == "flush":
                 f.flush()

@@ -1,7 +1,7 @@
 """The vLLM engine: offline `LLM.generate` on a vllm==0.15.1 install carrying the moe-prof patch.
 
 The patch's capture lives in vLLM's engine-core process; this process steers it through
-`LLM.collective_rpc`, which runs a function on every GPU worker: resume logging once the warm-up
+`LLM.collective_rpc("moe_prof_control", ...)` on every GPU worker: resume logging once the warm-up
 is done (warm-up requests consumed request ids, so their count is passed as the offset) and
 close the log (flush, rename `.partial`) before the engine shuts down.
 """
@@ -32,13 +32,6 @@ def configure_env(job: Job) -> None:
     if job.deterministic:
         # vLLM's batch-invariant mode: deterministic kernels for matmul/softmax/reductions.
         os.environ["VLLM_BATCH_INVARIANT"] = "1"
-
-
-def _capture_control(worker: Any, action: str, kwargs: dict[str, Any]) -> Any:
-    # Runs inside vLLM's worker process (cloudpickled by collective_rpc).
-    from vllm import moe_prof_capture  # added by patches/vllm-v0.15.1-moe-logger.patch
-
-    return moe_prof_capture.control(worker, action, **kwargs)
 
 
 class _Progress:
@@ -124,19 +117,23 @@ class VLLMEngine:
     def encode_prompts(self, messages: list[str], chat_template: bool) -> list[list[int]]:
         return encode_messages(self.llm.get_tokenizer(), messages, chat_template)
 
-    def _control(self, action: str, **kwargs: Any) -> list[Any]:
-        return self.llm.collective_rpc(_capture_control, args=(action, kwargs))
+    def _control(self, action: str, *args: Any) -> list[dict[str, Any]]:
+        # `moe_prof_control` is the Worker method the patch adds (gpu_worker.py); a method name
+        # travels to the engine process without pickling a function.
+        return list(self.llm.collective_rpc("moe_prof_control", args=(action, *args)))
 
     def start_capture(self, requests_before: int) -> None:
         if self.job.routes_path:
-            self._control("resume", req_id_offset=requests_before)
+            self._control("resume", requests_before)
 
     def finish_capture(self) -> dict[str, Any] | None:
         if not self.job.routes_path:
             return None
-        results = self._control("close")
-        first = next((r for r in results if r), None)
-        return first if isinstance(first, dict) else {"path": self.job.routes_path, "stats": {}}
+        writers = [r for r in self._control("close") if r.get("active")]
+        if not writers:
+            raise RuntimeError("no vLLM worker is capturing routes: is the moe-prof patch applied to this vLLM?")
+        stats = writers[0]
+        return {"path": str(stats["out_path"]), "stats": stats}
 
     def requests_submitted(self) -> int:
         return int(self.llm.request_counter.counter)

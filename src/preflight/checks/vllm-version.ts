@@ -1,7 +1,6 @@
 import { envError, type UserError } from "../../errors.js";
 import type { PythonFacts } from "../probe.js";
-
-export const REQUIRED_VLLM = "0.15.1";
+import { VLLM_VERSION as REQUIRED_VLLM } from "../../patch/locate-vllm.js";
 
 export function checkVllmVersion(f: PythonFacts): UserError | null {
   if (!f.vllm)

@@ -1,0 +1,49 @@
+// `moe-prof patch apply|check|revert [--python PATH]`
+import { Argument, Command, Option } from "commander";
+import { EXIT_ENV, EXIT_INVALID, EXIT_OK } from "../errors.js";
+import { locateVllm } from "../patch/locate-vllm.js";
+import { defaultPython } from "../config/python.js";
+import { applyPatch, checkPatch, loadPatch, revertPatch } from "../patch/vllm-patch.js";
+
+export type PatchAction = "apply" | "check" | "revert";
+
+/** Runs one action and returns the exit code; messages go to stdout, errors are thrown as UserError. */
+export async function runPatch(action: PatchAction, python: string | undefined, out: (line: string) => void): Promise<number> {
+  const install = await locateVllm(python ?? defaultPython());
+  const patches = await loadPatch();
+  const where = `vLLM ${install.version} in ${install.root}`;
+  if (action === "apply") {
+    const r = await applyPatch(install.root, patches);
+    out(r === "applied" ? `patched ${where}` : `already patched: ${where}`);
+    return EXIT_OK;
+  }
+  if (action === "revert") {
+    const r = await revertPatch(install.root, patches);
+    out(r === "reverted" ? `reverted ${where} to its original files` : `not patched, nothing to revert: ${where}`);
+    return EXIT_OK;
+  }
+  const { state, files } = await checkPatch(install.root, patches);
+  if (state === "applied") {
+    out(`applied: ${where}`);
+    return EXIT_OK;
+  }
+  if (state === "not-applied") {
+    out(`not applied: ${where} (run \`moe-prof patch apply\`)`);
+    return EXIT_INVALID;
+  }
+  const detail = files.filter((f) => f.state !== "patched").map((f) => `${f.path} (${f.state === "pristine" ? "not patched" : "changed by something else"})`);
+  out(`conflicting: ${where}: ${detail.join(", ")}`);
+  return EXIT_ENV;
+}
+
+export function registerPatch(program: Command): void {
+  program
+    .command("patch")
+    .description("apply, check or revert the VLLM_LOG_MOE patch in the vllm==0.15.1 install of a Python interpreter " +
+      "(check exits 0 applied, 1 not applied, 2 conflicting)")
+    .addArgument(new Argument("<action>", "apply | check | revert").choices(["apply", "check", "revert"]))
+    .addOption(new Option("--python <path>", "Python interpreter whose vLLM to patch (default: ./.venv/bin/python, else python3)"))
+    .action(async (action: PatchAction, opts: { python?: string }) => {
+      process.exitCode = await runPatch(action, opts.python, (l) => process.stdout.write(l + "\n"));
+    });
+}

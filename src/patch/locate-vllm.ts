@@ -1,0 +1,51 @@
+// Where the interpreter's vLLM lives, read from its dist-info through importlib.metadata:
+// importing vllm itself would need its GPU stack.
+import { existsSync } from "node:fs";
+import path from "node:path";
+import { execa } from "execa";
+import { envError } from "../errors.js";
+
+export const VLLM_VERSION = "0.15.1";
+
+export interface VllmInstall {
+  python: string;
+  version: string;
+  /** the directory that holds vllm/ (site-packages) */
+  root: string;
+}
+
+const PROBE = `
+import importlib.metadata as md, json, sys
+try:
+    d = md.distribution("vllm")
+except md.PackageNotFoundError:
+    print(json.dumps({"missing": True})); sys.exit(0)
+print(json.dumps({"version": d.version, "root": str(d.locate_file(""))}))
+`;
+
+export async function locateVllm(python: string): Promise<VllmInstall> {
+  let stdout: string;
+  try {
+    ({ stdout } = await execa(python, ["-c", PROBE], { timeout: 60_000 }));
+  } catch (err) {
+    const e = err as { code?: string; shortMessage?: string };
+    if (e.code === "ENOENT") throw envError(`python interpreter not found: ${python}`);
+    throw envError(`${python} could not run the vLLM lookup: ${e.shortMessage ?? String(err)}`);
+  }
+  let info: { missing?: boolean; version?: string; root?: string };
+  try {
+    info = JSON.parse(stdout.trim().split("\n").pop() ?? "");
+  } catch {
+    throw envError(`${python}: unexpected output from the vLLM lookup: ${JSON.stringify(stdout.slice(0, 200))}`);
+  }
+  if (info.missing || !info.version || !info.root) {
+    throw envError(`vLLM is not installed for ${python} (install vllm==${VLLM_VERSION}, e.g. \`moe-prof setup\`)`);
+  }
+  if (info.version !== VLLM_VERSION) {
+    throw envError(`vLLM ${info.version} is installed for ${python}, but moe-prof's patch is for vLLM ${VLLM_VERSION}`);
+  }
+  if (!existsSync(path.join(info.root, "vllm"))) {
+    throw envError(`vLLM ${info.version}'s metadata points at ${info.root}, which holds no vllm/ directory`);
+  }
+  return { python, version: info.version, root: info.root };
+}

@@ -1,0 +1,129 @@
+// `moe-prof patch` on an installed-looking copy of the real vllm==0.15.1 wheel's files
+// (dist-info + the sources the patch touches), found through a real Python's importlib.metadata.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { chmod, cp, mkdtemp, readFile, readdir, rm, stat, writeFile, appendFile, mkdir } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { execa } from "execa";
+import { runPatch } from "../src/commands/patch.js";
+import { UserError, EXIT_ENV } from "../src/errors.js";
+import { writeFailure } from "../src/patch/file-transaction.js";
+
+const FILES = process.env.MOE_PROF_VLLM_FILES; // set by .ci/run (scripts/vllm-wheel-files.py)
+const skip = FILES ? false : "MOE_PROF_VLLM_FILES unset: run `python3 scripts/vllm-wheel-files.py` and export it";
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
+const PATCH = path.join(ROOT, "patches", "vllm-v0.15.1-moe-logger.patch");
+
+async function site(): Promise<{ dir: string; python: string }> {
+  const base = await mkdtemp(path.join(tmpdir(), "moe-prof-patch-"));
+  const dir = path.join(base, "site-packages");
+  await cp(FILES!, dir, { recursive: true });
+  // a real interpreter that sees this directory first, as a virtualenv's python sees its site-packages
+  const python = path.join(base, "python");
+  await writeFile(python, `#!/bin/sh\nPYTHONPATH='${dir}' exec python3 "$@"\n`);
+  await chmod(python, 0o755);
+  return { dir, python };
+}
+
+async function snapshot(dir: string): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  for (const e of await readdir(dir, { recursive: true, withFileTypes: true })) {
+    if (e.isFile()) {
+      const p = path.join(e.parentPath, e.name);
+      out.set(path.relative(dir, p), await readFile(p, "latin1"));
+    }
+  }
+  return out;
+}
+
+async function run(action: "apply" | "check" | "revert", python: string): Promise<{ code: number; lines: string[] }> {
+  const lines: string[] = [];
+  const code = await runPatch(action, python, (l) => lines.push(l));
+  return { code, lines };
+}
+
+test("apply, check, idempotent apply, revert to byte-identical files", { skip }, async () => {
+  const { dir, python } = await site();
+  const before = await snapshot(dir);
+  assert.equal((await run("check", python)).code, 1);
+  const a = await run("apply", python);
+  assert.equal(a.code, 0);
+  assert.match(a.lines[0]!, /^patched vLLM 0\.15\.1 in /);
+
+  // the same bytes GNU patch produces from the same file
+  const ref = path.join(path.dirname(dir), "ref");
+  await cp(FILES!, ref, { recursive: true });
+  await execa("patch", ["-p1", "--fuzz=0", "--quiet", "-i", PATCH], { cwd: ref });
+  const patched = await snapshot(dir);
+  for (const [rel, text] of await snapshot(ref)) assert.equal(patched.get(rel), text, rel);
+
+  await execa("python3", ["-m", "py_compile", ...["vllm/model_executor/layers/fused_moe/layer.py", "vllm/v1/worker/gpu_model_runner.py",
+    "vllm/v1/worker/gpu_worker.py", "vllm/moe_prof_capture/glue.py", "vllm/moe_prof_capture/capture.py"].map((p) => path.join(dir, p))],
+    { env: { PYTHONPYCACHEPREFIX: path.join(path.dirname(dir), "pyc") } });
+
+  assert.deepEqual(await run("check", python), { code: 0, lines: [`applied: vLLM 0.15.1 in ${dir}`] });
+  assert.match((await run("apply", python)).lines[0]!, /^already patched/);
+  assert.deepEqual(await snapshot(dir), patched);
+
+  // Python leaves bytecode in the new package; revert removes it with the package
+  await mkdir(path.join(dir, "vllm/moe_prof_capture/__pycache__"));
+  await writeFile(path.join(dir, "vllm/moe_prof_capture/__pycache__/glue.cpython-312.pyc"), "x");
+  assert.equal((await run("revert", python)).code, 0);
+  assert.deepEqual(await snapshot(dir), before);
+  await assert.rejects(stat(path.join(dir, "vllm/moe_prof_capture")));
+  assert.match((await run("revert", python)).lines[0]!, /^not patched, nothing to revert/);
+});
+
+test("a file changed by something else is reported as conflicting and left alone", { skip }, async () => {
+  const { dir, python } = await site();
+  await run("apply", python);
+  await appendFile(path.join(dir, "vllm/v1/worker/gpu_worker.py"), "# local edit\n");
+  const state = await snapshot(dir);
+  const c = await run("check", python);
+  assert.equal(c.code, 2);
+  assert.match(c.lines[0]!, /^conflicting: .*vllm\/v1\/worker\/gpu_worker\.py \(changed by something else\)/);
+  for (const action of ["apply", "revert"] as const) {
+    await assert.rejects(run(action, python), (e: unknown) => e instanceof UserError && e.exitCode === EXIT_ENV && /gpu_worker\.py/.test(e.message));
+  }
+  assert.deepEqual(await snapshot(dir), state);
+});
+
+test("a failing apply leaves every file as it was", { skip }, async () => {
+  const { dir, python } = await site();
+  // a plain file where the patch must create its package directory: writing fails midway
+  await writeFile(path.join(dir, "vllm/moe_prof_capture"), "in the way\n");
+  const before = await snapshot(dir);
+  await assert.rejects(run("apply", python));
+  assert.deepEqual(await snapshot(dir), before);
+});
+
+test("refuses another vLLM version, naming both", { skip }, async () => {
+  const { dir, python } = await site();
+  const meta = path.join(dir, "vllm-0.15.1.dist-info/METADATA");
+  await writeFile(meta, (await readFile(meta, "utf8")).replace(/^Version: 0\.15\.1$/m, "Version: 0.15.0"));
+  await assert.rejects(run("check", python), (e: unknown) =>
+    e instanceof UserError && e.exitCode === EXIT_ENV && /vLLM 0\.15\.0 is installed .* for vLLM 0\.15\.1/.test(e.message));
+});
+
+test("no vLLM and no interpreter are one-line environment errors", async () => {
+  const base = await mkdtemp(path.join(tmpdir(), "moe-prof-novllm-"));
+  const python = path.join(base, "python");
+  await writeFile(python, `#!/bin/sh\nexec python3 -S "$@"\n`); // -S: no site-packages, so no vllm
+  await chmod(python, 0o755);
+  await assert.rejects(run("check", python), (e: unknown) => e instanceof UserError && /vLLM is not installed for /.test(e.message));
+  await assert.rejects(run("check", path.join(base, "missing")), (e: unknown) => e instanceof UserError && /interpreter not found/.test(e.message));
+  const cli = await execa("node", [path.join(ROOT, "dist/src/cli.js"), "patch", "check", "--python", python], { reject: false });
+  assert.equal(cli.exitCode, 2);
+  assert.equal(cli.stderr.trim().split("\n").length, 1);
+  await rm(base, { recursive: true, force: true });
+});
+
+test("read-only site-packages maps to an environment error", () => {
+  for (const code of ["EROFS", "EACCES", "EPERM"]) {
+    const err = Object.assign(new Error("x"), { code });
+    const e = writeFailure("/sp", err);
+    assert.ok(e instanceof UserError && e.exitCode === EXIT_ENV && /cannot write to \/sp .*read-only/.test(e.message));
+  }
+});
