@@ -1,5 +1,6 @@
 // `moe-prof patch` on an installed-looking copy of the real vllm==0.15.1 wheel's files
 // (dist-info + the sources the patch touches), found through a real Python's importlib.metadata.
+import { execFileSync } from "node:child_process";
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { chmod, cp, mkdtemp, readFile, readdir, rm, stat, writeFile, appendFile, mkdir } from "node:fs/promises";
@@ -11,9 +12,18 @@ import { runPatch } from "../src/commands/patch.js";
 import { UserError, EXIT_ENV } from "../src/errors.js";
 import { writeFailure } from "../src/patch/file-transaction.js";
 
-const FILES = process.env.MOE_PROF_VLLM_FILES; // set by .ci/run (scripts/vllm-wheel-files.py)
-const skip = FILES ? false : "MOE_PROF_VLLM_FILES unset: run `python3 scripts/vllm-wheel-files.py` and export it";
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
+// The real vllm==0.15.1 wheel's files: from .ci/run, else fetched here once (cached in ~/.cache).
+let FILES = process.env.MOE_PROF_VLLM_FILES;
+let fetchError = "";
+if (!FILES) {
+  try {
+    FILES = execFileSync("python3", [path.join(ROOT, "scripts", "vllm-wheel-files.py")], { encoding: "utf8", timeout: 900_000 }).trim();
+  } catch (err) {
+    fetchError = String((err as { stderr?: string }).stderr || err).trim().split("\n").pop() ?? "";
+  }
+}
+const skip = FILES ? false : `the vllm==0.15.1 wheel could not be fetched (offline?): ${fetchError}`;
 const PATCH = path.join(ROOT, "patches", "vllm-v0.15.1-moe-logger.patch");
 
 async function site(): Promise<{ dir: string; python: string }> {

@@ -3,7 +3,7 @@ import { createWriteStream } from "node:fs";
 import { createInterface } from "node:readline";
 import path from "node:path";
 import { execa } from "execa";
-import { UserError, EXIT_INVALID } from "../errors.js";
+import { UserError, EXIT_INVALID, EXIT_ENV } from "../errors.js";
 import { packageRoot } from "../config/package-info.js";
 import { parseWorkerLine, type ReadyMsg, type ResultMsg, type WorkerMessage } from "./protocol.js";
 import { endProcessGroup } from "./process-group.js";
@@ -77,6 +77,7 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerOutcome> {
       }
     }
     const exit = await child;
+    if ((exit as { code?: string }).code === "ENOENT") throw new UserError(`Python not found: ${opts.python} (pass --python PATH)`, EXIT_ENV);
     if (aborted) throw new UserError(`interrupted during the ${opts.label} pass; worker stopped`, EXIT_INTERRUPTED);
     if (failure) throw new UserError(`${failure} (${logHint})`, EXIT_INVALID);
     if (exit.exitCode !== 0 || !ready || !result) {

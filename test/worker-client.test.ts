@@ -1,0 +1,66 @@
+// The TypeScript worker client against the real Python worker, and the protocol schema against
+// transcripts recorded on an H100 (fixtures/recorded/hf-smoke-h100).
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { runWorker } from "../src/worker/run-worker.js";
+import { parseWorkerLine, type WorkerMessage } from "../src/worker/protocol.js";
+import { packageRoot } from "../src/config/package-info.js";
+import { UserError } from "../src/errors.js";
+
+const recorded = path.join(packageRoot(), "fixtures", "recorded", "hf-smoke-h100");
+
+test("every message recorded from the H100 run passes the protocol schema", () => {
+  for (const pass of ["no_log", "log"]) {
+    const lines = readFileSync(path.join(recorded, `worker-${pass}-1.protocol.jsonl`), "utf8").trim().split("\n");
+    const types = lines.map((l) => {
+      const r = parseWorkerLine(l);
+      assert.ok(r.ok, `${pass}: ${!r.ok && r.error}`);
+      return r.msg.type;
+    });
+    assert.deepEqual(types.slice(0, 4), ["hello", "phase", "ready", "phase"]);
+    assert.equal(types.at(-1), "result");
+    assert.equal(types.filter((t) => t === "progress").length, 4);
+  }
+});
+
+test("bad protocol lines are named, not thrown", () => {
+  assert.deepEqual(parseWorkerLine("not json"), { ok: false, error: "not JSON: not json" });
+  const r = parseWorkerLine('{"type":"progress","done":1}');
+  assert.equal(r.ok, false);
+  assert.match((r as { error: string }).error, /^total: /);
+  const u = parseWorkerLine('{"type":"telemetry"}');
+  assert.equal(u.ok, false);
+});
+
+test("a worker that fails reports one line through the protocol; the traceback goes to its log", async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "moe-prof-worker-"));
+  const job = path.join(dir, "job.json");
+  // engine hf on a machine without torch/GPU: the real worker gets as far as loading the engine.
+  writeFileSync(
+    job,
+    JSON.stringify({
+      engine: "hf", pass_name: "no_log", model: "m", prompts: ["q"], seed: 1, max_tokens: 2, temperature: 0,
+      routes_path: null, random_weights: true, config_dir: path.join(packageRoot(), "fixtures/models/qwen1.5-moe-a2.7b"),
+    }),
+  );
+  const seen: WorkerMessage["type"][] = [];
+  const stderrPath = path.join(dir, "worker.log");
+  await assert.rejects(
+    runWorker({ python: "python3", jobPath: job, stderrPath, label: "no-log", onMessage: (m) => seen.push(m.type) }),
+    (e: unknown) => e instanceof UserError && e.exitCode === 1 && /^no-log pass failed: .+ \(see .*worker\.log\)$/.test(e.message),
+  );
+  assert.deepEqual(seen.slice(0, 2), ["hello", "phase"]);
+  assert.equal(seen.at(-1), "error");
+  assert.match(readFileSync(stderrPath, "utf8"), /Traceback/);
+});
+
+test("a missing interpreter is an error naming it", async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "moe-prof-worker-"));
+  await assert.rejects(
+    runWorker({ python: path.join(dir, "no-python"), jobPath: "j", stderrPath: path.join(dir, "l"), label: "log" }),
+    (e: unknown) => e instanceof UserError && e.exitCode === 2 && e.message === `Python not found: ${path.join(dir, "no-python")} (pass --python PATH)`,
+  );
+});
