@@ -19,7 +19,26 @@ async function step(title: string, cmd: string, args: string[]): Promise<void> {
 
 export interface SetupOptions {
   venv: string;
-  basePython: string;
+  /** Interpreter to make the venv from; default python3.12, else python3 if that is 3.12. */
+  basePython?: string | undefined;
+}
+
+/** requirements-lock.txt is resolved for CPython 3.12: find one, or say how to get one. */
+async function python312(given: string | undefined): Promise<string> {
+  const seen: string[] = [];
+  for (const py of given ? [given] : ["python3.12", "python3"]) {
+    const v = await execa(py, ["-c", "import sys; print('%d.%d' % sys.version_info[:2])"], { reject: false });
+    if (v.exitCode !== 0) {
+      seen.push(`${py}: not found`);
+      continue;
+    }
+    const ver = String(v.stdout).trim();
+    if (ver === "3.12") return py;
+    seen.push(`${py}: Python ${ver}`);
+  }
+  throw envError(
+    `requirements-lock.txt is resolved for Python 3.12 and none was found (${seen.join("; ")}): pass --base-python PATH, or install uv (it fetches 3.12)`,
+  );
 }
 
 export async function setupVenv(opts: SetupOptions): Promise<string> {
@@ -28,15 +47,7 @@ export async function setupVenv(opts: SetupOptions): Promise<string> {
   const useUv = await has("uv", ["--version"]);
   if (!existsSync(venvPython)) {
     if (useUv) await step("create virtualenv (uv)", "uv", ["venv", "--python", "3.12", opts.venv]);
-    else {
-      const v = await execa(opts.basePython, ["-c", "import sys; print('%d.%d' % sys.version_info[:2])"], { reject: false });
-      if (v.exitCode !== 0) throw envError(`${opts.basePython} not found: pass --base-python PATH to a Python 3.12`);
-      if (String(v.stdout).trim() !== "3.12")
-        throw envError(
-          `${opts.basePython} is Python ${String(v.stdout).trim()}; requirements-lock.txt is resolved for Python 3.12: pass --base-python PATH (or install uv, which fetches 3.12)`,
-        );
-      await step("create virtualenv", opts.basePython, ["-m", "venv", opts.venv]);
-    }
+    else await step("create virtualenv", await python312(opts.basePython), ["-m", "venv", opts.venv]);
   }
   if (useUv) await step("install requirements-lock.txt (uv)", "uv", ["pip", "install", "--python", venvPython, "--require-hashes", "-r", lock]);
   else await step("install requirements-lock.txt", venvPython, ["-m", "pip", "install", "--require-hashes", "-r", lock]);
@@ -48,8 +59,8 @@ export function registerSetup(program: Command, applyPatch: (python: string) => 
     .command("setup")
     .description("create ./.venv with the pinned vLLM 0.15.1 stack (requirements-lock.txt) and apply the moe-prof patch")
     .option("--venv <dir>", "virtualenv directory", ".venv")
-    .option("--base-python <path>", "Python 3.12 used to create the virtualenv when uv is not installed", "python3.12")
-    .action(async (o: { venv: string; basePython: string }) => {
+    .option("--base-python <path>", "Python 3.12 to create the virtualenv from when uv is not installed (default python3.12, else python3)")
+    .action(async (o: { venv: string; basePython?: string }) => {
       const python = await setupVenv({ venv: path.resolve(o.venv), basePython: o.basePython });
       await applyPatch(python);
       process.stderr.write(`moe-prof setup: ready. \`moe-prof run\` uses ${python}\n`);
