@@ -15,6 +15,16 @@ program
   .name("moe-prof")
   .description("Profile Mixture-of-Experts routing: capture it inside vLLM, validate, analyse and plot it.")
   .version(readPackageVersion())
+  .addHelpText(
+    "after",
+    `
+Typical use:
+  moe-prof setup                     ./.venv with vLLM 0.15.1 (requirements-lock.txt), patched
+  moe-prof run                       no-log + log pass over 25 GSM8K prompts -> ./moe-prof-out/<timestamp>/
+  moe-prof hist out/moe_routes.jsonl analyse and plot an existing routes log
+Exit codes: 0 ok; 1 invalid input or a failed check; 2 usage or environment; 130 interrupted.
+Each command has --help.`,
+  )
   .exitOverride()
   .configureOutput({ outputError: (str, write) => write(str) });
 

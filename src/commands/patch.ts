@@ -39,8 +39,8 @@ export async function runPatch(action: PatchAction, python: string | undefined, 
 export function registerPatch(program: Command): void {
   program
     .command("patch")
-    .description("apply, check or revert the VLLM_LOG_MOE patch in the vllm==0.15.1 install of a Python interpreter " +
-      "(check exits 0 applied, 1 not applied, 2 conflicting)")
+    .description("Apply, check or revert the VLLM_LOG_MOE patch in the vllm==0.15.1 install of a Python interpreter " +
+      "(check exits 0 applied, 1 not applied, 2 conflicting).")
     .addArgument(new Argument("<action>", "apply | check | revert").choices(["apply", "check", "revert"]))
     .addOption(new Option("--python <path>", "Python interpreter whose vLLM to patch (default: ./.venv/bin/python, else python3)"))
     .action(async (action: PatchAction, opts: { python?: string }) => {

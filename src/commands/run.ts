@@ -99,7 +99,7 @@ export async function runCommand(raw: Record<string, unknown>, deps: RunDeps): P
 export function registerRun(program: Command, deps: RunDeps): void {
   program
     .command("run")
-    .description("profile MoE routing: a no-log and a log pass over the same prompts, then validate, check and plot")
+    .description("Profile MoE routing: a no-log and a log pass over the same prompts, then validate, check and plot.")
     .option("--model <id>", `model to run (default ${DEFAULT_MODEL})`)
     .addOption(new Option("--engine <name>", "vllm (patched 0.15.1) or hf (transformers)").choices(["vllm", "hf"]).default("vllm"))
     .option("--num-prompts <n>", "how many prompts (from the start of the set)", "25")

@@ -57,7 +57,7 @@ export async function setupVenv(opts: SetupOptions): Promise<string> {
 export function registerSetup(program: Command, applyPatch: (python: string) => Promise<void>): void {
   program
     .command("setup")
-    .description("create ./.venv with the pinned vLLM 0.15.1 stack (requirements-lock.txt) and apply the moe-prof patch")
+    .description("Create ./.venv with the pinned vLLM 0.15.1 stack (requirements-lock.txt) and apply the moe-prof patch.")
     .option("--venv <dir>", "virtualenv directory", ".venv")
     .option("--base-python <path>", "Python 3.12 to create the virtualenv from when uv is not installed (default python3.12, else python3)")
     .action(async (o: { venv: string; basePython?: string }) => {
