@@ -85,7 +85,7 @@ EDITS: list[tuple[str, str, str, str, int]] = [
     (
         "vllm/v1/worker/gpu_worker.py",
         "    def shutdown(self) -> None:\n",
-        "        if moe_prof_glue.ENABLED:\n            moe_prof_glue.on_shutdown()\n",
+        "        if moe_prof_glue.ENABLED:\n            moe_prof_glue.on_shutdown(self)\n",
         "after", 1,
     ),
     # a named worker method, so the LLM's process can call it with collective_rpc("moe_prof_control")

@@ -53,3 +53,41 @@ test("compareOutputs finds the first differing position per request", () => {
     { request: 2, firstDifferentPosition: 1, lengths: [1, 2] },
   ]);
 });
+
+test("vLLM async scheduling: a request that stopped early has one more row, at P+G-1", () => {
+  const exp = [
+    { promptTokens: 5, outputTokens: 3, extraRows: 1 }, // stopped on EOS before max_tokens: 8 rows at 0..7
+    { promptTokens: 2, outputTokens: 4, extraRows: 0 }, // reached max_tokens: 5 rows at 0..4
+  ];
+  const ok = checkConservation(exp, [row("0", [8], 0, 7), row("1", [5], 0, 4)], [0]);
+  assert.equal(ok.ok, true);
+  assert.equal(ok.expected_rows_per_layer, 13);
+  assert.equal(ok.rows_computed_after_stop, 1);
+  const bad = checkConservation(exp, [row("0", [7], 0, 6), row("1", [5], 0, 4)], [0]);
+  assert.deepEqual(bad.violations, [
+    "request 0, layer 0: 7 rows, expected 8 (P=5, G=3, +1 row computed after the stop)",
+    "request 0: token_idx 0..6, expected 0..7 (P=5, G=3, +1 row computed after the stop)",
+  ]);
+});
+
+test("expected rows per pass: +1 only for vLLM async scheduling and requests that stopped early", async () => {
+  const { expectedRows } = await import("../src/passes/check-passes.js");
+  const pass = (asyncScheduling: boolean) =>
+    ({
+      planned: { pass: "log", repeat: 1, label: "log", routesPath: null },
+      record: {},
+      outcome: {
+        wallS: 1,
+        ready: { type: "ready", pass_name: "log", load_s: 1, engine: { engine: "vllm", async_scheduling: asyncScheduling } },
+        result: {
+          type: "result", pass_name: "log", generate_s: 1, warmup_s: 0, routes: null, max_tokens: 4,
+          prompt_token_counts: [5, 6], output_token_ids: [[1, 2], [1, 2, 3, 4]], finish_reasons: ["stop", "length"],
+        },
+      },
+    }) as unknown as Parameters<typeof expectedRows>[0];
+  assert.deepEqual(expectedRows(pass(true)), [
+    { promptTokens: 5, outputTokens: 2, extraRows: 1 },
+    { promptTokens: 6, outputTokens: 4, extraRows: 0 },
+  ]);
+  assert.deepEqual(expectedRows(pass(false)).map((e) => e.extraRows), [0, 0]);
+});

@@ -5,7 +5,7 @@ and calls it from three places, each behind `if moe_prof_glue.ENABLED:` (one att
 per call when VLLM_LOG_MOE is unset; no buffers are ever made then):
   FusedMoE.forward_impl / forward_impl_chunked, after select_experts -> record()
   GPUModelRunner.execute_model, around the forward             -> begin_step() / end_step()
-  Worker.shutdown                                               -> on_shutdown()
+  Worker.shutdown                                               -> on_shutdown(worker)
   Worker.moe_prof_control (new method)                          -> control()
 Profiling, warm-up, graph-capture and dummy forwards go through GPUModelRunner._dummy_run, which
 never calls begin_step, so their rows are written into the buffers but never read.
@@ -67,6 +67,18 @@ def _init(layer: Any, topk_ids: "torch.Tensor") -> "RouteCapture | None":
     if getattr(layer, "pcp_size", 1) > 1 or getattr(pc, "use_ubatching", False):
         _disable("prefill context parallelism and micro-batching (DBO) are not supported")
         return None
+    if getattr(layer, "is_sequence_parallel", False):
+        # topk_ids hold only this rank's slice of the tokens: rank 0 alone would log wrong rows
+        _disable("sequence-parallel MoE is not supported")
+        return None
+    if vc.speculative_config is not None:
+        # draft-model MoE layers run after the step's end_step, and rejected drafts recompute
+        # positions: attribution would be wrong
+        _disable("speculative decoding is not supported")
+        return None
+    if getattr(pc, "enable_eplb", False):
+        _disable("EPLB is not supported (topk_ids are physical replica ids, not experts)")
+        return None
     suffix: int | None = None
     if pc.data_parallel_size > 1 or pc.pipeline_parallel_size > 1:
         # each DP rank serves its own requests, each PP stage owns its own layers: one file each
@@ -89,6 +101,9 @@ def _init(layer: Any, topk_ids: "torch.Tensor") -> "RouteCapture | None":
         "data_parallel_size": pc.data_parallel_size,
         "data_parallel_rank": pc.data_parallel_rank,
         "max_rows": max_rows,
+        # With async scheduling a request that stops before max_tokens (EOS / stop token) gets one
+        # more row, computed in the step scheduled before its stop was seen, then discarded.
+        "async_scheduling": bool(vc.scheduler_config.async_scheduling),
     }
     _cap = capture_from_env(
         meta=meta, moe_layer_ids=moe_ids, top_k=int(layer.top_k), max_rows=max_rows,
@@ -152,21 +167,33 @@ def end_step() -> None:
         _cap.end_step()
 
 
-def on_shutdown() -> None:
-    """Worker.shutdown: called from vLLM's `finally` blocks, so an exception in flight there means
-    the engine is dying: keep the `.partial`. SIGTERM/SIGINT (SystemExit) is a clean shutdown."""
+def on_shutdown(worker: Any = None) -> None:
+    """Worker.shutdown. vLLM's engine core ends by SystemExit both on a clean shutdown and when its
+    client dies mid-generation, so the exception does not tell them apart; what does is whether
+    the model runner still holds requests. Rename `.partial` only when it holds none (or the log
+    was closed through control already); otherwise keep the `.partial`: never present a
+    truncated log as complete."""
     global _cap
     cap, _cap = _cap, None
     if cap is None:
         return
+    runner = getattr(worker, "model_runner", None)
+    pending = len(getattr(runner, "requests", {}) or {}) if runner is not None else 0
     exc = sys.exc_info()[1]
-    if exc is None or isinstance(exc, (SystemExit, KeyboardInterrupt)):
+    clean = exc is None or isinstance(exc, (SystemExit, KeyboardInterrupt))
+    if clean and pending == 0:
         try:
             path = cap.close()
             log.info("moe-prof: routes written to %s", path)
             return
         except Exception as e:  # a failed close must not mask the shutdown; the .partial stays
             log.error("moe-prof: closing the route log failed: %s", e)
+    elif pending:
+        log.warning(
+            "moe-prof: engine shut down with %d requests unfinished: the route log stays %s.partial "
+            "(close it with collective_rpc('moe_prof_control', args=('close',)) before shutdown)",
+            pending, cap.out_path,
+        )
     cap.abandon()
 
 

@@ -59,3 +59,46 @@ def test_paused_or_absent_capture_records_nothing(monkeypatch):
 def test_control_without_capture_reports_inactive(monkeypatch):
     monkeypatch.setattr(vllm_glue, "_cap", None)
     assert vllm_glue.control(object(), "stats")["active"] is False
+
+
+class ClosingCapture:
+    """Stand-in for RouteCapture at shutdown: records whether the log was renamed or kept."""
+
+    out_path = "/tmp/x/moe_routes.jsonl"
+
+    def __init__(self):
+        self.ended = None
+
+    def close(self):
+        self.ended = "closed"
+        return self.out_path
+
+    def abandon(self):
+        self.ended = "abandoned"
+
+
+def _worker(n_requests):
+    return SimpleNamespace(model_runner=SimpleNamespace(requests={str(i): object() for i in range(n_requests)}))
+
+
+@pytest.mark.parametrize(
+    ("requests_left", "exc", "ended"),
+    [
+        (0, None, "closed"),  # clean shutdown after all requests finished
+        (0, SystemExit, "closed"),  # vLLM's SIGTERM handler: the usual clean end
+        (3, SystemExit, "abandoned"),  # client died mid-generation: same exception, requests left
+        (0, RuntimeError, "abandoned"),  # engine failing
+    ],
+)
+def test_shutdown_renames_only_a_complete_log(monkeypatch, requests_left, exc, ended):
+    c = ClosingCapture()
+    monkeypatch.setattr(vllm_glue, "_cap", c)
+    if exc is None:
+        vllm_glue.on_shutdown(_worker(requests_left))
+    else:
+        try:
+            raise exc()
+        except BaseException:
+            vllm_glue.on_shutdown(_worker(requests_left))
+    assert c.ended == ended
+    assert vllm_glue._cap is None

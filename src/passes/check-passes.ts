@@ -3,7 +3,7 @@
 import { rm } from "node:fs/promises";
 import { analyseRoutesFile } from "../commands/hist.js";
 import type { HistSummary } from "../analysis/summary.js";
-import { checkConservation, type ConservationResult } from "../analysis/conservation.js";
+import { checkConservation, type ConservationResult, type ExpectedRequest } from "../analysis/conservation.js";
 import { compareOutputs, type OutputComparison } from "../analysis/compare-outputs.js";
 import type { CompletedPass } from "./run-passes.js";
 
@@ -15,9 +15,15 @@ export interface PassChecks {
   agreement: Array<{ repeat: number } & OutputComparison>;
 }
 
-function expectedRows(p: CompletedPass) {
+export function expectedRows(p: CompletedPass): ExpectedRequest[] {
   const r = p.outcome.result;
-  return r.prompt_token_counts.map((promptTokens, i) => ({ promptTokens, outputTokens: r.output_token_ids[i]!.length }));
+  const asyncScheduling = p.outcome.ready.engine.async_scheduling === true;
+  return r.prompt_token_counts.map((promptTokens, i) => {
+    const outputTokens = r.output_token_ids[i]!.length;
+    // vLLM's async scheduling computes one more row for a request that stopped early.
+    const stoppedEarly = r.max_tokens !== undefined && outputTokens < r.max_tokens;
+    return { promptTokens, outputTokens, extraRows: asyncScheduling && stoppedEarly ? 1 : 0 };
+  });
 }
 
 export async function checkPasses(passes: CompletedPass[]): Promise<PassChecks> {

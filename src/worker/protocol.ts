@@ -31,6 +31,8 @@ export const resultMsg = z.looseObject({
   warmup_s: z.number().min(0),
   prompt_token_counts: z.array(z.number().int().min(1)),
   output_token_ids: z.array(z.array(z.number().int().min(0))),
+  finish_reasons: z.array(z.string().nullable()).optional(),
+  max_tokens: z.number().int().min(1).optional(),
   routes: routesInfo.nullable(),
   notes: z.array(z.string()).optional(),
   ...base,

@@ -13,6 +13,7 @@ class Generation:
     prompt_token_ids: list[list[int]]
     output_token_ids: list[list[int]]
     generate_s: float
+    finish_reasons: list[str | None] = field(default_factory=list)  # "stop" | "length" per request
     notes: list[str] = field(default_factory=list)
 
 

@@ -126,6 +126,7 @@ class HFEngine:
             "torch_version": torch.__version__,
             "device": torch.cuda.get_device_name(self.device),
             "cuda_graphs": False,
+            "async_scheduling": False,
             **self.implementations,
             "load_s": round(self.load_s, 3),
         }
@@ -263,7 +264,8 @@ class HFEngine:
             real = torch.tensor(active, dtype=torch.long, device=dev)
             logits, cache = self._forward(capture, segments, real, next_tok.unsqueeze(1), attn, positions, cache)
         torch.cuda.synchronize()
-        return Generation(prompts, outputs, time.perf_counter() - t0)
+        reasons: list[str | None] = ["stop" if out and out[-1] in self.eos_ids else "length" for out in outputs]
+        return Generation(prompts, outputs, time.perf_counter() - t0, reasons)
 
     def _forward(
         self,

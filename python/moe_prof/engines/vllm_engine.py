@@ -111,6 +111,8 @@ class VLLMEngine:
             "tensor_parallel_size": cfg.parallel_config.tensor_parallel_size,
             "max_num_batched_tokens": cfg.scheduler_config.max_num_batched_tokens,
             "enable_prefix_caching": cfg.cache_config.enable_prefix_caching,
+            # a request that stops before max_tokens is computed for one more row (see conservation)
+            "async_scheduling": bool(cfg.scheduler_config.async_scheduling),
             "load_s": round(self.load_s, 3),
         }
 
@@ -151,6 +153,7 @@ class VLLMEngine:
             [list(o.prompt_token_ids or []) for o in outs],
             [list(o.outputs[0].token_ids) for o in outs],
             generate_s,
+            [o.outputs[0].finish_reason for o in outs],
         )
 
     def shutdown(self) -> None:

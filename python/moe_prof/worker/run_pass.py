@@ -60,6 +60,8 @@ def run_pass(job_path: str, channel: Channel) -> None:
         warmup_s=round(warmup_s, 3),
         prompt_token_counts=[len(p) for p in gen.prompt_token_ids],
         output_token_ids=gen.output_token_ids,
+        finish_reasons=gen.finish_reasons,
+        max_tokens=job.max_tokens,
         routes=routes,
         notes=gen.notes,
     )
