@@ -329,13 +329,22 @@ class ThreadWriter:
 
 
 def microbench(eng: Engine, n: int = 25, iters: int = 300) -> dict[str, float]:
-    """begin_step / end_step on the engine thread with nothing else in flight, and the torch ops
-    end_step is made of, each timed alone."""
+    """begin_step / end_step on the engine thread with nothing else in flight; for the current
+    RouteCapture also end_step through torch ops (its fallback) and the calls it is made of."""
     cap = eng.capture
     assert cap is not None
     segs = [Segment(str(i), 100 + i, 1, "decode") for i in range(n)]
-    res: dict[str, list[float]] = {"begin_step": [], "end_step": [], "staging_kernel": [], "d2h_block": [], "d2h_tokens": [], "event_record": []}
-    slot = cap._slots[0]
+    res: dict[str, list[float]] = {"begin_step": [], "end_step": []}
+    current = hasattr(cap, "_enqueue_driver")
+    driver = getattr(cap, "_driver", None)
+
+    def timed(key: str, fn) -> None:  # type: ignore[no-untyped-def]
+        torch.cuda.synchronize()
+        cap.flush()
+        t0 = time.perf_counter()
+        fn()
+        res.setdefault(key, []).append(time.perf_counter() - t0)
+
     for _ in range(iters):
         torch.cuda.synchronize()
         cap.flush()
@@ -346,22 +355,64 @@ def microbench(eng: Engine, n: int = 25, iters: int = 300) -> dict[str, float]:
         t2 = time.perf_counter()
         res["begin_step"].append(t1 - t0)
         res["end_step"].append(t2 - t1)
-        torch.cuda.synchronize()
-        cap.flush()
-        t0 = time.perf_counter()
-        cap._staging[:n].copy_(cap.buf[:, :n].transpose(0, 1))
-        t1 = time.perf_counter()
-        slot.block[:n].copy_(cap._staging[:n], non_blocking=True)
-        t2 = time.perf_counter()
-        slot.tokens[:n].copy_(eng.tok[:n], non_blocking=True)
-        t3 = time.perf_counter()
-        slot.event.record()
-        t4 = time.perf_counter()
-        for k, v in zip(("staging_kernel", "d2h_block", "d2h_tokens", "event_record"), (t1 - t0, t2 - t1, t3 - t2, t4 - t3)):
-            res[k].append(v)
+        if not current:
+            continue
+        if driver is not None:
+            cap._driver = None
+            cap.begin_step(segs, n, eng.tok)
+            timed("end_step_torch_ops", cap.end_step)
+            cap._driver = driver
+            slot = cap._slots[0]
+            timed("raw_stream", lambda: driver.raw_stream(driver.index))
+            timed("drv_d2h_block", lambda: driver.memcpy_dtoh(slot.block_ptr, cap._buf_ptr, n * slot.row_bytes, 0))
+            timed("drv_event_record", lambda: driver.event_record(slot.event_handle, 0))
+        slot = cap._slots[0]
+        timed("torch_d2h_block", lambda: slot.block[:n].copy_(cap.buf[:n], non_blocking=True))
+        timed("torch_d2h_tokens", lambda: slot.tokens[:n].copy_(eng.tok[:n], non_blocking=True))
+        timed("torch_event_record", lambda: slot.event.record())
+    torch.cuda.synchronize()
+    cap.flush()
     out = {k: float(np.median(v) * 1e6) for k, v in res.items()}
     print("  " + eng.label + ": " + ", ".join(f"{k} {v:.1f}" for k, v in out.items()))
     return out
+
+
+class NullWriter:
+    """Takes the steps and drops them: isolates the engine-process cost from the writer's CPU load."""
+
+    def __init__(self, out_path: str, meta_line: str) -> None:
+        self.out_path = out_path
+
+    def send_block(self, step: int, segments: Sequence[Segment], layers: Sequence[int], block: np.ndarray,
+                   tokens: np.ndarray | None, req_id_offset: int = 0) -> None:
+        pass
+
+    def send_step(self, *args: object) -> None:
+        pass
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> str:
+        return self.out_path
+
+    def abandon(self) -> None:
+        pass
+
+
+def load_before(python_dir: str) -> type:
+    """RouteCapture of another checkout's python/ (e.g. the previous commit), as a package of its
+    own name, so before and after run in one process on the same card."""
+    import importlib.util
+
+    pkg_dir = os.path.join(python_dir, "moe_prof", "capture")
+    spec = importlib.util.spec_from_file_location("moe_prof_before_capture", os.path.join(pkg_dir, "__init__.py"),
+                                                  submodule_search_locations=[pkg_dir])
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod
+    spec.loader.exec_module(mod)
+    return mod.RouteCapture
 
 
 def verify(path: str, reqs: list[Req], reference: dict, offset: int) -> dict[str, object]:
@@ -412,6 +463,8 @@ def main() -> int:
     ap.add_argument("--max-seqs", type=int, default=32)
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--out", default=os.environ.get("OUT", "/tmp"))
+    ap.add_argument("--before", metavar="PYTHON_DIR",
+                    help="also time the RouteCapture of this python/ directory (an earlier checkout), same run")
     args = ap.parse_args()
     dev = torch.device("cuda")
     torch.backends.cuda.matmul.allow_tf32 = False
@@ -423,10 +476,12 @@ def main() -> int:
     meta = {"model_id": "synthetic-qwen1.5-moe-a2.7b-shape", "vllm_version": "none", "torch_version": torch.__version__,
             "device": torch.cuda.get_device_name(dev), "seed": 0, "num_experts": EXPERTS, "engine": "synthetic"}
 
-    def new_capture(name: str, paused: bool = False, thread: bool = False, drain: str = "thread") -> RouteCapture:
-        return RouteCapture(out_path=os.path.join(work, name), meta=meta, moe_layer_ids=range(LAYERS), layers=None,
-                            top_k=TOPK, max_rows=max_rows, device=dev, start_paused=paused,
-                            writer_factory=ThreadWriter if thread else None, drain=drain)
+    def new_capture(name: str, paused: bool = False, thread: bool = False, drain: str = "thread",
+                    cls: type = RouteCapture, null: bool = False) -> RouteCapture:
+        factory = NullWriter if null else ThreadWriter if thread else None
+        return cls(out_path=os.path.join(work, name), meta=meta, moe_layer_ids=range(LAYERS), layers=None,
+                   top_k=TOPK, max_rows=max_rows, device=dev, start_paused=paused,
+                   writer_factory=factory, drain=drain)
 
     # ---- verify passes: warm-up requests while paused, then the measured ones after resume(offset)
     ok = True
@@ -457,12 +512,15 @@ def main() -> int:
     res = results
 
     # ---- timing: same schedule, three engines, interleaved repeats
-    engines: dict[str, Engine] = {
-        "no capture (unpatched)": Engine(model, None, max_rows),
+    engines: dict[str, Engine] = {"no capture (unpatched)": Engine(model, None, max_rows)}
+    if args.before:
+        engines["before: writer process"] = Engine(model, new_capture("timing-before.jsonl", cls=load_before(args.before)), max_rows)
+    engines.update({
         "capture, writer process": Engine(model, new_capture("timing-proc.jsonl"), max_rows),
+        "capture, writes dropped": Engine(model, new_capture("timing-null.jsonl", null=True), max_rows),
         "capture, proc, inline drain": Engine(model, new_capture("timing-inline.jsonl", drain="inline"), max_rows),
         "capture, writer thread": Engine(model, new_capture("timing-thread.jsonl", thread=True), max_rows),
-    }
+    })
     for name, eng in engines.items():
         eng.label = name
     times = {k: StepTimes() for k in engines}
@@ -510,6 +568,9 @@ def main() -> int:
                              "pass_wall_s": w, "hooks_us_median": float(np.median(hk) * 1e6), "hooks_us_mean": float(hk.mean() * 1e6),
                              "hooks_us_p99": float(np.percentile(hk, 99) * 1e6)})
     print("\nengine-thread cost with the writer idle (median us over 300 decode-like steps of 25 rows):")
+    for name, eng in engines.items():
+        if eng.capture is not None:
+            print(f"  {name}: end_step path = {'CUDA driver' if getattr(eng.capture, '_driver', None) else 'torch ops'}")
     for name, eng in engines.items():
         if eng.capture is not None:
             summary_rows.append({"variant": name, "idle": microbench(eng)})

@@ -2,17 +2,20 @@
 after each real engine step and handed to the writer process.
 
 Life of a step (engine thread):   begin_step -> forward (record() per layer) -> end_step
-  record():   torch.cat((ids, weights viewed as int32), out=buffer[layer, rows]): ONE kernel per
+  record():   torch.cat((ids, weights viewed as int32), out=buffer[rows, layer]): ONE kernel per
               layer, captured into CUDA graphs and replayed with them; no sync, no allocation,
-              no data-dependent Python.
-  end_step(): one kernel gathers the real rows of all layers into a staging block, then async D2H
-              of that block and the rows' token ids into a free pinned host slot, an event, a
-              queue put.
+              no data-dependent Python. The buffer is rows-major [max_rows, layers, ids|weights],
+              so a step's real rows buffer[:n] are one contiguous block.
+  end_step(): async D2H of buffer[:n] and the rows' token ids into a free pinned host slot, an
+              event, a queue put: three CUDA driver calls (ctypes, ~1 us each) instead of torch ops
+              (tens of us each of Python/dispatcher time on the engine thread); torch ops if the
+              driver API is unavailable.
 Collector thread: waits for the slot's event (GIL released), writes the raw bytes to the writer
 process, frees the slot. When all host slots are busy, end_step waits (reported, never dropped)."""
 from __future__ import annotations
 
 import collections
+import ctypes
 import logging
 import queue
 import threading
@@ -43,12 +46,46 @@ class RouteWriter(Protocol):
 
 
 class _HostSlot:
-    def __init__(self, max_rows: int, n_layers: int, top_k: int) -> None:
-        # [row, layer, ids | float32 weights bits]
+    def __init__(self, max_rows: int, n_layers: int, top_k: int, device: torch.device) -> None:
+        # [row, layer, ids | float32 weights bits], the buffer's layout
         self.block = torch.empty((max_rows, n_layers, 2 * top_k), dtype=torch.int32, pin_memory=True)
-        self.tokens = torch.empty((max_rows,), dtype=torch.int64, pin_memory=True)
+        self.block_ptr = self.block.data_ptr()
+        self.block_np = self.block.numpy()  # the collector slices numpy views: no torch op per step
+        self.row_bytes = n_layers * 2 * top_k * 4
+        self.set_tokens_dtype(torch.int64, max_rows)
         # Blocking sync: the collector thread sleeps instead of spinning a core the engine needs.
         self.event = torch.cuda.Event(blocking=True)
+        self.event.record(torch.cuda.current_stream(device))  # torch creates the CUDA event lazily
+        self.event_handle: int | None = getattr(self.event, "cuda_event", None) or None
+
+    def set_tokens_dtype(self, dtype: torch.dtype, max_rows: int) -> None:
+        # input ids are copied as they are (vLLM: int32, transformers: int64): no conversion kernel
+        self.tokens = torch.empty((max_rows,), dtype=dtype, pin_memory=True)
+        self.tokens_ptr = self.tokens.data_ptr()
+        self.tokens_np = self.tokens.numpy()
+
+
+class _Driver:
+    """The three calls end_step makes, straight to the CUDA driver (libcuda, the library torch
+    itself runs on). Runtime and driver share stream, event and context handles; the engine
+    thread's context is current because it just ran the forward. PyDLL: the GIL stays held (the
+    calls only enqueue work), so the engine thread never has to win it back from the collector."""
+
+    def __init__(self, device: torch.device) -> None:
+        lib = ctypes.PyDLL("libcuda.so.1")
+        self.memcpy_dtoh = lib.cuMemcpyDtoHAsync_v2
+        self.memcpy_dtoh.argtypes = [ctypes.c_void_p, ctypes.c_uint64, ctypes.c_size_t, ctypes.c_void_p]
+        self.memcpy_dtoh.restype = ctypes.c_int
+        self.event_record = lib.cuEventRecord
+        self.event_record.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
+        self.event_record.restype = ctypes.c_int
+        index = device.index if device.index is not None else torch.cuda.current_device()
+        raw = getattr(torch._C, "_cuda_getCurrentRawStream", None)
+        if raw is None:
+            raise OSError("torch._C._cuda_getCurrentRawStream is missing")
+        self.index = index
+        self.raw_stream = raw
+        raw(index)  # fails here, not mid-step, if the binding changed
 
 
 class RouteCapture:
@@ -80,10 +117,20 @@ class RouteCapture:
         self.max_rows = int(max_rows)
         self.device = torch.device(device)
         nl = len(self.layers)
-        # Per layer, rows are contiguous [ids(k) | weights(k) as int32 bits]: record() is one cat.
-        self.buf = torch.zeros((nl, self.max_rows, 2 * self.top_k), dtype=torch.int32, device=self.device)
-        self._staging = torch.zeros((self.max_rows, nl, 2 * self.top_k), dtype=torch.int32, device=self.device)
-        self._slots = [_HostSlot(self.max_rows, nl, self.top_k) for _ in range(host_slots)]
+        # Rows-major [row, layer, ids(k) | weights(k) as int32 bits]: a step's rows buf[:n] are one
+        # contiguous block (one D2H copy, no staging kernel); record() is one cat per layer into a
+        # row-strided view (torch's cat kernel takes a non-contiguous output).
+        self.buf = torch.zeros((self.max_rows, nl, 2 * self.top_k), dtype=torch.int32, device=self.device)
+        self._layer_views = [self.buf[:, s] for s in range(nl)]
+        self._buf_ptr = self.buf.data_ptr()
+        self._slots = [_HostSlot(self.max_rows, nl, self.top_k, self.device) for _ in range(host_slots)]
+        self._driver: _Driver | None = None
+        try:
+            if any(sl.event_handle is None for sl in self._slots):
+                raise OSError("torch.cuda.Event has no cuda_event handle")
+            self._driver = _Driver(self.device)
+        except (OSError, AttributeError) as e:
+            log.info("moe-prof: CUDA driver API not usable (%s); end_step uses torch copies", e)
         self._free: queue.Queue[int] = queue.Queue()
         for i in range(host_slots):
             self._free.put(i)
@@ -125,14 +172,14 @@ class RouteCapture:
             topk_ids = topk_ids.to(torch.int32)
         if topk_weights.dtype != torch.float32:
             topk_weights = topk_weights.float()
-        torch.cat((topk_ids, topk_weights.view(torch.int32)), dim=1, out=self.buf[s, row_offset : row_offset + n])
+        torch.cat((topk_ids, topk_weights.view(torch.int32)), dim=1, out=self._layer_views[s][row_offset : row_offset + n])
 
     # ---- around the forward of a real step ----
     def begin_step(self, segments: Sequence[Segment], num_real_rows: int, input_ids: torch.Tensor | None = None) -> None:
         if self._paused or self._closed:
             self._pending = None
             return
-        total = sum(s.num_rows for s in segments)
+        total = sum([s[2] for s in segments])  # num_rows; a list is faster than a generator here
         if total != num_real_rows or num_real_rows > self.max_rows:
             raise ValueError(
                 f"moe-prof capture: segments cover {total} rows, step has {num_real_rows} real rows "
@@ -167,15 +214,17 @@ class RouteCapture:
                 )
         slot = self._slots[i]
         has_tokens = input_ids is not None
-        if n:
-            self._staging[:n].copy_(self.buf[:, :n].transpose(0, 1))
-            slot.block[:n].copy_(self._staging[:n], non_blocking=True)
-            if has_tokens:
-                assert input_ids is not None
-                if slot.tokens.dtype != input_ids.dtype:  # once: D2H without a conversion kernel
-                    slot.tokens = torch.empty((self.max_rows,), dtype=input_ids.dtype, pin_memory=True)
-                slot.tokens[:n].copy_(input_ids[:n], non_blocking=True)
-        slot.event.record()
+        if has_tokens:
+            assert input_ids is not None
+            if slot.tokens.dtype != input_ids.dtype:  # once per slot
+                slot.set_tokens_dtype(input_ids.dtype, self.max_rows)
+        d = self._driver
+        if d is None or not self._enqueue_driver(d, slot, n, input_ids):
+            if n:
+                slot.block[:n].copy_(self.buf[:n], non_blocking=True)
+                if input_ids is not None:
+                    slot.tokens[:n].copy_(input_ids[:n], non_blocking=True)
+            slot.event.record()
         item = (i, self._step, segs, n, has_tokens, offset)
         if self._inline:
             self._inflight.append(item)
@@ -186,14 +235,37 @@ class RouteCapture:
         self._step += 1
         self._rows += n
 
+    def _enqueue_driver(self, d: _Driver, slot: _HostSlot, n: int, input_ids: torch.Tensor | None) -> bool:
+        """The copies and the event on the current stream through the driver. False if the ids
+        are not a dense vector (torch copies this step) or a call failed (torch copies from now
+        on; what the driver already enqueued is redone after it, stream-ordered, harmless)."""
+        stream = d.raw_stream(d.index)
+        if n:
+            if input_ids is not None and (input_ids.dim() != 1 or input_ids.stride(0) != 1 or input_ids.shape[0] < n):
+                return False
+            rc = d.memcpy_dtoh(slot.block_ptr, self._buf_ptr, n * slot.row_bytes, stream)
+            if rc == 0 and input_ids is not None:
+                rc = d.memcpy_dtoh(slot.tokens_ptr, input_ids.data_ptr(), n * input_ids.element_size(), stream)
+            if rc != 0:
+                return self._driver_failed("cuMemcpyDtoHAsync", rc)
+        rc = d.event_record(slot.event_handle, stream)  # type: ignore[arg-type]  (checked in __init__)
+        if rc != 0:
+            return self._driver_failed("cuEventRecord", rc)
+        return True
+
+    def _driver_failed(self, call: str, rc: int) -> bool:
+        log.warning("moe-prof: %s returned CUDA error %d; end_step falls back to torch copies", call, rc)
+        self._driver = None
+        return False
+
     def _send(self, item: tuple[int, int, list[Segment], int, bool, int]) -> None:
         i, step, segs, n, has_tokens, offset = item
         slot = self._slots[i]
         try:
             slot.event.synchronize()
             if self._error is None:
-                block = slot.block[:n].numpy()
-                tokens = slot.tokens[:n].numpy() if has_tokens else None
+                block = slot.block_np[:n]
+                tokens = slot.tokens_np[:n] if has_tokens else None
                 send_block = getattr(self._writer, "send_block", None)
                 if send_block is not None:
                     send_block(step, segs, self._layers_t, block, tokens, offset)
