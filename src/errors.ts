@@ -4,6 +4,8 @@
 export const EXIT_OK = 0;
 export const EXIT_INVALID = 1;
 export const EXIT_ENV = 2;
+/** `run` stopped by Ctrl-C / SIGTERM (128 + SIGINT, as shells report it). */
+export const EXIT_INTERRUPTED = 130;
 
 export class UserError extends Error {
   constructor(

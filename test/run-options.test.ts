@@ -35,6 +35,7 @@ for (const [raw, flag] of [
   [{ maxTokens: "ten" }, "--max-tokens"],
   [{ gpuMemoryUtilization: "1.5" }, "--gpu-memory-utilization"],
   [{ layers: "0,a" }, "--layers"],
+  [{ layers: "3-1" }, "--layers"],
   [{ engine: "tgi" }, "--engine"],
   [{ randomWeights: true }, "--random-weights"],
   [{ randomWeights: true, engine: "hf" }, "--config"],
@@ -52,4 +53,33 @@ test("a random-weights model is named after its config, not the default checkpoi
   const c = resolve({ engine: "hf", randomWeights: true, config: "fixtures/models/qwen1.5-moe-a2.7b" });
   assert.equal(c.model, "random-weights/qwen1.5-moe-a2.7b");
   assert.equal(resolve({ engine: "hf", randomWeights: true, config: "c", model: "m" }).model, "m");
+});
+
+test("run directory problems are one line with exit 2, not an internal error", async () => {
+  const { mkdtempSync, writeFileSync } = await import("node:fs");
+  const os = await import("node:os");
+  const { createRunDir } = await import("../src/artifacts/run-dir.js");
+  const dir = mkdtempSync(path.join(os.tmpdir(), "moe-prof-out-"));
+  const file = path.join(dir, "a-file");
+  writeFileSync(file, "x");
+  assert.throws(
+    () => createRunDir(path.join(file, "run")),
+    (e: unknown) => e instanceof UserError && e.exitCode === 2 && /^--out .*a-file\/run: cannot create the run directory \(ENOTDIR\)$/.test(e.message),
+  );
+  assert.throws(() => createRunDir(file), (e: unknown) => e instanceof UserError && e.exitCode === 2);
+  const ok = createRunDir(path.join(dir, "fresh"));
+  assert.equal(ok.work, path.join(dir, "fresh.partial"));
+});
+
+test("a Python whose preflight output is not the probe's JSON: one line, exit 2", async () => {
+  const { mkdtempSync, writeFileSync, chmodSync } = await import("node:fs");
+  const os = await import("node:os");
+  const { probePython } = await import("../src/preflight/probe.js");
+  const py = path.join(mkdtempSync(path.join(os.tmpdir(), "moe-prof-py-")), "python");
+  writeFileSync(py, "#!/bin/sh\necho 'welcome to my python'\n");
+  chmodSync(py, 0o755);
+  await assert.rejects(
+    probePython(py),
+    (e: unknown) => e instanceof UserError && e.exitCode === 2 && e.message.startsWith(`${py}: unexpected preflight probe output: welcome`),
+  );
 });

@@ -64,3 +64,29 @@ test("a missing interpreter is an error naming it", async () => {
     (e: unknown) => e instanceof UserError && e.exitCode === 2 && e.message === `Python not found: ${path.join(dir, "no-python")} (pass --python PATH)`,
   );
 });
+
+test("a worker that hangs after reporting its result is ended after the grace time; the result stands", async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "moe-prof-worker-"));
+  const job = path.join(dir, "job.json");
+  writeFileSync(job, JSON.stringify({ pass_name: "log", routes_path: path.join(dir, "moe_routes.jsonl") }));
+  const t0 = Date.now();
+  const out = await runWorker({
+    python: path.join(packageRoot(), "test", "stand-ins", "replay-python"),
+    jobPath: job,
+    stderrPath: path.join(dir, "w.log"),
+    label: "log",
+    exitGraceMs: 300,
+    env: { MOE_PROF_REPLAY_DIR: recorded, MOE_PROF_REPLAY_FAULT: "linger:0" },
+  });
+  assert.equal(out.result.routes?.path, path.join(dir, "moe_routes.jsonl"));
+  assert.ok(Date.now() - t0 < 20_000, "waited for the hung worker instead of ending it");
+});
+
+test("a pass is not started once the run was interrupted", async () => {
+  const ac = new AbortController();
+  ac.abort();
+  await assert.rejects(
+    runWorker({ python: "python3", jobPath: "j", stderrPath: "/dev/null", label: "log", signal: ac.signal }),
+    (e: unknown) => e instanceof UserError && e.exitCode === 130 && e.message === "interrupted before the log pass",
+  );
+});

@@ -38,10 +38,12 @@ ENABLED: bool = log_enabled()
 _cap: "RouteCapture | None" = None
 _initialised = False
 _layer_ids: dict[str, int] = {}
+_disabled_reason: str | None = None
 
 
 def _disable(reason: str) -> None:
-    global _cap
+    global _cap, _disabled_reason
+    _disabled_reason = reason
     log.warning("moe-prof: route logging disabled on this rank: %s", reason)
     if _cap is not None:
         _cap.abandon()
@@ -204,7 +206,7 @@ def control(_worker: object, action: str, req_id_offset: int = 0) -> dict[str, o
     write (TP rank > 0, logging off) answer {"active": False}."""
     cap = _cap
     if cap is None:
-        return {"active": False, "enabled": ENABLED}
+        return {"active": False, "enabled": ENABLED, "disabled_reason": _disabled_reason}
     if action == "pause":
         cap.pause()
     elif action == "resume":

@@ -58,7 +58,16 @@ def test_paused_or_absent_capture_records_nothing(monkeypatch):
 
 def test_control_without_capture_reports_inactive(monkeypatch):
     monkeypatch.setattr(vllm_glue, "_cap", None)
+    monkeypatch.setattr(vllm_glue, "_disabled_reason", None)
     assert vllm_glue.control(object(), "stats")["active"] is False
+
+
+def test_control_says_why_logging_was_turned_off(monkeypatch):
+    monkeypatch.setattr(vllm_glue, "_cap", ClosingCapture())
+    monkeypatch.setattr(vllm_glue, "_disabled_reason", None)
+    vllm_glue._disable("speculative decoding is not supported")
+    answer = vllm_glue.control(object(), "close")
+    assert answer == {"active": False, "enabled": vllm_glue.ENABLED, "disabled_reason": "speculative decoding is not supported"}
 
 
 class ClosingCapture:

@@ -8,7 +8,19 @@ export interface RunDir {
   work: string;
 }
 
+function fsFailure(what: string, p: string, err: unknown): UserError {
+  return new UserError(`--out ${p}: cannot ${what} (${(err as NodeJS.ErrnoException).code ?? String(err)})`, EXIT_ENV);
+}
+
 export function createRunDir(outDir: string): RunDir {
+  try {
+    return makeRunDir(outDir);
+  } catch (err) {
+    throw err instanceof UserError ? err : fsFailure("create the run directory", outDir, err);
+  }
+}
+
+function makeRunDir(outDir: string): RunDir {
   if (existsSync(outDir) && readdirSync(outDir).length > 0)
     throw new UserError(`${outDir} already exists and is not empty: choose another --out`, EXIT_ENV);
   const work = `${outDir}.partial`;
@@ -19,6 +31,10 @@ export function createRunDir(outDir: string): RunDir {
 }
 
 export function publishRunDir(dir: RunDir): void {
-  if (existsSync(dir.final)) rmdirSync(dir.final); // empty (checked at creation): made by the user
-  renameSync(dir.work, dir.final);
+  try {
+    if (existsSync(dir.final)) rmdirSync(dir.final); // empty (checked at creation): made by the user
+    renameSync(dir.work, dir.final);
+  } catch (err) {
+    throw fsFailure(`rename ${dir.work} to it`, dir.final, err);
+  }
 }

@@ -8,7 +8,7 @@ import { loadPrompts } from "../prompts/load-prompts.js";
 import { runPreflight, type ExtraCheck } from "../preflight/run-preflight.js";
 import { runPasses } from "../passes/run-passes.js";
 import { ProgressView } from "../passes/progress-view.js";
-import { abortOnSignals } from "../passes/signals.js";
+import { abortOnSignals, throwIfInterrupted } from "../passes/signals.js";
 import { checkPasses, type PassChecks } from "../passes/check-passes.js";
 import { createRunDir, publishRunDir } from "../artifacts/run-dir.js";
 import { writeRunArtifacts } from "../artifacts/run-artifacts.js";
@@ -82,6 +82,7 @@ export async function runCommand(raw: Record<string, unknown>, deps: RunDeps): P
       passes,
       checks,
     );
+    throwIfInterrupted(signals.signal, "while checking the passes; nothing published");
     publishRunDir(dir);
     published = true;
     process.stdout.write(report(cfg, dir.final, files, checks, timing));
@@ -112,10 +113,10 @@ export function registerRun(program: Command, deps: RunDeps): void {
     .option("--python <path>", "Python with vLLM / transformers (default ./.venv/bin/python, else python3)")
     .option("--repeats <n>", "no-log/log pass pairs, alternating; timing reports medians", "1")
     .option("--layers <list>", "log only these MoE layers, e.g. 0,5-7")
-    .option("--tensor-parallel-size <n>", "vLLM tensor parallel size", "1")
-    .option("--gpu-memory-utilization <f>", "vLLM GPU memory fraction", "0.9")
-    .option("--max-model-len <n>", "vLLM max model length")
-    .option("--enforce-eager", "turn CUDA graphs off (in both passes)", false)
+    .option("--tensor-parallel-size <n>", "vLLM only: tensor parallel size", "1")
+    .option("--gpu-memory-utilization <f>", "vLLM only: GPU memory fraction", "0.9")
+    .option("--max-model-len <n>", "vLLM only: max model length")
+    .option("--enforce-eager", "vLLM only: turn CUDA graphs off (in both passes; transformers runs without them anyway)", false)
     .option("--deterministic", "deterministic kernels; the two passes must then generate identical tokens", false)
     .option("--no-chat-template", "send prompts as plain text instead of through the model's chat template")
     .option("--warmup-prompts <n>", "prompts in the untimed, unlogged warm-up generation", "2")

@@ -2,6 +2,7 @@
 import path from "node:path";
 import { z } from "zod";
 import { UserError, EXIT_ENV } from "../errors.js";
+import { parseLayerList } from "./layer-list.js";
 
 export const DEFAULT_MODEL = "Qwen/Qwen1.5-MoE-A2.7B-Chat-GPTQ-Int4";
 
@@ -78,6 +79,7 @@ export function resolveRunConfig(raw: Record<string, unknown>, defaults: { pytho
     throw new UserError(`${flagName(key)}: ${issue.message}`, EXIT_ENV);
   }
   const o = parsed.data;
+  if (o.layers !== undefined) parseLayerList(o.layers); // backwards or huge ranges: exit 2 now, not after a pass
   // A random-weights model is not the default checkpoint: name it after its config.
   const model = o.randomWeights && raw.model === undefined ? `random-weights/${path.basename(path.resolve(o.config!))}` : o.model;
   return {

@@ -24,12 +24,19 @@ export async function probePython(python: string): Promise<PythonFacts> {
   const r = await execa(python, ["-m", "moe_prof.preflight"], { env: workerEnv(), reject: false, timeout: 180_000 });
   if ((r as { code?: string }).code === "ENOENT")
     throw envError(`Python not found: ${python}. Run \`moe-prof setup\` to create ./.venv, or pass --python PATH`);
+  if (r.timedOut) throw envError(`${python} -m moe_prof.preflight did not answer within 180 s (is torch's CUDA initialisation hanging?)`);
   if (r.exitCode !== 0) {
     const last = String(r.stderr).trim().split("\n").pop() ?? "";
     throw envError(`${python} could not run the moe-prof preflight probe: ${last || `exit code ${r.exitCode}`}`);
   }
   const lastLine = String(r.stdout).trim().split("\n").pop() ?? "";
-  const parsed = pythonFacts.safeParse(JSON.parse(lastLine || "null"));
+  let raw: unknown = null;
+  try {
+    raw = JSON.parse(lastLine);
+  } catch {
+    /* reported below */
+  }
+  const parsed = pythonFacts.safeParse(raw);
   if (!parsed.success) throw envError(`${python}: unexpected preflight probe output: ${lastLine.slice(0, 200)}`);
   return parsed.data;
 }

@@ -3,12 +3,10 @@ import { createWriteStream } from "node:fs";
 import { createInterface } from "node:readline";
 import path from "node:path";
 import { execa } from "execa";
-import { UserError, EXIT_INVALID, EXIT_ENV } from "../errors.js";
+import { UserError, EXIT_INVALID, EXIT_ENV, EXIT_INTERRUPTED } from "../errors.js";
 import { packageRoot } from "../config/package-info.js";
 import { parseWorkerLine, type ReadyMsg, type ResultMsg, type WorkerMessage } from "./protocol.js";
 import { endProcessGroup } from "./process-group.js";
-
-export const EXIT_INTERRUPTED = 130;
 
 export interface WorkerOutcome {
   ready: ReadyMsg;
@@ -26,6 +24,8 @@ export interface WorkerOptions {
   onMessage?: (msg: WorkerMessage) => void;
   signal?: AbortSignal;
   env?: Record<string, string>;
+  /** How long a worker may take to exit after its result or error (engine teardown can hang). */
+  exitGraceMs?: number;
 }
 
 export function workerEnv(extra: Record<string, string> = {}): Record<string, string> {
@@ -35,6 +35,7 @@ export function workerEnv(extra: Record<string, string> = {}): Record<string, st
 }
 
 export async function runWorker(opts: WorkerOptions): Promise<WorkerOutcome> {
+  if (opts.signal?.aborted) throw new UserError(`interrupted before the ${opts.label} pass`, EXIT_INTERRUPTED);
   const started = performance.now();
   const child = execa(opts.python, ["-m", "moe_prof.worker", "--job", opts.jobPath], {
     env: workerEnv(opts.env),
@@ -50,10 +51,19 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerOutcome> {
   let result: ResultMsg | undefined;
   let failure: string | undefined;
   let aborted = false;
+  let reaped = false; // ended by us after its last message, because it did not exit in time
+  let stopping: Promise<void> | undefined;
+  let graceTimer: NodeJS.Timeout | undefined;
 
   const onAbort = () => {
     aborted = true;
-    if (pgid) void endProcessGroup(pgid);
+    if (pgid) stopping ??= endProcessGroup(pgid);
+  };
+  const expectExit = () => {
+    graceTimer ??= setTimeout(() => {
+      reaped = true;
+      if (pgid) stopping ??= endProcessGroup(pgid);
+    }, opts.exitGraceMs ?? 60_000);
   };
   opts.signal?.addEventListener("abort", onAbort, { once: true });
   const logHint = `see ${opts.stderrPath}`;
@@ -72,23 +82,30 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerOutcome> {
         const msg = parsed.msg;
         opts.onMessage?.(msg);
         if (msg.type === "ready") ready = msg;
-        else if (msg.type === "result") result = msg;
-        else if (msg.type === "error") failure ??= `${opts.label} pass failed: ${msg.message}`;
+        else if (msg.type === "result") {
+          result = msg;
+          expectExit();
+        } else if (msg.type === "error") {
+          failure ??= `${opts.label} pass failed: ${msg.message}`;
+          expectExit();
+        }
       }
     }
     const exit = await child;
     if ((exit as { code?: string }).code === "ENOENT") throw new UserError(`Python not found: ${opts.python} (pass --python PATH)`, EXIT_ENV);
     if (aborted) throw new UserError(`interrupted during the ${opts.label} pass; worker stopped`, EXIT_INTERRUPTED);
     if (failure) throw new UserError(`${failure} (${logHint})`, EXIT_INVALID);
-    if (exit.exitCode !== 0 || !ready || !result) {
+    // A worker that reported its result but hung in engine teardown was ended by us: the result stands.
+    if ((exit.exitCode !== 0 && !reaped) || !ready || !result) {
       const how = exit.signal ? `was killed by ${exit.signal}` : `exited with code ${exit.exitCode ?? "?"}`;
       throw new UserError(`${opts.label} worker ${how} before reporting a result (${logHint})`, EXIT_INVALID);
     }
     return { ready, result, wallS: (performance.now() - started) / 1000 };
   } finally {
+    clearTimeout(graceTimer);
     transcript?.end();
     opts.signal?.removeEventListener("abort", onAbort);
     // Whatever happened, no worker process (or GPU-holding child) outlives the pass.
-    if (pgid) await endProcessGroup(pgid, 2_000);
+    if (pgid) await (stopping ?? endProcessGroup(pgid, 2_000));
   }
 }

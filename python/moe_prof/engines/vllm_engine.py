@@ -131,8 +131,12 @@ class VLLMEngine:
     def finish_capture(self) -> dict[str, Any] | None:
         if not self.job.routes_path:
             return None
-        writers = [r for r in self._control("close") if r.get("active")]
+        answers = self._control("close")
+        writers = [r for r in answers if r.get("active")]
         if not writers:
+            reasons = sorted({str(r["disabled_reason"]) for r in answers if r.get("disabled_reason")})
+            if reasons:
+                raise RuntimeError(f"vLLM turned route logging off: {'; '.join(reasons)}")
             raise RuntimeError("no vLLM worker is capturing routes: is the moe-prof patch applied to this vLLM?")
         stats = writers[0]
         return {"path": str(stats["out_path"]), "stats": stats}
