@@ -12,7 +12,7 @@ import { abortOnSignals, throwIfInterrupted } from "../passes/signals.js";
 import { checkPasses, type PassChecks } from "../passes/check-passes.js";
 import { createRunDir, publishRunDir } from "../artifacts/run-dir.js";
 import { writeRunArtifacts } from "../artifacts/run-artifacts.js";
-import { humanSummary } from "./hist.js";
+import { humanSummary } from "../render/human-summary.js";
 import { UserError, EXIT_INVALID } from "../errors.js";
 
 export interface RunDeps {

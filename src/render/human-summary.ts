@@ -1,0 +1,25 @@
+// The short text summary `hist` and `run` print: the same numbers as summary.json, for a person.
+import type { HistSummary } from "../analysis/summary.js";
+
+function pct(x: number | null): string {
+  return x === null ? "n/a" : `${(100 * x).toFixed(1)}%`;
+}
+function num(x: number | null, d = 2): string {
+  return x === null ? "n/a" : x.toFixed(d);
+}
+
+export function humanSummary(s: HistSummary): string {
+  const o = s.overall;
+  const lines = [
+    `${s.source.file}: ${s.rows} rows, ${s.requests} requests, ${s.layers_logged.length} layers logged` +
+      (s.layers_analysed.length < s.layers_logged.length ? ` (analysed: ${s.layers_analysed.join(",")})` : "") +
+      `, top-${s.top_k} of ${s.num_experts} experts${s.num_experts_source === "meta" ? "" : " (inferred: max id + 1)"}, ${s.model_id}`,
+    `top experts: ${o.top.slice(0, 5).map((t) => `${t.expert} (${pct(t.share)})`).join(", ")}`,
+    `entropy ${num(o.entropy_bits)} of max ${num(o.max_entropy_bits)} bits (normalized ${num(o.normalized_entropy, 3)})`,
+    `imbalance: busiest expert ${num(o.max_over_mean)}x mean load, CV ${num(o.cv)}, Gini ${num(o.gini, 3)}, ` +
+      `${o.dead_experts.length} dead expert${o.dead_experts.length === 1 ? "" : "s"}${o.dead_experts.length ? ` (${o.dead_experts.slice(0, 10).join(",")}${o.dead_experts.length > 10 ? ",..." : ""})` : ""}`,
+    `top-1 repetition between consecutive tokens: ${pct(o.top1_repetition.rate)} (random: ${pct(o.top1_repetition.baseline)})`,
+  ];
+  if (s.phases) lines.push(`phases: ${s.phases.prefill.rows} prefill rows, ${s.phases.decode.rows} decode rows`);
+  return lines.join("\n") + "\n";
+}
