@@ -58,11 +58,12 @@ def _find_moe_modules(model: torch.nn.Module) -> list[tuple[int, torch.nn.Module
 
 def _load_compat(load: Any, source: Any, *, dtype: torch.dtype, **kwargs: Any) -> Any:
     """transformers 5 takes `dtype` and `experts_implementation`; 4.x `torch_dtype` and no experts choice."""
-    try:
+    import transformers
+
+    if int(transformers.__version__.split(".")[0]) >= 5:
         return load(source, dtype=dtype, **kwargs)
-    except TypeError:
-        kwargs.pop("experts_implementation", None)  # 4.x: the expert loop is the only implementation
-        return load(source, torch_dtype=dtype, **kwargs)
+    kwargs.pop("experts_implementation", None)  # 4.x: the expert loop is the only implementation
+    return load(source, torch_dtype=dtype, **kwargs)
 
 
 class HFEngine:
@@ -194,6 +195,9 @@ class HFEngine:
             self._record(layer, ids, w)
 
         return hook
+
+    def requests_submitted(self) -> int:
+        return 0  # request ids are the prompt indices of each generate() call
 
     def start_capture(self, requests_before: int) -> None:
         if self.capture is not None:

@@ -119,6 +119,10 @@ class VLLMEngine:
     def encode_prompts(self, messages: list[str], chat_template: bool) -> list[list[int]]:
         return encode_messages(self.llm.get_tokenizer(), messages, chat_template)
 
+    def open_capture(self, routes_path: str, layers: list[int] | None, max_rows: int) -> None:
+        # The patched engine opened it from VLLM_LOG_MOE* at start (paused), sized to its own batches.
+        pass
+
     def _control(self, action: str, *args: Any) -> list[dict[str, Any]]:
         # `moe_prof_control` is the Worker method the patch adds (gpu_worker.py); a method name
         # travels to the engine process without pickling a function.

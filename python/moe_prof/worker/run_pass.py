@@ -36,11 +36,11 @@ def run_pass(job_path: str, channel: Channel) -> None:
     channel.send("ready", pass_name=job.pass_name, engine=engine.describe(), load_s=round(time.perf_counter() - t_start, 3))
 
     prompts = engine.encode_prompts(job.prompts, job.chat_template)
-    if job.engine == "hf" and job.routes_path:
+    if job.routes_path:
         from moe_prof.capture import parse_layer_spec
 
         layers = parse_layer_spec(job.layers) if job.layers else None
-        engine.open_capture(job.routes_path, layers, max_rows=max(sum(len(p) for p in prompts), len(prompts)))  # type: ignore[attr-defined]
+        engine.open_capture(job.routes_path, layers, max_rows=max(sum(len(p) for p in prompts), len(prompts)))
 
     channel.send("phase", phase="warmup", requests=min(job.warmup_prompts, len(prompts)))
     t0 = time.perf_counter()
@@ -48,8 +48,7 @@ def run_pass(job_path: str, channel: Channel) -> None:
         engine.generate(prompts[: job.warmup_prompts], job.warmup_max_tokens, None)
     warmup_s = time.perf_counter() - t0
 
-    before = engine.requests_submitted() if hasattr(engine, "requests_submitted") else 0
-    engine.start_capture(before)
+    engine.start_capture(engine.requests_submitted())
     channel.send("phase", phase="generate", total=len(prompts))
     gen = engine.generate(prompts, job.max_tokens, lambda done, total: channel.send("progress", done=done, total=total))
     routes: dict[str, Any] | None = engine.finish_capture()
