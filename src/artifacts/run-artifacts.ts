@@ -25,7 +25,7 @@ export interface RunInfo {
 
 const json = (x: unknown) => JSON.stringify(x, null, 2) + "\n";
 
-export function engineSettings(passes: CompletedPass[]): Record<string, unknown> {
+function engineSettings(passes: CompletedPass[]): Record<string, unknown> {
   return { ...(passes.find((p) => p.planned.pass === "log")?.outcome.ready.engine ?? {}) };
 }
 

@@ -7,6 +7,7 @@ import { readPackageVersion } from "../config/package-info.js";
 import { loadPrompts } from "../prompts/load-prompts.js";
 import { runPreflight, type ExtraCheck } from "../preflight/run-preflight.js";
 import { runPasses } from "../passes/run-passes.js";
+import { ROUTES_FILE } from "../passes/plan.js";
 import { ProgressView } from "../passes/progress-view.js";
 import { abortOnSignals, throwIfInterrupted } from "../passes/signals.js";
 import { checkPasses, type PassChecks } from "../passes/check-passes.js";
@@ -43,7 +44,7 @@ function report(cfg: RunConfig, outDir: string, files: string[], checks: PassChe
         (cfg.deterministic ? "" : " (expected without --deterministic: GPU reductions are not bit-reproducible)");
   return [
     `\nmoe-prof run: ${outDir}`,
-    `  files: moe_routes.jsonl, ${files.join(", ")}`,
+    `  files: ${ROUTES_FILE}, ${files.join(", ")}`,
     `  timing (median of ${cfg.repeats}):   no-log ${timing.no_log.tokens_per_s.toFixed(1)} tok/s (${timing.no_log.generate_s.toFixed(2)} s)` +
       ` | log ${timing.log.tokens_per_s.toFixed(1)} tok/s (${timing.log.generate_s.toFixed(2)} s) | ratio ${timing.overhead.tokens_per_s_ratio.toFixed(4)}`,
     `  conservation: ${c.ok ? "ok" : "FAILED"}, ${c.expected_rows_per_layer} rows per layer x ${c.layers_checked} layers for ${c.requests_checked} requests`,
@@ -131,7 +132,7 @@ Each pass is a fresh Python worker with the same engine settings (CUDA graphs on
 logged. The run works in <out>.partial/ and is renamed to <out>/ when complete:
   moe_routes.jsonl   every routing decision of the log pass (schema: README "Log schema")
   expert_hist.png, expert_heatmap.png, summary.json (+ run checks), timing.json, passes.json
-  logs/              each worker's stderr
+  logs/              each worker's stderr and protocol transcript; jobs/: each worker's job
 Exit codes: 0 ok; 1 a pass failed or a check failed (conservation, --deterministic agreement);
 2 usage or environment (no GPU, wrong vLLM, patch not applied, not enough GPU memory); 130 interrupted.
 

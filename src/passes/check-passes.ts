@@ -10,7 +10,6 @@ import type { CompletedPass } from "./run-passes.js";
 export interface PassChecks {
   /** Summary of the first log pass's routes: the run's result. */
   summary: HistSummary;
-  routesPath: string;
   conservation: Array<{ repeat: number } & ConservationResult>;
   agreement: Array<{ repeat: number } & OutputComparison>;
 }
@@ -27,7 +26,7 @@ export function expectedRows(p: CompletedPass): ExpectedRequest[] {
 }
 
 export async function checkPasses(passes: CompletedPass[]): Promise<PassChecks> {
-  let first: { summary: HistSummary; routesPath: string } | null = null;
+  let first: HistSummary | null = null;
   const conservation: PassChecks["conservation"] = [];
   const agreement: PassChecks["agreement"] = [];
   for (const p of passes) {
@@ -35,7 +34,7 @@ export async function checkPasses(passes: CompletedPass[]): Promise<PassChecks> 
     const routesPath = p.outcome.result.routes?.path ?? p.planned.routesPath!;
     const { summary } = await analyseRoutesFile(routesPath);
     conservation.push({ repeat: p.planned.repeat, ...checkConservation(expectedRows(p), summary.per_request, summary.layers_logged) });
-    if (first === null) first = { summary, routesPath };
+    if (first === null) first = summary;
     else await rm(routesPath, { force: true }); // repeats' logs were checked; the first one is kept
     const baseline = passes.find((q) => q.planned.pass === "no_log" && q.planned.repeat === p.planned.repeat);
     if (baseline)
@@ -45,5 +44,5 @@ export async function checkPasses(passes: CompletedPass[]): Promise<PassChecks> 
       });
   }
   if (first === null) throw new Error("no log pass ran");
-  return { ...first, conservation, agreement };
+  return { summary: first, conservation, agreement };
 }

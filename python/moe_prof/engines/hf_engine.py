@@ -28,13 +28,6 @@ from moe_prof.worker.job import Job
 _LAYER_RE = re.compile(r"(?:^|\.)layers\.(\d+)\.")
 
 
-class _StepRows:
-    """Which rows of the current forward are real, as a GPU index; None outside measured steps."""
-
-    def __init__(self) -> None:
-        self.index: torch.Tensor | None = None
-
-
 def _find_moe_modules(model: torch.nn.Module) -> list[tuple[int, torch.nn.Module, str]]:
     """(layer id, module to hook, kind) for every MoE block. kind: 'experts' (tf5) or 'gate' (tf4)."""
     found: list[tuple[int, torch.nn.Module, str]] = []
@@ -105,10 +98,11 @@ class HFEngine:
         self.eos_ids = set(eos if isinstance(eos, list) else [eos]) if eos is not None else set()
         self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
 
-        self.rows = _StepRows()
+        # Rows of the current forward that are the requests' tokens (a GPU index); None outside
+        # measured steps, so the hooks record nothing during warm-up.
+        self.real_rows: torch.Tensor | None = None
         self.capture: RouteCapture | None = None
         self._hooks: list[Any] = []
-        self._capturing = False
 
     # --- description -------------------------------------------------------------------------
     def describe(self) -> dict[str, Any]:
@@ -167,7 +161,7 @@ class HFEngine:
                 self._hooks.append(mod.gate.register_forward_hook(self._gate_hook(layer, mod)))
 
     def _record(self, layer: int, ids: torch.Tensor, weights: torch.Tensor) -> None:
-        index = self.rows.index
+        index = self.real_rows
         if self.capture is None or index is None:
             return
         self.capture.record(layer, ids.index_select(0, index), weights.index_select(0, index))
@@ -186,7 +180,7 @@ class HFEngine:
         norm = bool(getattr(block, "norm_topk_prob", type(block).__name__.startswith("Mixtral")))
 
         def hook(_mod: torch.nn.Module, _inp: Any, logits: torch.Tensor) -> None:
-            if self.rows.index is None:
+            if self.real_rows is None:
                 return
             probs = torch.softmax(logits.float(), dim=-1)
             w, ids = torch.topk(probs, top_k, dim=-1)
@@ -202,13 +196,11 @@ class HFEngine:
     def start_capture(self, requests_before: int) -> None:
         if self.capture is not None:
             self.capture.resume(0)
-            self._capturing = True
 
     def finish_capture(self) -> dict[str, Any] | None:
         if self.capture is None:
             return None
         self.capture.pause()
-        self._capturing = False
         path = self.capture.close()
         for h in self._hooks:
             h.remove()
@@ -229,7 +221,7 @@ class HFEngine:
         input_ids, attn = input_ids.to(dev), attn.to(dev)
         lens_t = torch.tensor(lens, device=dev)
         gen = torch.Generator(device=dev).manual_seed(self.job.seed)
-        capture = self.capture if self._capturing else None
+        capture = self.capture if self.capture is not None and not self.capture.paused else None
 
         outputs: list[list[int]] = [[] for _ in range(B)]
         finished = [False] * B
@@ -282,7 +274,7 @@ class HFEngine:
         cache: Any,
     ) -> tuple[torch.Tensor, Any]:
         if capture is not None:
-            self.rows.index = real_rows
+            self.real_rows = real_rows
             capture.begin_step(segments, int(real_rows.numel()), input_ids.reshape(-1).index_select(0, real_rows))
         try:
             out = self.model(
@@ -294,7 +286,7 @@ class HFEngine:
                 logits_to_keep=1,
             )
         finally:
-            self.rows.index = None
+            self.real_rows = None
         if capture is not None:
             capture.end_step()
         return out.logits[:, -1, :], out.past_key_values

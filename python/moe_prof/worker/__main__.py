@@ -11,9 +11,8 @@ import argparse
 import os
 import sys
 import traceback
-from typing import Any
 
-from moe_prof.worker.protocol import PROTOCOL_VERSION, Channel, claim_stdout
+from moe_prof.worker.protocol import PROTOCOL_VERSION, claim_stdout
 
 EXIT_WORKER_FAILED = 3
 
