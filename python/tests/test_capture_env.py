@@ -17,11 +17,11 @@ def test_one_means_default_file_in_cwd():
     assert s.layers is None and not s.start_paused
 
 
-def test_path_layers_paused_and_rank_suffix(tmp_path):
+def test_path_layers_and_paused(tmp_path):
     env = {"VLLM_LOG_MOE": str(tmp_path / "r.jsonl"), "VLLM_LOG_MOE_LAYERS": "0,5-7", "VLLM_LOG_MOE_PAUSED": "1"}
-    s = resolve_settings(env, rank_suffix=2)
+    s = resolve_settings(env)
     assert s is not None
-    assert s.out_path == str(tmp_path / "r.jsonl") + ".rank2"
+    assert s.out_path == str(tmp_path / "r.jsonl")
     assert s.layers == [0, 5, 6, 7] and s.start_paused
 
 

@@ -2,6 +2,8 @@
 .partial + rename on close, .partial kept when the engine goes away."""
 import json
 import os
+import signal
+import time
 
 import numpy as np
 import pytest
@@ -20,6 +22,18 @@ def _arrays(n, seed):
     w = rng.random((n, len(LAYERS), K), dtype=np.float32)
     tok = rng.integers(0, 150000, size=n, dtype=np.int64)
     return ids, w, tok
+
+
+def _wait_gone(pid, timeout=30.0):
+    """The writer is detached (not our child): wait until its pid is gone."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"writer {pid} still running")
 
 
 def _read(path):
@@ -68,6 +82,7 @@ def test_engine_gone_leaves_partial_only(tmp_path):
     ids, wt, tok = _arrays(2, 2)
     w.send_step(0, [Segment("0", 0, 2, "prefill")], LAYERS, ids, wt, tok)
     w.abandon()
+    _wait_gone(w.pid)
     assert not os.path.exists(out)
     lines = _read(out + ".partial")
     assert len(lines) == 1 + 2 * len(LAYERS)
@@ -102,3 +117,43 @@ def test_send_block_rejects_non_contiguous_block(tmp_path):
     with pytest.raises(ValueError, match="C-contiguous"):
         w.send_block(0, [Segment("0", 0, 2, "prefill")], LAYERS, block, None)
     w.abandon()
+
+
+def test_writer_outlives_its_engine_and_finishes_a_closed_log(tmp_path):
+    """vLLM kills the engine process's tree at shutdown: a writer that already has the close
+    frame must still complete the log. Here the writer is stopped (SIGSTOP) so close() cannot
+    wait for it, the client gives up after its timeout, and the writer, continued, finishes."""
+    out = str(tmp_path / "routes.jsonl")
+    w = WriterClient(out, format_meta({"model_id": "m"}))
+    ids, wt, tok = _arrays(4, 5)
+    w.send_step(0, [Segment("0", 0, 4, "prefill")], LAYERS, ids, wt, tok)
+    os.kill(w.pid, signal.SIGSTOP)
+    try:
+        assert w.close(timeout=0.3) is None  # still finishing
+    finally:
+        os.kill(w.pid, signal.SIGCONT)
+    assert w.wait_closed(30) is True
+    assert len(_read(out)) == 1 + 4 * len(LAYERS)
+
+
+def test_writer_error_is_reported_not_hung(tmp_path):
+    """A writer that cannot write (here: killed) is a WriterError at the next call, with no hang."""
+    w = WriterClient(str(tmp_path / "r.jsonl"), format_meta({}))
+    os.kill(w.pid, signal.SIGKILL)
+    _wait_gone(w.pid)
+    ids, wt, tok = _arrays(2, 6)
+    with pytest.raises(WriterError, match="route writer is gone"):
+        for step in range(64):  # the pipe buffer takes some frames before the write fails
+            w.send_step(step, [Segment("0", 0, 2, "prefill")], LAYERS, ids, wt, tok)
+        w.flush()
+
+
+def test_recomputed_rows_are_not_written(tmp_path):
+    out = str(tmp_path / "routes.jsonl")
+    w = WriterClient(out, format_meta({}))
+    ids, wt, tok = _arrays(5, 7)
+    w.send_step(0, [Segment("0", 0, 2, "recomputed"), Segment("0", 2, 3, "prefill")], LAYERS, ids, wt, tok)
+    w.close()
+    routes = _read(out)[1:]
+    assert [r["token_idx"] for r in routes[:: len(LAYERS)]] == [2, 3, 4]
+    assert routes[0]["topk_ids"] == ids[2, 0].tolist()

@@ -25,7 +25,7 @@ from typing import Callable, Protocol, Sequence
 import numpy as np
 import torch
 
-from .jsonl import SCHEMA_VERSION, format_meta
+from .jsonl import RECOMPUTED, SCHEMA_VERSION, format_meta
 from .layers import select_layers
 from .segments import Segment, shift_request_id
 from .writer_client import WriterClient
@@ -41,26 +41,33 @@ class RouteWriter(Protocol):
     def send_step(self, step: int, segments: Sequence[Segment], layers: Sequence[int], ids: np.ndarray,
                   weights: np.ndarray, tokens: np.ndarray | None) -> None: ...
     def flush(self) -> None: ...
-    def close(self) -> str: ...
+    def close(self, timeout: float | None = None) -> str | None: ...
     def abandon(self) -> None: ...
 
 
 class _HostSlot:
+    """Host memory one step's rows are copied into: pinned, with a CUDA event, for a CUDA buffer;
+    plain memory and no event for a CPU buffer (the copy is done when end_step returns)."""
+
     def __init__(self, max_rows: int, n_layers: int, top_k: int, device: torch.device) -> None:
+        self.pinned = device.type == "cuda"
         # [row, layer, ids | float32 weights bits], the buffer's layout
-        self.block = torch.empty((max_rows, n_layers, 2 * top_k), dtype=torch.int32, pin_memory=True)
+        self.block = torch.empty((max_rows, n_layers, 2 * top_k), dtype=torch.int32, pin_memory=self.pinned)
         self.block_ptr = self.block.data_ptr()
         self.block_np = self.block.numpy()  # the collector slices numpy views: no torch op per step
         self.row_bytes = n_layers * 2 * top_k * 4
         self.set_tokens_dtype(torch.int64, max_rows)
-        # Blocking sync: the collector thread sleeps instead of spinning a core the engine needs.
-        self.event = torch.cuda.Event(blocking=True)
-        self.event.record(torch.cuda.current_stream(device))  # torch creates the CUDA event lazily
-        self.event_handle: int | None = getattr(self.event, "cuda_event", None) or None
+        self.event: torch.cuda.Event | None = None
+        self.event_handle: int | None = None
+        if self.pinned:
+            # Blocking sync: the collector thread sleeps instead of spinning a core the engine needs.
+            self.event = torch.cuda.Event(blocking=True)
+            self.event.record(torch.cuda.current_stream(device))  # torch creates the CUDA event lazily
+            self.event_handle = getattr(self.event, "cuda_event", None) or None
 
     def set_tokens_dtype(self, dtype: torch.dtype, max_rows: int) -> None:
         # input ids are copied as they are (vLLM: int32, transformers: int64): no conversion kernel
-        self.tokens = torch.empty((max_rows,), dtype=dtype, pin_memory=True)
+        self.tokens = torch.empty((max_rows,), dtype=dtype, pin_memory=self.pinned)
         self.tokens_ptr = self.tokens.data_ptr()
         self.tokens_np = self.tokens.numpy()
 
@@ -124,11 +131,15 @@ class RouteCapture:
         self._layer_views = [self.buf[:, s] for s in range(nl)]
         self._buf_ptr = self.buf.data_ptr()
         self._slots = [_HostSlot(self.max_rows, nl, self.top_k, self.device) for _ in range(host_slots)]
+        self._cuda = self.device.type == "cuda"
         self._driver: _Driver | None = None
         try:
-            if any(sl.event_handle is None for sl in self._slots):
+            if not self._cuda:
+                pass  # CPU buffers: end_step copies synchronously, nothing to enqueue
+            elif any(sl.event_handle is None for sl in self._slots):
                 raise OSError("torch.cuda.Event has no cuda_event handle")
-            self._driver = _Driver(self.device)
+            else:
+                self._driver = _Driver(self.device)
         except (OSError, AttributeError) as e:
             log.info("moe-prof: CUDA driver API not usable (%s); end_step uses torch copies", e)
         self._free: queue.Queue[int] = queue.Queue()
@@ -144,9 +155,11 @@ class RouteCapture:
         self._writer: RouteWriter = make(out_path, format_meta(full_meta))
         self._paused = bool(start_paused)
         self._offset = 0
-        self._pending: tuple[list[Segment], int, torch.Tensor | None, int] | None = None
+        self._pending: tuple[list[Segment], int, torch.Tensor | None, int, int, int] | None = None
         self._step = 0
         self._rows = 0
+        self._rows_recomputed = 0
+        self._finished: str | None = None  # the final path once the writer renamed the log
         self._stalls = 0
         self._stall_s = 0.0
         self._max_depth = 0
@@ -175,7 +188,10 @@ class RouteCapture:
         torch.cat((topk_ids, topk_weights.view(torch.int32)), dim=1, out=self._layer_views[s][row_offset : row_offset + n])
 
     # ---- around the forward of a real step ----
-    def begin_step(self, segments: Sequence[Segment], num_real_rows: int, input_ids: torch.Tensor | None = None) -> None:
+    def begin_step(
+        self, segments: Sequence[Segment], num_real_rows: int, input_ids: torch.Tensor | None = None, step: int | None = None
+    ) -> None:
+        """`step`: the engine's step number, logged with the rows (default: this capture's count)."""
         if self._paused or self._closed:
             self._pending = None
             return
@@ -186,7 +202,8 @@ class RouteCapture:
                 f"(buffers hold {self.max_rows})"
             )
         # the offset is applied by the writer: nothing per segment on the engine thread
-        self._pending = (list(segments), num_real_rows, input_ids, self._offset)
+        skipped = sum([s[2] for s in segments if s[3] == RECOMPUTED]) if any([s[3] == RECOMPUTED for s in segments]) else 0
+        self._pending = (list(segments), num_real_rows, input_ids, self._offset, skipped, self._step if step is None else step)
 
     def end_step(self) -> None:
         p, self._pending = self._pending, None
@@ -194,7 +211,7 @@ class RouteCapture:
             return
         if self._error is not None:
             raise RuntimeError(f"moe-prof capture: route writer failed: {self._error}")
-        segs, n, input_ids, offset = p
+        segs, n, input_ids, offset, skipped, step = p
         if self._inline:
             self._drain(block=False)
         try:
@@ -221,11 +238,12 @@ class RouteCapture:
         d = self._driver
         if d is None or not self._enqueue_driver(d, slot, n, input_ids):
             if n:
-                slot.block[:n].copy_(self.buf[:n], non_blocking=True)
+                slot.block[:n].copy_(self.buf[:n], non_blocking=self._cuda)
                 if input_ids is not None:
-                    slot.tokens[:n].copy_(input_ids[:n], non_blocking=True)
-            slot.event.record()
-        item = (i, self._step, segs, n, has_tokens, offset)
+                    slot.tokens[:n].copy_(input_ids[:n], non_blocking=self._cuda)
+            if slot.event is not None:
+                slot.event.record()
+        item = (i, step, segs, n, has_tokens, offset)
         if self._inline:
             self._inflight.append(item)
             self._max_depth = max(self._max_depth, len(self._inflight))
@@ -233,7 +251,8 @@ class RouteCapture:
             self._ready.put(item)
             self._max_depth = max(self._max_depth, self._ready.qsize())
         self._step += 1
-        self._rows += n
+        self._rows += n - skipped
+        self._rows_recomputed += skipped
 
     def _enqueue_driver(self, d: _Driver, slot: _HostSlot, n: int, input_ids: torch.Tensor | None) -> bool:
         """The copies and the event on the current stream through the driver. False if the ids
@@ -262,7 +281,8 @@ class RouteCapture:
         i, step, segs, n, has_tokens, offset = item
         slot = self._slots[i]
         try:
-            slot.event.synchronize()
+            if slot.event is not None:
+                slot.event.synchronize()
             if self._error is None:
                 block = slot.block_np[:n]
                 tokens = slot.tokens_np[:n] if has_tokens else None
@@ -283,7 +303,8 @@ class RouteCapture:
         sent = 0
         while self._inflight and (limit is None or sent < limit):
             i = self._inflight[0][0]
-            if not block and not self._slots[i].event.query():
+            ev = self._slots[i].event
+            if not block and ev is not None and not ev.query():
                 return
             self._send(self._inflight.popleft())
             sent += 1
@@ -311,27 +332,36 @@ class RouteCapture:
     def paused(self) -> bool:
         return self._paused
 
-    def flush(self) -> None:
-        """Blocks until every step handed over so far is written and fsynced (to the .partial)."""
-        if self._closed:
-            return
-        torch.cuda.current_stream(self.device).synchronize()
+    def _hand_over(self) -> None:
+        """Every step ended so far is in the writer's pipe (GPU copies done, collector drained)."""
+        if self._cuda:
+            torch.cuda.current_stream(self.device).synchronize()
         if self._inline:
             self._drain(block=True)
         else:
             self._ready.join()
         if self._error is not None:
             raise RuntimeError(f"moe-prof capture: route writer failed: {self._error}")
+
+    def flush(self) -> None:
+        """Blocks until every step handed over so far is written and fsynced (to the .partial)."""
+        if self._closed:
+            return
+        self._hand_over()
         self._writer.flush()
 
-    def close(self) -> str:
-        """Flush, then rename `<out>.partial` -> out; idempotent. Returns the final path."""
-        if self._closed:
-            return self.out_path
-        self.flush()
-        self._closed = True
-        self._stop_collector()
-        return self._writer.close()
+    def close(self, timeout: float | None = None) -> str | None:
+        """Hand every step to the writer, then have it rename `<out>.partial` -> out. Returns the
+        final path, or None if the writer did not finish within `timeout` seconds: it then
+        finishes on its own (it outlives this process). Idempotent."""
+        if self._finished is not None:
+            return self._finished
+        if not self._closed:
+            self._hand_over()
+            self._closed = True
+            self._stop_collector()
+        self._finished = self._writer.close(timeout)
+        return self._finished
 
     def _stop_collector(self) -> None:
         if self._collector is not None:
@@ -357,5 +387,7 @@ class RouteCapture:
             "host_slots": len(self._slots),
             "paused": self._paused,
             "closed": self._closed,
+            "rows_recomputed": self._rows_recomputed,
+            "writer_pid": getattr(self._writer, "pid", None),
             "out_path": self.out_path,
         }

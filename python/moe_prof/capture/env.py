@@ -26,16 +26,14 @@ def log_enabled(environ: Mapping[str, str] | None = None) -> bool:
     return env.get("VLLM_LOG_MOE", "").strip() not in _OFF
 
 
-def resolve_settings(environ: Mapping[str, str] | None = None, rank_suffix: int | None = None) -> CaptureSettings | None:
-    """None when logging is off. `=1` means ./moe_routes.jsonl; a rank suffix gives `<path>.rank<N>`."""
+def resolve_settings(environ: Mapping[str, str] | None = None) -> CaptureSettings | None:
+    """None when logging is off. `=1` means ./moe_routes.jsonl."""
     env = os.environ if environ is None else environ
     raw = env.get("VLLM_LOG_MOE", "").strip()
     if raw in _OFF:
         return None
     path = DEFAULT_FILE if raw == "1" else raw
     path = os.path.abspath(path)
-    if rank_suffix is not None:
-        path = f"{path}.rank{rank_suffix}"
     spec = env.get("VLLM_LOG_MOE_LAYERS", "").strip()
     try:
         layers = parse_layer_spec(spec) if spec else None
@@ -52,16 +50,17 @@ def capture_from_env(
     top_k: int,
     max_rows: int,
     device: object,
-    rank_suffix: int | None = None,
+    out_path: str | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> "RouteCapture | None":
-    settings = resolve_settings(environ, rank_suffix)
+    """A capture as VLLM_LOG_MOE* say (None when logging is off); `out_path` replaces the path."""
+    settings = resolve_settings(environ)
     if settings is None:
         return None
     from .capture import RouteCapture
 
     return RouteCapture(
-        out_path=settings.out_path,
+        out_path=out_path or settings.out_path,
         meta=meta,
         moe_layer_ids=moe_layer_ids,
         layers=settings.layers,

@@ -11,6 +11,9 @@ from typing import Mapping, Sequence
 import numpy as np
 
 SCHEMA_VERSION = 1
+# Rows of a segment with this phase were computed again (a preempted request's recompute) and
+# were logged the first time: the writer skips them, so every position is logged once.
+RECOMPUTED = "recomputed"
 
 
 def format_meta(meta: Mapping[str, object]) -> str:
@@ -47,6 +50,9 @@ def format_routes(
     out: list[str] = []
     row = 0
     for req_id, first_pos, num_rows, phase in segments:
+        if phase == RECOMPUTED:
+            row += num_rows
+            continue
         if phase not in ("prefill", "decode"):
             raise ValueError(f"segment of request {req_id!r}: phase {phase!r} is not prefill or decode")
         req_txt = json.dumps(str(req_id))

@@ -1,9 +1,16 @@
 """The route writer process: turns raw step arrays into JSONL lines off the engine's GIL.
 
-Run as a script (`python writer_proc.py OUT_PATH`) by WriterClient; it reads frames from stdin
-and writes `OUT_PATH.partial`, renamed to OUT_PATH only on an explicit close. If its stdin ends
-without a close (the engine died), the `.partial` stays: an incomplete log is never presented
-as a complete one. Imports only stdlib, numpy and the sibling jsonl.py (loaded by path)."""
+Run as a script (`python writer_proc.py OUT_PATH [--detach]`) by WriterClient; it reads frames
+from stdin and writes `OUT_PATH.partial`, renamed to OUT_PATH only on an explicit close. If its
+stdin ends without a close (the engine died), the `.partial` stays: an incomplete log is never
+presented as a complete one. Imports only stdlib, numpy and the sibling jsonl.py (loaded by path).
+
+Two threads: one reads frames off the pipe as fast as they come (so the engine never waits on a
+full pipe while lines are being formatted), the main thread formats and writes them in order.
+`--detach`: the process forks once and the parent exits, so the writer is no longer a child of
+the engine process. vLLM ends its engine-core process by SIGTERM and, 5 s later, kills its whole
+process tree; a detached writer that already holds the close frame finishes the log and renames
+it even then. It stays in the engine's process group, so a Ctrl-C of the group still stops it."""
 from __future__ import annotations
 
 import marshal
@@ -11,11 +18,15 @@ import os
 import signal
 import struct
 import sys
-from typing import BinaryIO
+import threading
+from collections import deque
+from types import ModuleType
+from typing import BinaryIO, TextIO
 
 import numpy as np
 
 HEADER = struct.Struct("<II")  # header length (marshal), payload length
+QUEUE_LIMIT = 1 << 30  # bytes of frames held while formatting lags; beyond it the engine waits
 
 
 def _read_exact(f: BinaryIO, n: int) -> bytes | None:
@@ -36,61 +47,129 @@ def _fsync_dir(path: str) -> None:
         os.close(fd)
 
 
-def main(out_path: str) -> int:
+class _Frames:
+    """Frames read by the reader thread, handed to the formatter in order; None = end of input."""
+
+    def __init__(self) -> None:
+        self._items: deque[tuple[dict, bytes] | None] = deque()
+        self._bytes = 0
+        self._cv = threading.Condition()
+
+    def put(self, item: tuple[dict, bytes] | None) -> None:
+        size = len(item[1]) if item is not None else 0
+        with self._cv:
+            while item is not None and self._bytes > QUEUE_LIMIT:
+                self._cv.wait()
+            self._items.append(item)
+            self._bytes += size
+            self._cv.notify_all()
+
+    def get(self) -> tuple[dict, bytes] | None:
+        with self._cv:
+            while not self._items:
+                self._cv.wait()
+            item = self._items.popleft()
+            self._bytes -= len(item[1]) if item is not None else 0
+            self._cv.notify_all()
+            return item
+
+
+def _read_frames(inp: BinaryIO, frames: _Frames) -> None:
+    while True:
+        head = _read_exact(inp, HEADER.size)
+        if head is None:
+            break
+        jlen, plen = HEADER.unpack(head)
+        body = _read_exact(inp, jlen)
+        payload = _read_exact(inp, plen) if plen else b""
+        if body is None or payload is None:
+            break
+        msg = marshal.loads(body)
+        frames.put((msg, payload))
+        if msg.get("op") == "close":
+            break
+    frames.put(None)
+
+
+def _write_step(f: TextIO, jsonl: ModuleType, msg: dict, payload: bytes) -> None:
+    n, nl, k2 = msg["shape"]
+    k = k2 // 2
+    cnt = n * nl * k2
+    block = np.frombuffer(payload, dtype=np.int32, count=cnt).reshape(n, nl, k2)
+    tok = None
+    if msg["tokens"] is not None:
+        tok = np.frombuffer(payload, dtype=np.dtype(msg["tokens"]), count=n, offset=4 * cnt)
+    off = msg["offset"]
+    segs = [(str(int(r) - off) if off and r.isdigit() else r, p0, m, ph) for r, p0, m, ph in msg["segments"]]
+    f.write(jsonl.format_routes(segs, block[..., :k], block[..., k:].view(np.float32), tok, msg["layers"], msg["step"]))
+
+
+def _format_until_close(f: TextIO, jsonl: ModuleType, frames: _Frames, reply: TextIO) -> bool:
+    """Write frames in order; True at a close frame, False when the input ended without one."""
+    while True:
+        item = frames.get()
+        if item is None:
+            f.flush()
+            return False
+        msg, payload = item
+        op = msg.get("op")
+        if op == "meta":
+            f.write(msg["line"])
+        elif op == "step":
+            _write_step(f, jsonl, msg, payload)
+        elif op in ("flush", "close"):
+            f.flush()
+            os.fsync(f.fileno())
+            if op == "close":
+                return True
+            reply.write(f"flushed {msg['seq']}\n")
+            reply.flush()
+        else:
+            raise ValueError(f"route writer: unknown op {op!r}")
+
+
+def main(out_path: str, detach: bool) -> int:
     # Ctrl-C reaches the whole process group; the engine decides when the log ends.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if detach and os.fork() != 0:
+        os._exit(0)  # the parent returns at once; the child carries on with the same pipes
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     import jsonl  # noqa: E402  (sibling file, see module docstring)
 
     partial = out_path + ".partial"
-    inp = sys.stdin.buffer
     reply = sys.stdout
-    with open(partial, "w", encoding="utf-8", buffering=1 << 20) as f:
-        while True:
-            head = _read_exact(inp, HEADER.size)
-            if head is None:
-                f.flush()
-                return 3  # engine went away without close: leave the .partial
-            jlen, plen = HEADER.unpack(head)
-            msg = marshal.loads(_read_exact(inp, jlen) or marshal.dumps({}))
-            payload = _read_exact(inp, plen) if plen else b""
-            op = msg.get("op")
-            if op == "meta":
-                f.write(msg["line"])
-            elif op == "step":
-                n, nl, k2 = msg["shape"]
-                k = k2 // 2
-                cnt = n * nl * k2
-                block = np.frombuffer(payload, dtype=np.int32, count=cnt).reshape(n, nl, k2)
-                ids = block[..., :k]
-                w = block[..., k:].view(np.float32)
-                tok = None
-                if msg["tokens"] is not None:
-                    tok = np.frombuffer(payload, dtype=np.dtype(msg["tokens"]), count=n, offset=4 * cnt)
-                off = msg["offset"]
-                segs = [
-                    (str(int(r) - off) if off and r.isdigit() else r, p0, m, ph) for r, p0, m, ph in msg["segments"]
-                ]
-                f.write(jsonl.format_routes(segs, ids, w, tok, msg["layers"], msg["step"]))
-            elif op == "flush":
-                f.flush()
-                os.fsync(f.fileno())
-                reply.write(f"flushed {msg['seq']}\n")
-                reply.flush()
-            elif op == "close":
-                f.flush()
-                os.fsync(f.fileno())
-                break
-            else:
-                reply.write(f"error unknown op {op!r}\n")
-                reply.flush()
-                return 2
-    os.replace(partial, out_path)
-    _fsync_dir(out_path)
-    reply.write(f"closed {out_path}\n")
+    try:
+        f = open(partial, "w", encoding="utf-8", buffering=1 << 20)
+    except OSError as e:
+        reply.write(f"error cannot write {partial}: {e.strerror}\n")
+        reply.flush()
+        return 2
+    reply.write(f"ready {os.getpid()}\n")
     reply.flush()
+    frames = _Frames()
+    threading.Thread(target=_read_frames, args=(sys.stdin.buffer, frames), daemon=True).start()
+    try:
+        with f:
+            if not _format_until_close(f, jsonl, frames, reply):
+                return 3  # engine went away without close: leave the .partial
+        os.replace(partial, out_path)
+        _fsync_dir(out_path)
+    except OSError as e:  # disk full, file too large, ...: the .partial stays, the engine is told
+        try:
+            reply.write(f"error writing {partial}: {e.strerror or e}\n")
+            reply.flush()
+        except BrokenPipeError:
+            pass
+        return 2
+    try:
+        reply.write(f"closed {out_path}\n")
+        reply.flush()
+    except BrokenPipeError:
+        pass  # the engine is gone (shut down while we finished): the log is complete anyway
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1]))
+    code = main(sys.argv[1], "--detach" in sys.argv[2:])
+    os._exit(code)  # no flush of a reply pipe the engine may have closed
+

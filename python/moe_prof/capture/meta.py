@@ -1,0 +1,38 @@
+"""The routes log's meta line (line 1), built in this one place for every engine.
+
+RouteCapture adds what it decides itself: layers_logged, top_k, schema_version."""
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+
+def route_log_meta(
+    *,
+    model_id: str,
+    engine: str,
+    vllm_version: str,
+    torch_version: str,
+    device: str,
+    seed: int,
+    num_experts: int,
+    prefix_caching: bool,
+    extra: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The schema's meta fields plus what a reader needs to interpret the rows:
+    `prefix_caching`: rows exist only for computed positions, so a request whose prompt prefix
+    was cached has no rows for that prefix (its first row is at the first computed position)."""
+    meta: dict[str, Any] = {
+        "model_id": str(model_id),
+        "vllm_version": str(vllm_version),
+        "torch_version": str(torch_version),
+        "device": str(device),
+        "seed": int(seed),
+        "num_experts": int(num_experts),
+        "engine": engine,
+        "prefix_caching": bool(prefix_caching),
+    }
+    for k, v in (extra or {}).items():
+        if k in meta:
+            raise ValueError(f"route log meta: {k!r} is set twice")
+        meta[k] = v
+    return meta
