@@ -15,7 +15,8 @@ PYTHONPYCACHEPREFIX="$work/pycache" python3 -m py_compile \
   "$work"/vllm/moe_prof_capture/*.py \
   "$work/vllm/model_executor/layers/fused_moe/layer.py" \
   "$work/vllm/v1/worker/gpu_model_runner.py" \
-  "$work/vllm/v1/worker/gpu_worker.py"
+  "$work/vllm/v1/worker/gpu_worker.py" \
+  "$work/vllm/v1/engine/core.py"
 (cd "$work" && patch -p1 -R -E --fuzz=0 --quiet < "$patchfile")
 [ ! -d "$work/vllm/moe_prof_capture" ] || rmdir "$work/vllm/moe_prof_capture"
 diff -r "$src/vllm" "$work/vllm"

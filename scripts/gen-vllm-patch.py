@@ -21,7 +21,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PATCH = os.path.join(ROOT, "patches", "vllm-v0.15.1-moe-logger.patch")
 PKG = "vllm/moe_prof_capture"
 CORE_DIR = os.path.join(ROOT, "python", "moe_prof", "capture")
-CORE_FILES = ["__init__.py", "capture.py", "env.py", "jsonl.py", "layers.py", "segments.py", "writer_client.py", "writer_proc.py"]
+CORE_FILES = ["__init__.py", "capture.py", "env.py", "jsonl.py", "layers.py", "meta.py", "segments.py", "writer_client.py", "writer_proc.py"]
 GLUE = os.path.join(ROOT, "python", "moe_prof", "vllm_glue.py")
 
 IMPORT = "from vllm.moe_prof_capture import glue as moe_prof_glue\n"
@@ -58,6 +58,25 @@ EDITS: list[tuple[str, str, str, str, int]] = [
         "before_apply", 1,
     ),
     (
+        "vllm/v1/engine/core.py",
+        "from vllm.v1.utils import compute_iteration_details\n",
+        IMPORT, "after", 1,
+    ),
+    # the engine core decides, at its shutdown, whether the log is complete: only its scheduler
+    # knows whether every request finished (the worker's runner still holds the last step's)
+    (
+        "vllm/v1/engine/core.py",
+        "        self.aborts_queue = queue.Queue[list[str]]()\n",
+        "        if moe_prof_glue.ENABLED:\n            moe_prof_glue.on_engine_start(self)\n",
+        "after", 1,
+    ),
+    (
+        "vllm/v1/engine/core.py",
+        "        if self.model_executor:\n            self.model_executor.shutdown()\n",
+        "        if moe_prof_glue.ENABLED:\n            moe_prof_glue.on_engine_shutdown(self)\n",
+        "before", 1,
+    ),
+    (
         "vllm/v1/worker/gpu_model_runner.py",
         "from vllm.v1.worker.workspace import lock_workspace\n",
         IMPORT, "after", 1,
@@ -74,13 +93,21 @@ EDITS: list[tuple[str, str, str, str, int]] = [
     (
         "vllm/v1/worker/gpu_model_runner.py",
         '        with record_function_or_nullcontext("gpu_model_runner: postprocess"):\n',
-        "        if moe_prof_glue.ENABLED:\n            moe_prof_glue.end_step()\n\n",
+        "        if moe_prof_glue.ENABLED:\n            moe_prof_glue.end_step(self)\n\n",
         "before", 1,
     ),
     (
         "vllm/v1/worker/gpu_worker.py",
         "from vllm.v1.worker.workspace import init_workspace_manager\n",
         IMPORT, "after", 1,
+    ),
+    # the engine's logging session starts once the model (its FusedMoE layers) exists, before
+    # profiling and CUDA graph capture
+    (
+        "vllm/v1/worker/gpu_worker.py",
+        "            self.model_runner.load_model(eep_scale_up=eep_scale_up)\n",
+        "        if moe_prof_glue.ENABLED:\n            moe_prof_glue.on_model_loaded(self)\n",
+        "after", 1,
     ),
     (
         "vllm/v1/worker/gpu_worker.py",

@@ -21,6 +21,7 @@ MEMBERS = [
     "vllm/model_executor/layers/fused_moe/layer.py",
     "vllm/v1/worker/gpu_model_runner.py",
     "vllm/v1/worker/gpu_worker.py",
+    "vllm/v1/engine/core.py",
     "vllm/__init__.py",
 ]
 DIST_INFO = "vllm-0.15.1.dist-info/"

@@ -1,28 +1,37 @@
 """vLLM 0.15.1 glue: the only code that touches vLLM objects; vllm is imported lazily here.
 
 The patch copies this file to `vllm/moe_prof_capture/glue.py` (with the capture core beside it)
-and calls it from three places, each behind `if moe_prof_glue.ENABLED:` (one attribute check
-per call when VLLM_LOG_MOE is unset; no buffers are ever made then):
-  FusedMoE.forward_impl / forward_impl_chunked, after select_experts -> record()
-  GPUModelRunner.execute_model, around the forward             -> begin_step() / end_step()
+and calls it from these places, each behind `if moe_prof_glue.ENABLED:` (one attribute check per
+call when VLLM_LOG_MOE is unset; nothing is allocated and nothing else runs then):
+  Worker.load_model, at its end                                 -> on_model_loaded(worker)
+  FusedMoE.forward_impl / forward_impl_chunked, after select_experts -> record(layer, ...)
+  GPUModelRunner.execute_model, around the forward             -> begin_step(runner, ...) / end_step(runner)
+  EngineCore.__init__, at its end / EngineCore.shutdown            -> on_engine_start / on_engine_shutdown
   Worker.shutdown                                               -> on_shutdown(worker)
-  Worker.moe_prof_control (new method)                          -> control()
+  Worker.moe_prof_control (new method)                          -> control(worker, ...)
+
+One logging session per engine: made at model load, attached to the runner and to each MoE
+layer (so two engines in one process, one after the other or at once, each get their own), and
+ended at shutdown. Everything that cannot be logged correctly is refused at model load with one
+warning naming the reason, and then nothing is written. During steps the glue never raises into
+vLLM: a failure (writer died, disk full, rows that do not add up) stops logging with a warning,
+keeps the `.partial`, and generation goes on.
+
 Profiling, warm-up, graph-capture and dummy forwards go through GPUModelRunner._dummy_run, which
 never calls begin_step, so their rows are written into the buffers but never read.
 
-Control from the process that owns the LLM (runs on every worker, between steps); the patch adds
-the worker method `moe_prof_control`, so no function has to be pickled across processes:
+Control from the process that owns the LLM (runs on every worker, between steps):
     llm.collective_rpc("moe_prof_control", args=("resume", 25))  # or "pause" / "flush" / "close" / "stats"
-(`llm.collective_rpc(control, args=(...))` with this module's `control` also works, but vLLM only
-sends a function to the engine process with VLLM_ALLOW_INSECURE_SERIALIZATION=1.)
 """
 from __future__ import annotations
 
 import logging
-import sys
+import os
 from typing import TYPE_CHECKING, Any
 
-from .capture.env import capture_from_env, log_enabled
+from .capture.env import capture_from_env, log_enabled, resolve_settings
+from .capture.jsonl import RECOMPUTED
+from .capture.meta import route_log_meta
 from .capture.segments import Segment, split_by_phase, user_request_id
 
 if TYPE_CHECKING:
@@ -35,104 +44,163 @@ log = logging.getLogger("moe_prof.vllm")
 # Read once, when vLLM imports the patched modules (in the engine-core / worker process).
 ENABLED: bool = log_enabled()
 
-_cap: "RouteCapture | None" = None
-_initialised = False
-_layer_ids: dict[str, int] = {}
-_disabled_reason: str | None = None
+_ATTR = "_moe_prof_session"
+# vLLM gives the engine-core process 5 s between SIGTERM and killing its process tree; the
+# writer outlives that (it is detached), so shutdown only waits this long for it to finish.
+SHUTDOWN_WAIT_S = 3.0
+_PRUNE_EVERY = 256  # steps between dropping finished requests from the recompute marks
+_sessions_with_files = 0  # logs this process has opened: the 2nd engine's file is `<stem>.2<ext>`
 
 
-def _disable(reason: str) -> None:
-    global _cap, _disabled_reason
-    _disabled_reason = reason
-    log.warning("moe-prof: route logging disabled on this rank: %s", reason)
-    if _cap is not None:
-        _cap.abandon()
-    _cap = None
+class _Session:
+    """One engine's logging: the capture (None on TP ranks > 0, when refused, or after a failure),
+    which MoE layers reached the hook, and for each running request the first position not yet
+    logged (a preempted request is recomputed from an earlier position: those rows are skipped)."""
+
+    def __init__(self, disabled_reason: str | None) -> None:
+        self.cap: RouteCapture | None = None
+        self.disabled_reason = disabled_reason
+        self.layer_slots: dict[int, int] = {}
+        self.recorded: set[int] = set()
+        self.checked_layers = False
+        self.logged_upto: dict[str, int] = {}
+        self.steps = 0  # real engine steps so far (begin_step calls)
+
+    def disable(self, reason: str) -> None:
+        """Stop logging for good; the `.partial` (if any) stays for what it is: incomplete."""
+        self.disabled_reason = reason
+        cap, self.cap = self.cap, None
+        where = f"; {cap.out_path}.partial is incomplete" if cap is not None else ""
+        log.warning("moe-prof: route logging stopped: %s%s", reason, where)
+        if cap is not None:
+            try:
+                cap.abandon()
+            except Exception as e:  # the writer may be the reason
+                log.debug("moe-prof: abandoning the capture: %s", e)
 
 
-def _init(layer: Any, topk_ids: "torch.Tensor") -> "RouteCapture | None":
-    """First MoE forward of the process (vLLM's profile run, eager): allocate the buffers, which
-    must exist before CUDA graphs are captured so the copy kernels land in the graphs."""
-    global _cap, _initialised
-    _initialised = True
+def _moe_layers(vc: Any) -> list[Any]:
+    ctx = vc.compilation_config.static_forward_context
+    return [ctx[name] for name in vc.compilation_config.static_all_moe_layers if name in ctx]
+
+
+def unsupported_reason(worker: Any, layers: list[Any]) -> str | None:
+    """Why this engine's routing cannot be attributed correctly, or None."""
+    vc = worker.vllm_config
+    pc = vc.parallel_config
+    if getattr(worker, "use_v2_model_runner", False):
+        return "VLLM_USE_V2_MODEL_RUNNER=1: the V2 model runner is not patched"
+    if not layers:
+        return "the model has no FusedMoE layers"
+    if any(getattr(layer.quant_method, "is_monolithic", False) for layer in layers):
+        names = sorted({type(layer.quant_method).__name__ for layer in layers if layer.quant_method.is_monolithic})
+        return f"the MoE kernel routes inside itself ({', '.join(names)}): select_experts is never called"
+    if vc.speculative_config is not None:
+        # draft-model MoE layers run after the step's end_step, and rejected drafts recompute
+        return "speculative decoding is not supported"
+    if getattr(pc, "enable_eplb", False):
+        return "EPLB is not supported (topk_ids are physical replica ids, not experts)"
+    if pc.pipeline_parallel_size > 1:
+        return "pipeline parallelism is not supported (each stage sees only its own layers)"
+    if pc.data_parallel_size > 1:
+        return "data parallelism is not supported (each rank serves its own requests, with colliding ids)"
+    if getattr(pc, "prefill_context_parallel_size", 1) > 1 or any(getattr(layer, "pcp_size", 1) > 1 for layer in layers):
+        return "prefill context parallelism is not supported"
+    if getattr(pc, "use_ubatching", False):
+        return "micro-batching (DBO) is not supported"
+    if any(getattr(layer, "is_sequence_parallel", False) for layer in layers):
+        return "sequence-parallel MoE is not supported (each rank routes only its slice of the tokens)"
+    return None
+
+
+def _file_for_this_engine(path: str) -> str:
+    """The second and later engines of one process get `<stem>.2<ext>`, ...: never overwrite a
+    log this process already wrote."""
+    global _sessions_with_files
+    _sessions_with_files += 1
+    if _sessions_with_files == 1:
+        return path
+    stem, ext = os.path.splitext(path)
+    return f"{stem}.{_sessions_with_files}{ext}"
+
+
+def on_model_loaded(worker: Any) -> None:
+    """End of Worker.load_model: decide whether this engine is logged, and make its buffers
+    (before profiling and CUDA graph capture, so the copy kernels land in the graphs)."""
     import torch
     import vllm
     from vllm.distributed import get_tensor_model_parallel_rank
     from vllm.model_executor.models.utils import extract_layer_index
 
-    if torch.cuda.is_current_stream_capturing():
-        raise RuntimeError("moe-prof: the first MoE forward is a CUDA graph capture; buffers must be made before")
+    runner = worker.model_runner
+    vc = worker.vllm_config
+    layers = _moe_layers(vc)
+    reason = unsupported_reason(worker, layers)
+    session = _Session(reason)
+    for obj in [runner, *layers]:
+        setattr(obj, _ATTR, session)
+    if reason is not None:
+        log.warning("moe-prof: VLLM_LOG_MOE is set but routes are not logged: %s; no log file is written", reason)
+        return
     if get_tensor_model_parallel_rank() != 0:
-        return None  # every TP rank computes the same routing: rank 0 writes it
-    vc = layer.vllm_config
-    pc = vc.parallel_config
-    if getattr(layer, "pcp_size", 1) > 1 or getattr(pc, "use_ubatching", False):
-        _disable("prefill context parallelism and micro-batching (DBO) are not supported")
-        return None
-    if getattr(layer, "is_sequence_parallel", False):
-        # topk_ids hold only this rank's slice of the tokens: rank 0 alone would log wrong rows
-        _disable("sequence-parallel MoE is not supported")
-        return None
-    if vc.speculative_config is not None:
-        # draft-model MoE layers run after the step's end_step, and rejected drafts recompute
-        # positions: attribution would be wrong
-        _disable("speculative decoding is not supported")
-        return None
-    if getattr(pc, "enable_eplb", False):
-        _disable("EPLB is not supported (topk_ids are physical replica ids, not experts)")
-        return None
-    suffix: int | None = None
-    if pc.data_parallel_size > 1 or pc.pipeline_parallel_size > 1:
-        # each DP rank serves its own requests, each PP stage owns its own layers: one file each
-        suffix = torch.distributed.get_rank() if torch.distributed.is_initialized() else int(pc.data_parallel_rank)
-    moe_ids = [extract_layer_index(name) for name in vc.compilation_config.static_all_moe_layers]
-    max_rows = max(int(vc.scheduler_config.max_num_batched_tokens), int(topk_ids.shape[0]))
-    mc = vc.model_config
-    meta: dict[str, object] = {
-        "model_id": mc.model,
-        "vllm_version": getattr(vllm, "__version__", "unknown"),
-        "torch_version": torch.__version__,
-        "device": torch.cuda.get_device_name(topk_ids.device),
-        "seed": mc.seed,
-        "num_experts": int(getattr(layer, "logical_num_experts", layer.global_num_experts)),
-        "engine": "vllm",
-        "quantization": mc.quantization,
-        "enforce_eager": bool(mc.enforce_eager),
-        "cudagraph_mode": str(vc.compilation_config.cudagraph_mode),
-        "tensor_parallel_size": pc.tensor_parallel_size,
-        "data_parallel_size": pc.data_parallel_size,
-        "data_parallel_rank": pc.data_parallel_rank,
-        "max_rows": max_rows,
-        # With async scheduling a request that stops before max_tokens (EOS / stop token) gets one
-        # more row, computed in the step scheduled before its stop was seen, then discarded.
-        "async_scheduling": bool(vc.scheduler_config.async_scheduling),
-    }
-    _cap = capture_from_env(
-        meta=meta, moe_layer_ids=moe_ids, top_k=int(layer.top_k), max_rows=max_rows,
-        device=topk_ids.device, rank_suffix=suffix,
+        return  # every TP rank computes the same routing: rank 0 writes it
+    settings = resolve_settings()
+    if settings is None:
+        return
+    first = layers[0]
+    mc, pc, cc = vc.model_config, vc.parallel_config, vc.cache_config
+    max_rows = int(getattr(runner, "max_num_tokens", vc.scheduler_config.max_num_batched_tokens))
+    device = runner.device
+    meta = route_log_meta(
+        model_id=mc.model,
+        engine="vllm",
+        vllm_version=getattr(vllm, "__version__", "unknown"),
+        torch_version=torch.__version__,
+        device=torch.cuda.get_device_name(device) if device.type == "cuda" else str(device),
+        seed=mc.seed,
+        num_experts=int(getattr(first, "logical_num_experts", first.global_num_experts)),
+        prefix_caching=bool(cc.enable_prefix_caching),
+        extra={
+            "quantization": mc.quantization,
+            "enforce_eager": bool(mc.enforce_eager),
+            "cudagraph_mode": str(vc.compilation_config.cudagraph_mode),
+            "tensor_parallel_size": pc.tensor_parallel_size,
+            "max_rows": max_rows,
+            # With async scheduling a request that stops before max_tokens (EOS / stop token) gets
+            # one more row, computed in the step scheduled before its stop was seen.
+            "async_scheduling": bool(vc.scheduler_config.async_scheduling),
+            "block_size": cc.block_size,
+        },
     )
-    if _cap is not None:
-        log.info("moe-prof: logging layers %s to %s.partial (paused=%s)", _cap.layers, _cap.out_path, _cap.paused)
-    return _cap
+    try:
+        session.cap = capture_from_env(
+            meta=meta,
+            moe_layer_ids=[extract_layer_index(layer.layer_name) for layer in layers],
+            top_k=int(first.top_k),
+            max_rows=max_rows,
+            device=device,
+            out_path=_file_for_this_engine(settings.out_path),
+        )
+    except Exception as e:  # a bad VLLM_LOG_MOE* value or an unwritable directory: say so, serve on
+        session.disable(f"cannot start: {e}")
+        return
+    if session.cap is not None:
+        session.layer_slots = {lid: i for i, lid in enumerate(session.cap.layers)}
+        log.info("moe-prof: logging layers %s to %s.partial (paused=%s)", session.cap.layers, session.cap.out_path, session.cap.paused)
 
 
 def record(
     layer: Any, topk_ids: "torch.Tensor", topk_weights: "torch.Tensor", row_offset: int = 0, dispatched: bool = False
 ) -> None:
     """Inside the MoE forward (captured into CUDA graphs): copy this layer's routing into the buffers."""
-    cap = _cap if _initialised else _init(layer, topk_ids)
-    if cap is None:
+    session: _Session | None = getattr(layer, _ATTR, None)
+    if session is None or session.cap is None:
         return
-    name = layer.layer_name
-    lid = _layer_ids.get(name)
-    if lid is None:
-        lid = _layer_ids[name] = int(layer.layer_id)
+    lid = int(layer.layer_id)
+    session.recorded.add(lid)
     if dispatched:
         # Naive DP dispatch gathered every DP rank's tokens before routing; keep this rank's rows
-        # (the same slice vLLM's combine() takes back).
-        if layer.is_sequence_parallel:
-            _disable("sequence-parallel MoE with naive DP dispatch is not supported")
-            return
+        # (the same slice vLLM's combine() takes back). DP > 1 is refused at load; kept for EP.
         from vllm.forward_context import get_forward_context
 
         cu = get_forward_context().dp_metadata.cu_tokens_across_sp(1)
@@ -140,81 +208,167 @@ def record(
         start = 0 if r == 0 else int(cu[r - 1])
         end = int(cu[r])
         topk_ids, topk_weights = topk_ids[start:end], topk_weights[start:end]
-    cap.record(lid, topk_ids, topk_weights, row_offset)
-
-
-def begin_step(runner: Any, num_scheduled_tokens_np: Any, num_tokens_unpadded: int, input_ids: "torch.Tensor | None") -> None:
-    """Before the forward of a real step: which request and position each real row is."""
-    cap = _cap
-    if cap is None or cap.paused:
+    if row_offset + topk_ids.shape[0] > session.cap.max_rows:
+        session.disable(f"a forward of {row_offset + topk_ids.shape[0]} rows exceeds the buffers' {session.cap.max_rows}")
         return
+    session.cap.record(lid, topk_ids, topk_weights, row_offset)
+
+
+def _segments(session: _Session, runner: Any, num_scheduled_tokens_np: Any) -> list[Segment]:
+    """Each request's rows of this step, in batch order. Positions below a request's mark were
+    logged before (vLLM recomputes a preempted request from position 0, or from its cached
+    prefix): their rows get the RECOMPUTED phase, which the writer skips."""
     ib = runner.input_batch
     computed = ib.num_computed_tokens_cpu
     prompt = ib.num_prompt_tokens
+    upto = session.logged_upto
     segs: list[Segment] = []
     for i, rid in enumerate(ib.req_ids):
         first = int(computed[i])
         n = int(num_scheduled_tokens_np[i])
         p = int(prompt[i])
+        mark = upto.get(rid, 0)
+        upto[rid] = max(mark, first + n)
+        uid = user_request_id(rid)
+        if first < mark:
+            again = min(n, mark - first)
+            segs.append(Segment(uid, first, again, RECOMPUTED))
+            first, n = first + again, n - again
+            if n == 0:
+                continue
         if first >= p:
-            segs.append(Segment(user_request_id(rid), first, n, "decode"))
+            segs.append(Segment(uid, first, n, "decode"))
         else:
-            segs.extend(split_by_phase(user_request_id(rid), first, n, p))
-    cap.begin_step(segs, int(num_tokens_unpadded), input_ids)
+            segs.extend(split_by_phase(uid, first, n, p))
+    if session.steps % _PRUNE_EVERY == 0:
+        live = runner.requests  # finished requests leave it; preempted ones stay
+        for rid in [r for r in upto if r not in live]:
+            del upto[rid]
+    return segs
 
 
-def end_step() -> None:
+def begin_step(runner: Any, num_scheduled_tokens_np: Any, num_tokens_unpadded: int, input_ids: "torch.Tensor | None") -> None:
+    """Before the forward of a real step: which request and position each real row is."""
+    session: _Session | None = getattr(runner, _ATTR, None)
+    if session is None or session.cap is None:
+        return
+    step = session.steps  # the engine's real steps, counted while paused too: the log's `step`
+    session.steps += 1
+    if session.cap.paused:
+        return
+    if not session.checked_layers:
+        session.checked_layers = True
+        missing = sorted(set(session.layer_slots) - session.recorded)
+        if missing:  # profiling ran every layer: a silent layer would log the buffer's zeros
+            session.disable(f"MoE layers {missing} never reached the routing hook")
+            return
+    try:
+        session.cap.begin_step(_segments(session, runner, num_scheduled_tokens_np), int(num_tokens_unpadded), input_ids, step)
+    except Exception as e:
+        session.disable(f"step attribution failed: {e}")
+
+
+def end_step(runner: Any) -> None:
     """After the forward, same stream: hand the real rows to the writer (async)."""
-    if _cap is not None:
-        _cap.end_step()
+    session: _Session | None = getattr(runner, _ATTR, None)
+    if session is None or session.cap is None:
+        return
+    try:
+        session.cap.end_step()
+    except Exception as e:  # the writer died or failed (disk full, ...): generation goes on
+        session.disable(str(e))
+
+
+def on_engine_start(engine_core: Any) -> None:
+    """End of EngineCore.__init__. An engine that lives in the user's process
+    (VLLM_ENABLE_V1_MULTIPROCESSING=0) is never shut down when the program simply ends: finish
+    its log at interpreter exit instead (a no-op once on_engine_shutdown ran)."""
+    import atexit
+    import weakref
+
+    ref = weakref.ref(engine_core)
+
+    def at_exit() -> None:
+        core = ref()
+        if core is not None:
+            on_engine_shutdown(core)
+
+    atexit.register(at_exit)
+
+
+def on_engine_shutdown(engine_core: Any) -> None:
+    """EngineCore.shutdown, before the workers stop. Its scheduler knows whether every request
+    finished: then each worker completes its log (waiting at most SHUTDOWN_WAIT_S for the writer,
+    which finishes on its own after that); otherwise the `.partial` stays. Runs once."""
+    if getattr(engine_core, "_moe_prof_finished", False):
+        return
+    engine_core._moe_prof_finished = True
+    scheduler = getattr(engine_core, "scheduler", None)
+    executor = getattr(engine_core, "model_executor", None)
+    if executor is None:
+        return
+    unfinished = int(scheduler.get_num_unfinished_requests()) if scheduler is not None else 0
+    action = "finish" if unfinished == 0 else "abandon"
+    try:
+        executor.collective_rpc("moe_prof_control", args=(action, unfinished))
+    except Exception as e:  # shutting down: say why the log may stay .partial, never raise
+        log.warning("moe-prof: could not %s the route log at engine shutdown: %s", action, e)
 
 
 def on_shutdown(worker: Any = None) -> None:
-    """Worker.shutdown. vLLM's engine core ends by SystemExit both on a clean shutdown and when its
-    client dies mid-generation, so the exception does not tell them apart; what does is whether
-    the model runner still holds requests. Rename `.partial` only when it holds none (or the log
-    was closed through control already); otherwise keep the `.partial`: never present a
-    truncated log as complete."""
-    global _cap
-    cap, _cap = _cap, None
-    if cap is None:
-        return
+    """Worker.shutdown: end this engine's session. The engine core has completed the log (or kept
+    it `.partial`) just before; a session still open here was not ended by it (the engine failed,
+    or the worker was shut down on its own), so its log stays `.partial`: never present a log as
+    complete without knowing that every request finished."""
     runner = getattr(worker, "model_runner", None)
-    pending = len(getattr(runner, "requests", {}) or {}) if runner is not None else 0
-    exc = sys.exc_info()[1]
-    clean = exc is None or isinstance(exc, (SystemExit, KeyboardInterrupt))
-    if clean and pending == 0:
-        try:
-            path = cap.close()
-            log.info("moe-prof: routes written to %s", path)
-            return
-        except Exception as e:  # a failed close must not mask the shutdown; the .partial stays
-            log.error("moe-prof: closing the route log failed: %s", e)
-    elif pending:
-        log.warning(
-            "moe-prof: engine shut down with %d requests unfinished: the route log stays %s.partial "
-            "(close it with collective_rpc('moe_prof_control', args=('close',)) before shutdown)",
-            pending, cap.out_path,
-        )
-    cap.abandon()
+    session: _Session | None = getattr(runner, _ATTR, None)
+    if session is None:
+        return
+    for obj in [runner, *_moe_layers(worker.vllm_config)]:
+        if getattr(obj, _ATTR, None) is session:
+            delattr(obj, _ATTR)
+    cap, session.cap = session.cap, None
+    if cap is not None and not cap.stats()["closed"]:
+        log.warning("moe-prof: engine shut down before the route log was completed: it stays %s.partial", cap.out_path)
+        cap.abandon()
 
 
-def control(_worker: object, action: str, req_id_offset: int = 0) -> dict[str, object]:
-    """For `llm.collective_rpc(control, args=(action, ...))`; vLLM passes its worker first.
-    Actions: pause, resume (request ids logged as id - req_id_offset), flush (everything so far
-    on disk in the .partial), close (flush + rename to the final path), stats. Ranks that do not
-    write (TP rank > 0, logging off) answer {"active": False}."""
-    cap = _cap
+def control(worker: Any, action: str, req_id_offset: int = 0) -> dict[str, object]:
+    """Worker.moe_prof_control. Actions: pause, resume (request ids logged as id - req_id_offset),
+    flush (everything so far on disk in the .partial), close (flush + rename to the final path),
+    stats. Ranks that do not write (TP rank > 0, logging refused or failed) answer
+    {"active": False, ...} with the reason, if any."""
+    runner = getattr(worker, "model_runner", None)
+    session: _Session | None = getattr(runner, _ATTR, None)
+    cap = session.cap if session is not None else None
     if cap is None:
-        return {"active": False, "enabled": ENABLED, "disabled_reason": _disabled_reason}
-    if action == "pause":
-        cap.pause()
-    elif action == "resume":
-        cap.resume(req_id_offset)
-    elif action == "flush":
-        cap.flush()
-    elif action == "close":
-        cap.close()
-    elif action != "stats":
-        raise ValueError(f"moe-prof control: unknown action {action!r} (pause, resume, flush, close, stats)")
+        reason = session.disabled_reason if session is not None else None
+        return {"active": False, "enabled": ENABLED, "disabled_reason": reason}
+    try:
+        if action == "pause":
+            cap.pause()
+        elif action == "resume":
+            cap.resume(req_id_offset)
+        elif action == "flush":
+            cap.flush()
+        elif action == "close":
+            cap.close()
+        elif action == "finish":  # engine shutdown: close, waiting a bounded time for the writer
+            if cap.close(SHUTDOWN_WAIT_S) is None:
+                log.info("moe-prof: the route writer finishes %s in the background", cap.out_path)
+        elif action == "abandon":  # engine shutdown with requests unfinished (req_id_offset: how many)
+            log.warning(
+                "moe-prof: engine shut down with %d requests unfinished: the route log stays %s.partial "
+                "(close it with collective_rpc('moe_prof_control', args=('close',)) before shutdown)",
+                req_id_offset, cap.out_path,
+            )
+            cap.abandon()
+        elif action != "stats":
+            raise ValueError(f"moe-prof control: unknown action {action!r} (pause, resume, flush, close, stats)")
+    except ValueError:
+        raise
+    except Exception as e:
+        assert session is not None
+        session.disable(str(e))
+        return {"active": False, "enabled": ENABLED, "disabled_reason": session.disabled_reason}
     return {"active": True, **cap.stats()}
