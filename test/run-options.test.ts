@@ -26,7 +26,7 @@ test("commander strings are coerced and checked", () => {
   assert.equal(c.numPrompts, 4);
   assert.equal(c.maxTokens, 32);
   assert.equal(c.gpuMemoryUtilization, 0.5);
-  assert.equal(c.layers, "0,5-7");
+  assert.deepEqual(c.layers, [0, 5, 6, 7]);
   assert.equal(c.outDir, path.resolve("x"));
 });
 

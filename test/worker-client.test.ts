@@ -8,6 +8,9 @@ import path from "node:path";
 import { runWorker } from "../src/worker/run-worker.js";
 import { parseWorkerLine, type WorkerMessage } from "../src/worker/protocol.js";
 import { packageRoot } from "../src/config/package-info.js";
+import { resolveRunConfig } from "../src/config/run-options.js";
+import { jobFor } from "../src/passes/job-file.js";
+import { planPasses } from "../src/passes/plan.js";
 import { UserError } from "../src/errors.js";
 
 const recorded = path.join(packageRoot(), "fixtures", "recorded", "hf-smoke-h100");
@@ -39,13 +42,11 @@ test("a worker that fails reports one line through the protocol; the traceback g
   const dir = mkdtempSync(path.join(os.tmpdir(), "moe-prof-worker-"));
   const job = path.join(dir, "job.json");
   // engine hf on a machine without torch/GPU: the real worker gets as far as loading the engine.
-  writeFileSync(
-    job,
-    JSON.stringify({
-      engine: "hf", pass_name: "no_log", model: "m", prompts: ["q"], seed: 1, max_tokens: 2, temperature: 0,
-      routes_path: null, random_weights: true, config_dir: path.join(packageRoot(), "fixtures/models/qwen1.5-moe-a2.7b"),
-    }),
+  const cfg = resolveRunConfig(
+    { engine: "hf", randomWeights: true, config: path.join(packageRoot(), "fixtures/models/qwen1.5-moe-a2.7b"), maxTokens: "2" },
+    { python: "python3", now: new Date(0) },
   );
+  writeFileSync(job, JSON.stringify(jobFor(cfg, planPasses(1, dir)[0]!, ["q"])));
   const seen: WorkerMessage["type"][] = [];
   const stderrPath = path.join(dir, "worker.log");
   await assert.rejects(

@@ -10,17 +10,24 @@ import sys
 
 import pytest
 
-from moe_prof.worker.job import JobError, load_job
+from moe_prof.worker.job import Job, JobError, load_job, load_schema
 
 PYTHON_DIR = pathlib.Path(__file__).resolve().parents[1]
 
 
-def _job(tmp_path: pathlib.Path, **over: object) -> str:
-    job = {
-        "engine": "hf", "pass_name": "log", "model": "m", "prompts": ["a", "b"], "seed": 1,
-        "max_tokens": 4, "temperature": 0, "routes_path": str(tmp_path / "r.jsonl"),
-    }
-    job.update(over)
+FULL_JOB: dict[str, object] = {
+    "engine": "hf", "pass_name": "log", "model": "m", "prompts": ["a", "b"], "seed": 1, "max_tokens": 4,
+    "temperature": 0, "routes_path": "/tmp/r.jsonl", "layers": None, "warmup_prompts": 2, "warmup_max_tokens": 16,
+    "tensor_parallel_size": 1, "gpu_memory_utilization": 0.9, "max_model_len": None, "enforce_eager": False,
+    "deterministic": False, "chat_template": True, "random_weights": False, "config_dir": None, "tokenizer": None,
+    "dtype": "bfloat16", "device": "cuda", "engine_args": {},
+}
+
+
+def _job(tmp_path: pathlib.Path, drop: tuple[str, ...] = (), **over: object) -> str:
+    job = {**FULL_JOB, "routes_path": str(tmp_path / "r.jsonl"), **over}
+    for k in drop:
+        del job[k]
     p = tmp_path / "job.json"
     p.write_text(json.dumps(job))
     return str(p)
@@ -34,32 +41,37 @@ def _run_worker(job: str, code: str | None = None) -> subprocess.CompletedProces
     return subprocess.run(args, env=env, capture_output=True, text=True, timeout=60)
 
 
-def test_load_job_reads_fields_and_keeps_unknown_keys(tmp_path: pathlib.Path) -> None:
-    job = load_job(_job(tmp_path, layers="0,5-7", future_key=3))
-    assert job.engine == "hf" and job.prompts == ["a", "b"] and job.layers == "0,5-7"
-    assert job.extra == {"future_key": 3}
-    assert job.warmup_prompts == 2 and job.enforce_eager is False
+def test_load_job_reads_every_field(tmp_path: pathlib.Path) -> None:
+    job = load_job(_job(tmp_path, layers=[0, 5, 6, 7], engine_args={"max_num_seqs": 8}))
+    assert job.engine == "hf" and job.prompts == ["a", "b"] and job.layers == [0, 5, 6, 7]
+    assert job.engine_args == {"max_num_seqs": 8} and job.warmup_prompts == 2 and job.device == "cuda"
+
+
+def test_job_dataclass_mirrors_the_schema() -> None:
+    """The schema (generated from src/worker/job.ts) is the definition; Job only mirrors it."""
+    schema = load_schema()
+    assert list(Job.__dataclass_fields__) == list(schema["properties"])
+    assert sorted(schema["required"]) == sorted(schema["properties"])
 
 
 @pytest.mark.parametrize(
-    ("over", "message"),
+    ("over", "drop", "message"),
     [
-        ({"engine": "tgi"}, "engine: expected 'vllm' or 'hf', got 'tgi'"),
-        ({"pass_name": "both"}, "pass_name: expected 'no_log' or 'log', got 'both'"),
-        ({"prompts": []}, "prompts: expected a non-empty list of strings"),
-        ({"prompts": ["a", 3]}, "prompts: expected a non-empty list of strings"),
+        ({"engine": "tgi"}, (), "engine: expected one of 'vllm', 'hf', got 'tgi'"),
+        ({"pass_name": "both"}, (), "pass_name: expected one of 'no_log', 'log', got 'both'"),
+        ({"prompts": []}, (), "prompts: needs at least 1 items"),
+        ({"prompts": ["a", 3]}, (), r"prompts\[1\]: expected string, got int"),
+        ({"layers": "0,5-7"}, (), "layers: expected array, got str"),
+        ({"layers": [0, -1]}, (), r"layers\[1\]: must be >= 0"),
+        ({"seed": 1.5}, (), "seed: expected integer, got float"),
+        ({"gpu_memory_utilization": 0}, (), "gpu_memory_utilization: must be > 0"),
+        ({"future_key": 3}, (), "future_key: not a job field"),
+        ({}, ("device",), "job.device: missing"),
     ],
 )
-def test_load_job_rejects_bad_fields(tmp_path: pathlib.Path, over: dict[str, object], message: str) -> None:
+def test_load_job_rejects_bad_fields(tmp_path: pathlib.Path, over: dict[str, object], drop: tuple[str, ...], message: str) -> None:
     with pytest.raises(JobError, match=message):
-        load_job(_job(tmp_path, **over))
-
-
-def test_load_job_names_missing_fields(tmp_path: pathlib.Path) -> None:
-    p = tmp_path / "job.json"
-    p.write_text(json.dumps({"engine": "hf"}))
-    with pytest.raises(JobError, match="missing job fields: pass_name, model, prompts"):
-        load_job(str(p))
+        load_job(_job(tmp_path, drop, **over))
 
 
 def test_bad_job_is_one_error_message_on_the_protocol_channel(tmp_path: pathlib.Path) -> None:
@@ -68,7 +80,7 @@ def test_bad_job_is_one_error_message_on_the_protocol_channel(tmp_path: pathlib.
     msgs = [json.loads(line) for line in r.stdout.splitlines()]
     assert [m["type"] for m in msgs] == ["hello", "error"]
     assert msgs[0]["protocol"] == 1
-    assert msgs[1]["kind"] == "JobError" and "prompts: expected a non-empty list" in msgs[1]["message"]
+    assert msgs[1]["kind"] == "JobError" and "prompts: needs at least 1 items" in msgs[1]["message"]
     assert "Traceback" in r.stderr  # the full story goes to the log, not the protocol
 
 

@@ -124,6 +124,8 @@ export function registerRun(program: Command, deps: RunDeps): void {
     .option("--random-weights", "hf engine: build the model from --config with random weights (hardware tests)", false)
     .option("--config <dir>", "hf engine: directory with the model's config.json")
     .option("--tokenizer <dir>", "hf engine: tokenizer directory (default: --config, else --model)")
+    .addOption(new Option("--device <kind>", "hf engine: where the model runs (cpu: float32, no GPU needed)").choices(["cuda", "cpu"]).default("cuda"))
+    .option("--engine-args <json>", `vLLM only: more vllm.LLM keyword arguments, e.g. '{"max_num_seqs": 64}'`)
     .addHelpText(
       "after",
       `

@@ -33,6 +33,8 @@ export const runOptionsSchema = z
     randomWeights: z.boolean().default(false),
     config: z.string().optional(),
     tokenizer: z.string().optional(),
+    device: z.enum(["cuda", "cpu"]).default("cuda"),
+    engineArgs: z.string().optional(),
   })
   .superRefine((o, ctx) => {
     if (o.randomWeights && o.engine !== "hf")
@@ -41,13 +43,21 @@ export const runOptionsSchema = z
       ctx.addIssue({ code: "custom", path: ["config"], message: "--random-weights needs --config DIR (a config.json)" });
     if (o.prompts && o.datasetUrl)
       ctx.addIssue({ code: "custom", path: ["prompts"], message: "give --prompts or --dataset-url, not both" });
+    if (o.device === "cpu" && o.engine !== "hf")
+      ctx.addIssue({ code: "custom", path: ["device"], message: "cpu needs --engine hf (vLLM 0.15.1's CUDA build runs on GPUs)" });
+    if (o.engineArgs !== undefined && o.engine !== "vllm")
+      ctx.addIssue({ code: "custom", path: ["engineArgs"], message: "is for --engine vllm (keyword arguments of vllm.LLM)" });
   });
 
 export type RunOptions = z.infer<typeof runOptionsSchema>;
 
-export interface RunConfig extends RunOptions {
+export interface RunConfig extends Omit<RunOptions, "layers" | "engineArgs"> {
   python: string;
   outDir: string;
+  /** --layers as a list; undefined: every MoE layer. */
+  layers: number[] | undefined;
+  /** --engine-args as an object (vllm.LLM keyword arguments). */
+  engineArgs: Record<string, unknown>;
 }
 
 const FLAG: Record<string, string> = {
@@ -61,6 +71,7 @@ const FLAG: Record<string, string> = {
   randomWeights: "--random-weights",
   warmupPrompts: "--warmup-prompts",
   chatTemplate: "--no-chat-template",
+  engineArgs: "--engine-args",
 };
 
 function flagName(key: string): string {
@@ -79,13 +90,29 @@ export function resolveRunConfig(raw: Record<string, unknown>, defaults: { pytho
     throw new UserError(`${flagName(key)}: ${issue.message}`, EXIT_ENV);
   }
   const o = parsed.data;
-  if (o.layers !== undefined) parseLayerList(o.layers); // backwards or huge ranges: exit 2 now, not after a pass
+  // backwards or huge ranges: exit 2 now, not after a pass; the worker gets the list
+  const layers = o.layers !== undefined ? parseLayerList(o.layers) : undefined;
   // A random-weights model is not the default checkpoint: name it after its config.
   const model = o.randomWeights && raw.model === undefined ? `random-weights/${path.basename(path.resolve(o.config!))}` : o.model;
   return {
     ...o,
+    layers,
+    engineArgs: o.engineArgs === undefined ? {} : parseEngineArgs(o.engineArgs),
     model,
     python: o.python ?? defaults.python,
     outDir: path.resolve(o.out ?? path.join("moe-prof-out", timestampDirName(defaults.now))),
   };
+}
+
+/** --engine-args '{"max_num_seqs": 64}': a JSON object of vllm.LLM keyword arguments. */
+export function parseEngineArgs(text: string): Record<string, unknown> {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch {
+    throw new UserError(`--engine-args: not JSON: ${text.slice(0, 80)}`, EXIT_ENV);
+  }
+  if (v === null || typeof v !== "object" || Array.isArray(v))
+    throw new UserError(`--engine-args: expected a JSON object of vllm.LLM keyword arguments, e.g. '{"max_num_seqs": 64}'`, EXIT_ENV);
+  return v as Record<string, unknown>;
 }

@@ -1,11 +1,12 @@
-// The job a worker reads (python/moe_prof/worker/job.py): written as JSON, never as a command line.
+// The job a worker reads (its schema: src/worker/job.ts): written as JSON, never as a command line.
 import { writeFileSync } from "node:fs";
 import path from "node:path";
 import type { RunConfig } from "../config/run-options.js";
+import { workerJob, type WorkerJob } from "../worker/job.js";
 import type { PlannedPass } from "./plan.js";
 
-export function writeJobFile(cfg: RunConfig, pass: PlannedPass, prompts: string[], jobsDir: string): string {
-  const job = {
+export function jobFor(cfg: RunConfig, pass: PlannedPass, prompts: string[]): WorkerJob {
+  return workerJob.parse({
     engine: cfg.engine,
     pass_name: pass.pass,
     model: cfg.model,
@@ -16,6 +17,7 @@ export function writeJobFile(cfg: RunConfig, pass: PlannedPass, prompts: string[
     routes_path: pass.routesPath,
     layers: cfg.layers ?? null,
     warmup_prompts: Math.min(cfg.warmupPrompts, prompts.length),
+    warmup_max_tokens: 16,
     tensor_parallel_size: cfg.tensorParallelSize,
     gpu_memory_utilization: cfg.gpuMemoryUtilization,
     max_model_len: cfg.maxModelLen ?? null,
@@ -25,8 +27,14 @@ export function writeJobFile(cfg: RunConfig, pass: PlannedPass, prompts: string[
     random_weights: cfg.randomWeights,
     config_dir: cfg.config ? path.resolve(cfg.config) : null,
     tokenizer: cfg.tokenizer ? path.resolve(cfg.tokenizer) : null,
-  };
+    dtype: cfg.device === "cpu" ? "float32" : "bfloat16",
+    device: cfg.device,
+    engine_args: cfg.engineArgs,
+  });
+}
+
+export function writeJobFile(cfg: RunConfig, pass: PlannedPass, prompts: string[], jobsDir: string): string {
   const file = path.join(jobsDir, `${pass.pass}-${pass.repeat}.json`);
-  writeFileSync(file, JSON.stringify(job, null, 2));
+  writeFileSync(file, JSON.stringify(jobFor(cfg, pass, prompts), null, 2));
   return file;
 }

@@ -1,10 +1,19 @@
-"""The job a worker runs, as written by the TypeScript side into a JSON file."""
+"""The job a worker runs, as written by the TypeScript side into a JSON file.
+
+Its schema is defined once, in src/worker/job.ts (zod); job.schema.json beside this file is
+generated from it, and every job is checked against it here before anything loads. The Job
+dataclass mirrors the schema's fields (python/tests checks they are the same names)."""
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+import os
+from dataclasses import dataclass
 from typing import Any
+
+from moe_prof.worker.json_schema import problems
+
+SCHEMA_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "job.schema.json")
 
 
 class JobError(ValueError):
@@ -21,41 +30,40 @@ class Job:
     max_tokens: int
     temperature: float
     routes_path: str | None  # None: no-log pass
-    layers: str | None = None  # "0,5-7"
-    warmup_prompts: int = 2
-    warmup_max_tokens: int = 16
-    tensor_parallel_size: int = 1
-    gpu_memory_utilization: float = 0.9
-    max_model_len: int | None = None
-    enforce_eager: bool = False
-    deterministic: bool = False
-    chat_template: bool = True
-    # hf engine only
-    random_weights: bool = False
-    config_dir: str | None = None
-    tokenizer: str | None = None
-    dtype: str = "bfloat16"
-    extra: dict[str, Any] = field(default_factory=dict)
+    layers: list[int] | None  # MoE layers to log; None: all
+    warmup_prompts: int
+    warmup_max_tokens: int
+    tensor_parallel_size: int
+    gpu_memory_utilization: float
+    max_model_len: int | None
+    enforce_eager: bool
+    deterministic: bool
+    chat_template: bool
+    random_weights: bool  # hf engine
+    config_dir: str | None
+    tokenizer: str | None
+    dtype: str
+    device: str  # "cuda" | "cpu" (hf engine)
+    engine_args: dict[str, Any]  # vllm engine: more vllm.LLM keyword arguments
 
 
-_REQUIRED = ("engine", "pass_name", "model", "prompts", "seed", "max_tokens", "temperature", "routes_path")
+def load_schema() -> dict[str, Any]:
+    with open(SCHEMA_PATH, encoding="utf-8") as f:
+        schema: dict[str, Any] = json.load(f)
+    return schema
+
+
+def parse_job(raw: Any, source: str) -> Job:
+    found = problems(raw, load_schema())
+    if found:
+        raise JobError(f"{source}: {found[0]}" + (f" (and {len(found) - 1} more)" if len(found) > 1 else ""))
+    return Job(**raw)
 
 
 def load_job(path: str) -> Job:
-    with open(path, encoding="utf-8") as f:
-        raw = json.load(f)
-    if not isinstance(raw, dict):
-        raise JobError(f"{path}: job must be a JSON object")
-    missing = [k for k in _REQUIRED if k not in raw]
-    if missing:
-        raise JobError(f"{path}: missing job fields: {', '.join(missing)}")
-    if raw["engine"] not in ("vllm", "hf"):
-        raise JobError(f"{path}: engine: expected 'vllm' or 'hf', got {raw['engine']!r}")
-    if raw["pass_name"] not in ("no_log", "log"):
-        raise JobError(f"{path}: pass_name: expected 'no_log' or 'log', got {raw['pass_name']!r}")
-    prompts = raw["prompts"]
-    if not isinstance(prompts, list) or not prompts or not all(isinstance(p, str) for p in prompts):
-        raise JobError(f"{path}: prompts: expected a non-empty list of strings")
-    known = set(Job.__dataclass_fields__)
-    extra = {k: v for k, v in raw.items() if k not in known}
-    return Job(**{k: v for k, v in raw.items() if k in known and k != "extra"}, extra=extra)
+    try:
+        with open(path, encoding="utf-8") as f:
+            raw = json.load(f)
+    except (OSError, ValueError) as e:
+        raise JobError(f"{path}: cannot read the job: {e}") from None
+    return parse_job(raw, path)
