@@ -57,3 +57,19 @@ export function writeLog(lines: string[], name = "moe_routes.jsonl", noFinalNewl
 export function readJson(file: string): unknown {
   return JSON.parse(readFileSync(file, "utf8"));
 }
+
+/**
+ * The Python of the lock's venv (`moe-prof setup`: vLLM 0.15.1, torch 2.9.1, transformers 4.57.6)
+ * for tests that run real models on the CPU: $MOE_PROF_TEST_PYTHON, else ./.venv/bin/python.
+ * null when there is none; where MOE_PROF_REQUIRE_VLLM=1 (CI) that is a failure, not a skip.
+ */
+export function venvPython(): string | null {
+  const p = process.env.MOE_PROF_TEST_PYTHON ?? path.join(ROOT, ".venv", "bin", "python");
+  try {
+    readFileSync(p);
+    return p;
+  } catch {
+    if (process.env.MOE_PROF_REQUIRE_VLLM === "1") throw new Error(`no venv Python at ${p}: run \`moe-prof setup\` first`);
+    return null;
+  }
+}

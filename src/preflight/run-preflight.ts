@@ -12,16 +12,21 @@ export type ExtraCheck = (facts: PythonFacts) => Promise<UserError | null>;
 
 export async function runPreflight(cfg: RunConfig, extra: ExtraCheck[] = []): Promise<PythonFacts> {
   const facts = await probePython(cfg.python);
+  const onGpu = cfg.device === "cuda"; // --device cpu (hf engine) needs torch, not a GPU
   const checks: Array<() => UserError | null> = [
-    () => checkTorchCuda(facts),
+    ...(onGpu ? [() => checkTorchCuda(facts)] : []),
     ...(cfg.engine === "vllm" ? [() => checkVllmVersion(facts)] : [() => checkTransformers(facts)]),
-    () =>
-      checkGpuMemory(facts, {
-        engine: cfg.engine,
-        gpuMemoryUtilization: cfg.gpuMemoryUtilization,
-        tensorParallelSize: cfg.tensorParallelSize,
-        weightBytes: cfg.config ? weightBytesFromConfigDir(cfg.config) : null,
-      }),
+    ...(onGpu
+      ? [
+          () =>
+            checkGpuMemory(facts, {
+              engine: cfg.engine,
+              gpuMemoryUtilization: cfg.gpuMemoryUtilization,
+              tensorParallelSize: cfg.tensorParallelSize,
+              weightBytes: cfg.config ? weightBytesFromConfigDir(cfg.config) : null,
+            }),
+        ]
+      : []),
   ];
   for (const check of checks) {
     const err = check();

@@ -21,8 +21,10 @@ from typing import Any
 import torch
 
 from moe_prof.capture import RouteCapture, Segment
-from moe_prof.engines.base import Generation, ProgressFn
+from moe_prof.capture.meta import route_log_meta
+from moe_prof.engines.base import Generation, ProgressFn, RouteLogError
 from moe_prof.engines.chat import encode_messages
+from moe_prof.engines.moe_layers import check_layers, moe_layers_of_config
 from moe_prof.worker.job import Job
 
 _LAYER_RE = re.compile(r"(?:^|\.)layers\.(\d+)\.")
@@ -59,12 +61,20 @@ def _load_compat(load: Any, source: Any, *, dtype: torch.dtype, **kwargs: Any) -
     return load(source, torch_dtype=dtype, **kwargs)
 
 
+def device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    import platform
+
+    return f"cpu ({platform.processor() or platform.machine()})"
+
+
 class HFEngine:
     def __init__(self, job: Job) -> None:
         from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
         self.job = job
-        self.device = torch.device("cuda")
+        self.device = torch.device(job.device)
         dtype = getattr(torch, job.dtype)
         # --deterministic: transformers' default grouped_mm experts and fused SDPA attention are
         # not run-to-run reproducible on H100 even with torch's deterministic mode (measured:
@@ -73,15 +83,16 @@ class HFEngine:
         impl: dict[str, str] = {"attn_implementation": "eager", "experts_implementation": "eager"} if job.deterministic else {}
         self.implementations = impl or {"attn_implementation": "default", "experts_implementation": "default"}
         t0 = time.perf_counter()
+        if job.random_weights and not job.config_dir:
+            raise ValueError("--random-weights needs --config DIR (a model config.json)")
+        config = AutoConfig.from_pretrained(job.config_dir if job.random_weights else job.model)
+        check_layers(job.layers, moe_layers_of_config(config))  # before any weight loads
         if job.random_weights:
-            if not job.config_dir:
-                raise ValueError("--random-weights needs --config DIR (a model config.json)")
-            config = AutoConfig.from_pretrained(job.config_dir)
             torch.manual_seed(job.seed)  # both passes build the same weights
             with torch.device(self.device):
                 model = _load_compat(AutoModelForCausalLM.from_config, config, dtype=dtype, **impl)
         else:
-            model = _load_compat(AutoModelForCausalLM.from_pretrained, job.model, dtype=dtype, device_map="cuda", **impl)
+            model = _load_compat(AutoModelForCausalLM.from_pretrained, job.model, dtype=dtype, device_map=job.device, **impl)
         self.model = model.eval()
         self.config = self.model.config
         self.tokenizer = AutoTokenizer.from_pretrained(job.tokenizer or job.config_dir or job.model)
@@ -94,15 +105,22 @@ class HFEngine:
         self.moe = _find_moe_modules(self.model)
         if not self.moe:
             raise ValueError(f"{type(self.model).__name__}: found no MoE blocks to capture")
+        check_layers(job.layers, [layer for layer, _, _ in self.moe])  # families the config does not say
         eos = getattr(self.model.generation_config, "eos_token_id", None) or self.config.eos_token_id
         self.eos_ids = set(eos if isinstance(eos, list) else [eos]) if eos is not None else set()
         self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
 
-        # Rows of the current forward that are the requests' tokens (a GPU index); None outside
-        # measured steps, so the hooks record nothing during warm-up.
+        # Rows of the current forward that are the requests' tokens (an index on the device);
+        # None outside measured steps, so the hooks record nothing during warm-up.
         self.real_rows: torch.Tensor | None = None
         self.capture: RouteCapture | None = None
         self._hooks: list[Any] = []
+        self.route_log: HFRouteLog | None = None
+        if job.routes_path:
+            # the buffers hold the largest forward: the prefill of every measured prompt at once
+            prompts = self.encode_prompts(job.prompts, job.chat_template)
+            self._open_capture(job.routes_path, job.layers, max(sum(len(p) for p in prompts), len(prompts)))
+            self.route_log = HFRouteLog(self)
 
     # --- description -------------------------------------------------------------------------
     def describe(self) -> dict[str, Any]:
@@ -119,7 +137,7 @@ class HFEngine:
             "top_k": self.top_k,
             "transformers_version": transformers.__version__,
             "torch_version": torch.__version__,
-            "device": torch.cuda.get_device_name(self.device),
+            "device": device_name(self.device),
             "cuda_graphs": False,
             "async_scheduling": False,
             **self.implementations,
@@ -129,21 +147,21 @@ class HFEngine:
     def encode_prompts(self, messages: list[str], chat_template: bool) -> list[list[int]]:
         return encode_messages(self.tokenizer, messages, chat_template)
 
-    # --- capture -----------------------------------------------------------------------------
-    def open_capture(self, routes_path: str, layers: list[int] | None, max_rows: int) -> None:
+    # --- capture ---------------------------------------------------------------------------
+    def _open_capture(self, routes_path: str, layers: list[int] | None, max_rows: int) -> None:
         import transformers
 
-        meta: dict[str, Any] = {
-            "model_id": self.job.model,
-            "vllm_version": "none",
-            "transformers_version": transformers.__version__,
-            "torch_version": torch.__version__,
-            "device": torch.cuda.get_device_name(self.device),
-            "seed": self.job.seed,
-            "num_experts": self.num_experts,
-            "engine": "hf",
-            "random_weights": self.job.random_weights,
-        }
+        meta = route_log_meta(
+            model_id=self.job.model,
+            engine="hf",
+            vllm_version="none",
+            torch_version=torch.__version__,
+            device=device_name(self.device),
+            seed=self.job.seed,
+            num_experts=self.num_experts,
+            prefix_caching=False,
+            extra={"transformers_version": transformers.__version__, "random_weights": self.job.random_weights, "dtype": self.job.dtype},
+        )
         self.capture = RouteCapture(
             out_path=routes_path,
             meta=meta,
@@ -190,21 +208,17 @@ class HFEngine:
 
         return hook
 
-    def requests_submitted(self) -> int:
-        return 0  # request ids are the prompt indices of each generate() call
-
-    def start_capture(self, requests_before: int) -> None:
-        if self.capture is not None:
-            self.capture.resume(0)
-
-    def finish_capture(self) -> dict[str, Any] | None:
-        if self.capture is None:
-            return None
-        self.capture.pause()
-        path = self.capture.close()
+    def close_capture(self) -> dict[str, Any]:
+        cap = self.capture
+        if cap is None:
+            raise RouteLogError("the route log was already closed")
+        self.capture = None
+        cap.pause()
         for h in self._hooks:
             h.remove()
-        return {"path": path, "stats": self.capture.stats()}
+        self._hooks = []
+        path = cap.close()
+        return {"path": path, "stats": cap.stats()}
 
     # --- generation --------------------------------------------------------------------------
     @torch.inference_mode()
@@ -226,14 +240,14 @@ class HFEngine:
         outputs: list[list[int]] = [[] for _ in range(B)]
         finished = [False] * B
         done = 0
-        torch.cuda.synchronize()
+        self._sync()
         t0 = time.perf_counter()
 
         # Prefill: real rows are the unpadded prompt tokens, row-major = requests in order.
         positions = (attn.cumsum(-1) - 1).clamp(min=0)
         segments = [Segment(str(i), 0, lens[i], "prefill") for i in range(B)]
         real = attn.reshape(-1).nonzero().squeeze(1)
-        logits, cache = self._forward(capture, segments, real, input_ids, attn, positions, None)
+        logits, cache = self._forward(capture, segments, real, input_ids, attn, positions, None, 0)
         step = 0
         while True:
             next_tok = self._pick(logits, gen)
@@ -258,10 +272,14 @@ class HFEngine:
             positions = (lens_t + step - 1).unsqueeze(1)
             segments = [Segment(str(i), lens[i] + step - 1, 1, "decode") for i in active]
             real = torch.tensor(active, dtype=torch.long, device=dev)
-            logits, cache = self._forward(capture, segments, real, next_tok.unsqueeze(1), attn, positions, cache)
-        torch.cuda.synchronize()
+            logits, cache = self._forward(capture, segments, real, next_tok.unsqueeze(1), attn, positions, cache, step)
+        self._sync()
         reasons: list[str | None] = ["stop" if out and out[-1] in self.eos_ids else "length" for out in outputs]
-        return Generation(prompts, outputs, time.perf_counter() - t0, reasons)
+        return Generation(prompts, outputs, time.perf_counter() - t0, reasons, [0] * B)
+
+    def _sync(self) -> None:
+        if self.device.type == "cuda":
+            torch.cuda.synchronize()
 
     def _forward(
         self,
@@ -272,10 +290,11 @@ class HFEngine:
         attn: torch.Tensor,
         positions: torch.Tensor,
         cache: Any,
+        step: int,
     ) -> tuple[torch.Tensor, Any]:
         if capture is not None:
             self.real_rows = real_rows
-            capture.begin_step(segments, int(real_rows.numel()), input_ids.reshape(-1).index_select(0, real_rows))
+            capture.begin_step(segments, int(real_rows.numel()), input_ids.reshape(-1).index_select(0, real_rows), step)
         try:
             out = self.model(
                 input_ids=input_ids,
@@ -298,5 +317,18 @@ class HFEngine:
         return torch.multinomial(probs, 1, generator=gen).squeeze(1)
 
     def shutdown(self) -> None:
-        if self.capture is not None:
-            self.capture.close()
+        if self.capture is not None:  # not closed by the worker (it failed first): not complete
+            self.capture.abandon()
+
+
+class HFRouteLog:
+    def __init__(self, engine: HFEngine) -> None:
+        self._engine = engine
+
+    def resume(self) -> None:
+        if self._engine.capture is None:
+            raise RouteLogError("the route log was already closed")
+        self._engine.capture.resume(0)  # request ids are the prompt indices of each generate()
+
+    def close(self) -> dict[str, Any]:
+        return self._engine.close_capture()

@@ -1,6 +1,6 @@
 """The vLLM engine: offline `LLM.generate` on a vllm==0.15.1 install carrying the moe-prof patch.
 
-The patch's capture lives in vLLM's engine-core process; this process steers it through
+The patch's capture lives in vLLM's engine-core process; VLLMRouteLog steers it through
 `LLM.collective_rpc("moe_prof_control", ...)` on every GPU worker: resume logging once the warm-up
 is done (warm-up requests consumed request ids, so their count is passed as the offset) and
 close the log (flush, rename `.partial`) before the engine shuts down.
@@ -12,8 +12,9 @@ import os
 import time
 from typing import Any
 
-from moe_prof.engines.base import Generation, ProgressFn
+from moe_prof.engines.base import Generation, ProgressFn, RouteLogError
 from moe_prof.engines.chat import encode_messages
+from moe_prof.engines.moe_layers import check_layers, moe_layers_of_config
 from moe_prof.worker.job import Job
 
 
@@ -23,7 +24,7 @@ def configure_env(job: Job) -> None:
         os.environ["VLLM_LOG_MOE"] = job.routes_path
         os.environ["VLLM_LOG_MOE_PAUSED"] = "1"  # warm-up is not logged
         if job.layers:
-            os.environ["VLLM_LOG_MOE_LAYERS"] = job.layers
+            os.environ["VLLM_LOG_MOE_LAYERS"] = ",".join(str(x) for x in job.layers)
         else:
             os.environ.pop("VLLM_LOG_MOE_LAYERS", None)
     else:
@@ -32,6 +33,41 @@ def configure_env(job: Job) -> None:
     if job.deterministic:
         # vLLM's batch-invariant mode: deterministic kernels for matmul/softmax/reductions.
         os.environ["VLLM_BATCH_INVARIANT"] = "1"
+
+
+class VLLMRouteLog:
+    """The patched engine's capture, steered through `LLM.collective_rpc("moe_prof_control")` on
+    every worker: it opened paused at engine start (VLLM_LOG_MOE_PAUSED)."""
+
+    def __init__(self, llm: Any) -> None:
+        self._llm = llm
+
+    def _control(self, action: str, *args: Any) -> list[dict[str, Any]]:
+        # `moe_prof_control` is the Worker method the patch adds (gpu_worker.py); a method name
+        # travels to the engine process without pickling a function.
+        return list(self._llm.collective_rpc("moe_prof_control", args=(action, *args)))
+
+    def resume(self) -> None:
+        # warm-up requests consumed request ids (vLLM's counter is never reset): offset them
+        self._check(self._control("resume", int(self._llm.request_counter.counter)))
+
+    def close(self) -> dict[str, Any]:
+        stats = self._check(self._control("close"))
+        return {"path": str(stats["out_path"]), "stats": stats}
+
+    @staticmethod
+    def _check(answers: list[dict[str, Any]]) -> dict[str, Any]:
+        writers = [r for r in answers if r.get("active")]
+        if len(writers) == 1:
+            return writers[0]
+        if writers:
+            raise RouteLogError(f"{len(writers)} vLLM workers wrote route logs; expected one (TP rank 0)")
+        reasons = sorted({str(r["disabled_reason"]) for r in answers if r.get("disabled_reason")})
+        if reasons:
+            raise RouteLogError(f"vLLM did not log routes: {'; '.join(reasons)}")
+        if not any(r.get("enabled") for r in answers):
+            raise RouteLogError("VLLM_LOG_MOE did not reach vLLM's workers: is the moe-prof patch applied to this vLLM?")
+        raise RouteLogError("no vLLM worker is capturing routes")
 
 
 class _Progress:
@@ -72,8 +108,21 @@ class _Bar:
         pass
 
 
+def _moe_layers_before_load(job: Job) -> list[int] | None:
+    """The model's MoE layers from its config.json alone (None when the family does not say)."""
+    from transformers import AutoConfig
+
+    try:
+        cfg = AutoConfig.from_pretrained(job.model, trust_remote_code=bool(job.engine_args.get("trust_remote_code", False)))
+    except Exception:  # vLLM reports a model it cannot read better than we could here
+        return None
+    return moe_layers_of_config(cfg)
+
+
 class VLLMEngine:
     def __init__(self, job: Job) -> None:
+        if job.layers is not None:
+            check_layers(job.layers, _moe_layers_before_load(job))
         configure_env(job)
         t0 = time.perf_counter()
         from vllm import LLM
@@ -90,9 +139,11 @@ class VLLMEngine:
             kwargs["max_model_len"] = job.max_model_len
         if job.deterministic:
             kwargs["attention_backend"] = "FLASH_ATTN"  # batch-invariant mode requires it
+        kwargs.update(job.engine_args)  # --engine-args: the user's word is last
         self.llm = LLM(**kwargs)
         self.load_s = time.perf_counter() - t0
         self.job = job
+        self.route_log: VLLMRouteLog | None = VLLMRouteLog(self.llm) if job.routes_path else None
 
     def describe(self) -> dict[str, Any]:
         import torch
@@ -113,40 +164,12 @@ class VLLMEngine:
             "enable_prefix_caching": cfg.cache_config.enable_prefix_caching,
             # a request that stops before max_tokens is computed for one more row (see conservation)
             "async_scheduling": bool(cfg.scheduler_config.async_scheduling),
+            "engine_args": self.job.engine_args,
             "load_s": round(self.load_s, 3),
         }
 
     def encode_prompts(self, messages: list[str], chat_template: bool) -> list[list[int]]:
         return encode_messages(self.llm.get_tokenizer(), messages, chat_template)
-
-    def open_capture(self, routes_path: str, layers: list[int] | None, max_rows: int) -> None:
-        # The patched engine opened it from VLLM_LOG_MOE* at start (paused), sized to its own batches.
-        pass
-
-    def _control(self, action: str, *args: Any) -> list[dict[str, Any]]:
-        # `moe_prof_control` is the Worker method the patch adds (gpu_worker.py); a method name
-        # travels to the engine process without pickling a function.
-        return list(self.llm.collective_rpc("moe_prof_control", args=(action, *args)))
-
-    def start_capture(self, requests_before: int) -> None:
-        if self.job.routes_path:
-            self._control("resume", requests_before)
-
-    def finish_capture(self) -> dict[str, Any] | None:
-        if not self.job.routes_path:
-            return None
-        answers = self._control("close")
-        writers = [r for r in answers if r.get("active")]
-        if not writers:
-            reasons = sorted({str(r["disabled_reason"]) for r in answers if r.get("disabled_reason")})
-            if reasons:
-                raise RuntimeError(f"vLLM turned route logging off: {'; '.join(reasons)}")
-            raise RuntimeError("no vLLM worker is capturing routes: is the moe-prof patch applied to this vLLM?")
-        stats = writers[0]
-        return {"path": str(stats["out_path"]), "stats": stats}
-
-    def requests_submitted(self) -> int:
-        return int(self.llm.request_counter.counter)
 
     def generate(self, prompts: list[list[int]], max_tokens: int, progress: ProgressFn | None) -> Generation:
         from vllm import SamplingParams
@@ -162,6 +185,7 @@ class VLLMEngine:
             [list(o.outputs[0].token_ids) for o in outs],
             generate_s,
             [o.outputs[0].finish_reason for o in outs],
+            [int(o.num_cached_tokens or 0) for o in outs],
         )
 
     def shutdown(self) -> None:

@@ -12,7 +12,7 @@ from moe_prof.worker.protocol import Channel
 
 
 def _make_engine(job: Job) -> Engine:
-    if job.deterministic:
+    if job.deterministic and job.device == "cuda":
         # cuBLAS reads this when its handle is created: before the engine touches CUDA.
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     if job.engine == "vllm":
@@ -36,22 +36,17 @@ def run_pass(job_path: str, channel: Channel) -> None:
     channel.send("ready", pass_name=job.pass_name, engine=engine.describe(), load_s=round(time.perf_counter() - t_start, 3))
 
     prompts = engine.encode_prompts(job.prompts, job.chat_template)
-    if job.routes_path:
-        from moe_prof.capture import parse_layer_spec
-
-        layers = parse_layer_spec(job.layers) if job.layers else None
-        engine.open_capture(job.routes_path, layers, max_rows=max(sum(len(p) for p in prompts), len(prompts)))
-
     channel.send("phase", phase="warmup", requests=min(job.warmup_prompts, len(prompts)))
     t0 = time.perf_counter()
     if job.warmup_prompts > 0:
         engine.generate(prompts[: job.warmup_prompts], job.warmup_max_tokens, None)
     warmup_s = time.perf_counter() - t0
 
-    engine.start_capture(engine.requests_submitted())
+    if engine.route_log is not None:
+        engine.route_log.resume()
     channel.send("phase", phase="generate", total=len(prompts))
     gen = engine.generate(prompts, job.max_tokens, lambda done, total: channel.send("progress", done=done, total=total))
-    routes: dict[str, Any] | None = engine.finish_capture()
+    routes: dict[str, Any] | None = engine.route_log.close() if engine.route_log is not None else None
     channel.send(
         "result",
         pass_name=job.pass_name,
@@ -60,6 +55,7 @@ def run_pass(job_path: str, channel: Channel) -> None:
         prompt_token_counts=[len(p) for p in gen.prompt_token_ids],
         output_token_ids=gen.output_token_ids,
         finish_reasons=gen.finish_reasons,
+        num_cached_tokens=gen.num_cached_tokens,
         max_tokens=job.max_tokens,
         routes=routes,
         notes=gen.notes,
