@@ -86,8 +86,18 @@ test("expected rows per pass: +1 only for vLLM async scheduling and requests tha
       },
     }) as unknown as Parameters<typeof expectedRows>[0];
   assert.deepEqual(expectedRows(pass(true)), [
-    { promptTokens: 5, outputTokens: 2, extraRows: 1 },
-    { promptTokens: 6, outputTokens: 4, extraRows: 0 },
+    { promptTokens: 5, outputTokens: 2, cachedTokens: 0, extraRows: 1 },
+    { promptTokens: 6, outputTokens: 4, cachedTokens: 0, extraRows: 0 },
   ]);
   assert.deepEqual(expectedRows(pass(false)).map((e) => e.extraRows), [0, 0]);
+});
+
+test("prefix caching: C cached prompt tokens are never computed, rows start at C", () => {
+  const cached = [{ promptTokens: 40, outputTokens: 5, cachedTokens: 32 }]; // 12 rows at 32..43
+  assert.equal(checkConservation(cached, [row("0", [12, 12], 32, 43)], [0, 1]).ok, true);
+  const r = checkConservation(cached, [row("0", [44], 0, 43)], [0]);
+  assert.deepEqual(r.violations, [
+    "request 0, layer 0: 44 rows, expected 12 (P=40, G=5, C=32 cached)",
+    "request 0: token_idx 0..43, expected 32..43 (P=40, G=5, C=32 cached)",
+  ]);
 });

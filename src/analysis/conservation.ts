@@ -1,6 +1,7 @@
 // Conservation: every logged layer holds exactly the token rows the engine computed per request.
 // A request of P prompt tokens that generated G tokens is computed as P + G - 1 rows, at positions
-// 0 .. P+G-2 (the last sampled token is never fed back; prefix caching is off in `moe-prof run`).
+// 0 .. P+G-2 (the last sampled token is never fed back). With prefix caching, the C prompt tokens
+// served from the cache are never computed: P + G - 1 - C rows at positions C .. P+G-2.
 // Exception, vLLM with async scheduling (its default): the step after the one that sampled a stop
 // token is scheduled before that token is seen, so a request that stopped before max_tokens is
 // computed (and its output discarded) once more, at position P+G-1: `extraRows` = 1.
@@ -17,11 +18,14 @@ export interface LoggedRequestRows {
 export interface ExpectedRequest {
   promptTokens: number;
   outputTokens: number;
+  /** Prompt tokens served from the prefix cache (never computed). */
+  cachedTokens?: number;
   /** Rows computed after the request's stop (async scheduling), 0 or 1. */
   extraRows?: number;
 }
 
-const rowsOf = (e: ExpectedRequest) => e.promptTokens + e.outputTokens - 1 + (e.extraRows ?? 0);
+const firstOf = (e: ExpectedRequest) => e.cachedTokens ?? 0;
+const rowsOf = (e: ExpectedRequest) => e.promptTokens + e.outputTokens - 1 + (e.extraRows ?? 0) - firstOf(e);
 
 export interface ConservationResult {
   ok: boolean;
@@ -50,13 +54,14 @@ export function checkConservation(
   expected.forEach((e, i) => {
     const want = rowsOf(e);
     const got = byReq.get(String(i));
-    const pg = `P=${e.promptTokens}, G=${e.outputTokens}${e.extraRows ? ", +1 row computed after the stop" : ""}`;
+    const first = firstOf(e);
+    const pg = `P=${e.promptTokens}, G=${e.outputTokens}${first ? `, C=${first} cached` : ""}${e.extraRows ? ", +1 row computed after the stop" : ""}`;
     if (!got) return note(`request ${i}: no rows in the log, expected ${want} per layer (${pg})`);
     got.rows_per_layer.forEach((n, li) => {
       if (n !== want) note(`request ${i}, layer ${layers[li]}: ${n} rows, expected ${want} (${pg})`);
     });
-    if (got.min_token_idx !== 0 || got.max_token_idx !== want - 1)
-      note(`request ${i}: token_idx ${got.min_token_idx}..${got.max_token_idx}, expected 0..${want - 1} (${pg})`);
+    if (got.min_token_idx !== first || got.max_token_idx !== first + want - 1)
+      note(`request ${i}: token_idx ${got.min_token_idx}..${got.max_token_idx}, expected ${first}..${first + want - 1} (${pg})`);
   });
   for (const r of logged) {
     const n = Number(r.req_id);

@@ -21,7 +21,12 @@ export function expectedRows(p: CompletedPass): ExpectedRequest[] {
     const outputTokens = r.output_token_ids[i]!.length;
     // vLLM's async scheduling computes one more row for a request that stopped early.
     const stoppedEarly = r.max_tokens !== undefined && outputTokens < r.max_tokens;
-    return { promptTokens, outputTokens, extraRows: asyncScheduling && stoppedEarly ? 1 : 0 };
+    return {
+      promptTokens,
+      outputTokens,
+      cachedTokens: r.num_cached_tokens?.[i] ?? 0,
+      extraRows: asyncScheduling && stoppedEarly ? 1 : 0,
+    };
   });
 }
 

@@ -32,6 +32,8 @@ export const resultMsg = z.looseObject({
   prompt_token_counts: z.array(z.number().int().min(1)),
   output_token_ids: z.array(z.array(z.number().int().min(0))),
   finish_reasons: z.array(z.string().nullable()).optional(),
+  /** Prompt tokens vLLM's prefix cache served: never computed, so never logged. */
+  num_cached_tokens: z.array(z.number().int().min(0)).optional(),
   max_tokens: z.number().int().min(1).optional(),
   routes: routesInfo.nullable(),
   notes: z.array(z.string()).optional(),
