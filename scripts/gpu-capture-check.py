@@ -45,7 +45,7 @@ from moe_prof.capture import RouteCapture, Segment, split_by_phase, user_request
 from moe_prof.capture.jsonl import format_routes  # noqa: E402
 
 LAYERS, EXPERTS, TOPK, HIDDEN, INTER, SHARED_INTER, VOCAB = 24, 60, 4, 2048, 1408, 5632, 151936
-GRAPH_SIZES = [1, 2, 4, 8, 16, 24, 32, 40, 48, 56, 64]
+GRAPH_SIZES = [1, 2, 4] + list(range(8, 257, 8))  # vLLM's capture sizes up to 256 decode rows
 MAX_POS = 4096
 
 
@@ -317,7 +317,7 @@ class ThreadWriter:
         self._q.join()
         self._f.flush()
 
-    def close(self) -> str:
+    def close(self, timeout: float | None = None) -> str:
         self._q.put(None)
         self._t.join()
         self._f.close()
@@ -393,7 +393,7 @@ class NullWriter:
     def flush(self) -> None:
         pass
 
-    def close(self) -> str:
+    def close(self, timeout: float | None = None) -> str:
         return self.out_path
 
     def abandon(self) -> None:
@@ -466,6 +466,7 @@ def main() -> int:
     ap.add_argument("--before", metavar="PYTHON_DIR",
                     help="also time the RouteCapture of this python/ directory (an earlier checkout), same run")
     args = ap.parse_args()
+    os.makedirs(args.out, exist_ok=True)  # an --out that does not exist yet is made, not a crash at the end
     dev = torch.device("cuda")
     torch.backends.cuda.matmul.allow_tf32 = False
     print(f"device: {torch.cuda.get_device_name(dev)}, torch {torch.__version__}, date {datetime.date.today()}")
@@ -512,19 +513,33 @@ def main() -> int:
     res = results
 
     # ---- timing: same schedule, three engines, interleaved repeats
+    setup_s: dict[str, float] = {}  # RouteCapture construction: buffers, pinned host slots, writer start
+
+    def timed_capture(label: str, **kw: object) -> RouteCapture:
+        t0 = time.perf_counter()
+        cap = new_capture(**kw)  # type: ignore[arg-type]
+        torch.cuda.synchronize()
+        setup_s[label] = time.perf_counter() - t0
+        return cap
+
     engines: dict[str, Engine] = {"no capture (unpatched)": Engine(model, None, max_rows)}
     if args.before:
-        engines["before: writer process"] = Engine(model, new_capture("timing-before.jsonl", cls=load_before(args.before)), max_rows)
+        engines["before: writer process"] = Engine(
+            model, timed_capture("before: writer process", name="timing-before.jsonl", cls=load_before(args.before)), max_rows)
     engines.update({
-        "capture, writer process": Engine(model, new_capture("timing-proc.jsonl"), max_rows),
-        "capture, writes dropped": Engine(model, new_capture("timing-null.jsonl", null=True), max_rows),
-        "capture, proc, inline drain": Engine(model, new_capture("timing-inline.jsonl", drain="inline"), max_rows),
-        "capture, writer thread": Engine(model, new_capture("timing-thread.jsonl", thread=True), max_rows),
+        "capture, writer process": Engine(model, timed_capture("capture, writer process", name="timing-proc.jsonl"), max_rows),
+        "capture, writes dropped": Engine(model, timed_capture("capture, writes dropped", name="timing-null.jsonl", null=True), max_rows),
+        "capture, proc, inline drain": Engine(
+            model, timed_capture("capture, proc, inline drain", name="timing-inline.jsonl", drain="inline"), max_rows),
+        "capture, writer thread": Engine(model, timed_capture("capture, writer thread", name="timing-thread.jsonl", thread=True), max_rows),
     })
     for name, eng in engines.items():
         eng.label = name
     times = {k: StepTimes() for k in engines}
     walls: dict[str, list[float]] = {k: [] for k in engines}
+    # where a pass's wall time goes: decode steps, prefill steps, scheduling between steps (host),
+    # and the final flush (the writer's backlog: the pass is not over until it is on disk)
+    parts: dict[str, list[dict[str, float]]] = {k: [] for k in engines}
     names = list(engines)
     for rep in range(args.repeats + 1):
         for name in names[rep % len(names) :] + names[: rep % len(names)]:  # rotate the order: no variant always runs first
@@ -536,12 +551,16 @@ def main() -> int:
             torch.cuda.synchronize()
             w0 = time.perf_counter()
             run_schedule(eng, reqs, args.budget, args.max_seqs, st, None)
+            ran = time.perf_counter() - w0
             if eng.capture is not None:
                 eng.capture.flush()  # the writer's backlog counts against the pass
             wall = time.perf_counter() - w0
             if rep == 0:
                 continue  # first round warms allocators and the writer process
             walls[name].append(wall)
+            decode_s, prefill_s = sum(st.graph), sum(st.eager)
+            parts[name].append({"decode_s": decode_s, "prefill_s": prefill_s, "between_steps_s": ran - decode_s - prefill_s,
+                                "flush_s": wall - ran})
             for a in ("graph", "eager", "begin", "end", "graph_gpu"):
                 getattr(times[name], a).extend(getattr(st, a))
     summary_rows: list[dict[str, object]] = []
@@ -567,6 +586,16 @@ def main() -> int:
         summary_rows.append({"variant": name, "decode_step_ms": g * 1e3, "decode_gpu_ms": gg * 1e3, "prefill_step_ms": e * 1e3,
                              "pass_wall_s": w, "hooks_us_median": float(np.median(hk) * 1e6), "hooks_us_mean": float(hk.mean() * 1e6),
                              "hooks_us_p99": float(np.percentile(hk, 99) * 1e6)})
+    print("\nwhere a pass's wall time goes (medians over repeats, s; ratio: the variant's part / no capture's wall)")
+    print(f"{'variant':26s} {'setup':>7s} {'decode':>8s} {'prefill':>8s} {'between':>8s} {'flush':>7s} {'wall':>7s}   "
+          "extra vs no capture: decode / prefill / between / flush")
+    base_parts = {k: statistics.median(p[k] for p in parts["no capture (unpatched)"]) for k in parts["no capture (unpatched)"][0]}
+    for name in engines:
+        med = {k: statistics.median(p[k] for p in parts[name]) for k in base_parts}
+        extra = " / ".join(f"{(med[k] - base_parts[k]) / bw * 100:+.2f}%" for k in ("decode_s", "prefill_s", "between_steps_s", "flush_s"))
+        print(f"{name:26s} {setup_s.get(name, 0.0):7.3f} {med['decode_s']:8.3f} {med['prefill_s']:8.3f} {med['between_steps_s']:8.3f} "
+              f"{med['flush_s']:7.3f} {statistics.median(walls[name]):7.3f}   {extra}")
+        summary_rows.append({"variant": name, "setup_s": setup_s.get(name, 0.0), "pass_parts_s": med})
     print("\nengine-thread cost with the writer idle (median us over 300 decode-like steps of 25 rows):")
     for name, eng in engines.items():
         if eng.capture is not None:
