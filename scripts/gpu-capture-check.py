@@ -463,6 +463,8 @@ def main() -> int:
     ap.add_argument("--max-seqs", type=int, default=32)
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--out", default=os.environ.get("OUT", "/tmp"))
+    ap.add_argument("--variants", help="';'-separated subset of the timed variants (default: all), e.g. 'capture, writer process;capture, writes dropped'")
+    ap.add_argument("--skip-verify", action="store_true", help="timing only")
     ap.add_argument("--before", metavar="PYTHON_DIR",
                     help="also time the RouteCapture of this python/ directory (an earlier checkout), same run")
     args = ap.parse_args()
@@ -487,7 +489,7 @@ def main() -> int:
     # ---- verify passes: warm-up requests while paused, then the measured ones after resume(offset)
     ok = True
     results = {}
-    for drain in ("thread", "inline"):
+    for drain in () if args.skip_verify else ("thread", "inline"):
         t0 = time.perf_counter()
         vcap = new_capture(f"verify-{drain}.jsonl", paused=True, drain=drain)
         veng = Engine(model, vcap, max_rows)
@@ -533,6 +535,12 @@ def main() -> int:
             model, timed_capture("capture, proc, inline drain", name="timing-inline.jsonl", drain="inline"), max_rows),
         "capture, writer thread": Engine(model, timed_capture("capture, writer thread", name="timing-thread.jsonl", thread=True), max_rows),
     })
+    if args.variants:
+        keep = {"no capture (unpatched)", *(v.strip() for v in args.variants.split(";"))}
+        for name in [n for n in engines if n not in keep]:
+            cap = engines.pop(name).capture
+            if cap is not None:
+                cap.abandon()
     for name, eng in engines.items():
         eng.label = name
     times = {k: StepTimes() for k in engines}
