@@ -9,6 +9,7 @@ import { registerRun } from "./commands/run.js";
 import { registerPatch, runPatch } from "./commands/patch.js";
 import { registerSetup } from "./commands/setup.js";
 import { registerCache } from "./commands/cache.js";
+import { registerPlace } from "./commands/place.js";
 import { checkPatchApplied } from "./preflight/checks/patch-applied.js";
 
 const program = new Command();
@@ -34,6 +35,7 @@ registerRun(program, { vllmChecks: [checkPatchApplied] });
 registerHist(program);
 registerValidate(program);
 registerCache(program);
+registerPlace(program);
 registerPatch(program);
 registerSetup(program, async (python) => {
   await runPatch("apply", python, (line) => process.stderr.write(`moe-prof setup: ${line}\n`));
