@@ -10,6 +10,7 @@ import { registerPatch, runPatch } from "./commands/patch.js";
 import { registerSetup } from "./commands/setup.js";
 import { registerCache } from "./commands/cache.js";
 import { registerPlace } from "./commands/place.js";
+import { registerExport } from "./commands/export.js";
 import { checkPatchApplied } from "./preflight/checks/patch-applied.js";
 
 const program = new Command();
@@ -36,6 +37,7 @@ registerHist(program);
 registerValidate(program);
 registerCache(program);
 registerPlace(program);
+registerExport(program);
 registerPatch(program);
 registerSetup(program, async (python) => {
   await runPatch("apply", python, (line) => process.stderr.write(`moe-prof setup: ${line}\n`));
