@@ -11,6 +11,7 @@ import { registerSetup } from "./commands/setup.js";
 import { registerCache } from "./commands/cache.js";
 import { registerPlace } from "./commands/place.js";
 import { registerExport } from "./commands/export.js";
+import { registerCompare } from "./commands/compare.js";
 import { checkPatchApplied } from "./preflight/checks/patch-applied.js";
 
 const program = new Command();
@@ -38,6 +39,7 @@ registerValidate(program);
 registerCache(program);
 registerPlace(program);
 registerExport(program);
+registerCompare(program);
 registerPatch(program);
 registerSetup(program, async (python) => {
   await runPatch("apply", python, (line) => process.stderr.write(`moe-prof setup: ${line}\n`));
