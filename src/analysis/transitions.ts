@@ -7,11 +7,6 @@
 // incomplete (in the capture's order, those of the current step).
 import { dependence, type DependenceMeasures } from "./info-theory.js";
 
-interface Pending {
-  top1: Int32Array;
-  seen: number;
-}
-
 export interface TransitionState {
   cap: number;
   counts: Float64Array[];
@@ -26,7 +21,15 @@ export class TransitionTally {
   private readonly needed: number;
   cap: number;
   counts: Float64Array[];
-  private pending: (Map<number, Pending> | undefined)[] = [];
+  /** Per request: token_idx -> slot in `pool` of a token still waiting for some of its layers. */
+  private pending: (Map<number, number> | undefined)[] = [];
+  /**
+   * Slots of width L + 1: top-1 per layer index (-1 = not seen), then how many layers are in.
+   * Pooled (freed slots are reused) so that the hot path allocates nothing per token.
+   */
+  private pool = new Int32Array(0);
+  private free: number[] = [];
+  private slots = 0;
 
   constructor(
     private readonly layers: readonly number[],
@@ -60,6 +63,25 @@ export class TransitionTally {
     this.cap = cap;
   }
 
+  private takeSlot(): number {
+    const w = this.layers.length + 1;
+    if (this.free.length > 0) {
+      const slot = this.free.pop()!;
+      this.pool.fill(-1, slot * w, slot * w + w - 1);
+      this.pool[slot * w + w - 1] = 0;
+      return slot;
+    }
+    if ((this.slots + 1) * w > this.pool.length) {
+      const bigger = new Int32Array(Math.max(64 * w, this.pool.length * 2));
+      bigger.set(this.pool);
+      this.pool = bigger;
+    }
+    const slot = this.slots++;
+    this.pool.fill(-1, slot * w, slot * w + w - 1);
+    this.pool[slot * w + w - 1] = 0;
+    return slot;
+  }
+
   add(req: number, token: number, li: number, top1: number): void {
     if (this.inPair[li] !== 1) return;
     let m = this.pending[req];
@@ -67,15 +89,18 @@ export class TransitionTally {
       while (this.pending.length <= req) this.pending.push(undefined);
       m = this.pending[req] = new Map();
     }
-    let p = m.get(token);
-    if (p === undefined) {
-      p = { top1: new Int32Array(this.layers.length).fill(-1), seen: 0 };
-      m.set(token, p);
+    let slot = m.get(token);
+    if (slot === undefined) {
+      slot = this.takeSlot();
+      m.set(token, slot);
     }
-    p.top1[li] = top1;
-    if (++p.seen === this.needed) {
-      this.count(p.top1, this.counts);
+    const w = this.layers.length + 1;
+    const base = slot * w;
+    this.pool[base + li] = top1;
+    if (++this.pool[base + w - 1]! === this.needed) {
+      this.count(this.pool.subarray(base, base + w - 1), this.counts);
       m.delete(token);
+      this.free.push(slot);
     }
   }
 
@@ -90,7 +115,8 @@ export class TransitionTally {
 
   exportState(): TransitionState {
     const pending: TransitionState["pending"] = [];
-    this.pending.forEach((m, req) => m?.forEach((p, token) => pending.push({ req, token, top1: p.top1 })));
+    const w = this.layers.length + 1;
+    this.pending.forEach((m, req) => m?.forEach((slot, token) => pending.push({ req, token, top1: this.pool.slice(slot * w, slot * w + w - 1) })));
     return { cap: this.cap, counts: this.counts, pending };
   }
 
@@ -109,7 +135,8 @@ export class TransitionTally {
   /** The counters with the tokens still incomplete added (the tally itself is not changed). */
   finalCounts(): Float64Array[] {
     const out = this.counts.map((m) => Float64Array.from(m));
-    for (const m of this.pending) m?.forEach((p) => this.count(p.top1, out));
+    const w = this.layers.length + 1;
+    for (const m of this.pending) m?.forEach((slot) => this.count(this.pool.subarray(slot * w, slot * w + w - 1), out));
     return out;
   }
 }
