@@ -3,6 +3,7 @@
 import { mkdir } from "node:fs/promises";
 import path from "node:path";
 import { writeFileAtomic } from "../artifacts/atomic-write.js";
+import { toCompactJson } from "../artifacts/compact-json.js";
 import { envError } from "../errors.js";
 
 export interface OutputFile {
@@ -43,7 +44,7 @@ export async function writeOutputs(outDir: string, files: OutputFile[]): Promise
   return written;
 }
 
-export const toJson = (x: unknown): string => JSON.stringify(x, null, 2) + "\n";
+export const toJson = (x: unknown): string => toCompactJson(x);
 
 /** Lists items for --help text and errors: "a, b or c". */
 export function orList(xs: readonly string[]): string {

@@ -153,7 +153,7 @@ export async function runPlace(file: string, opts: PlaceOptions): Promise<{ repo
         file: sglangFileName(G),
         reason: unlogged > 0 ? `${unlogged} layers below the largest logged one are not in the log: they get SGLang's trivial map` : null,
       });
-      sglang.push({ name: sglangFileName(G), data: JSON.stringify(map) + "\n" });
+      sglang.push({ name: sglangFileName(G), data: toJson(map) });
     }
     const report = buildPlacementReport({
       source: sourceOf(read),

@@ -29,7 +29,7 @@ export function cacheSpec(r: CacheReport): TopLevelSpec {
     width: 900,
     height: 480,
     title: {
-      text: `Expert cache hit rate per layer cache: ${r.model_id}`,
+      text: `Expert cache: hit rate vs capacity, ${r.model_id}`,
       subtitle: [
         `${r.accesses.toLocaleString("en-US")} expert accesses over ${r.policies[policies[0]!]!.layers.length} layers (order: ${order}), ${r.num_experts} experts, top-${r.top_k}`,
         `one cache of C experts per layer, starting empty; hit rate = hits / accesses, all layers together`,
