@@ -181,10 +181,10 @@ export function cacheSummaryText(r: CacheReport): string {
   const lines = [
     `${r.source.file}: ${r.accesses} expert accesses (${r.order} order) over ${r.policies[Object.keys(r.policies)[0] as CachePolicy]!.layers.length} layers, ${r.num_experts} experts, top-${r.top_k}, ${r.model_id}`,
   ];
-  const show = [...new Set([r.capacities[0]!, ...[4, 8, 16, 32].filter((c) => r.capacities.includes(c)), Math.ceil(r.num_experts / 4), r.capacities[r.capacities.length - 1]!])]
-    .filter((c) => r.capacities.includes(c))
-    .sort((a, b) => a - b)
-    .slice(0, 6);
+  const wanted = [r.capacities[0]!, 4, 8, 16, 32, r.capacities[r.capacities.length - 1]!];
+  const show = [...new Set(wanted.filter((c) => r.capacities.includes(c)))].sort((a, b) => a - b);
+  // Few capacities listed (--capacities): show them all.
+  if (r.capacities.length <= 6) show.splice(0, show.length, ...r.capacities);
   lines.push(`hit rate at capacity ${show.join(" / ")}:`);
   for (const [p, v] of Object.entries(r.policies)) {
     lines.push(`  ${p.padEnd(6)} ${show.map((c) => pct(v!.hit_rate[r.capacities.indexOf(c)]).padStart(6)).join(" ")}`);

@@ -11,7 +11,7 @@ const COLOR: Record<string, string> = { contiguous: "#4c78a8", balanced: "#f5851
 export function placementSpec(r: PlacementReport): TopLevelSpec {
   const values = PLACEMENT_POLICIES.flatMap((policy) =>
     r.policies[policy].map((e) => ({
-      policy: e.redundant === undefined ? policy : `${policy}${r.policies.replicated.every((x) => x.redundant === e.redundant) ? ` (R=${e.redundant})` : " (R per G)"}`,
+      policy: e.redundant === undefined ? policy : `${policy} (R=${r.policies.replicated.map((x) => x.redundant).join(",")} redundant slots)`,
       key: policy,
       gpus: e.gpus,
       whole: e.max_over_mean,
