@@ -112,7 +112,17 @@ test("hist layer_transitions equal direct counting, in either row order, and the
       const m = want.get(`${p.from_layer}->${p.to_layer}`)!;
       assert.deepEqual(p.matrix, m);
       close(p.mutual_information_bits, mutualInformationBits({ counts: m.flat(), rows: E, cols: E }));
-      assert.equal(p.tokens, m.flat().reduce((a, b) => a + b, 0));
+      const N = m.flat().reduce((a, b) => a + b, 0);
+      assert.equal(p.tokens, N);
+      const rowSum = m.map((r) => r.reduce((a, b) => a + b, 0));
+      const colSum = m[0]!.map((_, b) => m.reduce((s, r) => s + r[b]!, 0));
+      const cells = m.flatMap((r, a) => r.map((n, b) => ({ from: a, to: b, tokens: n }))).filter((c) => c.tokens > 0);
+      cells.sort((x, y) => y.tokens - x.tokens || x.from - y.from || x.to - y.to);
+      assert.deepEqual(
+        p.top.map((t) => [t.from, t.to, t.tokens]),
+        cells.slice(0, 10).map((c) => [c.from, c.to, c.tokens]),
+      );
+      p.top.forEach((t) => (close(t.share, t.tokens / N), close(t.lift, (t.tokens * N) / (rowSum[t.from]! * colSum[t.to]!))));
     }
     const par = await analyseInParallel(file, { threads: 3, parallelMinBytes: 0 });
     assert.deepEqual(par, summary, "the parallel scan merges pending tokens across parts exactly");

@@ -184,20 +184,28 @@ export function transitionsSummary(t: TransitionTally, layers: readonly number[]
     const from = new Float64Array(E);
     const to = new Float64Array(E);
     for (let a = 0; a < E; a++) for (let b = 0; b < E; b++) (from[a]! += m[a * E + b]!, (to[b]! += m[a * E + b]!));
-    const cells: TopTransition[] = [];
-    for (let a = 0; a < E; a++) {
-      for (let b = 0; b < E; b++) {
-        const x = m[a * E + b]!;
-        if (x > 0) cells.push({ from: a, to: b, tokens: x, share: x / tokens, lift: (x * tokens) / (from[a]! * to[b]!) });
-      }
+    // The largest cells by insertion into a short list (cells in (a, b) order, so ties keep the lower pair).
+    const best: number[] = [];
+    for (let c = 0; c < E * E; c++) {
+      const x = m[c]!;
+      if (x === 0 || (best.length === TOP_TRANSITIONS && x <= m[best[best.length - 1]!]!)) continue;
+      let i = best.length;
+      while (i > 0 && m[best[i - 1]!]! < x) i--;
+      best.splice(i, 0, c);
+      if (best.length > TOP_TRANSITIONS) best.pop();
     }
-    cells.sort((x, y) => y.tokens - x.tokens || x.from - y.from || x.to - y.to);
+    const top = best.map((c): TopTransition => {
+      const a = Math.floor(c / E);
+      const b = c % E;
+      const x = m[c]!;
+      return { from: a, to: b, tokens: x, share: x / tokens, lift: (x * tokens) / (from[a]! * to[b]!) };
+    });
     return {
       from_layer: layers[i]!,
       to_layer: layers[j]!,
       tokens,
       ...dependence({ counts: m, rows: E, cols: E }),
-      top: cells.slice(0, TOP_TRANSITIONS),
+      top,
       matrix: E <= MATRIX_MAX_EXPERTS ? Array.from({ length: E }, (_, a) => Array.from(m.subarray(a * E, (a + 1) * E))) : null,
     };
   });
