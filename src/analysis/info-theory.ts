@@ -49,7 +49,7 @@ export function mutualInformationBits(t: Contingency): number {
  * permutation model: every pairing of the N column labels with the N row labels equally likely),
  * EMI = sum_ij sum_n (n/N) log2(N n / (a_i b_j)) * Hypergeometric(n; N, a_i, b_j) (Vinh, Epps &
  * Bailey 2010). What MI a table of this size shows by chance alone. Each inner sum walks out from
- * the mode until the terms vanish below 1e-17 of the largest.
+ * the mode until the terms fall below 1e-15 of the largest (beyond that they change no printed digit).
  */
 export function expectedMutualInformationBits(t: Contingency): number {
   const { a, b, n: N } = margins(t);
@@ -69,26 +69,28 @@ export function expectedMutualInformationBits(t: Contingency): number {
       // ln P(n) = ln C(a, n) + ln C(N - a, b - n) - ln C(N, b)
       const lnP = (n: number) =>
         lf[ai]! - lf[n]! - lf[ai - n]! + lf[N - ai]! - lf[bj - n]! - lf[N - ai - bj + n]! - (lf[N]! - lf[bj]! - lf[N - bj]!);
-      const term = (n: number, p: number) => p * (n / N) * Math.log2((N * n) / (ai * bj));
+      // In nats here; converted to bits once at the end.
+      const lnNab = Math.log(N / (ai * bj));
+      const term = (n: number, p: number) => p * n * (lnNab + Math.log(n));
       const p0 = Math.exp(lnP(mode));
       let sum = term(mode, p0);
       // Up: P(n+1)/P(n) = (a - n)(b - n) / ((n + 1)(N - a - b + n + 1))
       let p = p0;
       for (let n = mode; n < hi; n++) {
         p *= ((ai - n) * (bj - n)) / ((n + 1) * (N - ai - bj + n + 1));
-        if (p < 1e-17 * p0) break;
+        if (p < 1e-15 * p0) break;
         sum += term(n + 1, p);
       }
       p = p0;
       for (let n = mode; n > lo; n--) {
         p *= (n * (N - ai - bj + n)) / ((ai - n + 1) * (bj - n + 1));
-        if (p < 1e-17 * p0) break;
+        if (p < 1e-15 * p0) break;
         sum += term(n - 1, p);
       }
       emi += sum;
     }
   }
-  return emi;
+  return emi / (N * Math.LN2);
 }
 
 export interface DependenceMeasures {
