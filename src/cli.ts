@@ -8,6 +8,10 @@ import { registerHist } from "./commands/hist.js";
 import { registerRun } from "./commands/run.js";
 import { registerPatch, runPatch } from "./commands/patch.js";
 import { registerSetup } from "./commands/setup.js";
+import { registerCache } from "./commands/cache.js";
+import { registerPlace } from "./commands/place.js";
+import { registerExport } from "./commands/export.js";
+import { registerCompare } from "./commands/compare.js";
 import { checkPatchApplied } from "./preflight/checks/patch-applied.js";
 
 const program = new Command();
@@ -32,6 +36,10 @@ Each command has --help.`,
 registerRun(program, { vllmChecks: [checkPatchApplied] });
 registerHist(program);
 registerValidate(program);
+registerCache(program);
+registerPlace(program);
+registerExport(program);
+registerCompare(program);
 registerPatch(program);
 registerSetup(program, async (python) => {
   await runPatch("apply", python, (line) => process.stderr.write(`moe-prof setup: ${line}\n`));

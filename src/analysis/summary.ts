@@ -3,6 +3,7 @@ import type { RoutesMeta } from "../routes/schema.js";
 import type { RequestRows } from "../routes/coverage.js";
 import type { RouteTally } from "./tally.js";
 import { describeCounts, entropyBits, repetition, topPairs, type TopPair, type Repetition } from "./metrics.js";
+import { transitionsSummary, type TransitionsSummary } from "./transitions.js";
 
 export const SUMMARY_SCHEMA = "moe-prof.summary/1";
 const TOP_EXPERTS = 10;
@@ -55,6 +56,8 @@ export interface HistSummary {
   /** Rows and counts by phase over the analysed layers; null when no row has `phase`. */
   phases: { prefill: PhaseSummary; decode: PhaseSummary; rows_without_phase: number } | null;
   per_request: RequestSummary[];
+  /** Top-1 -> top-1 between consecutive analysed layers l, l+1; null when there are none. */
+  layer_transitions: TransitionsSummary | null;
   notes: string[];
 }
 
@@ -158,6 +161,7 @@ export function buildSummary(input: SummaryInput): HistSummary {
     layers,
     phases,
     per_request,
+    layer_transitions: transitionsSummary(tally.transitions, meta.layers_logged, E),
     notes,
   };
 }

@@ -2,6 +2,7 @@
 // expert-pair counters, one small record per (request, layer)), never the rows themselves.
 // Pure: it is handed rows, it reads nothing.
 import type { CheckedRoute } from "../routes/route-check.js";
+import { TransitionTally, type TransitionState } from "./transitions.js";
 
 /** Pair counters allowed in all (entries of 8 bytes): keeps E x E matrices well inside the RSS target. */
 const PAIR_BUDGET = 8_000_000;
@@ -30,13 +31,16 @@ export class RouteTally {
   private firstTop1 = new Int32Array(0);
   readonly reqPhaseRows: { prefill: number[]; decode: number[] } = { prefill: [], decode: [] };
   readonly notes: string[] = [];
+  /** Top-1 -> top-1 between consecutive layers (empty without `layers`). */
+  readonly transitions: TransitionTally;
   private readonly fixedCap: boolean;
 
   /**
    * @param selected per index of layers_logged, whether `--layers` keeps it
    * @param numExperts meta.num_experts when the log declares it
+   * @param layers meta.layers_logged (for the layer transitions)
    */
-  constructor(selected: readonly boolean[], numExperts: number | undefined) {
+  constructor(selected: readonly boolean[], numExperts: number | undefined, layers: readonly number[] = []) {
     this.layerCount = selected.length;
     this.selected = selected;
     this.fixedCap = numExperts !== undefined;
@@ -48,6 +52,7 @@ export class RouteTally {
     this.allocPairs();
     this.repPairs = new Float64Array(this.layerCount);
     this.repRepeats = new Float64Array(this.layerCount);
+    this.transitions = new TransitionTally(layers.length === selected.length ? layers : [], layers.length === selected.length ? selected : [], this.cap);
   }
 
   private allocPairs(): void {
@@ -85,6 +90,7 @@ export class RouteTally {
     this.layerCounts = this.layerCounts.map(widen);
     this.phaseCounts = { prefill: widen(this.phaseCounts.prefill), decode: widen(this.phaseCounts.decode) };
     this.allocPairs();
+    this.transitions.grow(cap);
     if (this.layerPairs && oldLayerPairs) this.layerPairs = oldLayerPairs.map((p, i) => (this.selected[i] ? widenPairs(p) : p));
     else if (this.overallPairs && oldLayerPairs) {
       // Per-layer matrices no longer fit: fold what was counted into the overall one.
@@ -153,6 +159,7 @@ export class RouteTally {
     let best = 0;
     for (let i = 1; i < k; i++) if (ws[i]! > ws[best]!) best = i;
     const top1 = ids[best]!;
+    this.transitions.add(req, row.token_idx, li, top1);
     this.ensureRequest(req);
     const slot = req * this.layerCount + li;
     const t = row.token_idx;
@@ -185,6 +192,7 @@ export class RouteTally {
       firstTop1: this.firstTop1,
       reqPhaseRows: this.reqPhaseRows,
       notes: this.notes,
+      transitions: this.transitions.exportState(),
     };
   }
 
@@ -209,6 +217,7 @@ export class RouteTally {
     add(this.phaseCounts.decode, o.phaseCounts.decode);
     add(this.repPairs, o.repPairs);
     add(this.repRepeats, o.repRepeats);
+    this.transitions.mergeFrom(o.transitions, reqMap);
     for (const phase of ["prefill", "decode"] as const) {
       o.reqPhaseRows[phase].forEach((n, r) => {
         const rr = this.reqPhaseRows[phase];
@@ -256,4 +265,5 @@ export interface TallyState {
   firstTop1: Int32Array;
   reqPhaseRows: { prefill: number[]; decode: number[] };
   notes: string[];
+  transitions: TransitionState;
 }

@@ -4,6 +4,7 @@ import type { HistSummary } from "../analysis/summary.js";
 import { renderHistPictures } from "../render/hist-pictures.js";
 import { writeFileAtomic } from "./atomic-write.js";
 import { SUMMARY_FILE } from "./summary-json.js";
+import { toCompactJson } from "./compact-json.js";
 import type { PassChecks } from "../passes/check-passes.js";
 import type { CompletedPass } from "../passes/run-passes.js";
 import { buildTiming } from "../passes/timing.js";
@@ -23,7 +24,7 @@ export interface RunInfo {
   moe_prof_version: string;
 }
 
-const json = (x: unknown) => JSON.stringify(x, null, 2) + "\n";
+const json = (x: unknown) => toCompactJson(x);
 
 function engineSettings(passes: CompletedPass[]): Record<string, unknown> {
   return { ...(passes.find((p) => p.planned.pass === "log")?.outcome.ready.engine ?? {}) };

@@ -25,8 +25,11 @@ unless --lenient. Counts are token x slot assignments, all analysed layers summe
 Writes (atomically) into --out:
   expert_hist.png     usage per expert, top experts highlighted, mean load marked
   expert_heatmap.png  layer x expert share of assignments
+  layer_transitions.png  top-1 -> top-1 between consecutive layers: mutual information
+                      per layer pair vs chance, and the most dependent pair's matrix
   summary.json        counts, entropy, imbalance (max/mean, CV, Gini), dead experts,
-                      co-activated pairs, top-1 repetition, phases, per-request rows
+                      co-activated pairs, top-1 repetition, phases, per-request rows,
+                      layer_transitions
                       (metric definitions: APPENDIX.md "Metrics")
 Logs over 32 MiB that declare num_experts are read on 2 threads (env MOE_PROF_THREADS=N
 to change; results are identical).

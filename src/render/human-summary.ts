@@ -21,5 +21,12 @@ export function humanSummary(s: HistSummary): string {
     `top-1 repetition between consecutive tokens: ${pct(o.top1_repetition.rate)} (random: ${pct(o.top1_repetition.baseline)})`,
   ];
   if (s.phases) lines.push(`phases: ${s.phases.prefill.rows} prefill rows, ${s.phases.decode.rows} decode rows`);
+  const t = s.layer_transitions;
+  if (t) {
+    lines.push(
+      `top-1 across consecutive layers (${t.pairs.length} pairs): mutual information ${num(t.mean_mutual_information_bits)} bits, ` +
+        `${num(t.mean_expected_mi_bits)} by chance, adjusted ${num(t.mean_adjusted_mi)} (0 = independent)`,
+    );
+  }
   return lines.join("\n") + "\n";
 }

@@ -7,7 +7,7 @@ import type { HistSummary } from "../analysis/summary.js";
 const MAX_SIDE = 4000;
 
 /** Fonts every Debian/Ubuntu box with fonts-dejavu-core has; generic fallback after. */
-const FONT = "DejaVu Sans, sans-serif";
+export const FONT = "DejaVu Sans, sans-serif";
 const HIGHLIGHT = "#d62728";
 const BASE = "#4c78a8";
 /** How many of the busiest experts the histogram colours: 5, fewer for small expert counts. */
@@ -15,7 +15,7 @@ export function highlightedExperts(numExperts: number): number {
   return Math.max(1, Math.min(5, Math.ceil(numExperts / 10)));
 }
 
-const config = {
+export const config = {
   font: FONT,
   background: "white",
   padding: 16,

@@ -74,7 +74,7 @@ async function analyseSequentially(file: string, opts: AnalyseOptions): Promise<
   const scan = await scanRoutesFile(file, {
     mode: opts.lenient ? "lenient" : "first-error",
     onMeta: (meta) => {
-      tally = new RouteTally(selectedLayers(file, meta, opts.layers), meta.num_experts);
+      tally = new RouteTally(selectedLayers(file, meta, opts.layers), meta.num_experts, meta.layers_logged);
     },
     onRow: (row, req, li) => tally!.add(row, req, li),
   });
@@ -137,7 +137,7 @@ export async function analyseInParallel(file: string, opts: AnalyseOptions): Pro
   if (ranges.length < 2) return null;
 
   // This thread takes the first range while workers take the rest.
-  const tally = new RouteTally(selected, meta.num_experts);
+  const tally = new RouteTally(selected, meta.num_experts, meta.layers_logged);
   const own = scanRouteRange(file, meta, ranges[0]!, (row, req, li) => tally.add(row, req, li)).catch(() => null);
   const others = ranges.slice(1).map((range) => runRangeWorker({ file, meta, range, selected }));
   const [mine, ...theirs] = await Promise.all([own, ...others]);

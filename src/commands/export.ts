@@ -1,0 +1,101 @@
+// `moe-prof export <log> --format eplb|r3`: the routes in the formats other tools read.
+// The format modules live in src/export (registry.ts lists them); this wires one to the log.
+import path from "node:path";
+import type { Command } from "commander";
+import { readRoutesLog, reportSkipped, sourceOf } from "../routes/read-log.js";
+import { EXPORT_FORMATS, findFormat } from "../export/registry.js";
+import type { ExportResult } from "../export/format.js";
+import { prepareOutDir, writeOutputs, toJson, asWriteError, orList } from "./command-output.js";
+import { envError } from "../errors.js";
+
+export const EXPORT_SCHEMA = "moe-prof.export/1";
+export const manifestName = (format: string) => `export_${format}.json`;
+
+interface ExportOptions {
+  format?: string;
+  out?: string;
+  json?: boolean;
+  lenient?: boolean;
+}
+
+export interface ExportManifest extends ExportResult {
+  schema: string;
+  format: string;
+  source: { file: string; bytes: number };
+  model_id: string;
+  rows: number;
+  requests: number;
+}
+
+export function registerExport(program: Command): void {
+  const names = EXPORT_FORMATS.map((f) => f.name);
+  program
+    .command("export")
+    .description("Write a routes log in the formats other tools read: eplb (per-layer counts .npy), r3 (per-request routed experts .npz).")
+    .argument("<routes.jsonl>", "routes log written by `moe-prof run` (or any writer of the schema)")
+    .requiredOption("--format <name>", `one of ${names.join(", ")}`)
+    .option("--out <dir>", "where to write (default: the log's directory)")
+    .option("--json", "print the manifest (export_<format>.json) on stdout and nothing else")
+    .option("--lenient", "skip bad lines (reported on stderr) instead of refusing the log")
+    .addHelpText(
+      "after",
+      `
+Formats:
+${EXPORT_FORMATS.map((f) => `  ${f.name.padEnd(6)} ${f.description}`).join("\n")}
+Each also writes export_<format>.json: the files, their dtype and shape, the layer order.
+Shapes and dtypes: APPENDIX.md "What-if analyses" (export). Read them with numpy:
+  np.load("expert_counts.npy")                          # [layers, experts] int64
+  z = np.load("routed_experts.npz"); z["0/routed_experts"]  # [tokens, layers, top_k] int16
+Exit codes: 0 ok, 1 invalid log (or one the format cannot hold), 2 usage error or unreadable file.
+
+Examples:
+  moe-prof export out/moe_routes.jsonl --format eplb
+  moe-prof export out/moe_routes.jsonl --format r3 --out r3/`,
+    )
+    .action(async (file: string, opts: ExportOptions) => {
+      const manifest = await runExport(file, opts);
+      if (opts.json) process.stdout.write(toJson(manifest));
+      else {
+        for (const n of manifest.notes) process.stderr.write(`note: ${n}\n`);
+        const outDir = opts.out ?? path.dirname(path.resolve(file));
+        process.stdout.write(exportSummaryText(manifest) + `wrote ${[...manifest.files.map((f) => path.join(outDir, f.file)), path.join(outDir, manifestName(manifest.format))].join(", ")}\n`);
+      }
+    });
+}
+
+/** Reads (validating) the log through the format's sink, writes its files and the manifest. */
+export async function runExport(file: string, opts: ExportOptions): Promise<ExportManifest> {
+  const format = findFormat(opts.format ?? "");
+  if (!format) throw envError(`--format: unknown "${opts.format}" (expected ${orList(EXPORT_FORMATS.map((f) => f.name))})`);
+  const sink = format.begin(file);
+  try {
+    const read = await readRoutesLog(file, opts, sink);
+    reportSkipped(read, (t) => process.stderr.write(t));
+    const outDir = await prepareOutDir(opts.out, file);
+    let result: ExportResult;
+    try {
+      result = await sink.finish(read, outDir);
+    } catch (e) {
+      throw asWriteError(outDir, e);
+    }
+    const manifest: ExportManifest = {
+      schema: EXPORT_SCHEMA,
+      format: format.name,
+      source: sourceOf(read),
+      model_id: read.meta.model_id,
+      rows: read.rows,
+      requests: read.requests.length,
+      ...result,
+      notes: [...read.notes, ...result.notes],
+    };
+    await writeOutputs(outDir, [{ name: manifestName(format.name), data: toJson(manifest) }]);
+    return manifest;
+  } finally {
+    await sink.dispose();
+  }
+}
+
+export function exportSummaryText(m: ExportManifest): string {
+  const files = m.files.map((f) => `${f.file} (${[f.dtype, f.shape ? `[${f.shape.join(", ")}]` : null, f.entries !== undefined ? `${f.entries} arrays` : null].filter(Boolean).join(" ")})`);
+  return `${m.source.file}: ${m.rows} rows, ${m.requests} requests, ${m.model_id}: ${m.format} export ${files.join(", ")}\n`;
+}

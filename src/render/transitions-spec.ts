@@ -1,0 +1,79 @@
+// layer_transitions.png: per consecutive layer pair, the mutual information between a token's
+// top-1 experts in l and l+1 next to what independent routing would show by chance, and the
+// transition matrix of the most dependent pair. Values come from summary.json.
+import type { TopLevelSpec } from "vega-lite";
+import type { HistSummary } from "../analysis/summary.js";
+import type { LayerPairTransitions, TransitionsSummary } from "../analysis/transitions.js";
+import { config } from "./specs.js";
+
+const f2 = (x: number | null) => (x === null ? "n/a" : x.toFixed(2));
+
+const MI = "mutual information I(top-1 in l; top-1 in l+1)";
+const CHANCE = "expected by chance (independent, same marginals)";
+
+export function transitionsSpec(s: HistSummary, t: TransitionsSummary): TopLevelSpec {
+  const lines = t.pairs.flatMap((p) => [
+    { pair: p.from_layer, what: MI, bits: p.mutual_information_bits },
+    { pair: p.from_layer, what: CHANCE, bits: p.expected_mi_bits },
+  ]);
+  const best = t.pairs.reduce<LayerPairTransitions | null>((b, p) => (p.matrix && (b === null || (p.adjusted_mi ?? -1) > (b.adjusted_mi ?? -1)) ? p : b), null);
+  const cells: { from: number; to: number; p: number }[] = [];
+  if (best?.matrix) {
+    best.matrix.forEach((row, a) => {
+      const n = row.reduce((x, y) => x + y, 0);
+      row.forEach((c, b) => {
+        if (c > 0) cells.push({ from: a, to: b, p: c / n });
+      });
+    });
+  }
+  const E = s.num_experts;
+  const side = Math.min(560, Math.max(240, 8 * E));
+  const left = {
+    title: { text: "Dependence of top-1 experts across consecutive layers", fontSize: 15 },
+    width: 520,
+    height: side,
+    data: { values: lines },
+    mark: { type: "line" as const, point: true, strokeWidth: 2 },
+    encoding: {
+      x: { field: "pair", type: "quantitative" as const, title: "Layer pair (l -> l+1), by l", axis: { tickMinStep: 1, format: "d" } },
+      y: { field: "bits", type: "quantitative" as const, title: "Bits" },
+      color: {
+        field: "what",
+        type: "nominal" as const,
+        title: null,
+        scale: { domain: [MI, CHANCE], range: ["#d62728", "#7f7f7f"] },
+        legend: { orient: "bottom" as const, direction: "vertical" as const, labelLimit: 420 },
+      },
+      strokeDash: { field: "what", type: "nominal" as const, scale: { domain: [MI, CHANCE], range: [[1, 0], [5, 4]] }, legend: null },
+    },
+  };
+  const right = best
+    ? [
+        {
+          title: { text: `Layer ${best.from_layer} -> ${best.to_layer}: P(top-1 in l+1 | top-1 in l)`, fontSize: 15 },
+          width: side,
+          height: side,
+          data: { values: cells },
+          mark: { type: "rect" as const },
+          encoding: {
+            x: { field: "to", type: "ordinal" as const, title: `Top-1 expert in layer ${best.to_layer}`, scale: { domain: Array.from({ length: E }, (_, i) => i) }, axis: { labelOverlap: "parity" as const, labelAngle: 0 } },
+            y: { field: "from", type: "ordinal" as const, title: `Top-1 expert in layer ${best.from_layer}`, scale: { domain: Array.from({ length: E }, (_, i) => i) }, axis: { labelOverlap: "parity" as const } },
+            color: { field: "p", type: "quantitative" as const, title: "P(to | from)", scale: { scheme: "viridis", domain: [0, 1] }, legend: { format: ".0%" } },
+          },
+        },
+      ]
+    : [];
+  return {
+    $schema: "https://vega.github.io/schema/vega-lite/v6.json",
+    config,
+    title: {
+      text: `Layer-to-layer routing: ${s.model_id}`,
+      subtitle: [
+        `${t.pairs.length} consecutive layer pairs, ${t.pairs[0]!.tokens.toLocaleString("en-US")} tokens each; top-${s.top_k} of ${E} experts`,
+        `mean over pairs: MI ${f2(t.mean_mutual_information_bits)} bits, by chance ${f2(t.mean_expected_mi_bits)} bits, adjusted MI ${f2(t.mean_adjusted_mi)} (0 = independent, 1 = determined)`,
+        best ? `right: the pair with the highest adjusted MI (${f2(best.adjusted_mi)}); each row sums to 100%` : "",
+      ].filter(Boolean),
+    },
+    hconcat: [left, ...right],
+  };
+}
