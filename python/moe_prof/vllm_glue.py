@@ -29,7 +29,7 @@ import logging
 import os
 from typing import TYPE_CHECKING, Any
 
-from .capture.env import capture_from_env, log_enabled, resolve_settings
+from .capture.env import capture_from_settings, log_enabled, resolve_settings
 from .capture.jsonl import RECOMPUTED
 from .capture.meta import route_log_meta
 from .capture.segments import Segment, split_by_phase, user_request_id
@@ -60,7 +60,7 @@ class _Session:
     def __init__(self, disabled_reason: str | None) -> None:
         self.cap: RouteCapture | None = None
         self.disabled_reason = disabled_reason
-        self.layer_slots: dict[int, int] = {}
+        self.logged_layers: set[int] = set()
         self.recorded: set[int] = set()
         self.checked_layers = False
         self.logged_upto: dict[str, int] = {}
@@ -144,9 +144,6 @@ def on_model_loaded(worker: Any) -> None:
         return
     if get_tensor_model_parallel_rank() != 0:
         return  # every TP rank computes the same routing: rank 0 writes it
-    settings = resolve_settings()
-    if settings is None:
-        return
     first = layers[0]
     mc, pc, cc = vc.model_config, vc.parallel_config, vc.cache_config
     max_rows = int(getattr(runner, "max_num_tokens", vc.scheduler_config.max_num_batched_tokens))
@@ -173,7 +170,11 @@ def on_model_loaded(worker: Any) -> None:
         },
     )
     try:
-        session.cap = capture_from_env(
+        settings = resolve_settings()
+        if settings is None:
+            return
+        cap = capture_from_settings(
+            settings,
             meta=meta,
             moe_layer_ids=[extract_layer_index(layer.layer_name) for layer in layers],
             top_k=int(first.top_k),
@@ -184,9 +185,9 @@ def on_model_loaded(worker: Any) -> None:
     except Exception as e:  # a bad VLLM_LOG_MOE* value or an unwritable directory: say so, serve on
         session.disable(f"cannot start: {e}")
         return
-    if session.cap is not None:
-        session.layer_slots = {lid: i for i, lid in enumerate(session.cap.layers)}
-        log.info("moe-prof: logging layers %s to %s.partial (paused=%s)", session.cap.layers, session.cap.out_path, session.cap.paused)
+    session.cap = cap
+    session.logged_layers = set(cap.layers)
+    log.info("moe-prof: logging layers %s to %s.partial (paused=%s)", cap.layers, cap.out_path, cap.paused)
 
 
 def record(
@@ -258,7 +259,7 @@ def begin_step(runner: Any, num_scheduled_tokens_np: Any, num_tokens_unpadded: i
         return
     if not session.checked_layers:
         session.checked_layers = True
-        missing = sorted(set(session.layer_slots) - session.recorded)
+        missing = sorted(session.logged_layers - session.recorded)
         if missing:  # profiling ran every layer: a silent layer would log the buffer's zeros
             session.disable(f"MoE layers {missing} never reached the routing hook")
             return

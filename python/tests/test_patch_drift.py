@@ -25,5 +25,5 @@ def test_generated_package_in_patch_matches_python_sources():
 
 def test_glue_imports_rewritten_for_vllm_package():
     glue = _gen().new_files()["vllm/moe_prof_capture/glue.py"]
-    assert "from .env import capture_from_env, log_enabled" in glue
+    assert "from .env import capture_from_settings, log_enabled, resolve_settings" in glue
     assert "from .capture." not in glue.replace("from .capture import RouteCapture", "")

@@ -1,4 +1,4 @@
-"""`VLLM_LOG_MOE*` environment variables -> capture settings (pure) -> a RouteCapture or None."""
+"""`VLLM_LOG_MOE*` environment variables -> capture settings (pure) -> a RouteCapture."""
 from __future__ import annotations
 
 import os
@@ -43,7 +43,8 @@ def resolve_settings(environ: Mapping[str, str] | None = None) -> CaptureSetting
     return CaptureSettings(path, layers, paused)
 
 
-def capture_from_env(
+def capture_from_settings(
+    settings: CaptureSettings,
     *,
     meta: dict[str, object],
     moe_layer_ids: Sequence[int],
@@ -51,12 +52,8 @@ def capture_from_env(
     max_rows: int,
     device: object,
     out_path: str | None = None,
-    environ: Mapping[str, str] | None = None,
-) -> "RouteCapture | None":
-    """A capture as VLLM_LOG_MOE* say (None when logging is off); `out_path` replaces the path."""
-    settings = resolve_settings(environ)
-    if settings is None:
-        return None
+) -> "RouteCapture":
+    """The capture VLLM_LOG_MOE* asked for (resolve_settings); `out_path` replaces its path."""
     from .capture import RouteCapture
 
     return RouteCapture(
