@@ -279,6 +279,7 @@ def test_full_disk_stops_logging_and_generation_goes_on(tmp_path: Any) -> None:
     [
         ({"VLLM_USE_V2_MODEL_RUNNER": "1"}, "V2 model runner"),
         ({"MOE_TEST_MONOLITHIC": "1"}, "routes inside itself"),
+        ({"VLLM_LOG_MOE_LAYERS": "0,99"}, "VLLM_LOG_MOE_LAYERS names layers [99]"),
     ],
 )
 def test_paths_that_never_reach_the_hook_are_refused_at_start(tmp_path: Any, env: dict[str, str], reason: str) -> None:
