@@ -89,7 +89,7 @@ test("no vLLM and no interpreter are one-line environment errors", async () => {
   await writeFile(python, `#!/bin/sh\nexec python3 -S "$@"\n`); // -S: no site-packages, so no vllm
   await chmod(python, 0o755);
   await assert.rejects(run("check", python), (e: unknown) => e instanceof UserError && /vLLM is not installed for /.test(e.message));
-  await assert.rejects(run("check", path.join(base, "missing")), (e: unknown) => e instanceof UserError && /interpreter not found/.test(e.message));
+  await assert.rejects(run("check", path.join(base, "missing")), (e: unknown) => e instanceof UserError && /^Python not found: /.test(e.message));
   const cli = await execa("node", [path.join(ROOT, "dist/src/cli.js"), "patch", "check", "--python", python], { reject: false });
   assert.equal(cli.exitCode, 2);
   assert.equal(cli.stderr.trim().split("\n").length, 1);

@@ -6,6 +6,7 @@ import { humanSummary } from "../render/human-summary.js";
 import { parseLayerList } from "../config/layer-list.js";
 import { writeSummaryJson, summaryJson } from "../artifacts/summary-json.js";
 import { UserError, envError, EXIT_INVALID } from "../errors.js";
+import { refuseSpecialOutDir } from "../config/out-dir-guard.js";
 
 
 export function registerHist(program: Command): void {
@@ -40,6 +41,7 @@ Examples:
     .action(async (file: string, opts: { out?: string; layers?: string; json?: boolean; lenient?: boolean }) => {
       const layers = opts.layers === undefined ? undefined : parseLayerList(opts.layers);
       const outDir = opts.out ?? path.dirname(path.resolve(file));
+      refuseSpecialOutDir(outDir);
       const { summary, skipped, skippedCount } = await analyseRoutesFile(file, { layers, lenient: opts.lenient });
       if (skippedCount > 0) {
         for (const line of skipped.slice(0, 5)) process.stderr.write(`skipped ${line}\n`);

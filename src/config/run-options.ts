@@ -3,6 +3,7 @@ import path from "node:path";
 import { z } from "zod";
 import { UserError, EXIT_ENV } from "../errors.js";
 import { parseLayerList } from "./layer-list.js";
+import { refuseSpecialOutDir } from "./out-dir-guard.js";
 
 export const DEFAULT_MODEL = "Qwen/Qwen1.5-MoE-A2.7B-Chat-GPTQ-Int4";
 
@@ -82,10 +83,7 @@ export function resolveRunConfig(raw: Record<string, unknown>, defaults: { pytho
   if (o.layers !== undefined) parseLayerList(o.layers); // backwards or huge ranges: exit 2 now, not after a pass
   // A random-weights model is not the default checkpoint: name it after its config.
   const model = o.randomWeights && raw.model === undefined ? `random-weights/${path.basename(path.resolve(o.config!))}` : o.model;
-  return {
-    ...o,
-    model,
-    python: o.python ?? defaults.python,
-    outDir: path.resolve(o.out ?? path.join("moe-prof-out", timestampDirName(defaults.now))),
-  };
+  const outDir = path.resolve(o.out ?? path.join("moe-prof-out", timestampDirName(defaults.now)));
+  refuseSpecialOutDir(outDir); // before any check or pass: mkdir under /proc never returns
+  return { ...o, model, python: o.python ?? defaults.python, outDir };
 }
