@@ -17,7 +17,13 @@ export const runOptionsSchema = z
     prompts: z.string().optional(),
     numPrompts: intFrom(1).default(25),
     datasetUrl: z.string().url().optional(),
-    seed: intFrom(0).default(1234),
+    // vLLM seeds numpy, whose seeds stop at 2^32 - 1; refine, not .int(), so that 2^53 and beyond
+    // get this message rather than "expected int".
+    seed: z.coerce
+      .number()
+      .refine(Number.isInteger, "must be an integer")
+      .pipe(z.number().min(0, "must be >= 0").max(2 ** 32 - 1, "must be at most 4294967295 (2^32 - 1, the largest seed numpy takes; vLLM seeds numpy)"))
+      .default(1234),
     maxTokens: intFrom(1).default(256),
     temperature: z.coerce.number().min(0).default(0),
     out: z.string().optional(),

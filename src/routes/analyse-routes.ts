@@ -121,11 +121,12 @@ export async function analyseInParallel(file: string, opts: AnalyseOptions): Pro
     return null;
   }
   if (size < (opts.parallelMinBytes ?? PARALLEL_MIN_BYTES)) return null;
-  const first = await readFirstLine(file, DEFAULT_MAX_LINE_BYTES);
+  // Any trouble reading is left to the sequential scan, which words it.
+  const first = await readFirstLine(file, DEFAULT_MAX_LINE_BYTES).catch(() => null);
   if (first === null || !isUtf8(first.text)) return null;
   let metaValue: unknown;
   try {
-    metaValue = JSON.parse(first.text.toString("utf8"));
+    metaValue = JSON.parse(first.text.toString("utf8").replace(/^\uFEFF/, "")); // a BOM, as scan.ts skips it
   } catch {
     return null;
   }
@@ -133,7 +134,7 @@ export async function analyseInParallel(file: string, opts: AnalyseOptions): Pro
   if (!parsed.success || parsed.data.num_experts === undefined) return null;
   const meta = parsed.data;
   const selected = selectedLayers(file, meta, opts.layers);
-  const ranges = await splitAtLines(file, first.end, size, threads);
+  const ranges = await splitAtLines(file, first.end, size, threads).catch(() => []);
   if (ranges.length < 2) return null;
 
   // This thread takes the first range while workers take the rest.

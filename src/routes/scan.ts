@@ -92,6 +92,12 @@ export class RouteAcceptor {
   }
 }
 
+/** The file could not be opened or read (EACCES, EIO, EISDIR, ...): environment, exit 2. */
+function readFailure(file: string, e: unknown): Error {
+  const code = (e as NodeJS.ErrnoException).code;
+  return code ? envError(`${file}: cannot read: ${code}`) : (e as Error);
+}
+
 function duplicateMessage(v: CheckedRoute): string {
   return `duplicate row: req_id ${JSON.stringify(v.req_id)}, token_idx ${v.token_idx}, layer ${v.layer} already seen`;
 }
@@ -151,7 +157,7 @@ export async function scanRoutesFile(file: string, opts: ScanOptions = {}): Prom
   try {
     info = await stat(file);
   } catch (e) {
-    throw envError(`${file}: cannot read: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+    throw readFailure(file, e);
   }
   if (!info.isFile()) throw envError(`${file}: not a regular file`);
 
@@ -182,6 +188,9 @@ export async function scanRoutesFile(file: string, opts: ScanOptions = {}): Prom
       report(lineNo, null, what);
     },
     line(text: string, lineNo: number, terminated: boolean) {
+      // A UTF-8 byte-order mark some editors put first is not part of the JSON (RFC 8259 lets
+      // readers ignore it): skipped.
+      if (lineNo === 1 && text.charCodeAt(0) === 0xfeff) text = text.slice(1);
       let value: unknown;
       try {
         value = JSON.parse(text);
@@ -238,7 +247,9 @@ export async function scanRoutesFile(file: string, opts: ScanOptions = {}): Prom
     },
   };
 
-  const read = await readLines(file, sink, opts.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES);
+  const read = await readLines(file, sink, opts.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES).catch((e) => {
+    throw readFailure(file, e);
+  });
   if (!stopped) {
     if (read.bytes === 0) report(null, null, "empty file: expected a meta line and route rows");
   }

@@ -10,7 +10,14 @@ export const MAX_EXPERT_ID = 65_535;
 /** Same idea for layer numbers: lookups are dense arrays indexed by layer. */
 export const MAX_LAYER = 65_535;
 
-const nonNegInt = z.number().int("must be an integer").nonnegative("must be >= 0");
+/**
+ * A JSON integer. Beyond 2^53 - 1 JSON numbers lose digits when read (here, in Python's json with
+ * floats, in jq), so such a value is refused with that reason rather than "not an integer".
+ * Same acceptance as zod's .int() (a safe integer), which route-check.ts mirrors.
+ */
+export const UNSAFE_INT = "must be within ±(2^53 - 1) = ±9007199254740991: larger integers cannot be read exactly from JSON";
+const jsonInt = () => z.number("must be an integer").refine(Number.isInteger, "must be an integer").refine(Number.isSafeInteger, UNSAFE_INT);
+const nonNegInt = jsonInt().nonnegative("must be >= 0");
 
 export const MetaSchema = z.looseObject({
   type: z.literal("meta", 'must be "meta"'),
@@ -18,18 +25,18 @@ export const MetaSchema = z.looseObject({
   vllm_version: z.string("must be a string"),
   torch_version: z.string("must be a string"),
   device: z.string("must be a string"),
-  seed: z.number("must be an integer").int("must be an integer"),
+  seed: jsonInt(),
   layers_logged: z
     .array(
-      z.number("must be an integer").int("must be an integer").nonnegative("must be >= 0").max(MAX_LAYER, `must be <= ${MAX_LAYER}`),
+      nonNegInt.max(MAX_LAYER, `must be <= ${MAX_LAYER}`),
       "must be an array of layer numbers",
     )
     .min(1, "must not be empty")
     .refine((ls) => new Set(ls).size === ls.length, "must not repeat a layer"),
-  top_k: z.number("must be an integer").int("must be an integer").min(1, "must be >= 1"),
+  top_k: jsonInt().min(1, "must be >= 1"),
   // Optional fields written by later versions of the capture; absent in seed-schema logs.
-  num_experts: z.number("must be an integer").int("must be an integer").min(1, "must be >= 1").max(MAX_EXPERT_ID + 1, `must be <= ${MAX_EXPERT_ID + 1}`).optional(),
-  schema_version: z.union([z.number().int(), z.string()], "must be an integer or a string").optional(),
+  num_experts: jsonInt().min(1, "must be >= 1").max(MAX_EXPERT_ID + 1, `must be <= ${MAX_EXPERT_ID + 1}`).optional(),
+  schema_version: z.union([jsonInt(), z.string()], "must be an integer or a string").optional(),
   engine: z.string("must be a string").optional(),
   created_at: z.string("must be a string").optional(),
   prompts: z.unknown().optional(),
@@ -64,14 +71,11 @@ export function routeSchema(rules: RouteRules) {
   return z.looseObject({
     type: z.literal("route", 'must be "route"'),
     req_id: z.string("must be a string"),
-    token_idx: z.number("must be an integer").pipe(nonNegInt),
-    layer: z
-      .number("must be an integer")
-      .int("must be an integer")
-      .refine((l) => layerSet.has(l), `must be one of layers_logged [${rules.layers.join(",")}]`),
+    token_idx: nonNegInt,
+    layer: jsonInt().refine((l) => layerSet.has(l), `must be one of layers_logged [${rules.layers.join(",")}]`),
     topk_ids: z
       .array(
-        z.number("must be an integer").int("must be an integer").nonnegative("must be >= 0").lt(rules.expertLimit, limitMsg),
+        nonNegInt.lt(rules.expertLimit, limitMsg),
         "must be an array of expert ids",
       )
       .length(k, `must have top_k = ${k} entries`)
@@ -80,8 +84,8 @@ export function routeSchema(rules: RouteRules) {
       .array(z.number("must be a finite number").min(0, "must be in [0, 1]").max(1, "must be in [0, 1]"), "must be an array of numbers")
       .length(k, `must have top_k = ${k} entries`),
     phase: z.enum(["prefill", "decode"], 'must be "prefill" or "decode"').optional(),
-    token_id: z.number("must be an integer").pipe(nonNegInt).optional(),
-    step: z.number("must be an integer").pipe(nonNegInt).optional(),
+    token_id: nonNegInt.optional(),
+    step: nonNegInt.optional(),
   });
 }
 
