@@ -80,6 +80,7 @@ async function analyseSequentially(file: string, opts: AnalyseOptions): Promise<
   });
   const skipped = scan.problems.map((p) => formatProblem(file, p));
   if (scan.meta === null || tally === null) throw new UserError(skipped[0] ?? `${file}: no meta line`, EXIT_INVALID);
+  if (scan.overLimit) throw new UserError(scan.overLimit, EXIT_INVALID);
   if (!opts.lenient && scan.problemCount > 0) throw new UserError(skipped[0]!, EXIT_INVALID);
   const summary = buildSummary({
     meta: scan.meta,
@@ -146,7 +147,12 @@ export async function analyseInParallel(file: string, opts: AnalyseOptions): Pro
   const coverage = mine.acceptor.coverage;
   let rows = mine.rows;
   for (const t of theirs as RangeOutcome[]) {
-    const reqMap = coverage.mergeFrom(t.coverage);
+    let reqMap: number[] | null;
+    try {
+      reqMap = coverage.mergeFrom(t.coverage);
+    } catch {
+      return null; // over a limit of limits.ts: the sequential scan says where
+    }
     if (reqMap === null) return null; // a row repeated across parts
     tally.mergeFrom(t.tally, reqMap);
     rows += t.rows;

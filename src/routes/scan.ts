@@ -5,6 +5,7 @@ import { readLines, DEFAULT_MAX_LINE_BYTES, type ByteRange } from "./line-reader
 import { MetaSchema, routeSchema, routeRulesFromMeta, firstSchemaProblem, type RoutesMeta } from "./schema.js";
 import { makeRouteCheck, type CheckedRoute, type RouteCheck } from "./route-check.js";
 import { RowCoverage, type RequestRows } from "./coverage.js";
+import { LimitExceeded } from "./limits.js";
 import { envError } from "../errors.js";
 
 export interface RouteProblem {
@@ -47,6 +48,8 @@ export interface ScanResult {
   requests: RequestRows[];
   /** Name ends in .partial: a log still being written or left by a crash. */
   partial: boolean;
+  /** The log crosses a limit of limits.ts (the problem, formatted): refused even by --lenient. */
+  overLimit: string | null;
 }
 
 export function formatProblem(file: string, p: RouteProblem): string {
@@ -80,12 +83,22 @@ export class RouteAcceptor {
     meta.layers_logged.forEach((l, i) => (this.layerIndex[l] = i));
   }
 
-  /** "ok", "invalid" (not a valid route line: word it with the schema) or "duplicate". */
-  accept(value: unknown): "ok" | "invalid" | "duplicate" {
+  /** Set when accept() answered "limit": the log crosses one of limits.ts (the scan stops there). */
+  limit: LimitExceeded | null = null;
+
+  /** "ok", "invalid" (not a valid route line: word it with the schema), "duplicate" or "limit". */
+  accept(value: unknown): "ok" | "invalid" | "duplicate" | "limit" {
     if (!this.check(value)) return "invalid";
-    const req = this.coverage.requestIndex(value.req_id);
     const li = this.layerIndex[value.layer]!;
-    if (!this.coverage.add(req, li, value.token_idx)) return "duplicate";
+    let req: number;
+    try {
+      req = this.coverage.requestIndex(value.req_id);
+      if (!this.coverage.add(req, li, value.token_idx)) return "duplicate";
+    } catch (err) {
+      if (!(err instanceof LimitExceeded)) throw err;
+      this.limit = err;
+      return "limit";
+    }
     this.rows++;
     this.onRow?.(value, req, li);
     return "ok";
@@ -174,6 +187,7 @@ export async function scanRoutesFile(file: string, opts: ScanOptions = {}): Prom
   const partial = file.endsWith(".partial");
   if (partial) report(null, null, "file name ends in .partial: the log is incomplete (still being written, or left by a crash)");
 
+  let overLimit: string | null = null;
   let meta: RoutesMeta | null = null;
   let acceptor: RouteAcceptor | null = null;
   let schema: ReturnType<typeof routeSchema> | null = null;
@@ -209,6 +223,14 @@ export async function scanRoutesFile(file: string, opts: ScanOptions = {}): Prom
         if (verdict === "duplicate") {
           badLines++;
           return report(lineNo, null, duplicateMessage(value as CheckedRoute));
+        }
+        if (verdict === "limit") {
+          // Not a bad line to skip: the log is beyond what moe-prof holds in memory. Refused in every mode.
+          badLines++;
+          report(lineNo, acceptor.limit!.field, acceptor.limit!.message);
+          stopped = true;
+          overLimit = formatProblem(file, { line: lineNo, field: acceptor.limit!.field, what: acceptor.limit!.message });
+          return;
         }
       }
       badLines++;
@@ -273,5 +295,6 @@ export async function scanRoutesFile(file: string, opts: ScanOptions = {}): Prom
     problemCount,
     requests: cov?.requests() ?? [],
     partial,
+    overLimit,
   };
 }
