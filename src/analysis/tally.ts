@@ -36,7 +36,12 @@ export class RouteTally {
    * @param selected per index of layers_logged, whether `--layers` keeps it
    * @param numExperts meta.num_experts when the log declares it
    */
-  constructor(selected: readonly boolean[], numExperts: number | undefined) {
+  constructor(
+    selected: readonly boolean[],
+    numExperts: number | undefined,
+    /** False when rows of one "request" are not consecutive tokens (`--as-batches`): no repetition counted. */
+    private readonly repetition = true,
+  ) {
     this.layerCount = selected.length;
     this.selected = selected;
     this.fixedCap = numExperts !== undefined;
@@ -148,6 +153,7 @@ export class RouteTally {
       }
     }
 
+    if (!this.repetition) return;
     // Top-1 is the highest weight (first on ties), not topk_ids[0]: the order is not guaranteed.
     const ws = row.topk_weights;
     let best = 0;

@@ -17,7 +17,8 @@ export function registerHist(program: Command): void {
     .option("--out <dir>", "where to write the outputs (default: the log's directory)")
     .option("--layers <list>", "analyse only these layers, e.g. 0,5-7 (validation still covers all)")
     .option("--json", "print summary.json on stdout and nothing else")
-    .option("--lenient", "skip bad lines (reported on stderr) instead of refusing the log")
+    .option("--lenient", "skip bad lines (reported on stderr, their share in the summary) instead of refusing the log")
+    .option("--as-batches", "for logs of the original capture (one req_id, token_idx restarting each step): group rows into the batches they were written in; counts as written, no per-request figures")
     .addHelpText(
       "after",
       `
@@ -38,14 +39,14 @@ Examples:
   moe-prof hist out/moe_routes.jsonl --layers 0,12-23 --out figs
   moe-prof hist out/moe_routes.jsonl --json | jq .overall.normalized_entropy`,
     )
-    .action(async (file: string, opts: { out?: string; layers?: string; json?: boolean; lenient?: boolean }) => {
+    .action(async (file: string, opts: { out?: string; layers?: string; json?: boolean; lenient?: boolean; asBatches?: boolean }) => {
       const layers = opts.layers === undefined ? undefined : parseLayerList(opts.layers);
       const outDir = opts.out ?? path.dirname(path.resolve(file));
       refuseSpecialOutDir(outDir);
-      const { summary, skipped, skippedCount } = await analyseRoutesFile(file, { layers, lenient: opts.lenient });
+      const { summary, skipped, skippedCount } = await analyseRoutesFile(file, { layers, lenient: opts.lenient, asBatches: opts.asBatches });
       if (skippedCount > 0) {
         for (const line of skipped.slice(0, 5)) process.stderr.write(`skipped ${line}\n`);
-        process.stderr.write(`${lenientNote(skippedCount, summary.skipped_lines)}\n`);
+        process.stderr.write(`${lenientNote(skippedCount, summary.skipped_lines, summary.rows)}\n`);
       }
       if (summary.rows === 0) throw new UserError(`${file}: no route rows to analyse`, EXIT_INVALID);
       try {
@@ -67,7 +68,8 @@ Examples:
       }
       if (opts.json) process.stdout.write(summaryJson(summary));
       else {
-        for (const n of summary.notes) process.stderr.write(`note: ${n}\n`);
+        // the --lenient note was just printed with the skipped lines
+        for (const n of summary.notes) if (skippedCount === 0 || !n.startsWith("--lenient:")) process.stderr.write(`note: ${n}\n`);
         process.stdout.write(humanSummary(summary) + `wrote ${[...pictures, json].join(", ")}\n`);
       }
     });

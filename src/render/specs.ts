@@ -2,6 +2,7 @@
 // beyond what the spec itself states (the heatmap's per-layer share transform).
 import type { TopLevelSpec } from "vega-lite";
 import type { HistSummary } from "../analysis/summary.js";
+import { rowsHeadline } from "./human-summary.js";
 
 /** Past this many pixels a side, bars and cells get thinner instead of the picture wider. */
 const MAX_SIDE = 4000;
@@ -43,6 +44,14 @@ function fmt(x: number | null, digits = 2): string {
   return x === null ? "n/a" : x.toFixed(digits);
 }
 
+/** Rows as counted, with what --lenient left out and how --as-batches grouped them. */
+function rowsLabel(s: HistSummary): string {
+  const rows = `${s.rows.toLocaleString("en-US")} route rows`;
+  const skipped = s.skipped_lines > 0 ? ` ${rowsHeadline(s).replace(/^\S+ rows /, "")}` : "";
+  const batches = s.grouping === "batches" ? ` counted as written in ${s.batches} batches (--as-batches)` : "";
+  return rows + skipped + batches;
+}
+
 function scopeLabel(s: HistSummary): string {
   const all = s.layers_analysed.length === s.layers_logged.length;
   return all ? `all ${s.layers_logged.length} logged layers` : `layers ${s.layers_analysed.join(",")}`;
@@ -79,7 +88,7 @@ export function expertHistSpec(s: HistSummary): TopLevelSpec {
     title: {
       text: `Expert usage: ${s.model_id}`,
       subtitle: [
-        `${s.rows.toLocaleString("en-US")} route rows, ${scopeLabel(s)}, top-${s.top_k} of ${s.num_experts} experts` +
+        `${rowsLabel(s)}, ${scopeLabel(s)}, top-${s.top_k} of ${s.num_experts} experts` +
           (s.num_experts_source === "meta" ? "" : " (num_experts inferred)"),
         `entropy ${fmt(o.entropy_bits)} of max ${fmt(o.max_entropy_bits)} bits, busiest expert ${fmt(o.max_over_mean)}x the mean load, ` +
           `${o.dead_experts.length} never used`,
@@ -153,7 +162,7 @@ export function expertHeatmapSpec(s: HistSummary): TopLevelSpec {
     title: {
       text: `Expert share per layer: ${s.model_id}`,
       subtitle:
-        `share of each layer's assignments per expert; ${s.rows.toLocaleString("en-US")} route rows, top-${s.top_k} of ${s.num_experts} experts; ` +
+        `share of each layer's assignments per expert; ${rowsLabel(s)}, top-${s.top_k} of ${s.num_experts} experts; ` +
         `uniform = ${fmt((100 * perExpert) / Math.max(1, s.num_experts))}%` +
         (grouped.length ? ` per cell (${grouped.join(", ")}, labelled by the first)` : ""),
     },

@@ -29,6 +29,8 @@ export interface AnalyseOptions {
   threads?: number;
   /** Size from which a log is split across threads (default PARALLEL_MIN_BYTES). */
   parallelMinBytes?: number;
+  /** Group rows into the batches they were written in, not by req_id (old seed-layout logs). */
+  asBatches?: boolean;
 }
 
 export interface AnalyseResult {
@@ -62,7 +64,8 @@ function selectedLayers(file: string, meta: RoutesMeta, wanted: number[] | undef
 
 /** Validates and analyses a routes log. Throws UserError (exit 1) on an invalid log unless lenient. */
 export async function analyseRoutesFile(file: string, opts: AnalyseOptions = {}): Promise<AnalyseResult> {
-  if (!opts.lenient) {
+  // Batches follow the order of the whole file: not split across threads.
+  if (!opts.lenient && !opts.asBatches) {
     const fast = await analyseInParallel(file, opts);
     if (fast) return { summary: fast, skipped: [], skippedCount: 0 };
   }
@@ -74,9 +77,10 @@ async function analyseSequentially(file: string, opts: AnalyseOptions): Promise<
   const scan = await scanRoutesFile(file, {
     mode: opts.lenient ? "lenient" : "first-error",
     onMeta: (meta) => {
-      tally = new RouteTally(selectedLayers(file, meta, opts.layers), meta.num_experts);
+      tally = new RouteTally(selectedLayers(file, meta, opts.layers), meta.num_experts, !opts.asBatches);
     },
     onRow: (row, req, li) => tally!.add(row, req, li),
+    asBatches: opts.asBatches,
   });
   const skipped = scan.problems.map((p) => formatProblem(file, p));
   if (scan.meta === null || tally === null) throw new UserError(skipped[0] ?? `${file}: no meta line`, EXIT_INVALID);
@@ -89,13 +93,16 @@ async function analyseSequentially(file: string, opts: AnalyseOptions): Promise<
     rows: scan.rows,
     skippedLines: scan.badLines,
     source: { file: path.basename(file), bytes: scan.bytes },
+    batches: scan.batches,
   });
-  if (scan.problemCount > 0) summary.notes.push(lenientNote(scan.problemCount, scan.badLines));
+  if (scan.problemCount > 0) summary.notes.push(lenientNote(scan.problemCount, scan.badLines, scan.rows));
+  if (scan.layoutHint) summary.notes.push(scan.layoutHint);
   return { summary, skipped, skippedCount: scan.problemCount };
 }
 
-export function lenientNote(problems: number, lines: number): string {
-  return `--lenient: ${problems} problem${problems === 1 ? "" : "s"}, ${lines} line${lines === 1 ? "" : "s"} skipped`;
+export function lenientNote(problems: number, lines: number, rows: number): string {
+  const share = lines + rows > 0 ? ` (${((100 * lines) / (lines + rows)).toFixed(1)}% of ${lines + rows} route lines)` : "";
+  return `--lenient: ${problems} problem${problems === 1 ? "" : "s"}, ${lines} line${lines === 1 ? "" : "s"} skipped${share}`;
 }
 
 function threadCount(opts: AnalyseOptions): number {

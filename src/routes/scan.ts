@@ -6,6 +6,7 @@ import { MetaSchema, routeSchema, routeRulesFromMeta, firstSchemaProblem, type R
 import { makeRouteCheck, type CheckedRoute, type RouteCheck } from "./route-check.js";
 import { RowCoverage, type RequestRows } from "./coverage.js";
 import { LimitExceeded } from "./limits.js";
+import { BatchGrouping, seedLayoutHint } from "./seed-layout.js";
 import { envError } from "../errors.js";
 
 export interface RouteProblem {
@@ -31,6 +32,8 @@ export interface ScanOptions {
   onMeta?: (meta: RoutesMeta) => void;
   /** Called for every accepted route row; `req` is a dense request index, `layerIdx` indexes layers_logged. */
   onRow?: (row: CheckedRoute, req: number, layerIdx: number) => void;
+  /** Group rows into the batches they were written in instead of by req_id (seed-layout.ts). */
+  asBatches?: boolean;
 }
 
 export interface ScanResult {
@@ -50,6 +53,10 @@ export interface ScanResult {
   partial: boolean;
   /** The log crosses a limit of limits.ts (the problem, formatted): refused even by --lenient. */
   overLimit: string | null;
+  /** Set when a duplicate looked like the seed capture's layout: what to do about it. */
+  layoutHint: string | null;
+  /** With asBatches: how many batches the rows were grouped into. */
+  batches: number | null;
 }
 
 export function formatProblem(file: string, p: RouteProblem): string {
@@ -76,6 +83,7 @@ export class RouteAcceptor {
   constructor(
     meta: RoutesMeta,
     private readonly onRow?: (row: CheckedRoute, req: number, layerIdx: number) => void,
+    readonly batches: BatchGrouping | null = null,
   ) {
     this.check = makeRouteCheck(routeRulesFromMeta(meta));
     this.coverage = new RowCoverage(meta.layers_logged);
@@ -92,7 +100,7 @@ export class RouteAcceptor {
     const li = this.layerIndex[value.layer]!;
     let req: number;
     try {
-      req = this.coverage.requestIndex(value.req_id);
+      req = this.coverage.requestIndex(this.batches ? this.batches.key(value.req_id, value.layer, value.token_idx) : value.req_id);
       if (!this.coverage.add(req, li, value.token_idx)) return "duplicate";
     } catch (err) {
       if (!(err instanceof LimitExceeded)) throw err;
@@ -111,8 +119,8 @@ function readFailure(file: string, e: unknown): Error {
   return code ? envError(`${file}: cannot read: ${code}`) : (e as Error);
 }
 
-function duplicateMessage(v: CheckedRoute): string {
-  return `duplicate row: req_id ${JSON.stringify(v.req_id)}, token_idx ${v.token_idx}, layer ${v.layer} already seen`;
+function duplicateMessage(v: CheckedRoute, hint: string | null): string {
+  return `duplicate row: req_id ${JSON.stringify(v.req_id)}, token_idx ${v.token_idx}, layer ${v.layer} already seen${hint ? `; ${hint}` : ""}`;
 }
 
 export interface RangeScan {
@@ -188,6 +196,7 @@ export async function scanRoutesFile(file: string, opts: ScanOptions = {}): Prom
   if (partial) report(null, null, "file name ends in .partial: the log is incomplete (still being written, or left by a crash)");
 
   let overLimit: string | null = null;
+  let layoutHint: string | null = null;
   let meta: RoutesMeta | null = null;
   let acceptor: RouteAcceptor | null = null;
   let schema: ReturnType<typeof routeSchema> | null = null;
@@ -222,7 +231,9 @@ export async function scanRoutesFile(file: string, opts: ScanOptions = {}): Prom
         if (verdict === "ok") return;
         if (verdict === "duplicate") {
           badLines++;
-          return report(lineNo, null, duplicateMessage(value as CheckedRoute));
+          const hint = layoutHint === null ? seedLayoutHint(acceptor.coverage.requestCount, (value as CheckedRoute).token_idx) : null;
+          layoutHint ??= hint;
+          return report(lineNo, null, duplicateMessage(value as CheckedRoute, hint));
         }
         if (verdict === "limit") {
           // Not a bad line to skip: the log is beyond what moe-prof holds in memory. Refused in every mode.
@@ -250,7 +261,7 @@ export async function scanRoutesFile(file: string, opts: ScanOptions = {}): Prom
         stopped = wasStopped;
         meta = MetaSchema.parse(value);
         schema = routeSchema(routeRulesFromMeta(meta));
-        acceptor = new RouteAcceptor(meta, opts.onRow);
+        acceptor = new RouteAcceptor(meta, opts.onRow, opts.asBatches ? new BatchGrouping() : null);
         opts.onMeta?.(meta);
         return;
       }
@@ -296,5 +307,7 @@ export async function scanRoutesFile(file: string, opts: ScanOptions = {}): Prom
     requests: cov?.requests() ?? [],
     partial,
     overLimit,
+    layoutHint,
+    batches: (acceptor as RouteAcceptor | null)?.batches?.batches ?? null,
   };
 }
