@@ -1,15 +1,7 @@
-import path from "node:path";
-import { writeFileAtomic } from "./atomic-write.js";
 import type { HistSummary } from "../analysis/summary.js";
 
 export const SUMMARY_FILE = "summary.json";
 
 export function summaryJson(summary: HistSummary): string {
   return JSON.stringify(summary, null, 2) + "\n";
-}
-
-export async function writeSummaryJson(outDir: string, summary: HistSummary): Promise<string> {
-  const file = path.join(outDir, SUMMARY_FILE);
-  await writeFileAtomic(file, summaryJson(summary));
-  return file;
 }

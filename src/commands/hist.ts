@@ -4,7 +4,9 @@ import type { Command } from "commander";
 import { analyseRoutesFile, lenientNote } from "../routes/analyse-routes.js";
 import { humanSummary } from "../render/human-summary.js";
 import { parseLayerList } from "../config/layer-list.js";
-import { writeSummaryJson, summaryJson } from "../artifacts/summary-json.js";
+import { summaryJson, SUMMARY_FILE } from "../artifacts/summary-json.js";
+import { MANIFEST_FILE, publishOutputSet, removeStaleStaging } from "../artifacts/output-set.js";
+import { readPackageVersion } from "../config/package-info.js";
 import { UserError, envError, EXIT_INVALID } from "../errors.js";
 import { refuseSpecialOutDir } from "../config/out-dir-guard.js";
 
@@ -54,23 +56,27 @@ Examples:
       } catch (e) {
         throw envError(`--out ${outDir}: cannot create: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
       }
-      let pictures: string[];
-      let json: string;
+      let written: string[];
       try {
+        await removeStaleStaging(outDir);
         // Loaded here, not at start-up: vega and canvas cost ~0.4 s that validate and --help need not pay.
-        const { renderHistPictures } = await import("../render/hist-pictures.js");
-        pictures = await renderHistPictures(summary, outDir);
-        json = await writeSummaryJson(outDir, summary);
+        const { histPictureFiles } = await import("../render/hist-pictures.js");
+        const files = [...(await histPictureFiles(summary)), { name: SUMMARY_FILE, data: summaryJson(summary) }];
+        written = await publishOutputSet(outDir, files, {
+          moe_prof_version: readPackageVersion(),
+          source: { file: path.resolve(file), bytes: summary.source.bytes },
+          options: { layers: opts.layers ?? null, lenient: opts.lenient === true, as_batches: opts.asBatches === true },
+        });
       } catch (e) {
         const code = (e as NodeJS.ErrnoException).code;
-        if (code && /^E[A-Z]+$/.test(code)) throw envError(`--out ${outDir}: cannot write: ${code}`);
+        if (code && /^E[A-Z]+$/.test(code)) throw envError(`--out ${outDir}: cannot write: ${code} (no complete output set there: ${MANIFEST_FILE} is missing or names the previous one)`);
         throw e;
       }
       if (opts.json) process.stdout.write(summaryJson(summary));
       else {
         // the --lenient note was just printed with the skipped lines
         for (const n of summary.notes) if (skippedCount === 0 || !n.startsWith("--lenient:")) process.stderr.write(`note: ${n}\n`);
-        process.stdout.write(humanSummary(summary) + `wrote ${[...pictures, json].join(", ")}\n`);
+        process.stdout.write(humanSummary(summary) + `wrote ${written.join(", ")}\n`);
       }
     });
 }

@@ -13,7 +13,7 @@ import { mkdir, open, readFile, readdir, rename, rm, rmdir, stat, type FileHandl
 import type { Stats } from "node:fs";
 import path from "node:path";
 import { envError } from "../errors.js";
-import { stepDone } from "./fault-injection.js";
+import { stepDone } from "../fault-injection.js";
 
 export const JOURNAL_FILE = ".moe-prof-vllm-journal.json";
 const TMP_MARK = ".moe-prof-tmp";

@@ -5,7 +5,7 @@ import { open, readFile, rename, link, rm, stat } from "node:fs/promises";
 import { hostname } from "node:os";
 import path from "node:path";
 import { envError } from "../errors.js";
-import { stepDone } from "./fault-injection.js";
+import { stepDone } from "../fault-injection.js";
 
 export const LOCK_FILE = ".moe-prof-vllm.lock";
 /** How long to wait for another live moe-prof holding the lock (a transaction takes well under 1 s). */

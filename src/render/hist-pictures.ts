@@ -16,6 +16,14 @@ export async function renderHeatmapPng(summary: HistSummary, outPath: string): P
   await writeFileAtomic(outPath, await specToPng(expertHeatmapSpec(summary)));
 }
 
+/** Both pictures as PNG bytes, with their file names (`hist` publishes them as one set with summary.json). */
+export async function histPictureFiles(summary: HistSummary): Promise<{ name: string; data: Buffer }[]> {
+  return [
+    { name: HIST_PNG, data: await specToPng(expertHistSpec(summary)) },
+    { name: HEATMAP_PNG, data: await specToPng(expertHeatmapSpec(summary)) },
+  ];
+}
+
 /** Writes both pictures into outDir; returns their paths. */
 export async function renderHistPictures(summary: HistSummary, outDir: string): Promise<string[]> {
   const hist = path.join(outDir, HIST_PNG);

@@ -92,6 +92,15 @@ export class RowCoverage {
     return r;
   }
 
+  /** Whether request `req` has at least one row in every logged layer. */
+  everyLayerHasRows(req: number): boolean {
+    for (let li = 0; li < this.L; li++) {
+      const slot = req * this.L + li;
+      if (this.listOf[slot] === -1 && this.lo[slot]! < 0) return false;
+    }
+    return true;
+  }
+
   requestId(index: number): string {
     return this.reqIds[index]!;
   }

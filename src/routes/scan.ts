@@ -231,7 +231,8 @@ export async function scanRoutesFile(file: string, opts: ScanOptions = {}): Prom
         if (verdict === "ok") return;
         if (verdict === "duplicate") {
           badLines++;
-          const hint = layoutHint === null ? seedLayoutHint(acceptor.coverage.requestCount, (value as CheckedRoute).token_idx) : null;
+          const cov = acceptor.coverage;
+          const hint = layoutHint === null ? seedLayoutHint(cov.requestCount, cov.requestCount === 1 && cov.everyLayerHasRows(0), (value as CheckedRoute).token_idx) : null;
           layoutHint ??= hint;
           return report(lineNo, null, duplicateMessage(value as CheckedRoute, hint));
         }
@@ -285,6 +286,8 @@ export async function scanRoutesFile(file: string, opts: ScanOptions = {}): Prom
   });
   if (!stopped) {
     if (read.bytes === 0) report(null, null, "empty file: expected a meta line and route rows");
+    // A log of only its meta line is not something hist could analyse: both commands say so.
+    else if (meta !== null && read.lines === 1) report(null, null, "no route rows: the log holds only its meta line (nothing was logged)");
   }
   // Assigned inside the sink callbacks, which TypeScript's narrowing cannot see.
   const cov = (acceptor as RouteAcceptor | null)?.coverage ?? null;
