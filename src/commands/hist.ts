@@ -24,14 +24,15 @@ export function registerHist(program: Command): void {
     .addHelpText(
       "after",
       `
-Reads the log once (memory stays flat in its size), rejecting it like \`moe-prof validate\`
-unless --lenient. Counts are token x slot assignments, all analysed layers summed.
-Writes (atomically) into --out:
+Reads the log once (memory bounded whatever its size: README "Limits"), rejecting it like
+\`moe-prof validate\` unless --lenient. Counts are token x slot assignments, all analysed
+layers summed. Writes into --out, as one set:
   expert_hist.png     usage per expert, top experts highlighted, mean load marked
   expert_heatmap.png  layer x expert share of assignments
   summary.json        counts, entropy, imbalance (max/mean, CV, Gini), dead experts,
                       co-activated pairs, top-1 repetition, phases, per-request rows
                       (metric definitions: APPENDIX.md "Metrics")
+  hist-manifest.json  written last: each file's sha256, the log and options it came from
 Logs over 32 MiB that declare num_experts are read on 2 threads (env MOE_PROF_THREADS=N
 to change; results are identical).
 Exit codes: 0 ok, 1 invalid log, 2 usage error or unreadable file.
