@@ -23,7 +23,7 @@ function replaced(i: number, text: string): string[] {
 function bigLog(fault: "none" | "duplicate" | "missing"): string {
   const meta = JSON.stringify({ ...META, num_experts: 8 });
   const parts = [meta];
-  const requests = 2200;
+  const requests = 1700;
   const tokens = 80;
   for (let r = 0; r < requests; r++)
     for (let t = 0; t < tokens; t++)

@@ -37,7 +37,7 @@ async function python312(given: string | undefined): Promise<string> {
   for (const py of given ? [given] : ["python3.12", "python3"]) {
     const v = await runBounded(py, ["-c", "import sys; print('%d.%d' % sys.version_info[:2])"], { timeoutMs: QUERY_TIMEOUT_MS });
     if (v.exitCode !== 0) {
-      seen.push(`${py}: not found`);
+      seen.push(v.spawnError && v.spawnError !== "ENOENT" ? `${py}: cannot be run (${v.spawnError})` : v.timedOut ? `${py}: did not answer` : `${py}: not found`);
       continue;
     }
     const ver = String(v.stdout).trim();

@@ -10,6 +10,7 @@
 import { RunList } from "./run-list.js";
 import { LimitExceeded, MAX_EXTRA_POSITION_RUNS, MAX_REQUEST_LAYER_PAIRS, MAX_REQUESTS, MAX_REQ_ID_CHARS } from "./limits.js";
 
+/** Per-request facts the `run` command needs to check conservation (rows per layer, positions). */
 export interface RequestRows {
   req_id: string;
   /** Rows per logged layer, in meta.layers_logged order. */
@@ -37,7 +38,8 @@ export interface CoverageState {
   lists: [number, number[]][];
 }
 
-/** What a RunList costs against MAX_EXTRA_POSITION_RUNS, in 16-byte runs (objects and blocks included). */
+/** What a RunList costs against MAX_EXTRA_POSITION_RUNS, in 16-byte runs: its allocated runs and
+ *  ~384 bytes of objects (block headers add ~2% more). */
 function listCost(l: RunList): number {
   return l.capacity + 24;
 }

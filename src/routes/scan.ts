@@ -231,8 +231,7 @@ export async function scanRoutesFile(file: string, opts: ScanOptions = {}): Prom
         if (verdict === "ok") return;
         if (verdict === "duplicate") {
           badLines++;
-          const cov = acceptor.coverage;
-          const hint = layoutHint === null ? seedLayoutHint(cov.requestCount, cov.requestCount === 1 && cov.everyLayerHasRows(0), (value as CheckedRoute).token_idx) : null;
+          const hint = layoutHint === null ? seedLayoutHint(acceptor.coverage, (value as CheckedRoute).token_idx) : null;
           layoutHint ??= hint;
           return report(lineNo, null, duplicateMessage(value as CheckedRoute, hint));
         }

@@ -2,13 +2,14 @@
 // the row's index within its engine step, restarting at 0 each step, so rows of different steps
 // collide as "duplicates". Recognised at that first collision and named in its message; `hist
 // --as-batches` analyses such a log honestly by grouping rows into the batches they were written in.
+import type { RowCoverage } from "./coverage.js";
 
 /**
  * The hint added to a duplicate-row message when the log so far looks like the seed layout: one
  * req_id, rows in every logged layer already (a whole step was written), and token_idx back at 0.
  */
-export function seedLayoutHint(distinctReqIds: number, everyLayerHasRows: boolean, tokenIdx: number): string | null {
-  if (distinctReqIds !== 1 || !everyLayerHasRows || tokenIdx !== 0) return null;
+export function seedLayoutHint(coverage: RowCoverage, tokenIdx: number): string | null {
+  if (coverage.requestCount !== 1 || tokenIdx !== 0 || !coverage.everyLayerHasRows(0)) return null;
   return (
     "this looks like the original capture's layout (one req_id for every row, token_idx restarting at 0 each engine step): " +
     "analyse it with `moe-prof hist --as-batches`"
