@@ -54,9 +54,19 @@ try {
   } else if (err instanceof UserError) {
     process.stderr.write(`moe-prof: ${err.message}\n`);
     process.exitCode = err.exitCode;
+  } else if (isSystemError(err)) {
+    // A file or directory the command could not use, not caught closer to where it happened:
+    // still the environment (exit 2) and still one line.
+    process.stderr.write(`moe-prof: ${err.path ? `${err.path}: ` : ""}cannot ${err.syscall}: ${err.code}\n`);
+    process.exitCode = EXIT_ENV;
   } else {
     const msg = err instanceof Error ? err.message : String(err);
     process.stderr.write(`moe-prof: internal error: ${msg}\n`);
     process.exitCode = 70;
   }
+}
+
+function isSystemError(err: unknown): err is NodeJS.ErrnoException & { syscall: string; code: string } {
+  const e = err as NodeJS.ErrnoException;
+  return typeof e?.syscall === "string" && typeof e.code === "string" && /^E[A-Z0-9]+$/.test(e.code);
 }

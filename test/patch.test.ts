@@ -1,52 +1,18 @@
 // `moe-prof patch` on an installed-looking copy of the real vllm==0.15.1 wheel's files
 // (dist-info + the sources the patch touches), found through a real Python's importlib.metadata.
-import { execFileSync } from "node:child_process";
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { chmod, cp, mkdtemp, readFile, readdir, rm, stat, writeFile, appendFile, mkdir } from "node:fs/promises";
+import { chmod, cp, mkdtemp, readFile, rm, stat, writeFile, appendFile, mkdir } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { execa } from "execa";
 import { runPatch } from "../src/commands/patch.js";
 import { UserError, EXIT_ENV } from "../src/errors.js";
 import { writeFailure } from "../src/patch/file-transaction.js";
+import { ROOT } from "./helpers.js";
+import { FILES, PATCH, site, skipWithoutWheel, snapshot } from "./patch-site.js";
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
-// The real vllm==0.15.1 wheel's files: from .ci/run, else fetched here once (cached in ~/.cache).
-let FILES = process.env.MOE_PROF_VLLM_FILES;
-let fetchError = "";
-if (!FILES) {
-  try {
-    FILES = execFileSync("python3", [path.join(ROOT, "scripts", "vllm-wheel-files.py")], { encoding: "utf8", timeout: 900_000 }).trim();
-  } catch (err) {
-    fetchError = String((err as { stderr?: string }).stderr || err).trim().split("\n").pop() ?? "";
-  }
-}
-const skip = FILES ? false : `the vllm==0.15.1 wheel could not be fetched (offline?): ${fetchError}`;
-const PATCH = path.join(ROOT, "patches", "vllm-v0.15.1-moe-logger.patch");
-
-async function site(): Promise<{ dir: string; python: string }> {
-  const base = await mkdtemp(path.join(tmpdir(), "moe-prof-patch-"));
-  const dir = path.join(base, "site-packages");
-  await cp(FILES!, dir, { recursive: true });
-  // a real interpreter that sees this directory first, as a virtualenv's python sees its site-packages
-  const python = path.join(base, "python");
-  await writeFile(python, `#!/bin/sh\nPYTHONPATH='${dir}' exec python3 "$@"\n`);
-  await chmod(python, 0o755);
-  return { dir, python };
-}
-
-async function snapshot(dir: string): Promise<Map<string, string>> {
-  const out = new Map<string, string>();
-  for (const e of await readdir(dir, { recursive: true, withFileTypes: true })) {
-    if (e.isFile()) {
-      const p = path.join(e.parentPath, e.name);
-      out.set(path.relative(dir, p), await readFile(p, "latin1"));
-    }
-  }
-  return out;
-}
+const skip = skipWithoutWheel;
 
 async function run(action: "apply" | "check" | "revert", python: string): Promise<{ code: number; lines: string[] }> {
   const lines: string[] = [];
@@ -123,7 +89,7 @@ test("no vLLM and no interpreter are one-line environment errors", async () => {
   await writeFile(python, `#!/bin/sh\nexec python3 -S "$@"\n`); // -S: no site-packages, so no vllm
   await chmod(python, 0o755);
   await assert.rejects(run("check", python), (e: unknown) => e instanceof UserError && /vLLM is not installed for /.test(e.message));
-  await assert.rejects(run("check", path.join(base, "missing")), (e: unknown) => e instanceof UserError && /interpreter not found/.test(e.message));
+  await assert.rejects(run("check", path.join(base, "missing")), (e: unknown) => e instanceof UserError && /^Python not found: /.test(e.message));
   const cli = await execa("node", [path.join(ROOT, "dist/src/cli.js"), "patch", "check", "--python", python], { reject: false });
   assert.equal(cli.exitCode, 2);
   assert.equal(cli.stderr.trim().split("\n").length, 1);

@@ -24,7 +24,8 @@ test("default prompts: the first 25 questions", async () => {
 test("GSM8K lines are checked with file:line:field", () => {
   fails(() => parseGsm8k('{"question":"a"}\n{"answer":"b"}\n', "g.jsonl", 2), "g.jsonl:2: question: expected a non-empty string");
   fails(() => parseGsm8k('{"question":"a"}\n{oops\n', "g.jsonl", 2), "g.jsonl:2: not valid JSON");
-  fails(() => parseGsm8k('{"question":"a"}\n', "g.jsonl", 3), "g.jsonl: has 1 questions, 3 were asked for (--num-prompts)");
+  fails(() => parseGsm8k('{"question":"a"}\n', "g.jsonl", 3), "--num-prompts 3: g.jsonl has only 1 question");
+  assert.throws(() => parseGsm8k('{"question":"a"}\n', "g.jsonl", 3), (e: unknown) => e instanceof UserError && e.exitCode === 2, "a usage error");
 });
 
 test("prompts files: text lines, JSONL strings and objects", () => {

@@ -48,9 +48,16 @@ export interface HistSummary {
   layers_analysed: number[];
   /** Route lines accepted in the whole file. */
   rows: number;
-  requests: number;
+  /** "batches" (`hist --as-batches`): rows grouped as written, for logs whose req_id/token_idx do not identify requests. */
+  grouping: "requests" | "batches";
+  /** Distinct req_id values; null when grouped as batches (they do not identify requests then). */
+  requests: number | null;
+  /** With grouping "batches": how many batches the rows were grouped into; else null. */
+  batches: number | null;
   /** Lines skipped by `--lenient` (0 otherwise). */
   skipped_lines: number;
+  /** skipped_lines / (rows + skipped_lines): the share of route lines left out (0 when none). */
+  skipped_share: number;
   overall: ScopeMetrics;
   layers: LayerSummary[];
   /** Rows and counts by phase over the analysed layers; null when no row has `phase`. */
@@ -68,6 +75,8 @@ export interface SummaryInput {
   rows: number;
   skippedLines: number;
   source: { file: string; bytes: number };
+  /** Rows were grouped into this many batches (`--as-batches`); `requests` are then those batches. */
+  batches?: number | null;
 }
 
 /** Copies the leading E x E block out of a cap x cap matrix. */
@@ -134,8 +143,13 @@ export function buildSummary(input: SummaryInput): HistSummary {
   };
   const phases = prefill + decode > 0 ? { prefill: phase(prefill, tally.phaseCounts.prefill), decode: phase(decode, tally.phaseCounts.decode), rows_without_phase: none } : null;
 
+  const asBatches = input.batches !== undefined && input.batches !== null;
+  if (asBatches)
+    notes.push(
+      `--as-batches: rows counted as written and grouped into ${input.batches} batches (token_idx restarting); req_id and token_idx do not identify requests or positions in this log, so requests, per-request figures and top-1 repetition are not given`,
+    );
   const anyPhase = tally.reqPhaseRows.prefill.length + tally.reqPhaseRows.decode.length > 0;
-  const per_request = input.requests.map((r, i) => ({
+  const per_request = asBatches ? [] : input.requests.map((r, i) => ({
     ...r,
     prefill_rows: anyPhase ? (tally.reqPhaseRows.prefill[i] ?? 0) : null,
     decode_rows: anyPhase ? (tally.reqPhaseRows.decode[i] ?? 0) : null,
@@ -155,8 +169,11 @@ export function buildSummary(input: SummaryInput): HistSummary {
     layers_logged: [...meta.layers_logged],
     layers_analysed: layers.map((l) => l.layer),
     rows: input.rows,
-    requests: input.requests.length,
+    grouping: asBatches ? "batches" : "requests",
+    requests: asBatches ? null : input.requests.length,
+    batches: asBatches ? input.batches! : null,
     skipped_lines: input.skippedLines,
+    skipped_share: input.skippedLines > 0 ? input.skippedLines / (input.rows + input.skippedLines) : 0,
     overall: scope(overallCounts, overallRows, overallPairs, E, [repPairs, repRepeats]),
     layers,
     phases,

@@ -40,7 +40,14 @@ export class RouteTally {
    * @param numExperts meta.num_experts when the log declares it
    * @param layers meta.layers_logged (for the layer transitions)
    */
-  constructor(selected: readonly boolean[], numExperts: number | undefined, layers: readonly number[] = []) {
+  constructor(
+    selected: readonly boolean[],
+    numExperts: number | undefined,
+    layers: readonly number[] = [],
+    /** False when rows of one "request" are not consecutive tokens (`--as-batches`): no repetition
+     * and no layer transitions counted. */
+    private readonly repetition = true,
+  ) {
     this.layerCount = selected.length;
     this.selected = selected;
     this.fixedCap = numExperts !== undefined;
@@ -154,6 +161,7 @@ export class RouteTally {
       }
     }
 
+    if (!this.repetition) return;
     // Top-1 is the highest weight (first on ties), not topk_ids[0]: the order is not guaranteed.
     const ws = row.topk_weights;
     let best = 0;

@@ -4,8 +4,11 @@ import type { Command } from "commander";
 import { analyseRoutesFile, lenientNote } from "../routes/analyse-routes.js";
 import { humanSummary } from "../render/human-summary.js";
 import { parseLayerList } from "../config/layer-list.js";
-import { writeSummaryJson, summaryJson } from "../artifacts/summary-json.js";
+import { summaryJson, SUMMARY_FILE } from "../artifacts/summary-json.js";
+import { MANIFEST_FILE, publishOutputSet, removeStaleStaging } from "../artifacts/output-set.js";
+import { readPackageVersion } from "../config/package-info.js";
 import { UserError, envError, EXIT_INVALID } from "../errors.js";
+import { refuseSpecialOutDir } from "../config/out-dir-guard.js";
 
 
 export function registerHist(program: Command): void {
@@ -16,13 +19,14 @@ export function registerHist(program: Command): void {
     .option("--out <dir>", "where to write the outputs (default: the log's directory)")
     .option("--layers <list>", "analyse only these layers, e.g. 0,5-7 (validation still covers all)")
     .option("--json", "print summary.json on stdout and nothing else")
-    .option("--lenient", "skip bad lines (reported on stderr) instead of refusing the log")
+    .option("--lenient", "skip bad lines (reported on stderr, their share in the summary) instead of refusing the log")
+    .option("--as-batches", "for logs of the original capture (one req_id, token_idx restarting each step): group rows into the batches they were written in; counts as written, no per-request figures")
     .addHelpText(
       "after",
       `
-Reads the log once (memory stays flat in its size), rejecting it like \`moe-prof validate\`
-unless --lenient. Counts are token x slot assignments, all analysed layers summed.
-Writes (atomically) into --out:
+Reads the log once (memory bounded whatever its size: README "Limits"), rejecting it like
+\`moe-prof validate\` unless --lenient. Counts are token x slot assignments, all analysed
+layers summed. Writes into --out, as one set:
   expert_hist.png     usage per expert, top experts highlighted, mean load marked
   expert_heatmap.png  layer x expert share of assignments
   layer_transitions.png  top-1 -> top-1 between consecutive layers: mutual information
@@ -31,6 +35,7 @@ Writes (atomically) into --out:
                       co-activated pairs, top-1 repetition, phases, per-request rows,
                       layer_transitions
                       (metric definitions: APPENDIX.md "Metrics")
+  hist-manifest.json  written last: each file's sha256, the log and options it came from
 Logs over 32 MiB that declare num_experts are read on 2 threads (env MOE_PROF_THREADS=N
 to change; results are identical).
 Exit codes: 0 ok, 1 invalid log, 2 usage error or unreadable file.
@@ -40,13 +45,14 @@ Examples:
   moe-prof hist out/moe_routes.jsonl --layers 0,12-23 --out figs
   moe-prof hist out/moe_routes.jsonl --json | jq .overall.normalized_entropy`,
     )
-    .action(async (file: string, opts: { out?: string; layers?: string; json?: boolean; lenient?: boolean }) => {
+    .action(async (file: string, opts: { out?: string; layers?: string; json?: boolean; lenient?: boolean; asBatches?: boolean }) => {
       const layers = opts.layers === undefined ? undefined : parseLayerList(opts.layers);
       const outDir = opts.out ?? path.dirname(path.resolve(file));
-      const { summary, skipped, skippedCount } = await analyseRoutesFile(file, { layers, lenient: opts.lenient });
+      refuseSpecialOutDir(outDir);
+      const { summary, skipped, skippedCount } = await analyseRoutesFile(file, { layers, lenient: opts.lenient, asBatches: opts.asBatches });
       if (skippedCount > 0) {
         for (const line of skipped.slice(0, 5)) process.stderr.write(`skipped ${line}\n`);
-        process.stderr.write(`${lenientNote(skippedCount, summary.skipped_lines)}\n`);
+        process.stderr.write(`${lenientNote(skippedCount, summary.skipped_lines, summary.rows)}\n`);
       }
       if (summary.rows === 0) throw new UserError(`${file}: no route rows to analyse`, EXIT_INVALID);
       try {
@@ -54,22 +60,27 @@ Examples:
       } catch (e) {
         throw envError(`--out ${outDir}: cannot create: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
       }
-      let pictures: string[];
-      let json: string;
+      let written: string[];
       try {
+        await removeStaleStaging(outDir);
         // Loaded here, not at start-up: vega and canvas cost ~0.4 s that validate and --help need not pay.
-        const { renderHistPictures } = await import("../render/hist-pictures.js");
-        pictures = await renderHistPictures(summary, outDir);
-        json = await writeSummaryJson(outDir, summary);
+        const { histPictureFiles } = await import("../render/hist-pictures.js");
+        const files = [...(await histPictureFiles(summary)), { name: SUMMARY_FILE, data: summaryJson(summary) }];
+        written = await publishOutputSet(outDir, files, {
+          moe_prof_version: readPackageVersion(),
+          source: { file: path.resolve(file), bytes: summary.source.bytes },
+          options: { layers: opts.layers ?? null, lenient: opts.lenient === true, as_batches: opts.asBatches === true },
+        });
       } catch (e) {
         const code = (e as NodeJS.ErrnoException).code;
-        if (code && /^E[A-Z]+$/.test(code)) throw envError(`--out ${outDir}: cannot write: ${code}`);
+        if (code && /^E[A-Z]+$/.test(code)) throw envError(`--out ${outDir}: cannot write: ${code} (no complete output set there: ${MANIFEST_FILE} is missing or names the previous one)`);
         throw e;
       }
       if (opts.json) process.stdout.write(summaryJson(summary));
       else {
-        for (const n of summary.notes) process.stderr.write(`note: ${n}\n`);
-        process.stdout.write(humanSummary(summary) + `wrote ${[...pictures, json].join(", ")}\n`);
+        // the --lenient note was just printed with the skipped lines
+        for (const n of summary.notes) if (skippedCount === 0 || !n.startsWith("--lenient:")) process.stderr.write(`note: ${n}\n`);
+        process.stdout.write(humanSummary(summary) + `wrote ${written.join(", ")}\n`);
       }
     });
 }

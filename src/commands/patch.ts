@@ -3,7 +3,7 @@ import { Argument, Command, Option } from "commander";
 import { EXIT_ENV, EXIT_INVALID, EXIT_OK } from "../errors.js";
 import { locateVllm } from "../patch/locate-vllm.js";
 import { defaultPython } from "../config/python.js";
-import { applyPatch, checkPatch, loadPatch, revertPatch } from "../patch/vllm-patch.js";
+import { applyPatch, inspectPatch, loadPatch, revertPatch } from "../patch/vllm-patch.js";
 
 export type PatchAction = "apply" | "check" | "revert";
 
@@ -14,15 +14,18 @@ export async function runPatch(action: PatchAction, python: string | undefined, 
   const where = `vLLM ${install.version} in ${install.root}`;
   if (action === "apply") {
     const r = await applyPatch(install.root, patches);
-    out(r === "applied" ? `patched ${where}` : `already patched: ${where}`);
+    r.notes.forEach((n) => out(n));
+    out(r.result === "applied" ? `patched ${where}` : `already patched: ${where}`);
     return EXIT_OK;
   }
   if (action === "revert") {
     const r = await revertPatch(install.root, patches);
-    out(r === "reverted" ? `reverted ${where} to its original files` : `not patched, nothing to revert: ${where}`);
+    r.notes.forEach((n) => out(n));
+    out(r.result === "reverted" ? `reverted ${where} to its original files` : `not patched, nothing to revert: ${where}`);
     return EXIT_OK;
   }
-  const { state, files } = await checkPatch(install.root, patches);
+  const { state, files, notes } = await inspectPatch(install.root, patches);
+  notes.forEach((n) => out(n));
   if (state === "applied") {
     out(`applied: ${where}`);
     return EXIT_OK;
@@ -30,6 +33,11 @@ export async function runPatch(action: PatchAction, python: string | undefined, 
   if (state === "not-applied") {
     out(`not applied: ${where} (run \`moe-prof patch apply\`)`);
     return EXIT_INVALID;
+  }
+  if (state === "partial") {
+    const patched = files.filter((f) => f.state === "patched").map((f) => f.path);
+    out(`partly applied: ${where}: only ${patched.join(", ")} patched (an older moe-prof was interrupted): run \`moe-prof patch apply\` or \`moe-prof patch revert\` to finish`);
+    return EXIT_ENV;
   }
   const detail = files.filter((f) => f.state !== "patched").map((f) => `${f.path} (${f.state === "pristine" ? "not patched" : "changed by something else"})`);
   out(`conflicting: ${where}: ${detail.join(", ")}`);
@@ -40,7 +48,7 @@ export function registerPatch(program: Command): void {
   program
     .command("patch")
     .description("Apply, check or revert the VLLM_LOG_MOE patch in the vllm==0.15.1 install of a Python interpreter " +
-      "(check exits 0 applied, 1 not applied, 2 conflicting).")
+      "(check exits 0 applied, 1 not applied, 2 conflicting or partly applied).")
     .addArgument(new Argument("<action>", "apply | check | revert").choices(["apply", "check", "revert"]))
     .addOption(new Option("--python <path>", "Python interpreter whose vLLM to patch (default: ./.venv/bin/python, else python3)"))
     .action(async (action: PatchAction, opts: { python?: string }) => {

@@ -3,18 +3,26 @@ import { existsSync, readdirSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import type { Command } from "commander";
-import { execa } from "execa";
-import { envError } from "../errors.js";
+import { envError, UserError, EXIT_INTERRUPTED } from "../errors.js";
 import { packageRoot } from "../config/package-info.js";
+import { runBounded, timeoutFromEnv } from "../worker/run-bounded.js";
+
+/** Quick questions (is uv there, which Python version): seconds. */
+const QUERY_TIMEOUT_MS = 30_000;
 
 async function has(cmd: string, args: string[]): Promise<boolean> {
-  const r = await execa(cmd, args, { reject: false });
+  const r = await runBounded(cmd, args, { timeoutMs: QUERY_TIMEOUT_MS });
   return r.exitCode === 0;
 }
 
 async function step(title: string, cmd: string, args: string[]): Promise<void> {
   process.stderr.write(`moe-prof setup: ${title}\n  $ ${[cmd, ...args].join(" ")}\n`);
-  const r = await execa(cmd, args, { stdio: "inherit", reject: false });
+  // Downloading the CUDA wheels (~3 GB) on a slow link takes long; a stalled one must not hang forever.
+  const timeoutMs = timeoutFromEnv("MOE_PROF_SETUP_TIMEOUT_S", 7200);
+  const r = await runBounded(cmd, args, { stdio: "inherit", timeoutMs });
+  if (r.interrupted) throw new UserError(`setup interrupted during: ${title}`, EXIT_INTERRUPTED);
+  if (r.timedOut) throw envError(`setup step took longer than ${timeoutMs / 1000} s and was stopped (${title}); set MOE_PROF_SETUP_TIMEOUT_S to allow more`);
+  if (r.spawnError) throw envError(`setup step failed (${title}): \`${cmd}\` cannot be run (${r.spawnError})`);
   if (r.exitCode !== 0) throw envError(`setup step failed (${title}): \`${cmd}\` exited with ${r.exitCode ?? r.signal}`);
 }
 
@@ -41,11 +49,12 @@ function localPython312Candidates(): string[] {
 /** requirements-lock.txt is resolved for CPython 3.12: find one (the given one must be 3.12). */
 async function findPython312(given: string | undefined): Promise<{ found: string | null; seen: string[] }> {
   const seen: string[] = [];
-  const candidates = given ? [given] : ["python3.12", "python3", ...localPython312Candidates()];
-  for (const py of candidates) {
-    const v = await execa(py, ["-c", "import sys; print('%d.%d' % sys.version_info[:2])"], { reject: false, timeout: 30_000 });
+  const local = localPython312Candidates();
+  for (const py of given ? [given] : ["python3.12", "python3", ...local]) {
+    const v = await runBounded(py, ["-c", "import sys; print('%d.%d' % sys.version_info[:2])"], { timeoutMs: QUERY_TIMEOUT_MS });
     if (v.exitCode !== 0) {
-      if (given || !localPython312Candidates().includes(py)) seen.push(`${py}: not usable`);
+      if (given || !local.includes(py)) // absent usual locations are not worth naming
+        seen.push(v.spawnError && v.spawnError !== "ENOENT" ? `${py}: cannot be run (${v.spawnError})` : v.timedOut ? `${py}: did not answer` : `${py}: not found`);
       continue;
     }
     const ver = String(v.stdout).trim();

@@ -14,8 +14,9 @@ export function registerValidate(program: Command): void {
 Checks: line 1 is the meta line and the only one; every other line is a route row with
 req_id, token_idx, layer (one of layers_logged), top_k distinct topk_ids (< num_experts when
 given) and top_k topk_weights in [0,1]; no duplicate (req_id, token_idx, layer); every layer
-holds the same (req_id, token_idx) rows; no truncated last line, invalid UTF-8, NaN/Infinity,
-or absurdly long line. Unknown keys are allowed.
+holds the same (req_id, token_idx) rows; at least one route row; no truncated last line,
+invalid UTF-8, NaN/Infinity, or absurdly long line; within the limits of README "Limits"
+(refused in one line). Unknown keys are allowed; a UTF-8 byte-order mark is skipped.
 
 Output: on success one line on stdout (rows, requests, layers, top_k). On failure
 FILE:LINE: field: what is wrong on stderr.

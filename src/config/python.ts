@@ -10,3 +10,16 @@ export function defaultPython(cwd: string = process.cwd()): string {
   }
   return "python3";
 }
+
+/** Why an interpreter could not be started, in one line (ENOENT, EACCES from a directory, ...). */
+export function pythonSpawnProblem(python: string, code: string): string {
+  if (code === "ENOENT") return `Python not found: ${python}`;
+  if (code === "EACCES" || code === "EISDIR")
+    return `${python} cannot be run (${code}: a directory, or a file without execute permission), not a Python interpreter`;
+  return `${python} cannot be run (${code})`;
+}
+
+/** Last non-empty line of a child's stderr: where Python puts the exception. */
+export function lastLine(text: string): string {
+  return text.trim().split("\n").pop()?.trim() ?? "";
+}

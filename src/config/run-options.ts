@@ -3,6 +3,7 @@ import path from "node:path";
 import { z } from "zod";
 import { UserError, EXIT_ENV } from "../errors.js";
 import { parseLayerList } from "./layer-list.js";
+import { refuseSpecialOutDir } from "./out-dir-guard.js";
 
 export const DEFAULT_MODEL = "Qwen/Qwen1.5-MoE-A2.7B-Chat-GPTQ-Int4";
 
@@ -16,7 +17,13 @@ export const runOptionsSchema = z
     prompts: z.string().optional(),
     numPrompts: intFrom(1).default(25),
     datasetUrl: z.string().url().optional(),
-    seed: intFrom(0).default(1234),
+    // vLLM seeds numpy, whose seeds stop at 2^32 - 1; refine, not .int(), so that 2^53 and beyond
+    // get this message rather than "expected int".
+    seed: z.coerce
+      .number()
+      .refine(Number.isInteger, "must be an integer")
+      .pipe(z.number().min(0, "must be >= 0").max(2 ** 32 - 1, "must be at most 4294967295 (2^32 - 1, the largest seed numpy takes; vLLM seeds numpy)"))
+      .default(1234),
     maxTokens: intFrom(1).default(256),
     temperature: z.coerce.number().min(0).default(0),
     out: z.string().optional(),
@@ -94,13 +101,15 @@ export function resolveRunConfig(raw: Record<string, unknown>, defaults: { pytho
   const layers = o.layers !== undefined ? parseLayerList(o.layers) : undefined;
   // A random-weights model is not the default checkpoint: name it after its config.
   const model = o.randomWeights && raw.model === undefined ? `random-weights/${path.basename(path.resolve(o.config!))}` : o.model;
+  const outDir = path.resolve(o.out ?? path.join("moe-prof-out", timestampDirName(defaults.now)));
+  refuseSpecialOutDir(outDir); // before any check or pass: mkdir under /proc never returns
   return {
     ...o,
     layers,
     engineArgs: o.engineArgs === undefined ? {} : parseEngineArgs(o.engineArgs),
     model,
     python: o.python ?? defaults.python,
-    outDir: path.resolve(o.out ?? path.join("moe-prof-out", timestampDirName(defaults.now))),
+    outDir,
   };
 }
 

@@ -2,8 +2,9 @@
 // importing vllm itself would need its GPU stack.
 import { existsSync } from "node:fs";
 import path from "node:path";
-import { execa } from "execa";
-import { envError } from "../errors.js";
+import { envError, UserError, EXIT_INTERRUPTED } from "../errors.js";
+import { lastLine, pythonSpawnProblem } from "../config/python.js";
+import { runBounded, timeoutFromEnv } from "../worker/run-bounded.js";
 
 export const VLLM_VERSION = "0.15.1";
 
@@ -24,14 +25,16 @@ print(json.dumps({"version": d.version, "root": str(d.locate_file(""))}))
 `;
 
 export async function locateVllm(python: string): Promise<VllmInstall> {
-  let stdout: string;
-  try {
-    ({ stdout } = await execa(python, ["-c", PROBE], { timeout: 60_000 }));
-  } catch (err) {
-    const e = err as { code?: string; shortMessage?: string };
-    if (e.code === "ENOENT") throw envError(`python interpreter not found: ${python}`);
-    throw envError(`${python} could not run the vLLM lookup: ${e.shortMessage ?? String(err)}`);
+  const timeoutMs = timeoutFromEnv("MOE_PROF_PYTHON_TIMEOUT_S", 60);
+  const r = await runBounded(python, ["-c", PROBE], { timeoutMs });
+  if (r.spawnError) throw envError(pythonSpawnProblem(python, r.spawnError));
+  if (r.interrupted) throw new UserError(`interrupted while asking ${python} where vLLM is`, EXIT_INTERRUPTED);
+  if (r.timedOut) throw envError(`${python} did not answer the vLLM lookup within ${timeoutMs / 1000} s (stopped it and its children)`);
+  if (r.exitCode !== 0) {
+    const why = lastLine(r.stderr) || (r.signal ? `killed by ${r.signal}` : `exit code ${r.exitCode}`);
+    throw envError(`${python} could not run the vLLM lookup: ${why}`);
   }
+  const stdout = r.stdout;
   let info: { missing?: boolean; version?: string; root?: string };
   try {
     info = JSON.parse(stdout.trim().split("\n").pop() ?? "");

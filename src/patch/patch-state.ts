@@ -5,7 +5,9 @@ import path from "node:path";
 import { applyExact, newFileContent, type FilePatch } from "./unified-diff.js";
 
 export type FileState = "pristine" | "patched" | "conflicting";
-export type PatchState = "applied" | "not-applied" | "conflicting";
+/** "partial": every file is either as installed or as patched, but not all the same (an apply or
+ *  revert of an older moe-prof, without a journal, was interrupted): apply and revert finish it. */
+export type PatchState = "applied" | "not-applied" | "partial" | "conflicting";
 
 export interface FileReport {
   path: string;
@@ -71,5 +73,5 @@ export async function fileStates(root: string, patches: FilePatch[], record: Map
 export function overallState(files: FileReport[]): PatchState {
   if (files.every((f) => f.state === "patched")) return "applied";
   if (files.every((f) => f.state === "pristine")) return "not-applied";
-  return "conflicting";
+  return files.some((f) => f.state === "conflicting") ? "conflicting" : "partial";
 }

@@ -1,10 +1,13 @@
-// apply / check / revert moe-prof's vLLM 0.15.1 patch in an install's site-packages.
+// apply / check / revert moe-prof's vLLM 0.15.1 patch in an install's site-packages. Every action
+// takes the install's lock, first finishes or undoes whatever transaction a killed moe-prof left
+// (file-transaction.ts), and changes files only through a journaled transaction.
 import { createHash } from "node:crypto";
-import { readFile, rm } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { packageRoot } from "../config/package-info.js";
 import { envError, UserError, EXIT_ENV } from "../errors.js";
-import { commitChanges, writeFailure, type FileChange } from "./file-transaction.js";
+import { hasJournal, newTxid, recoverInterrupted, runTransaction, sweepStrayTemps, writeFailure, type Change } from "./file-transaction.js";
+import { acquirePatchLock } from "./lock.js";
 import { fileStates, overallState, readRecord, type FileReport, type PatchState } from "./patch-state.js";
 import { applyExact, newFileContent, parseUnifiedDiff, type FilePatch } from "./unified-diff.js";
 
@@ -29,40 +32,112 @@ export interface StateReport {
   files: FileReport[];
 }
 
+/** What an action did besides its result: recovery of an interrupted transaction, warnings. */
+export interface ActionNotes {
+  notes: string[];
+}
+
 export const DIST_INFO = "vllm-0.15.1.dist-info";
 
+/** The state as the files are now, without the lock (see inspectPatch for the locked version). */
 export async function checkPatch(root: string, patches: FilePatch[]): Promise<StateReport> {
   const files = await fileStates(root, patches, await readRecord(root, DIST_INFO));
   return { state: overallState(files), files };
 }
 
-function conflictError(root: string, files: FileReport[], what: string): UserError {
-  const bad = files.filter((f) => f.state === "conflicting").map((f) => f.path);
-  const mixed = bad.length === 0 ? " (some files patched, some not)" : `: ${bad.join(", ")} changed by something else`;
-  return new UserError(`cannot ${what}: vLLM in ${root} is in a conflicting state${mixed}; reinstall vllm==0.15.1`, EXIT_ENV);
+/** Directories where a transaction puts temp files: those of every target and of their backups. */
+function tempDirs(patches: FilePatch[]): string[] {
+  return patches.flatMap((p) => [path.dirname(p.path), path.join(BACKUP_DIR, path.dirname(p.path))]).concat(BACKUP_DIR);
 }
 
-export async function applyPatch(root: string, patches: FilePatch[]): Promise<"applied" | "already-applied"> {
-  const { state, files } = await checkPatch(root, patches);
-  if (state === "applied") return "already-applied";
-  if (state === "conflicting") throw conflictError(root, files, "apply the patch");
-  const changes: FileChange[] = [];
-  const manifest: Record<string, { original_sha256: string; patched_sha256: string }> = {};
-  for (const [i, fp] of patches.entries()) {
-    const file = path.join(root, fp.path);
-    if (fp.isNew) {
-      changes.push({ file, content: newFileContent(fp) });
-      continue;
-    }
-    const original = files[i]!.current!;
-    const patched = applyExact(original, fp)!;
-    changes.push({ file: path.join(root, BACKUP_DIR, fp.path), content: original });
-    changes.push({ file, content: patched });
-    manifest[fp.path] = { original_sha256: sha(original), patched_sha256: sha(patched) };
+const isReadOnly = (err: unknown) => ["EACCES", "EPERM", "EROFS"].includes((err as NodeJS.ErrnoException).code ?? "");
+
+/** Lock, recover, sweep; then `body`. `onReadOnly` answers instead where the lock cannot be made. */
+async function underLock<T>(
+  root: string,
+  patches: FilePatch[],
+  body: (txid: string, notes: string[]) => Promise<T>,
+  onReadOnly?: () => Promise<T>,
+): Promise<T & ActionNotes> {
+  const txid = newTxid();
+  let lock;
+  try {
+    lock = await acquirePatchLock(root, txid);
+  } catch (err) {
+    if (onReadOnly && isReadOnly(err)) return { ...(await onReadOnly()), notes: [] };
+    throw writeFailure(root, err);
   }
-  changes.push({ file: path.join(root, BACKUP_DIR, "manifest.json"), content: JSON.stringify({ vllm: "0.15.1", files: manifest }, null, 1) + "\n" });
-  await commitChanges(root, changes);
-  return "applied";
+  try {
+    const notes: string[] = [];
+    const recovered = await recoverInterrupted(root);
+    if (recovered) notes.push(recovered);
+    const swept = await sweepStrayTemps(root, tempDirs(patches));
+    if (swept) notes.push(`removed ${swept} temporary file${swept === 1 ? "" : "s"} left by an interrupted older moe-prof`);
+    const value = await body(txid, notes);
+    return { ...value, notes };
+  } catch (err) {
+    throw writeFailure(root, err);
+  } finally {
+    await lock.release();
+  }
+}
+
+/**
+ * `patch check`: the state after finishing any interrupted transaction. Where the install cannot
+ * be written (a system site-packages checked by another user) it is read as it stands, unless a
+ * transaction was interrupted there: then only a user who can write there can finish it.
+ */
+export async function inspectPatch(root: string, patches: FilePatch[]): Promise<StateReport & ActionNotes> {
+  return underLock(
+    root,
+    patches,
+    () => checkPatch(root, patches),
+    async () => {
+      if (await hasJournal(root))
+        throw envError(`an interrupted moe-prof patch transaction in ${root} must be finished by a user who can write there: run \`moe-prof patch check\` as that user`);
+      return checkPatch(root, patches);
+    },
+  );
+}
+
+function conflictError(root: string, files: FileReport[], what: string): UserError {
+  const bad = files.filter((f) => f.state === "conflicting").map((f) => f.path);
+  return new UserError(`cannot ${what}: ${bad.join(", ")} in ${root} changed by something other than moe-prof; reinstall vllm==0.15.1`, EXIT_ENV);
+}
+
+export async function applyPatch(root: string, patches: FilePatch[]): Promise<{ result: "applied" | "already-applied" } & ActionNotes> {
+  return underLock(root, patches, async (txid, notes) => {
+    const { state, files } = await checkPatch(root, patches);
+    if (state === "applied") return { result: "already-applied" as const };
+    if (state === "conflicting") throw conflictError(root, files, "apply the patch");
+    // New files get the mode and owner pip gave the package's own files.
+    const like = path.join(root, "vllm", "__init__.py");
+    const changes: Change[] = [];
+    const manifest: Record<string, { original_sha256: string; patched_sha256: string }> = {};
+    for (const [i, fp] of patches.entries()) {
+      const f = files[i]!;
+      if (fp.isNew) {
+        if (f.state === "pristine") changes.push({ kind: "write", path: fp.path, content: newFileContent(fp), attrsFrom: like });
+        continue;
+      }
+      const abs = path.join(root, fp.path);
+      // "partial" (an older moe-prof interrupted): a file already patched gets its original back by
+      // the exact reverse, which checkPatch verified against RECORD.
+      const original = f.state === "pristine" ? f.current! : applyExact(f.current!, fp, true)!;
+      const patched = f.state === "pristine" ? applyExact(original, fp)! : f.current!;
+      changes.push({ kind: "write", path: path.join(BACKUP_DIR, fp.path), content: original, attrsFrom: abs });
+      if (f.state === "pristine") changes.push({ kind: "write", path: fp.path, content: patched, attrsFrom: abs });
+      manifest[fp.path] = { original_sha256: sha(original), patched_sha256: sha(patched) };
+    }
+    changes.push({
+      kind: "write",
+      path: path.join(BACKUP_DIR, "manifest.json"),
+      content: JSON.stringify({ vllm: "0.15.1", files: manifest }, null, 1) + "\n",
+      attrsFrom: like,
+    });
+    notes.push(...(await runTransaction(root, "apply", txid, changes)).map((w) => `warning: ${w}`));
+    return { result: "applied" as const };
+  });
 }
 
 async function readBackup(root: string, rel: string, want: string): Promise<string | null> {
@@ -74,35 +149,33 @@ async function readBackup(root: string, rel: string, want: string): Promise<stri
   }
 }
 
-export async function revertPatch(root: string, patches: FilePatch[]): Promise<"reverted" | "not-applied"> {
-  const { state, files } = await checkPatch(root, patches);
-  if (state === "not-applied") return "not-applied";
-  if (state === "conflicting") throw conflictError(root, files, "revert the patch");
-  let manifest: { files?: Record<string, { original_sha256: string }> } = {};
-  try {
-    manifest = JSON.parse(await readFile(path.join(root, BACKUP_DIR, "manifest.json"), "utf8"));
-  } catch {
-    /* no backup: the exact reverse of the patch gives the same bytes */
-  }
-  const changes: FileChange[] = [];
-  for (const [i, fp] of patches.entries()) {
-    const file = path.join(root, fp.path);
-    if (fp.isNew) {
-      changes.push({ file, content: null });
-      continue;
+export async function revertPatch(root: string, patches: FilePatch[]): Promise<{ result: "reverted" | "not-applied" } & ActionNotes> {
+  return underLock(root, patches, async (txid, notes) => {
+    const { state, files } = await checkPatch(root, patches);
+    if (state === "not-applied") return { result: "not-applied" as const };
+    if (state === "conflicting") throw conflictError(root, files, "revert the patch");
+    let manifest: { files?: Record<string, { original_sha256: string }> } = {};
+    try {
+      manifest = JSON.parse(await readFile(path.join(root, BACKUP_DIR, "manifest.json"), "utf8"));
+    } catch {
+      /* no backup: the exact reverse of the patch gives the same bytes */
     }
-    const current = files[i]!.current!;
-    const fromBackup = manifest.files?.[fp.path] ? await readBackup(root, fp.path, manifest.files[fp.path]!.original_sha256) : null;
-    changes.push({ file, content: fromBackup ?? applyExact(current, fp, true)! });
-  }
-  await commitChanges(root, changes);
-  // directories the patch created, with the bytecode Python left in them, and the backup
-  const created = new Set(patches.filter((p) => p.isNew).map((p) => path.dirname(p.path)));
-  try {
-    for (const dir of created) await rm(path.join(root, dir), { recursive: true, force: true });
-    await rm(path.join(root, BACKUP_DIR), { recursive: true, force: true });
-  } catch (err) {
-    throw writeFailure(root, err);
-  }
-  return "reverted";
+    const changes: Change[] = [];
+    for (const [i, fp] of patches.entries()) {
+      const f = files[i]!;
+      if (f.state !== "patched") continue;
+      if (fp.isNew) {
+        changes.push({ kind: "delete", path: fp.path });
+        continue;
+      }
+      const want = manifest.files?.[fp.path]?.original_sha256;
+      const fromBackup = want ? await readBackup(root, fp.path, want) : null;
+      changes.push({ kind: "write", path: fp.path, content: fromBackup ?? applyExact(f.current!, fp, true)!, attrsFrom: path.join(root, fp.path) });
+    }
+    // The directories the patch created, with the bytecode Python left in them, and the backup.
+    for (const dir of new Set(patches.filter((p) => p.isNew).map((p) => path.dirname(p.path)))) changes.push({ kind: "rmtree", path: dir });
+    changes.push({ kind: "rmtree", path: BACKUP_DIR });
+    notes.push(...(await runTransaction(root, "revert", txid, changes)).map((w) => `warning: ${w}`));
+    return { result: "reverted" as const };
+  });
 }

@@ -1,8 +1,9 @@
 // Ask the chosen Python for the facts every preflight check reads (python/moe_prof/preflight.py).
-import { execa } from "execa";
 import { z } from "zod";
-import { envError } from "../errors.js";
+import { envError, UserError, EXIT_INTERRUPTED } from "../errors.js";
 import { workerEnv } from "../worker/run-worker.js";
+import { runBounded, timeoutFromEnv } from "../worker/run-bounded.js";
+import { lastLine, pythonSpawnProblem } from "../config/python.js";
 
 export const pythonFacts = z.object({
   python: z.string(),
@@ -21,22 +22,25 @@ export const pythonFacts = z.object({
 export type PythonFacts = z.infer<typeof pythonFacts>;
 
 export async function probePython(python: string): Promise<PythonFacts> {
-  const r = await execa(python, ["-m", "moe_prof.preflight"], { env: workerEnv(), reject: false, timeout: 180_000 });
-  if ((r as { code?: string }).code === "ENOENT")
-    throw envError(`Python not found: ${python}. Run \`moe-prof setup\` to create ./.venv, or pass --python PATH`);
-  if (r.timedOut) throw envError(`${python} -m moe_prof.preflight did not answer within 180 s (is torch's CUDA initialisation hanging?)`);
+  const timeoutMs = timeoutFromEnv("MOE_PROF_PYTHON_TIMEOUT_S", 180);
+  const r = await runBounded(python, ["-m", "moe_prof.preflight"], { env: workerEnv(), timeoutMs });
+  if (r.spawnError === "ENOENT") throw envError(`Python not found: ${python}. Run \`moe-prof setup\` to create ./.venv, or pass --python PATH`);
+  if (r.spawnError) throw envError(`${pythonSpawnProblem(python, r.spawnError)}: pass --python PATH`);
+  if (r.interrupted) throw new UserError(`interrupted during the preflight probe of ${python}`, EXIT_INTERRUPTED);
+  if (r.timedOut)
+    throw envError(`${python} -m moe_prof.preflight did not answer within ${timeoutMs / 1000} s (stopped it and its children; is torch's CUDA initialisation hanging?)`);
   if (r.exitCode !== 0) {
-    const last = String(r.stderr).trim().split("\n").pop() ?? "";
-    throw envError(`${python} could not run the moe-prof preflight probe: ${last || `exit code ${r.exitCode}`}`);
+    const why = lastLine(r.stderr) || (r.signal ? `killed by ${r.signal}` : `exit code ${r.exitCode}`);
+    throw envError(`${python} could not run the moe-prof preflight probe: ${why}`);
   }
-  const lastLine = String(r.stdout).trim().split("\n").pop() ?? "";
+  const last = lastLine(r.stdout);
   let raw: unknown = null;
   try {
-    raw = JSON.parse(lastLine);
+    raw = JSON.parse(last);
   } catch {
     /* reported below */
   }
   const parsed = pythonFacts.safeParse(raw);
-  if (!parsed.success) throw envError(`${python}: unexpected preflight probe output: ${lastLine.slice(0, 200)}`);
+  if (!parsed.success) throw envError(`${python}: unexpected preflight probe output: ${last.slice(0, 200)}`);
   return parsed.data;
 }

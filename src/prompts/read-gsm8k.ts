@@ -1,7 +1,7 @@
 // GSM8K JSONL ({"question", "answer"} per line): the bundled fixture or a downloaded copy.
 import { readFileSync } from "node:fs";
 import path from "node:path";
-import { inputError } from "../errors.js";
+import { inputError, UserError, EXIT_ENV } from "../errors.js";
 import { packageRoot } from "../config/package-info.js";
 
 export function bundledGsm8kPath(): string {
@@ -11,7 +11,7 @@ export function bundledGsm8kPath(): string {
 /** The first `count` questions; every line up to there must be an object with a string question. */
 export function parseGsm8k(text: string, file: string, count: number): string[] {
   const questions: string[] = [];
-  const lines = text.split("\n");
+  const lines = text.replace(/^\uFEFF/, "").split("\n"); // a UTF-8 byte-order mark is not JSON
   for (let i = 0; i < lines.length && questions.length < count; i++) {
     const line = lines[i]!.trim();
     if (line === "") continue;
@@ -25,8 +25,8 @@ export function parseGsm8k(text: string, file: string, count: number): string[] 
     if (typeof q !== "string" || q.trim() === "") throw inputError(file, i + 1, "question", "expected a non-empty string");
     questions.push(q);
   }
-  if (questions.length < count)
-    throw inputError(file, null, null, `has ${questions.length} questions, ${count} were asked for (--num-prompts)`);
+  // Asking for more prompts than the set holds is a usage error (exit 2), not a bad file.
+  if (questions.length < count) throw new UserError(`--num-prompts ${count}: ${file} has only ${questions.length} question${questions.length === 1 ? "" : "s"}`, EXIT_ENV);
   return questions;
 }
 

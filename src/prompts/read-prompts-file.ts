@@ -1,5 +1,6 @@
 // --prompts FILE: JSONL (a string, or an object with prompt/question/text) or plain text, one per line.
 import { readFileSync } from "node:fs";
+import { isUtf8 } from "node:buffer";
 import { inputError, UserError, EXIT_ENV } from "../errors.js";
 
 const FIELDS = ["prompt", "question", "text"] as const;
@@ -24,7 +25,7 @@ function promptFromJsonLine(line: string, file: string, lineNo: number): string 
 export function parsePromptsFile(text: string, file: string, limit: number): string[] {
   const isJsonl = /\.jsonl?$/i.test(file);
   const prompts: string[] = [];
-  const lines = text.split("\n");
+  const lines = text.replace(/^\uFEFF/, "").split("\n"); // a UTF-8 byte-order mark is not a prompt
   for (let i = 0; i < lines.length && prompts.length < limit; i++) {
     const line = lines[i]!.replace(/\r$/, "");
     if (line.trim() === "") continue;
@@ -36,12 +37,35 @@ export function parsePromptsFile(text: string, file: string, limit: number): str
   return prompts;
 }
 
+/** A binary file (an image, a model file) would otherwise become "prompts" of mojibake. */
+function refuseBinary(bytes: Buffer, file: string): void {
+  const nul = bytes.indexOf(0);
+  const bad = nul !== -1 ? nul : isUtf8(bytes) ? -1 : firstInvalidUtf8(bytes);
+  if (bad === -1) return;
+  let line = 1;
+  for (let i = bytes.indexOf(10); i !== -1 && i < bad; i = bytes.indexOf(10, i + 1)) line++;
+  const what = nul !== -1 ? "a NUL byte" : "bytes that are not UTF-8";
+  throw inputError(file, line, null, `not a text file (${what}): --prompts takes JSONL or plain UTF-8 text, one prompt per line`);
+}
+
+function firstInvalidUtf8(bytes: Buffer): number {
+  // Line by line, so that the message can name the line.
+  let start = 0;
+  for (let nl = bytes.indexOf(10); ; nl = bytes.indexOf(10, start)) {
+    const end = nl === -1 ? bytes.length : nl;
+    if (!isUtf8(bytes.subarray(start, end))) return start;
+    if (nl === -1) return bytes.length;
+    start = nl + 1;
+  }
+}
+
 export function readPromptsFile(file: string, limit: number): string[] {
-  let text: string;
+  let bytes: Buffer;
   try {
-    text = readFileSync(file, "utf8");
+    bytes = readFileSync(file);
   } catch (err) {
     throw new UserError(`${file}: cannot read prompts file (${(err as NodeJS.ErrnoException).code ?? "error"})`, EXIT_ENV);
   }
-  return parsePromptsFile(text, file, limit);
+  refuseBinary(bytes, file);
+  return parsePromptsFile(bytes.toString("utf8"), file, limit);
 }

@@ -18,6 +18,18 @@ export async function renderHeatmapPng(summary: HistSummary, outPath: string): P
   await writeFileAtomic(outPath, await specToPng(expertHeatmapSpec(summary)));
 }
 
+/** The pictures as PNG bytes, with their file names (`hist` publishes them as one set with
+ * summary.json); layer_transitions.png when two consecutive layers are analysed. */
+export async function histPictureFiles(summary: HistSummary): Promise<{ name: string; data: Buffer }[]> {
+  const files = [
+    { name: HIST_PNG, data: await specToPng(expertHistSpec(summary)) },
+    { name: HEATMAP_PNG, data: await specToPng(expertHeatmapSpec(summary)) },
+  ];
+  if (summary.layer_transitions !== null)
+    files.push({ name: TRANSITIONS_PNG, data: await specToPng(transitionsSpec(summary, summary.layer_transitions)) });
+  return files;
+}
+
 /** Writes the pictures into outDir (layer_transitions.png when two consecutive layers are analysed); returns their paths. */
 export async function renderHistPictures(summary: HistSummary, outDir: string): Promise<string[]> {
   const hist = path.join(outDir, HIST_PNG);

@@ -2,6 +2,7 @@
 // beyond what the spec itself states (the heatmap's per-layer share transform).
 import type { TopLevelSpec } from "vega-lite";
 import type { HistSummary } from "../analysis/summary.js";
+import { rowsHeadline } from "./human-summary.js";
 
 /** Past this many pixels a side, bars and cells get thinner instead of the picture wider. */
 const MAX_SIDE = 4000;
@@ -25,8 +26,30 @@ export const config = {
   legend: { labelFontSize: 12, titleFontSize: 13, padding: 4 },
 };
 
+/**
+ * Past these many bars or cells, experts (and layers, in the heatmap) are drawn in equal groups:
+ * Vega builds one scene item per mark, and 4 million heatmap cells (64 layers x 65,536 experts)
+ * took minutes and 4.5 GB; 65,536 bars take ~6 s. The numbers themselves are in summary.json.
+ */
+export const MAX_BARS = 1024;
+export const MAX_HEATMAP_COLUMNS = 512;
+export const MAX_HEATMAP_ROWS = 128;
+
+/** How many consecutive items share a bar or cell so that at most `max` are drawn. */
+export function groupSize(n: number, max: number): number {
+  return Math.max(1, Math.ceil(n / max));
+}
+
 function fmt(x: number | null, digits = 2): string {
   return x === null ? "n/a" : x.toFixed(digits);
+}
+
+/** Rows as counted, with what --lenient left out and how --as-batches grouped them. */
+function rowsLabel(s: HistSummary): string {
+  const rows = `${s.rows.toLocaleString("en-US")} route rows`;
+  const skipped = s.skipped_lines > 0 ? ` ${rowsHeadline(s).replace(/^\S+ rows /, "")}` : "";
+  const batches = s.grouping === "batches" ? ` counted as written in ${s.batches} batches (--as-batches)` : "";
+  return rows + skipped + batches;
 }
 
 function scopeLabel(s: HistSummary): string {
@@ -40,17 +63,23 @@ export function expertHistSpec(s: HistSummary): TopLevelSpec {
   const topLabel = `top ${nTop}`;
   const top = new Set(o.top.slice(0, nTop).map((t) => t.expert));
   const rank = new Map(o.top.map((t, i) => [t.expert, i + 1]));
-  const values = o.counts.map((count, expert) => ({
-    expert,
-    count,
-    label: `#${rank.get(expert) ?? ""}`,
-    group: top.has(expert) ? topLabel : "other",
-  }));
+  const per = groupSize(o.counts.length, MAX_BARS);
+  const values: { expert: number; count: number; label: string; group: string }[] = [];
+  for (let first = 0; first < o.counts.length; first += per) {
+    let count = 0;
+    const ranks: number[] = [];
+    for (let e = first; e < Math.min(first + per, o.counts.length); e++) {
+      count += o.counts[e]!;
+      if (top.has(e)) ranks.push(rank.get(e)!);
+    }
+    values.push({ expert: first, count, label: ranks.length ? `#${ranks.join(",#")}` : "", group: ranks.length ? topLabel : "other" });
+  }
+  const grouped = per > 1 ? ` (bars of ${per} experts, labelled by the first id)` : "";
   const topText = o.top
     .slice(0, nTop)
     .map((t, i) => `#${i + 1} expert ${t.expert} (${(100 * t.share).toFixed(1)}%)`)
     .join(", ");
-  const width = Math.min(MAX_SIDE, Math.max(1200, s.num_experts * 10));
+  const width = Math.min(MAX_SIDE, Math.max(1200, values.length * 10));
   return {
     $schema: "https://vega.github.io/schema/vega-lite/v6.json",
     config,
@@ -59,11 +88,11 @@ export function expertHistSpec(s: HistSummary): TopLevelSpec {
     title: {
       text: `Expert usage: ${s.model_id}`,
       subtitle: [
-        `${s.rows.toLocaleString("en-US")} route rows, ${scopeLabel(s)}, top-${s.top_k} of ${s.num_experts} experts` +
+        `${rowsLabel(s)}, ${scopeLabel(s)}, top-${s.top_k} of ${s.num_experts} experts` +
           (s.num_experts_source === "meta" ? "" : " (num_experts inferred)"),
         `entropy ${fmt(o.entropy_bits)} of max ${fmt(o.max_entropy_bits)} bits, busiest expert ${fmt(o.max_over_mean)}x the mean load, ` +
           `${o.dead_experts.length} never used`,
-        `in red, the ${topLabel === "top 1" ? "busiest expert" : `${nTop} busiest experts`}: ${topText}`,
+        `in red, the ${topLabel === "top 1" ? "busiest expert" : `${nTop} busiest experts`}: ${topText}${grouped}`,
       ],
     },
     layer: [
@@ -74,7 +103,7 @@ export function expertHistSpec(s: HistSummary): TopLevelSpec {
           x: {
             field: "expert",
             type: "ordinal",
-            title: "Expert id",
+            title: per > 1 ? `Expert id (groups of ${per})` : "Expert id",
             axis: { labelAngle: 0, labelOverlap: "parity" },
           },
           y: { field: "count", type: "quantitative", title: "Assignments (tokens x top-k slots)", axis: { format: ",.0f", tickMinStep: 1 } },
@@ -90,7 +119,7 @@ export function expertHistSpec(s: HistSummary): TopLevelSpec {
         },
       },
       {
-        data: { values: values.filter((v) => top.has(v.expert)) },
+        data: { values: values.filter((v) => v.group === topLabel) },
         mark: { type: "text", dy: -8, fontSize: 12, fontWeight: "bold", color: HIGHLIGHT },
         encoding: {
           x: { field: "expert", type: "ordinal" },
@@ -113,17 +142,29 @@ export function expertHistSpec(s: HistSummary): TopLevelSpec {
 }
 
 export function expertHeatmapSpec(s: HistSummary): TopLevelSpec {
+  const perExpert = groupSize(s.num_experts, MAX_HEATMAP_COLUMNS);
+  const perLayer = groupSize(s.layers.length, MAX_HEATMAP_ROWS);
   const values: { layer: number; expert: number; count: number }[] = [];
-  for (const l of s.layers) l.counts.forEach((count, expert) => values.push({ layer: l.layer, expert, count }));
-  const cell = Math.max(8, Math.min(20, Math.floor(1400 / Math.max(1, s.num_experts))));
+  for (let g = 0; g < s.layers.length; g += perLayer) {
+    const sums = new Float64Array(Math.ceil(s.num_experts / perExpert));
+    for (const l of s.layers.slice(g, g + perLayer)) l.counts.forEach((count, expert) => (sums[Math.floor(expert / perExpert)]! += count));
+    sums.forEach((count, i) => values.push({ layer: s.layers[g]!.layer, expert: i * perExpert, count }));
+  }
+  const columns = Math.ceil(s.num_experts / perExpert);
+  const rows = Math.ceil(s.layers.length / perLayer);
+  const cell = Math.max(8, Math.min(20, Math.floor(1400 / Math.max(1, columns))));
+  const grouped = [perExpert > 1 ? `experts in groups of ${perExpert}` : "", perLayer > 1 ? `layers in groups of ${perLayer}` : ""].filter(Boolean);
   return {
     $schema: "https://vega.github.io/schema/vega-lite/v6.json",
     config,
-    width: Math.min(MAX_SIDE, Math.max(800, cell * s.num_experts)),
-    height: Math.min(MAX_SIDE, Math.max(300, 18 * s.layers.length)),
+    width: Math.min(MAX_SIDE, Math.max(800, cell * columns)),
+    height: Math.min(MAX_SIDE, Math.max(300, 18 * rows)),
     title: {
       text: `Expert share per layer: ${s.model_id}`,
-      subtitle: `share of each layer's assignments per expert; ${s.rows.toLocaleString("en-US")} route rows, top-${s.top_k} of ${s.num_experts} experts; uniform = ${fmt(100 / Math.max(1, s.num_experts))}%`,
+      subtitle:
+        `share of each layer's assignments per expert; ${rowsLabel(s)}, top-${s.top_k} of ${s.num_experts} experts; ` +
+        `uniform = ${fmt((100 * perExpert) / Math.max(1, s.num_experts))}%` +
+        (grouped.length ? ` per cell (${grouped.join(", ")}, labelled by the first)` : ""),
     },
     data: { values },
     transform: [
@@ -132,8 +173,8 @@ export function expertHeatmapSpec(s: HistSummary): TopLevelSpec {
     ],
     mark: { type: "rect" },
     encoding: {
-      x: { field: "expert", type: "ordinal", title: "Expert id", axis: { labelAngle: 0, labelOverlap: "parity" } },
-      y: { field: "layer", type: "ordinal", title: "Layer", sort: "ascending" },
+      x: { field: "expert", type: "ordinal", title: perExpert > 1 ? `Expert id (groups of ${perExpert})` : "Expert id", axis: { labelAngle: 0, labelOverlap: "parity" } },
+      y: { field: "layer", type: "ordinal", title: perLayer > 1 ? `Layer (groups of ${perLayer})` : "Layer", sort: "ascending" },
       color: {
         field: "share",
         type: "quantitative",

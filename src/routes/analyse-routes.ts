@@ -29,6 +29,8 @@ export interface AnalyseOptions {
   threads?: number;
   /** Size from which a log is split across threads (default PARALLEL_MIN_BYTES). */
   parallelMinBytes?: number;
+  /** Group rows into the batches they were written in, not by req_id (old seed-layout logs). */
+  asBatches?: boolean;
 }
 
 export interface AnalyseResult {
@@ -62,7 +64,8 @@ function selectedLayers(file: string, meta: RoutesMeta, wanted: number[] | undef
 
 /** Validates and analyses a routes log. Throws UserError (exit 1) on an invalid log unless lenient. */
 export async function analyseRoutesFile(file: string, opts: AnalyseOptions = {}): Promise<AnalyseResult> {
-  if (!opts.lenient) {
+  // Batches follow the order of the whole file: not split across threads.
+  if (!opts.lenient && !opts.asBatches) {
     const fast = await analyseInParallel(file, opts);
     if (fast) return { summary: fast, skipped: [], skippedCount: 0 };
   }
@@ -74,12 +77,14 @@ async function analyseSequentially(file: string, opts: AnalyseOptions): Promise<
   const scan = await scanRoutesFile(file, {
     mode: opts.lenient ? "lenient" : "first-error",
     onMeta: (meta) => {
-      tally = new RouteTally(selectedLayers(file, meta, opts.layers), meta.num_experts, meta.layers_logged);
+      tally = new RouteTally(selectedLayers(file, meta, opts.layers), meta.num_experts, meta.layers_logged, !opts.asBatches);
     },
     onRow: (row, req, li) => tally!.add(row, req, li),
+    asBatches: opts.asBatches,
   });
   const skipped = scan.problems.map((p) => formatProblem(file, p));
   if (scan.meta === null || tally === null) throw new UserError(skipped[0] ?? `${file}: no meta line`, EXIT_INVALID);
+  if (scan.overLimit) throw new UserError(scan.overLimit, EXIT_INVALID);
   if (!opts.lenient && scan.problemCount > 0) throw new UserError(skipped[0]!, EXIT_INVALID);
   const summary = buildSummary({
     meta: scan.meta,
@@ -88,13 +93,16 @@ async function analyseSequentially(file: string, opts: AnalyseOptions): Promise<
     rows: scan.rows,
     skippedLines: scan.badLines,
     source: { file: path.basename(file), bytes: scan.bytes },
+    batches: scan.batches,
   });
-  if (scan.problemCount > 0) summary.notes.push(lenientNote(scan.problemCount, scan.badLines));
+  if (scan.problemCount > 0) summary.notes.push(lenientNote(scan.problemCount, scan.badLines, scan.rows));
+  if (scan.layoutHint) summary.notes.push(scan.layoutHint);
   return { summary, skipped, skippedCount: scan.problemCount };
 }
 
-export function lenientNote(problems: number, lines: number): string {
-  return `--lenient: ${problems} problem${problems === 1 ? "" : "s"}, ${lines} line${lines === 1 ? "" : "s"} skipped`;
+export function lenientNote(problems: number, lines: number, rows: number): string {
+  const share = lines + rows > 0 ? ` (${((100 * lines) / (lines + rows)).toFixed(1)}% of ${lines + rows} route lines)` : "";
+  return `--lenient: ${problems} problem${problems === 1 ? "" : "s"}, ${lines} line${lines === 1 ? "" : "s"} skipped${share}`;
 }
 
 function threadCount(opts: AnalyseOptions): number {
@@ -121,11 +129,12 @@ export async function analyseInParallel(file: string, opts: AnalyseOptions): Pro
     return null;
   }
   if (size < (opts.parallelMinBytes ?? PARALLEL_MIN_BYTES)) return null;
-  const first = await readFirstLine(file, DEFAULT_MAX_LINE_BYTES);
+  // Any trouble reading is left to the sequential scan, which words it.
+  const first = await readFirstLine(file, DEFAULT_MAX_LINE_BYTES).catch(() => null);
   if (first === null || !isUtf8(first.text)) return null;
   let metaValue: unknown;
   try {
-    metaValue = JSON.parse(first.text.toString("utf8"));
+    metaValue = JSON.parse(first.text.toString("utf8").replace(/^\uFEFF/, "")); // a BOM, as scan.ts skips it
   } catch {
     return null;
   }
@@ -133,7 +142,7 @@ export async function analyseInParallel(file: string, opts: AnalyseOptions): Pro
   if (!parsed.success || parsed.data.num_experts === undefined) return null;
   const meta = parsed.data;
   const selected = selectedLayers(file, meta, opts.layers);
-  const ranges = await splitAtLines(file, first.end, size, threads);
+  const ranges = await splitAtLines(file, first.end, size, threads).catch(() => []);
   if (ranges.length < 2) return null;
 
   // This thread takes the first range while workers take the rest.
@@ -145,7 +154,12 @@ export async function analyseInParallel(file: string, opts: AnalyseOptions): Pro
   const coverage = mine.acceptor.coverage;
   let rows = mine.rows;
   for (const t of theirs as RangeOutcome[]) {
-    const reqMap = coverage.mergeFrom(t.coverage);
+    let reqMap: number[] | null;
+    try {
+      reqMap = coverage.mergeFrom(t.coverage);
+    } catch {
+      return null; // over a limit of limits.ts: the sequential scan says where
+    }
     if (reqMap === null) return null; // a row repeated across parts
     tally.mergeFrom(t.tally, reqMap);
     rows += t.rows;

@@ -63,7 +63,7 @@ export async function readRoutesLog(file: string, opts: { lenient?: boolean }, s
   if (declared === undefined) {
     notes.push(`num_experts is not in the meta line: using max expert id + 1 = ${maxId + 1} (experts above it that were never used cannot be seen)`);
   }
-  if (scan.problemCount > 0) notes.push(lenientNote(scan.problemCount, scan.badLines));
+  if (scan.problemCount > 0) notes.push(lenientNote(scan.problemCount, scan.badLines, scan.rows));
   return {
     file,
     meta: scan.meta,
@@ -83,7 +83,7 @@ export async function readRoutesLog(file: string, opts: { lenient?: boolean }, s
 export function reportSkipped(read: LogRead, write: (s: string) => void): void {
   if (read.skippedCount === 0) return;
   for (const line of read.skipped.slice(0, 5)) write(`skipped ${line}\n`);
-  write(`${lenientNote(read.skippedCount, read.skippedLines)}\n`);
+  write(`${lenientNote(read.skippedCount, read.skippedLines, read.rows)}\n`);
 }
 
 /** The file's name for titles and JSON (`source.file`), as hist writes it. */

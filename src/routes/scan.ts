@@ -5,6 +5,8 @@ import { readLines, DEFAULT_MAX_LINE_BYTES, type ByteRange } from "./line-reader
 import { MetaSchema, routeSchema, routeRulesFromMeta, firstSchemaProblem, type RoutesMeta } from "./schema.js";
 import { makeRouteCheck, type CheckedRoute, type RouteCheck } from "./route-check.js";
 import { RowCoverage, type RequestRows } from "./coverage.js";
+import { LimitExceeded } from "./limits.js";
+import { BatchGrouping, seedLayoutHint } from "./seed-layout.js";
 import { envError } from "../errors.js";
 
 export interface RouteProblem {
@@ -30,6 +32,8 @@ export interface ScanOptions {
   onMeta?: (meta: RoutesMeta) => void;
   /** Called for every accepted route row; `req` is a dense request index, `layerIdx` indexes layers_logged. */
   onRow?: (row: CheckedRoute, req: number, layerIdx: number) => void;
+  /** Group rows into the batches they were written in instead of by req_id (seed-layout.ts). */
+  asBatches?: boolean;
 }
 
 export interface ScanResult {
@@ -47,6 +51,12 @@ export interface ScanResult {
   requests: RequestRows[];
   /** Name ends in .partial: a log still being written or left by a crash. */
   partial: boolean;
+  /** The log crosses a limit of limits.ts (the problem, formatted): refused even by --lenient. */
+  overLimit: string | null;
+  /** Set when a duplicate looked like the seed capture's layout: what to do about it. */
+  layoutHint: string | null;
+  /** With asBatches: how many batches the rows were grouped into. */
+  batches: number | null;
 }
 
 export function formatProblem(file: string, p: RouteProblem): string {
@@ -73,6 +83,7 @@ export class RouteAcceptor {
   constructor(
     meta: RoutesMeta,
     private readonly onRow?: (row: CheckedRoute, req: number, layerIdx: number) => void,
+    readonly batches: BatchGrouping | null = null,
   ) {
     this.check = makeRouteCheck(routeRulesFromMeta(meta));
     this.coverage = new RowCoverage(meta.layers_logged);
@@ -80,20 +91,36 @@ export class RouteAcceptor {
     meta.layers_logged.forEach((l, i) => (this.layerIndex[l] = i));
   }
 
-  /** "ok", "invalid" (not a valid route line: word it with the schema) or "duplicate". */
-  accept(value: unknown): "ok" | "invalid" | "duplicate" {
+  /** Set when accept() answered "limit": the log crosses one of limits.ts (the scan stops there). */
+  limit: LimitExceeded | null = null;
+
+  /** "ok", "invalid" (not a valid route line: word it with the schema), "duplicate" or "limit". */
+  accept(value: unknown): "ok" | "invalid" | "duplicate" | "limit" {
     if (!this.check(value)) return "invalid";
-    const req = this.coverage.requestIndex(value.req_id);
     const li = this.layerIndex[value.layer]!;
-    if (!this.coverage.add(req, li, value.token_idx)) return "duplicate";
+    let req: number;
+    try {
+      req = this.coverage.requestIndex(this.batches ? this.batches.key(value.req_id, value.layer, value.token_idx) : value.req_id);
+      if (!this.coverage.add(req, li, value.token_idx)) return "duplicate";
+    } catch (err) {
+      if (!(err instanceof LimitExceeded)) throw err;
+      this.limit = err;
+      return "limit";
+    }
     this.rows++;
     this.onRow?.(value, req, li);
     return "ok";
   }
 }
 
-function duplicateMessage(v: CheckedRoute): string {
-  return `duplicate row: req_id ${JSON.stringify(v.req_id)}, token_idx ${v.token_idx}, layer ${v.layer} already seen`;
+/** The file could not be opened or read (EACCES, EIO, EISDIR, ...): environment, exit 2. */
+function readFailure(file: string, e: unknown): Error {
+  const code = (e as NodeJS.ErrnoException).code;
+  return code ? envError(`${file}: cannot read: ${code}`) : (e as Error);
+}
+
+function duplicateMessage(v: CheckedRoute, hint: string | null): string {
+  return `duplicate row: req_id ${JSON.stringify(v.req_id)}, token_idx ${v.token_idx}, layer ${v.layer} already seen${hint ? `; ${hint}` : ""}`;
 }
 
 export interface RangeScan {
@@ -151,7 +178,7 @@ export async function scanRoutesFile(file: string, opts: ScanOptions = {}): Prom
   try {
     info = await stat(file);
   } catch (e) {
-    throw envError(`${file}: cannot read: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+    throw readFailure(file, e);
   }
   if (!info.isFile()) throw envError(`${file}: not a regular file`);
 
@@ -168,6 +195,8 @@ export async function scanRoutesFile(file: string, opts: ScanOptions = {}): Prom
   const partial = file.endsWith(".partial");
   if (partial) report(null, null, "file name ends in .partial: the log is incomplete (still being written, or left by a crash)");
 
+  let overLimit: string | null = null;
+  let layoutHint: string | null = null;
   let meta: RoutesMeta | null = null;
   let acceptor: RouteAcceptor | null = null;
   let schema: ReturnType<typeof routeSchema> | null = null;
@@ -182,6 +211,9 @@ export async function scanRoutesFile(file: string, opts: ScanOptions = {}): Prom
       report(lineNo, null, what);
     },
     line(text: string, lineNo: number, terminated: boolean) {
+      // A UTF-8 byte-order mark some editors put first is not part of the JSON (RFC 8259 lets
+      // readers ignore it): skipped.
+      if (lineNo === 1 && text.charCodeAt(0) === 0xfeff) text = text.slice(1);
       let value: unknown;
       try {
         value = JSON.parse(text);
@@ -199,7 +231,17 @@ export async function scanRoutesFile(file: string, opts: ScanOptions = {}): Prom
         if (verdict === "ok") return;
         if (verdict === "duplicate") {
           badLines++;
-          return report(lineNo, null, duplicateMessage(value as CheckedRoute));
+          const hint = layoutHint === null ? seedLayoutHint(acceptor.coverage, (value as CheckedRoute).token_idx) : null;
+          layoutHint ??= hint;
+          return report(lineNo, null, duplicateMessage(value as CheckedRoute, hint));
+        }
+        if (verdict === "limit") {
+          // Not a bad line to skip: the log is beyond what moe-prof holds in memory. Refused in every mode.
+          badLines++;
+          report(lineNo, acceptor.limit!.field, acceptor.limit!.message);
+          stopped = true;
+          overLimit = formatProblem(file, { line: lineNo, field: acceptor.limit!.field, what: acceptor.limit!.message });
+          return;
         }
       }
       badLines++;
@@ -219,7 +261,7 @@ export async function scanRoutesFile(file: string, opts: ScanOptions = {}): Prom
         stopped = wasStopped;
         meta = MetaSchema.parse(value);
         schema = routeSchema(routeRulesFromMeta(meta));
-        acceptor = new RouteAcceptor(meta, opts.onRow);
+        acceptor = new RouteAcceptor(meta, opts.onRow, opts.asBatches ? new BatchGrouping() : null);
         opts.onMeta?.(meta);
         return;
       }
@@ -238,9 +280,13 @@ export async function scanRoutesFile(file: string, opts: ScanOptions = {}): Prom
     },
   };
 
-  const read = await readLines(file, sink, opts.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES);
+  const read = await readLines(file, sink, opts.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES).catch((e) => {
+    throw readFailure(file, e);
+  });
   if (!stopped) {
     if (read.bytes === 0) report(null, null, "empty file: expected a meta line and route rows");
+    // A log of only its meta line is not something hist could analyse: both commands say so.
+    else if (meta !== null && read.lines === 1) report(null, null, "no route rows: the log holds only its meta line (nothing was logged)");
   }
   // Assigned inside the sink callbacks, which TypeScript's narrowing cannot see.
   const cov = (acceptor as RouteAcceptor | null)?.coverage ?? null;
@@ -262,5 +308,8 @@ export async function scanRoutesFile(file: string, opts: ScanOptions = {}): Prom
     problemCount,
     requests: cov?.requests() ?? [],
     partial,
+    overLimit,
+    layoutHint,
+    batches: (acceptor as RouteAcceptor | null)?.batches?.batches ?? null,
   };
 }

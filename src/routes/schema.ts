@@ -1,6 +1,7 @@
 // The routes-log schema, defined once. Everything else (the fast checker, validation, the docs)
 // follows these zod schemas; test/route-check.test.ts proves the fast checker agrees with them.
 import { z } from "zod";
+import { MAX_LAYER_EXPERT_CELLS, MAX_TOP_K } from "./limits.js";
 
 /**
  * Upper bound on expert ids when the meta line does not say `num_experts`. No MoE comes near it;
@@ -10,7 +11,14 @@ export const MAX_EXPERT_ID = 65_535;
 /** Same idea for layer numbers: lookups are dense arrays indexed by layer. */
 export const MAX_LAYER = 65_535;
 
-const nonNegInt = z.number().int("must be an integer").nonnegative("must be >= 0");
+/**
+ * A JSON integer. Beyond 2^53 - 1 JSON numbers lose digits when read (here, in Python's json with
+ * floats, in jq), so such a value is refused with that reason rather than "not an integer".
+ * Same acceptance as zod's .int() (a safe integer), which route-check.ts mirrors.
+ */
+export const UNSAFE_INT = "must be within ±(2^53 - 1) = ±9007199254740991: larger integers cannot be read exactly from JSON";
+const jsonInt = () => z.number("must be an integer").refine(Number.isInteger, "must be an integer").refine(Number.isSafeInteger, UNSAFE_INT);
+const nonNegInt = jsonInt().nonnegative("must be >= 0");
 
 export const MetaSchema = z.looseObject({
   type: z.literal("meta", 'must be "meta"'),
@@ -18,25 +26,36 @@ export const MetaSchema = z.looseObject({
   vllm_version: z.string("must be a string"),
   torch_version: z.string("must be a string"),
   device: z.string("must be a string"),
-  seed: z.number("must be an integer").int("must be an integer"),
+  seed: jsonInt(),
   layers_logged: z
     .array(
-      z.number("must be an integer").int("must be an integer").nonnegative("must be >= 0").max(MAX_LAYER, `must be <= ${MAX_LAYER}`),
+      nonNegInt.max(MAX_LAYER, `must be <= ${MAX_LAYER}`),
       "must be an array of layer numbers",
     )
     .min(1, "must not be empty")
     .refine((ls) => new Set(ls).size === ls.length, "must not repeat a layer"),
-  top_k: z.number("must be an integer").int("must be an integer").min(1, "must be >= 1"),
+  top_k: jsonInt().min(1, "must be >= 1").max(MAX_TOP_K, `must be <= ${MAX_TOP_K} (moe-prof's limit, README "Limits")`),
   // Optional fields written by later versions of the capture; absent in seed-schema logs.
-  num_experts: z.number("must be an integer").int("must be an integer").min(1, "must be >= 1").max(MAX_EXPERT_ID + 1, `must be <= ${MAX_EXPERT_ID + 1}`).optional(),
-  schema_version: z.union([z.number().int(), z.string()], "must be an integer or a string").optional(),
+  num_experts: jsonInt().min(1, "must be >= 1").max(MAX_EXPERT_ID + 1, `must be <= ${MAX_EXPERT_ID + 1}`).optional(),
+  schema_version: z.union([jsonInt(), z.string()], "must be an integer or a string").optional(),
   engine: z.string("must be a string").optional(),
   created_at: z.string("must be a string").optional(),
   prompts: z.unknown().optional(),
-}).refine((m) => m.num_experts === undefined || m.top_k <= m.num_experts, {
-  message: "must be <= num_experts",
-  path: ["top_k"],
-});
+})
+  .refine((m) => m.num_experts === undefined || m.top_k <= m.num_experts, {
+    message: "must be <= num_experts",
+    path: ["top_k"],
+  })
+  .superRefine((m, ctx) => {
+    // The shape is refused here, before any row, rather than after gigabytes of counters.
+    const cells = m.num_experts === undefined ? 0 : m.layers_logged.length * m.num_experts;
+    if (cells > MAX_LAYER_EXPERT_CELLS)
+      ctx.addIssue({
+        code: "custom",
+        path: ["num_experts"],
+        message: `${m.num_experts} experts x ${m.layers_logged.length} layers logged = ${cells} counters: over moe-prof's limit of ${MAX_LAYER_EXPERT_CELLS} (README "Limits")`,
+      });
+  });
 
 export type RoutesMeta = z.infer<typeof MetaSchema>;
 
@@ -44,15 +63,23 @@ export type RoutesMeta = z.infer<typeof MetaSchema>;
 export interface RouteRules {
   layers: readonly number[];
   topK: number;
-  /** Exclusive bound on expert ids: meta.num_experts, else MAX_EXPERT_ID + 1. */
+  /** Exclusive bound on expert ids: meta.num_experts; without it MAX_EXPERT_ID + 1, or less where the layer x expert limit says so. */
   expertLimit: number;
+  /** The message for an id at or above expertLimit (default: "must be < expertLimit"). */
+  expertLimitMessage?: string;
 }
 
 export function routeRulesFromMeta(meta: RoutesMeta): RouteRules {
+  const L = meta.layers_logged.length;
+  const rules = { layers: meta.layers_logged, topK: meta.top_k };
+  if (meta.num_experts !== undefined)
+    return { ...rules, expertLimit: meta.num_experts, expertLimitMessage: `must be < num_experts (${meta.num_experts})` };
+  const byCells = Math.floor(MAX_LAYER_EXPERT_CELLS / L);
+  if (byCells > MAX_EXPERT_ID) return { ...rules, expertLimit: MAX_EXPERT_ID + 1, expertLimitMessage: `must be <= ${MAX_EXPERT_ID}` };
   return {
-    layers: meta.layers_logged,
-    topK: meta.top_k,
-    expertLimit: meta.num_experts ?? MAX_EXPERT_ID + 1,
+    ...rules,
+    expertLimit: byCells,
+    expertLimitMessage: `must be < ${byCells}: with num_experts not declared and ${L} layers logged, moe-prof's limit of ${MAX_LAYER_EXPERT_CELLS} layer x expert counters allows ids up to ${byCells - 1} (README "Limits")`,
   };
 }
 
@@ -60,18 +87,15 @@ export function routeRulesFromMeta(meta: RoutesMeta): RouteRules {
 export function routeSchema(rules: RouteRules) {
   const layerSet = new Set(rules.layers);
   const k = rules.topK;
-  const limitMsg = rules.expertLimit === MAX_EXPERT_ID + 1 ? `must be <= ${MAX_EXPERT_ID}` : `must be < num_experts (${rules.expertLimit})`;
+  const limitMsg = rules.expertLimitMessage ?? `must be < ${rules.expertLimit}`;
   return z.looseObject({
     type: z.literal("route", 'must be "route"'),
     req_id: z.string("must be a string"),
-    token_idx: z.number("must be an integer").pipe(nonNegInt),
-    layer: z
-      .number("must be an integer")
-      .int("must be an integer")
-      .refine((l) => layerSet.has(l), `must be one of layers_logged [${rules.layers.join(",")}]`),
+    token_idx: nonNegInt,
+    layer: jsonInt().refine((l) => layerSet.has(l), `must be one of layers_logged [${rules.layers.join(",")}]`),
     topk_ids: z
       .array(
-        z.number("must be an integer").int("must be an integer").nonnegative("must be >= 0").lt(rules.expertLimit, limitMsg),
+        nonNegInt.lt(rules.expertLimit, limitMsg),
         "must be an array of expert ids",
       )
       .length(k, `must have top_k = ${k} entries`)
@@ -80,8 +104,8 @@ export function routeSchema(rules: RouteRules) {
       .array(z.number("must be a finite number").min(0, "must be in [0, 1]").max(1, "must be in [0, 1]"), "must be an array of numbers")
       .length(k, `must have top_k = ${k} entries`),
     phase: z.enum(["prefill", "decode"], 'must be "prefill" or "decode"').optional(),
-    token_id: z.number("must be an integer").pipe(nonNegInt).optional(),
-    step: z.number("must be an integer").pipe(nonNegInt).optional(),
+    token_id: nonNegInt.optional(),
+    step: nonNegInt.optional(),
   });
 }
 

@@ -1,14 +1,14 @@
 import { envError, type UserError } from "../../errors.js";
 import type { PythonFacts } from "../probe.js";
 import { locateVllm } from "../../patch/locate-vllm.js";
-import { checkPatch, loadPatch } from "../../patch/vllm-patch.js";
+import { inspectPatch, loadPatch } from "../../patch/vllm-patch.js";
 
 /** The log pass needs the moe-prof patch in the vLLM that the worker imports. */
 export async function checkPatchApplied(f: PythonFacts): Promise<UserError | null> {
   const install = await locateVllm(f.executable);
-  const { state, files } = await checkPatch(install.root, await loadPatch());
+  const { state, files } = await inspectPatch(install.root, await loadPatch());
   if (state === "applied") return null;
-  if (state === "not-applied")
+  if (state === "not-applied" || state === "partial")
     return envError(`the moe-prof patch is not applied to vLLM in ${install.root}: run \`moe-prof patch apply --python ${f.executable}\``);
   const changed = files.filter((x) => x.state === "conflicting").map((x) => x.path);
   return envError(
