@@ -3,7 +3,7 @@ import type { RoutesMeta } from "../routes/schema.js";
 import type { RequestRows } from "../routes/coverage.js";
 import type { RouteTally } from "./tally.js";
 import { describeCounts, entropyBits, repetition, topPairs, type TopPair, type Repetition } from "./metrics.js";
-import { transitionsSummary, type TransitionsSummary } from "./transitions.js";
+import { TRANSITION_BUDGET, transitionsSummary, type TransitionsSummary } from "./transitions.js";
 
 export const SUMMARY_SCHEMA = "moe-prof.summary/1";
 const TOP_EXPERTS = 10;
@@ -114,6 +114,9 @@ export function buildSummary(input: SummaryInput): HistSummary {
     source = "max_id_plus_1";
     notes.push(`num_experts is not in the meta line: using max expert id + 1 = ${E} (experts above it that were never used cannot be seen)`);
   }
+  if (tally.transitions.tooLarge)
+    notes.push(`layer transitions not counted: ${E} experts need ${E} x ${E} counters per layer pair, more than the ${TRANSITION_BUDGET.toLocaleString("en-US")} allowed`);
+
   const cap = tally.cap;
   const cut = (a: Float64Array) => a.subarray(0, E);
 

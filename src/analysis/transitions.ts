@@ -14,11 +14,17 @@ export interface TransitionState {
   pending: { req: number; token: number; top1: Int32Array }[];
 }
 
+/** Counters the transitions may hold: E^2 per layer pair (8 bytes each), 64 MB. Beyond it
+ * (e.g. 65,536 experts) they are not counted and the summary says so. */
+export const TRANSITION_BUDGET = 8_000_000;
+
 export class TransitionTally {
   /** Index pairs [from, to] into layers_logged with layer(to) = layer(from) + 1, both analysed. */
-  readonly pairs: [number, number][];
+  pairs: [number, number][];
   private readonly inPair: Uint8Array;
-  private readonly needed: number;
+  private needed: number;
+  /** Set when E^2 x pairs exceeds TRANSITION_BUDGET: nothing is counted. */
+  tooLarge = false;
   cap: number;
   counts: Float64Array[];
   /** Per request: token_idx -> slot in `pool` of a token still waiting for some of its layers. */
@@ -49,12 +55,30 @@ export class TransitionTally {
     for (const [i, j] of this.pairs) this.inPair[i] = this.inPair[j] = 1;
     this.needed = this.inPair.reduce((s, x) => s + x, 0);
     this.cap = cap;
+    this.counts = [];
+    if (!this.fits(cap)) return;
     this.counts = this.pairs.map(() => new Float64Array(cap * cap));
+  }
+
+  /** False (and counting stops for good) when `cap` experts would exceed TRANSITION_BUDGET. */
+  private fits(cap: number): boolean {
+    if (this.pairs.length * cap * cap <= TRANSITION_BUDGET) return true;
+    this.tooLarge = this.pairs.length > 0;
+    this.pairs = [];
+    this.inPair.fill(0);
+    this.needed = 0;
+    this.counts = [];
+    this.pending = [];
+    return false;
   }
 
   /** Widens the counters to `cap` experts (only while num_experts is unknown). */
   grow(cap: number): void {
     const old = this.cap;
+    if (!this.fits(cap)) {
+      this.cap = cap;
+      return;
+    }
     this.counts = this.counts.map((m) => {
       const w = new Float64Array(cap * cap);
       for (let r = 0; r < old; r++) w.set(m.subarray(r * old, (r + 1) * old), r * cap);
