@@ -103,3 +103,36 @@ test("read-only site-packages maps to an environment error", () => {
     assert.ok(e instanceof UserError && e.exitCode === EXIT_ENV && /cannot write to \/sp .*read-only/.test(e.message));
   }
 });
+
+test("an install patched by another moe-prof version: check says so (1), apply replaces it, revert restores the original bytes", { skip }, async () => {
+  const { applyPatch, loadPatch } = await import("../src/patch/vllm-patch.js");
+  const { parseUnifiedDiff } = await import("../src/patch/unified-diff.js");
+  const { dir, python } = await site();
+  const before = await snapshot(dir);
+  // An older patch: another glue (one added line differs) and no edits of vllm/v1/engine/core.py.
+  const text = await readFile(PATCH, "utf8");
+  const blocks = text.split(/^(?=--- (?:a\/|\/dev\/null))/m);
+  const older = blocks
+    .filter((b) => !b.startsWith("--- a/vllm/v1/engine/core.py"))
+    .map((b) => (b.includes("+++ b/vllm/moe_prof_capture/glue.py") ? b.replace("+SHUTDOWN_WAIT_S = 3.0", "+SHUTDOWN_WAIT_S = 9.0") : b))
+    .join("");
+  assert.notEqual(older, text);
+  await applyPatch(dir, parseUnifiedDiff(older, "older.patch"));
+  assert.equal((await snapshot(dir)).get("vllm/v1/engine/core.py"), before.get("vllm/v1/engine/core.py"));
+
+  const c = await run("check", python);
+  assert.equal(c.code, 1);
+  assert.match(c.lines.at(-1)!, /carries the patch of another moe-prof version \(run `moe-prof patch apply` to replace it\)$/);
+  const a = await run("apply", python);
+  assert.equal(a.code, 0);
+  assert.deepEqual(a.lines, ["removed the patch of another moe-prof version", `patched vLLM 0.15.1 in ${dir}`]);
+  assert.equal((await run("check", python)).code, 0);
+  const current = await loadPatch();
+  assert.ok(current.length > 0);
+
+  // revert from another version's patch: the pip-installed bytes again
+  await run("revert", python);
+  await applyPatch(dir, parseUnifiedDiff(older, "older.patch"));
+  assert.equal((await run("revert", python)).code, 0);
+  assert.deepEqual(await snapshot(dir), before);
+});

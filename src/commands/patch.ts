@@ -34,6 +34,10 @@ export async function runPatch(action: PatchAction, python: string | undefined, 
     out(`not applied: ${where} (run \`moe-prof patch apply\`)`);
     return EXIT_INVALID;
   }
+  if (state === "other-version") {
+    out(`not applied: ${where} carries the patch of another moe-prof version (run \`moe-prof patch apply\` to replace it)`);
+    return EXIT_INVALID;
+  }
   if (state === "partial") {
     const patched = files.filter((f) => f.state === "patched").map((f) => f.path);
     out(`partly applied: ${where}: only ${patched.join(", ")} patched (an older moe-prof was interrupted): run \`moe-prof patch apply\` or \`moe-prof patch revert\` to finish`);

@@ -6,8 +6,10 @@ import { applyExact, newFileContent, type FilePatch } from "./unified-diff.js";
 
 export type FileState = "pristine" | "patched" | "conflicting";
 /** "partial": every file is either as installed or as patched, but not all the same (an apply or
- *  revert of an older moe-prof, without a journal, was interrupted): apply and revert finish it. */
-export type PatchState = "applied" | "not-applied" | "partial" | "conflicting";
+ *  revert of an older moe-prof, without a journal, was interrupted): apply and revert finish it.
+ *  "other-version": patched, completely, by another moe-prof version (see vllm-patch.ts):
+ *  apply replaces that patch, revert removes it. */
+export type PatchState = "applied" | "not-applied" | "partial" | "other-version" | "conflicting";
 
 export interface FileReport {
   path: string;

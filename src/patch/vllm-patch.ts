@@ -8,7 +8,7 @@ import { packageRoot } from "../config/package-info.js";
 import { envError, UserError, EXIT_ENV } from "../errors.js";
 import { hasJournal, newTxid, recoverInterrupted, runTransaction, sweepStrayTemps, writeFailure, type Change } from "./file-transaction.js";
 import { acquirePatchLock } from "./lock.js";
-import { fileStates, overallState, readRecord, type FileReport, type PatchState } from "./patch-state.js";
+import { fileStates, overallState, readRecord, recordHash, type FileReport, type PatchState } from "./patch-state.js";
 import { applyExact, newFileContent, parseUnifiedDiff, type FilePatch } from "./unified-diff.js";
 
 export const PATCH_FILE = "patches/vllm-v0.15.1-moe-logger.patch";
@@ -30,6 +30,64 @@ const sha = (s: string): string => createHash("sha256").update(s, "utf8").digest
 export interface StateReport {
   state: PatchState;
   files: FileReport[];
+  /** "other-version": the files that version modified, with their pip-installed originals. */
+  otherVersion?: Restore[];
+}
+
+interface Restore {
+  path: string;
+  original: string;
+}
+
+interface BackupManifest {
+  files?: Record<string, { original_sha256?: string; patched_sha256?: string }>;
+}
+
+async function readManifest(root: string): Promise<BackupManifest | null> {
+  try {
+    return JSON.parse(await readFile(path.join(root, BACKUP_DIR, "manifest.json"), "utf8")) as BackupManifest;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * An install patched by another moe-prof version (an upgrade of moe-prof, not a foreign edit):
+ * every file that version modified is byte for byte what it wrote (its backup manifest's
+ * patched_sha256), its backup holds the original that pip installed (RECORD's hash), and every
+ * file only this version modifies is still pristine. Its new files live in moe-prof's own
+ * directory (vllm/moe_prof_capture/), which vLLM does not have. Returns what to restore, or null.
+ */
+async function otherVersionPatch(root: string, patches: FilePatch[], files: FileReport[], record: Map<string, string> | null): Promise<Restore[] | null> {
+  const manifest = await readManifest(root);
+  const entries = Object.entries(manifest?.files ?? {});
+  if (record === null || entries.length === 0) return null;
+  const restore: Restore[] = [];
+  for (const [rel, hashes] of entries) {
+    let current: string;
+    try {
+      current = await readFile(path.join(root, rel), "utf8");
+    } catch {
+      return null;
+    }
+    const original = hashes.original_sha256 ? await readBackup(root, rel, hashes.original_sha256) : null;
+    if (sha(current) !== hashes.patched_sha256 || original === null || recordHash(original) !== record.get(rel)) return null;
+    restore.push({ path: rel, original });
+  }
+  const theirs = new Set(entries.map(([rel]) => rel));
+  const ok = patches.every((fp, i) => fp.isNew || theirs.has(fp.path) || files[i]!.state === "pristine");
+  return ok ? restore : null;
+}
+
+/** The directories the patch creates (moe-prof's own, inside vllm/). */
+const newDirs = (patches: FilePatch[]) => [...new Set(patches.filter((p) => p.isNew).map((p) => path.dirname(p.path)))];
+
+/** Puts another moe-prof version's patch out: originals back, its directory and backup removed. */
+async function removeOtherVersion(root: string, patches: FilePatch[], restore: Restore[], txid: string): Promise<string[]> {
+  const changes: Change[] = restore.map((r) => ({ kind: "write", path: r.path, content: r.original, attrsFrom: path.join(root, r.path) }));
+  for (const dir of newDirs(patches)) changes.push({ kind: "rmtree", path: dir });
+  changes.push({ kind: "rmtree", path: BACKUP_DIR });
+  return runTransaction(root, "revert", txid, changes);
 }
 
 /** What an action did besides its result: recovery of an interrupted transaction, warnings. */
@@ -41,8 +99,14 @@ export const DIST_INFO = "vllm-0.15.1.dist-info";
 
 /** The state as the files are now, without the lock (see inspectPatch for the locked version). */
 export async function checkPatch(root: string, patches: FilePatch[]): Promise<StateReport> {
-  const files = await fileStates(root, patches, await readRecord(root, DIST_INFO));
-  return { state: overallState(files), files };
+  const record = await readRecord(root, DIST_INFO);
+  const files = await fileStates(root, patches, record);
+  const state = overallState(files);
+  if (state === "conflicting" || state === "partial") {
+    const otherVersion = await otherVersionPatch(root, patches, files, record);
+    if (otherVersion) return { state: "other-version", files, otherVersion };
+  }
+  return { state, files };
 }
 
 /** Directories where a transaction puts temp files: those of every target and of their backups. */
@@ -107,7 +171,13 @@ function conflictError(root: string, files: FileReport[], what: string): UserErr
 
 export async function applyPatch(root: string, patches: FilePatch[]): Promise<{ result: "applied" | "already-applied" } & ActionNotes> {
   return underLock(root, patches, async (txid, notes) => {
-    const { state, files } = await checkPatch(root, patches);
+    let { state, files, otherVersion } = await checkPatch(root, patches);
+    if (state === "other-version") {
+      notes.push(...(await removeOtherVersion(root, patches, otherVersion!, txid)).map((w) => `warning: ${w}`));
+      notes.push("removed the patch of another moe-prof version");
+      ({ state, files } = await checkPatch(root, patches));
+      txid = newTxid();
+    }
     if (state === "applied") return { result: "already-applied" as const };
     if (state === "conflicting") throw conflictError(root, files, "apply the patch");
     // New files get the mode and owner pip gave the package's own files.
@@ -151,15 +221,15 @@ async function readBackup(root: string, rel: string, want: string): Promise<stri
 
 export async function revertPatch(root: string, patches: FilePatch[]): Promise<{ result: "reverted" | "not-applied" } & ActionNotes> {
   return underLock(root, patches, async (txid, notes) => {
-    const { state, files } = await checkPatch(root, patches);
+    const { state, files, otherVersion } = await checkPatch(root, patches);
+    if (state === "other-version") {
+      notes.push(...(await removeOtherVersion(root, patches, otherVersion!, txid)).map((w) => `warning: ${w}`));
+      return { result: "reverted" as const };
+    }
     if (state === "not-applied") return { result: "not-applied" as const };
     if (state === "conflicting") throw conflictError(root, files, "revert the patch");
-    let manifest: { files?: Record<string, { original_sha256: string }> } = {};
-    try {
-      manifest = JSON.parse(await readFile(path.join(root, BACKUP_DIR, "manifest.json"), "utf8"));
-    } catch {
-      /* no backup: the exact reverse of the patch gives the same bytes */
-    }
+    // no backup: the exact reverse of the patch gives the same bytes
+    const manifest: BackupManifest = (await readManifest(root)) ?? {};
     const changes: Change[] = [];
     for (const [i, fp] of patches.entries()) {
       const f = files[i]!;
@@ -173,7 +243,7 @@ export async function revertPatch(root: string, patches: FilePatch[]): Promise<{
       changes.push({ kind: "write", path: fp.path, content: fromBackup ?? applyExact(f.current!, fp, true)!, attrsFrom: path.join(root, fp.path) });
     }
     // The directories the patch created, with the bytecode Python left in them, and the backup.
-    for (const dir of new Set(patches.filter((p) => p.isNew).map((p) => path.dirname(p.path)))) changes.push({ kind: "rmtree", path: dir });
+    for (const dir of newDirs(patches)) changes.push({ kind: "rmtree", path: dir });
     changes.push({ kind: "rmtree", path: BACKUP_DIR });
     notes.push(...(await runTransaction(root, "revert", txid, changes)).map((w) => `warning: ${w}`));
     return { result: "reverted" as const };

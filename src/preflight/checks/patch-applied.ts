@@ -8,6 +8,8 @@ export async function checkPatchApplied(f: PythonFacts): Promise<UserError | nul
   const install = await locateVllm(f.executable);
   const { state, files } = await inspectPatch(install.root, await loadPatch());
   if (state === "applied") return null;
+  if (state === "other-version")
+    return envError(`vLLM in ${install.root} carries another moe-prof version's patch: run \`moe-prof patch apply --python ${f.executable}\` to replace it`);
   if (state === "not-applied" || state === "partial")
     return envError(`the moe-prof patch is not applied to vLLM in ${install.root}: run \`moe-prof patch apply --python ${f.executable}\``);
   const changed = files.filter((x) => x.state === "conflicting").map((x) => x.path);
