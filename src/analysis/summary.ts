@@ -65,6 +65,8 @@ export interface HistSummary {
   per_request: RequestSummary[];
   /** Top-1 -> top-1 between consecutive analysed layers l, l+1; null when there are none. */
   layer_transitions: TransitionsSummary | null;
+  /** The meta line says vLLM's prefix caching was on: cached prompt positions have no rows. */
+  prefix_caching: boolean;
   notes: string[];
 }
 
@@ -114,6 +116,10 @@ export function buildSummary(input: SummaryInput): HistSummary {
     source = "max_id_plus_1";
     notes.push(`num_experts is not in the meta line: using max expert id + 1 = ${E} (experts above it that were never used cannot be seen)`);
   }
+  if (meta.prefix_caching === true)
+    notes.push(
+      "prefix caching was on: prompt positions served from vLLM's prefix cache were never computed and have no rows (a request's first row is its first computed position)",
+    );
   if (tally.transitions.tooLarge)
     notes.push(`layer transitions not counted: ${E} experts need ${E} x ${E} counters per layer pair, more than the ${TRANSITION_BUDGET.toLocaleString("en-US")} allowed`);
 
@@ -182,6 +188,7 @@ export function buildSummary(input: SummaryInput): HistSummary {
     phases,
     per_request,
     layer_transitions: transitionsSummary(tally.transitions, meta.layers_logged, E),
+    prefix_caching: meta.prefix_caching === true,
     notes,
   };
 }

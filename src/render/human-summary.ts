@@ -31,10 +31,11 @@ export function humanSummary(s: HistSummary): string {
       : `top-1 repetition between consecutive tokens: ${pct(o.top1_repetition.rate)} (random: ${pct(o.top1_repetition.baseline)})`,
   ];
   if (s.phases) lines.push(`phases: ${s.phases.prefill.rows} prefill rows, ${s.phases.decode.rows} decode rows`);
+  if (s.prefix_caching) lines.push("prefix caching was on: prompt positions served from the cache have no rows");
   const t = s.layer_transitions;
   if (t) {
     lines.push(
-      `top-1 across consecutive layers (${t.pairs.length} pairs): mutual information ${num(t.mean_mutual_information_bits)} bits, ` +
+      `top-1 across consecutive layers (${t.pairs.length} pair${t.pairs.length === 1 ? "" : "s"}): mutual information ${num(t.mean_mutual_information_bits)} bits, ` +
         `${num(t.mean_expected_mi_bits)} by chance, adjusted ${num(t.mean_adjusted_mi)} (0 = independent)`,
     );
   }

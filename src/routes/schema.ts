@@ -40,6 +40,8 @@ export const MetaSchema = z.looseObject({
   schema_version: z.union([jsonInt(), z.string()], "must be an integer or a string").optional(),
   engine: z.string("must be a string").optional(),
   created_at: z.string("must be a string").optional(),
+  // true: rows exist only for computed positions (vLLM's prefix cache served the rest)
+  prefix_caching: z.boolean("must be true or false").optional(),
   prompts: z.unknown().optional(),
 })
   .refine((m) => m.num_experts === undefined || m.top_k <= m.num_experts, {
