@@ -14,7 +14,7 @@ import { refuseSpecialOutDir } from "../config/out-dir-guard.js";
 export function registerHist(program: Command): void {
   program
     .command("hist")
-    .description("Validate a routes log and write expert_hist.png, expert_heatmap.png and summary.json.")
+    .description("Validate a routes log and write expert_hist.png, expert_heatmap.png, layer_transitions.png and summary.json.")
     .argument("<routes.jsonl>", "routes log written by `moe-prof run` (or any writer of the schema)")
     .option("--out <dir>", "where to write the outputs (default: the log's directory)")
     .option("--layers <list>", "analyse only these layers, e.g. 0,5-7 (validation still covers all)")

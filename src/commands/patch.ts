@@ -52,7 +52,7 @@ export function registerPatch(program: Command): void {
   program
     .command("patch")
     .description("Apply, check or revert the VLLM_LOG_MOE patch in the vllm==0.15.1 install of a Python interpreter " +
-      "(check exits 0 applied, 1 not applied, 2 conflicting or partly applied).")
+      "(check exits 0 applied, 1 not applied or another moe-prof version's patch, 2 conflicting or partly applied).")
     .addArgument(new Argument("<action>", "apply | check | revert").choices(["apply", "check", "revert"]))
     .addOption(new Option("--python <path>", "Python interpreter whose vLLM to patch (default: ./.venv/bin/python, else python3)"))
     .action(async (action: PatchAction, opts: { python?: string }) => {

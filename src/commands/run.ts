@@ -133,7 +133,8 @@ Each pass is a fresh Python worker with the same engine settings (CUDA graphs on
 --enforce-eager, prefix caching off). A warm-up generation precedes the timed one and is never
 logged. The run works in <out>.partial/ and is renamed to <out>/ when complete:
   moe_routes.jsonl   every routing decision of the log pass (schema: README "Log schema")
-  expert_hist.png, expert_heatmap.png, summary.json (+ run checks), timing.json, passes.json
+  expert_hist.png, expert_heatmap.png, layer_transitions.png, summary.json (+ run checks),
+  timing.json, passes.json
   logs/              each worker's stderr and protocol transcript; jobs/: each worker's job
 Exit codes: 0 ok; 1 a pass failed or a check failed (conservation, --deterministic agreement);
 2 usage or environment (no GPU, wrong vLLM, patch not applied, not enough GPU memory); 130 interrupted.
@@ -141,7 +142,9 @@ Exit codes: 0 ok; 1 a pass failed or a check failed (conservation, --determinist
 Examples:
   moe-prof run
   moe-prof run --num-prompts 4 --max-tokens 32 --out smoke
-  moe-prof run --engine hf --random-weights --config fixtures/models/qwen1.5-moe-a2.7b --deterministic`,
+  moe-prof run --engine hf --random-weights --config fixtures/models/qwen1.5-moe-a2.7b --deterministic
+  moe-prof run --engine hf --device cpu --random-weights --config fixtures/models/tiny-qwen2-moe \
+      --tokenizer fixtures/models/qwen1.5-moe-a2.7b --num-prompts 4 --max-tokens 12`,
     )
     .action(async (opts: Record<string, unknown>) => runCommand(opts, deps));
 }
