@@ -143,7 +143,7 @@ Examples:
   moe-prof run
   moe-prof run --num-prompts 4 --max-tokens 32 --out smoke
   moe-prof run --engine hf --random-weights --config fixtures/models/qwen1.5-moe-a2.7b --deterministic
-  moe-prof run --engine hf --device cpu --random-weights --config fixtures/models/tiny-qwen2-moe \
+  moe-prof run --engine hf --device cpu --random-weights --config fixtures/models/tiny-qwen2-moe \\
       --tokenizer fixtures/models/qwen1.5-moe-a2.7b --num-prompts 4 --max-tokens 12`,
     )
     .action(async (opts: Record<string, unknown>) => runCommand(opts, deps));
