@@ -43,7 +43,7 @@ for (const [raw, flag] of [
 ] as const) {
   test(`bad option names its flag: ${flag} ${JSON.stringify(raw)}`, () => {
     assert.throws(
-      () => resolve(raw as Record<string, unknown>),
+      () => resolve(raw),
       (e: unknown) => e instanceof UserError && e.exitCode === 2 && e.message.startsWith(`${flag}:`),
     );
   });

@@ -72,7 +72,8 @@ export async function downloadDataset(url: string, limits: DownloadLimits = DEFA
     const chunks: Uint8Array[] = [];
     let bytes = 0;
     try {
-      for await (const chunk of res.body ?? []) {
+      // undici types the body's pieces as any; they are bytes
+      for await (const chunk of (res.body ?? []) as AsyncIterable<Uint8Array>) {
         bytes += chunk.byteLength;
         if (bytes > limits.maxBytes) break; // leaving the loop cancels the body and closes the connection
         chunks.push(chunk);
