@@ -19,17 +19,30 @@ try {
     { name: "48 layers x 128 experts (Qwen3-30B-A3B)", layers: 48, experts: 128, topK: 8, requests: 2 },
     { name: "58 layers x 256 experts (DeepSeek-V3)", layers: 58, experts: 256, topK: 8, requests: 1 },
   ];
-  console.log(`${os.cpus()[0]?.model ?? "cpu"}, ${os.availableParallelism()} cores, load ${os.loadavg()[0]!.toFixed(2)}; ${repeats} interleaved repeats, medians`);
+  console.log(
+    `${os.cpus()[0]?.model ?? "cpu"}, ${os.availableParallelism()} cores, load ${os.loadavg()[0]!.toFixed(2)}; ${repeats} interleaved repeats, medians`,
+  );
   for (const s of shapes) {
     const file = path.join(dir, `${s.layers}x${s.experts}.jsonl`);
-    writeSynthRoutes(file, { ...DEFAULT_SYNTH, layers: s.layers, experts: s.experts, topK: s.topK, requests: s.requests, batch: s.requests, decodeTokens: [20, 40] });
+    writeSynthRoutes(file, {
+      ...DEFAULT_SYNTH,
+      layers: s.layers,
+      experts: s.experts,
+      topK: s.topK,
+      requests: s.requests,
+      batch: s.requests,
+      decodeTokens: [20, 40],
+    });
     const { summary } = await analyseRoutesFile(file, {});
     await histPictureFiles(summary, 1); // warm-up: module loading, fonts
     const one: number[] = [];
     const many: number[] = [];
     const bytes = [0, 0];
     for (let r = 0; r < repeats; r++) {
-      for (const [limit, into, k] of [[1, one, 0], [PICTURE_CONCURRENCY, many, 1]] as const) {
+      for (const [limit, into, k] of [
+        [1, one, 0],
+        [PICTURE_CONCURRENCY, many, 1],
+      ] as const) {
         const t0 = performance.now();
         const files = await histPictureFiles(summary, limit);
         into.push(performance.now() - t0);
@@ -38,7 +51,9 @@ try {
     }
     if (bytes[0] !== bytes[1]) throw new Error("the two ways made different PNG sizes");
     const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
-    console.log(`${s.name}: one at a time ${med(one).toFixed(0)} ms, at once (limit ${PICTURE_CONCURRENCY}) ${med(many).toFixed(0)} ms, ${(bytes[0]! / 1024).toFixed(0)} KiB of PNG`);
+    console.log(
+      `${s.name}: one at a time ${med(one).toFixed(0)} ms, at once (limit ${PICTURE_CONCURRENCY}) ${med(many).toFixed(0)} ms, ${(bytes[0]! / 1024).toFixed(0)} KiB of PNG`,
+    );
   }
 } finally {
   rmSync(dir, { recursive: true, force: true });

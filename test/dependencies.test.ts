@@ -27,7 +27,11 @@ test("each runtime dependency is imported by src/ (canvas: through vega)", () =>
   const text = sources(path.join(ROOT, "src")).join("\n");
   for (const dep of Object.keys(pkg.dependencies)) {
     const imported = new RegExp(`(from |import\\()"${dep.replace("/", "\\/")}(/[^"]*)?"`).test(text);
-    assert.equal(imported, !(dep in NOT_IMPORTED), `${dep}: ${imported ? "imported, yet listed as not imported" : "nothing in src/ imports it"}`);
+    assert.equal(
+      imported,
+      !(dep in NOT_IMPORTED),
+      `${dep}: ${imported ? "imported, yet listed as not imported" : "nothing in src/ imports it"}`,
+    );
   }
   assert.ok(Object.keys(NOT_IMPORTED).every((d) => d in pkg.dependencies));
 });
@@ -41,5 +45,8 @@ test("each dev dependency is used by an npm script or a config file", () => {
   // the names a package is used by: its own, its command, or its types' name in tsconfig
   const aliases: Record<string, string[]> = { typescript: ["tsc "], "@types/node": ['"node"'] };
   for (const dep of Object.keys(pkg.devDependencies))
-    assert.ok([dep, ...(aliases[dep] ?? [])].some((name) => used.includes(name)), `${dep}: no script or config uses it`);
+    assert.ok(
+      [dep, ...(aliases[dep] ?? [])].some((name) => used.includes(name)),
+      `${dep}: no script or config uses it`,
+    );
 });

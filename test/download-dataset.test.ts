@@ -13,7 +13,9 @@ const GOOD = '{"question":"q0","answer":"a"}\n{"question":"q1","answer":"b"}\n{"
 const small: DownloadLimits = { maxBytes: 1024 * 1024, connectMs: 2000, idleMs: 1000, totalMs: 5000 };
 
 /** A server on 127.0.0.1 for one test; `closed` counts connections the client closed early. */
-async function serve(handler: http.RequestListener): Promise<{ url: (p: string) => string; closedEarly: () => number; stop: () => Promise<void> }> {
+async function serve(
+  handler: http.RequestListener,
+): Promise<{ url: (p: string) => string; closedEarly: () => number; stop: () => Promise<void> }> {
   let closedEarly = 0;
   const server = http.createServer((req, res) => {
     res.on("close", () => {
@@ -68,16 +70,24 @@ test("HTTP 404, and lines that are not GSM8K JSON: named by the URL (and the lin
     else res.writeHead(404, "Not Found").end("no");
   });
   try {
-    assert.equal(await refusal(loadPrompts({ numPrompts: 2, datasetUrl: s.url("/nope") })), `--dataset-url ${s.url("/nope")}: server answered HTTP 404 Not Found`);
+    assert.equal(
+      await refusal(loadPrompts({ numPrompts: 2, datasetUrl: s.url("/nope") })),
+      `--dataset-url ${s.url("/nope")}: server answered HTTP 404 Not Found`,
+    );
     await assert.rejects(
       loadPrompts({ numPrompts: 2, datasetUrl: s.url("/bad.jsonl") }),
-      (e: unknown) => e instanceof UserError && e.exitCode === 1 && e.message === `${s.url("/bad.jsonl")}:2: not valid JSON`,
+      (e: unknown) =>
+        e instanceof UserError && e.exitCode === 1 && e.message === `${s.url("/bad.jsonl")}:2: not valid JSON`,
     );
     await assert.rejects(
       loadPrompts({ numPrompts: 2, datasetUrl: s.url("/noq.jsonl") }),
-      (e: unknown) => e instanceof UserError && e.message === `${s.url("/noq.jsonl")}:2: question: expected a non-empty string`,
+      (e: unknown) =>
+        e instanceof UserError && e.message === `${s.url("/noq.jsonl")}:2: question: expected a non-empty string`,
     );
-    assert.equal(await refusal(downloadDataset(s.url("/latin1"), small)), `--dataset-url ${s.url("/latin1")}: not UTF-8 text (a GSM8K-style JSONL file is)`);
+    assert.equal(
+      await refusal(downloadDataset(s.url("/latin1"), small)),
+      `--dataset-url ${s.url("/latin1")}: not UTF-8 text (a GSM8K-style JSONL file is)`,
+    );
   } finally {
     await s.stop();
   }
@@ -102,14 +112,18 @@ test("too large: refused from Content-Length before reading, or cut off at the c
     }
   });
   try {
-    const capMsg = (u: string) => `--dataset-url ${u}: larger than 1 MiB (moe-prof's limit for a prompt set); download a part of it and pass it as --prompts FILE`;
+    const capMsg = (u: string) =>
+      `--dataset-url ${u}: larger than 1 MiB (moe-prof's limit for a prompt set); download a part of it and pass it as --prompts FILE`;
     assert.equal(await refusal(downloadDataset(s.url("/declared"), small)), capMsg(s.url("/declared")));
     const t0 = Date.now();
     assert.equal(await refusal(downloadDataset(s.url("/endless"), small)), capMsg(s.url("/endless")));
     assert.ok(Date.now() - t0 < small.totalMs, "stopped by the cap, not by a timeout");
     await new Promise((r) => setTimeout(r, 100));
     assert.equal(s.closedEarly(), 2, "the client closed both connections before the server finished");
-    assert.ok(streamed < 16 * small.maxBytes, `the server could push only what socket buffers hold past the cap (${streamed} bytes)`);
+    assert.ok(
+      streamed < 16 * small.maxBytes,
+      `the server could push only what socket buffers hold past the cap (${streamed} bytes)`,
+    );
   } finally {
     await s.stop();
   }
@@ -131,7 +145,10 @@ test("slow servers: no headers, a body that stalls, a trickle that never ends; e
       await refusal(downloadDataset(s.url("/silent"), small)),
       `--dataset-url ${s.url("/silent")}: download failed: no answer within 1 s (UND_ERR_HEADERS_TIMEOUT). Leave out --dataset-url to use the bundled GSM8K split`,
     );
-    assert.match(await refusal(downloadDataset(s.url("/stall"), small)), /^--dataset-url \S+: download failed after 18 bytes: the server sent nothing for 1 s \(UND_ERR_BODY_TIMEOUT\)$/);
+    assert.match(
+      await refusal(downloadDataset(s.url("/stall"), small)),
+      /^--dataset-url \S+: download failed after 18 bytes: the server sent nothing for 1 s \(UND_ERR_BODY_TIMEOUT\)$/,
+    );
     const trickle = await refusal(downloadDataset(s.url("/trickle"), { ...small, totalMs: 2500 }));
     assert.match(trickle, /^--dataset-url \S+: download failed after \d+ bytes: not complete after 2\.5 s$/);
     assert.ok(Date.now() - t0 < 10_000);

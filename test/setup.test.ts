@@ -46,7 +46,11 @@ esac`,
         mkdir -p "$4/bin"; cp ${py312} "$4/bin/python" ;;
 esac`,
     );
-  const places: PythonPlaces = { env: { PYENV_ROOT: path.join(home, ".pyenv") }, home, systemDirs: [path.join(root, "usr-bin")] };
+  const places: PythonPlaces = {
+    env: { PYENV_ROOT: path.join(home, ".pyenv") },
+    home,
+    systemDirs: [path.join(root, "usr-bin")],
+  };
   const calls = () =>
     readFileSync(log, "utf8")
       .trim()
@@ -93,7 +97,10 @@ test("--base-python without uv: python -m venv, then the venv's pip installs the
   const m = machine();
   const base = m.python(path.join(m.root, "opt", "python3.12"), "3.12");
   await setup(m, base);
-  assert.deepEqual(m.calls(), ["<m>/opt/python3.12 -m venv <m>/venv", "<m>/venv/bin/python -m pip install --require-hashes -r <lock>"]);
+  assert.deepEqual(m.calls(), [
+    "<m>/opt/python3.12 -m venv <m>/venv",
+    "<m>/venv/bin/python -m pip install --require-hashes -r <lock>",
+  ]);
 });
 
 test("without --base-python: pyenv's 3.12 is found when python3 is another version, and given to uv", async () => {
@@ -118,7 +125,10 @@ test("the places searched: pyenv, uv's Pythons, asdf, conda base and environment
     path.join(m.root, "usr-bin", "python3.12"),
   ];
   for (const f of made) m.python(f, "3.12");
-  m.python(path.join(m.home, ".local", "share", "uv", "python", "cpython-3.11.9-linux-x86_64-gnu", "bin", "python3.12"), "3.11");
+  m.python(
+    path.join(m.home, ".local", "share", "uv", "python", "cpython-3.11.9-linux-x86_64-gnu", "bin", "python3.12"),
+    "3.11",
+  );
   assert.deepEqual(installedPython312s(m.places), made);
 });
 
@@ -128,9 +138,15 @@ test("a --base-python that is not 3.12, or not there: named, with the Pythons 3.
   m.python(path.join(m.home, ".pyenv", "versions", "3.12.1", "bin", "python3.12"), "3.12");
   m.python(path.join(m.home, "miniforge3", "envs", "tools", "bin", "python3.12"), "3.12");
   const would = `; Python 3.12 here: ${m.home}/.pyenv/versions/3.12.1/bin/python3.12, ${m.home}/miniforge3/envs/tools/bin/python3.12`;
-  assert.equal(await refusal(setup(m, old)), `--base-python ${old} is Python 3.11; requirements-lock.txt is resolved for Python 3.12${would}`);
+  assert.equal(
+    await refusal(setup(m, old)),
+    `--base-python ${old} is Python 3.11; requirements-lock.txt is resolved for Python 3.12${would}`,
+  );
   const gone = path.join(m.root, "nowhere", "python3.12");
-  assert.equal(await refusal(setup(m, gone)), `--base-python ${gone}: not found; requirements-lock.txt is resolved for Python 3.12${would}`);
+  assert.equal(
+    await refusal(setup(m, gone)),
+    `--base-python ${gone}: not found; requirements-lock.txt is resolved for Python 3.12${would}`,
+  );
   assert.equal(existsSync(m.venv), false);
 });
 

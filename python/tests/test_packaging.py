@@ -1,6 +1,7 @@
 """python/pyproject.toml builds a wheel that holds the whole moe_prof package (every module and the
 worker's job.schema.json, no tests), at package.json's version. Built offline from a copy of
 python/ (no build isolation), so it needs setuptools >= 77 (python/requirements-test.txt)."""
+
 import importlib.metadata
 import json
 import os
@@ -22,12 +23,27 @@ def _setuptools_major() -> int:
         return 0
 
 
-@pytest.mark.skipif(_setuptools_major() < 77, reason="needs setuptools >= 77 to build offline (pip install -r python/requirements-test.txt)")
+@pytest.mark.skipif(
+    _setuptools_major() < 77,
+    reason="needs setuptools >= 77 to build offline (pip install -r python/requirements-test.txt)",
+)
 def test_wheel_holds_the_package_at_the_cli_version(tmp_path):
     src = tmp_path / "src"
     shutil.copytree(PYTHON_DIR, src, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "build", "*.egg-info"))
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "--no-index", "-w", str(tmp_path / "dist"), str(src)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "-q",
+            "--no-deps",
+            "--no-build-isolation",
+            "--no-index",
+            "-w",
+            str(tmp_path / "dist"),
+            str(src),
+        ],
         check=True,
     )
     (wheel,) = (tmp_path / "dist").glob("moe_prof-*.whl")
