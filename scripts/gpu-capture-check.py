@@ -34,15 +34,15 @@ import statistics
 import sys
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 import numpy as np
 import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
-from moe_prof.capture import RouteCapture, Segment, split_by_phase, user_request_id  # noqa: E402
-from moe_prof.capture.jsonl import format_routes  # noqa: E402
+from moe_prof.capture import RouteCapture, Segment, split_by_phase, user_request_id
+from moe_prof.capture.jsonl import format_routes
 
 LAYERS, EXPERTS, TOPK, HIDDEN, INTER, SHARED_INTER, VOCAB = 24, 60, 4, 2048, 1408, 5632, 151936
 GRAPH_SIZES = [1, 2, 4] + list(range(8, 257, 8))  # vLLM's capture sizes up to 256 decode rows
@@ -281,7 +281,7 @@ def run_schedule(
                 row += t
         for r, t in sched:
             r.computed += t
-        for r, tk in zip(emitting, nxt):
+        for r, tk in zip(emitting, nxt, strict=True):
             r.out.append(int(tk))
         running = [r for r in running if not r.done]
         steps += 1

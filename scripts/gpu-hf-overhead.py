@@ -21,7 +21,6 @@ import json
 import os
 import statistics
 import sys
-import time
 from typing import Any
 
 import torch
@@ -71,7 +70,7 @@ def main() -> int:
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
     with open(os.path.join(ROOT, "fixtures", "gsm8k", "test.jsonl"), encoding="utf-8") as f:
-        prompts = [json.loads(line)["question"] for _, line in zip(range(args.prompts), f)]
+        prompts = [json.loads(line)["question"] for _, line in zip(range(args.prompts), f, strict=False)]
     os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     a = HFEngine(_job(args, prompts, None))
     b = HFEngine(_job(args, prompts, os.path.join(args.out, "overhead-b.jsonl")))
@@ -88,7 +87,7 @@ def main() -> int:
     names = list(engines)
     for det in (True, False):
         torch.use_deterministic_algorithms(det, warn_only=True)
-        for name, e in engines.items():  # warm-up per mode, not timed
+        for e in engines.values():  # warm-up per mode, not timed
             e.generate(tok[:2], 4, None)
         for rep in range(args.repeats):
             for name in names[rep % 3:] + names[: rep % 3]:

@@ -35,7 +35,7 @@ DEFAULT_MODEL = "Qwen/Qwen1.5-MoE-A2.7B-Chat-GPTQ-Int4"
 
 def _prompts(n: int) -> list[str]:
     with open(os.path.join(ROOT, "fixtures", "gsm8k", "test.jsonl"), encoding="utf-8") as f:
-        return [json.loads(line)["question"] for _, line in zip(range(n), f)]
+        return [json.loads(line)["question"] for _, line in zip(range(n), f, strict=False)]
 
 
 def _lazy_capture_lookup() -> None:
@@ -154,7 +154,7 @@ def main() -> int:
     oracle_log = read_log(runs["oracle"]["log"])
     routed = {str(i): np.load(os.path.join(out, f"routed-{i}.npy")) for i in range(args.num_prompts)}
     checks = [against_routed_experts(oracle_log, routed)]
-    same = [str(i) for i, (a, b) in enumerate(zip(results["graphs"]["outputs"], results["eager"]["outputs"])) if a == b]
+    same = [str(i) for i, (a, b) in enumerate(zip(results["graphs"]["outputs"], results["eager"]["outputs"], strict=True)) if a == b]
     report["deterministic_identical_outputs"] = f"{len(same)} of {args.num_prompts}"
     checks.append(between_logs(read_log(runs["graphs"]["log"]), read_log(runs["eager"]["log"]), same,
                                "CUDA-graph log vs eager log under --deterministic"))
@@ -166,7 +166,7 @@ def main() -> int:
                                  "missing": c.missing, "examples": c.examples})
     print(f"  (graph and eager runs generated identical tokens for {len(same)} of {args.num_prompts} requests)")
     if args.hf_model:
-        seqs = {str(i): p + o for i, (p, o) in enumerate(zip(results["oracle"]["prompts"], results["oracle"]["outputs"]))}
+        seqs = {str(i): p + o for i, (p, o) in enumerate(zip(results["oracle"]["prompts"], results["oracle"]["outputs"], strict=True))}
         agree, total = top1_agreement(oracle_log, _hf_top1(args.hf_model, seqs))
         report["hf_top1_agreement"] = {"model": args.hf_model, "agree": agree, "rows": total}
         print(f"INFO top-1 agreement with transformers ({args.hf_model}, bf16): {agree}/{total} = {agree / max(total, 1):.4f}")

@@ -64,7 +64,10 @@ function checkAgainstLines(textA: string, textB: string, r: CompareReport): void
     if (top1(a) === top1(b)) agree++;
     const common = a.topk_ids.filter((e) => b.topk_ids.includes(e)).length;
     overlap += common / a.topk_ids.length;
-    if (!firstDiv.has(a.req_id)) (firstDiv.set(a.req_id, null), firstTok.set(a.req_id, null));
+    if (!firstDiv.has(a.req_id)) {
+      firstDiv.set(a.req_id, null);
+      firstTok.set(a.req_id, null);
+    }
     if (common < a.topk_ids.length) {
       const cur = firstDiv.get(a.req_id);
       if (!cur || a.token_idx < cur[0] || (a.token_idx === cur[0] && a.layer < cur[1])) firstDiv.set(a.req_id, [a.token_idx, a.layer]);

@@ -89,7 +89,7 @@ test("requests x layers beyond the limit: refused at the row of the first reques
   await refusedByBoth(writeLog(lines), new RegExp(`^moe-prof: .*:${over + 1}: req_id: request ${over} with ${layers} layers logged: over moe-prof's limit of ${MAX_REQUEST_LAYER_PAIRS} requests x layers`));
 });
 
-test("gapped and descending positions: exact, valid, and their cost does not depend on the order", async () => {
+test("gapped and descending positions: exact, valid, and their cost does not depend on the order", () => {
   const n = 200_000;
   const costs: number[] = [];
   for (const order of [range(n), range(n).reverse(), range(n).map((i) => (i * 7919) % n)]) {

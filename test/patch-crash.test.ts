@@ -45,7 +45,7 @@ async function copyOf(dir: string): Promise<string> {
 }
 
 /** Which of the two states the install is in, or a description of how it differs from both. */
-function whichState(now: Snap, pristine: Snap, patched: Snap): "pristine" | "patched" | string {
+function whichState(now: Snap, pristine: Snap, patched: Snap): string {
   const same = (a: Snap, b: Snap) => a.size === b.size && [...a].every(([k, v]) => b.get(k) === v);
   if (same(now, pristine)) return "pristine";
   if (same(now, patched)) return "patched";
@@ -119,7 +119,7 @@ test("a recovery killed after each of its own steps is itself recovered", { skip
   }
 });
 
-test("the CLI killed mid-apply: \`moe-prof patch check\` exits 0 or 1 and never says reinstall", { skip, timeout: 120_000 }, async () => {
+test("the CLI killed mid-apply: `moe-prof patch check` exits 0 or 1 and never says reinstall", { skip, timeout: 120_000 }, async () => {
   const { pristineDir, pristine, patched } = await bothStates();
   const steps = await stepNames("apply", pristineDir);
   const committed = steps.findIndex((s) => /journal committed/.test(s)) + 1;

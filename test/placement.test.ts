@@ -169,7 +169,11 @@ test("coact finds planted co-activation groups that contiguous ids split", () =>
   for (let i = 0; i < 400; i++) rows.push([0, 4, 8, 12].map((x) => x + (i % 4)));
   const counts = new Float64Array(E);
   const T = new Float64Array(E * E);
-  for (const ids of rows) for (const b of ids) (counts[b]!++, b !== ids[0] && T[ids[0]! * E + b]!++);
+  for (const ids of rows)
+    for (const b of ids) {
+      counts[b]!++;
+      if (b !== ids[0]) T[ids[0]! * E + b]!++;
+    }
   const W = new Float64Array(E * E);
   for (let a = 0; a < E; a++) for (let b = 0; b < E; b++) if (a !== b) W[a * E + b] = T[a * E + b]! + T[b * E + a]!;
   const share = (p: Placement) => localAssignments(p, T, rows.length) / (rows.length * 4);

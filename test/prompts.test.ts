@@ -38,33 +38,3 @@ test("prompts files: text lines, JSONL strings and objects", () => {
   fails(() => parsePromptsFile("\n\n", "p.txt", 5), "p.txt: contains no prompts");
   fails(() => parsePromptsFile('"a"\n[1\n', "p.jsonl", 5), "p.jsonl:2: not valid JSON (a .jsonl prompts file needs one JSON value per line)");
 });
-
-test("--dataset-url offline: one clear line, exit code 2", async () => {
-  await assert.rejects(
-    loadPrompts({ numPrompts: 1, datasetUrl: "http://127.0.0.1:9/gsm8k.jsonl" }),
-    (e: unknown) => e instanceof UserError && e.exitCode === 2 && /download failed .*Leave out --dataset-url/.test(e.message),
-  );
-});
-
-test("--dataset-url downloads a GSM8K-style file (local server)", async () => {
-  const http = await import("node:http");
-  const body = '{"question":"q0","answer":"a"}\n{"question":"q1","answer":"b"}\n{"question":"q2","answer":"c"}\n';
-  const server = http.createServer((req, res) => {
-    if (req.url === "/moved") {
-      res.writeHead(302, { location: "/test.jsonl" }).end();
-    } else if (req.url === "/test.jsonl") res.writeHead(200).end(body);
-    else res.writeHead(404).end();
-  });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  const port = (server.address() as { port: number }).port;
-  try {
-    const set = await loadPrompts({ numPrompts: 2, datasetUrl: `http://127.0.0.1:${port}/moved` });
-    assert.deepEqual(set.prompts, ["q0", "q1"]);
-    await assert.rejects(
-      loadPrompts({ numPrompts: 2, datasetUrl: `http://127.0.0.1:${port}/nope` }),
-      (e: unknown) => e instanceof UserError && /HTTP 404/.test(e.message),
-    );
-  } finally {
-    server.close();
-  }
-});

@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import path from "node:path";
-import { resolveRunConfig, DEFAULT_MODEL, timestampDirName } from "../src/config/run-options.js";
+import { resolveRunConfig, runOptionsSchema, DEFAULT_MODEL, timestampDirName } from "../src/config/run-options.js";
 import { UserError } from "../src/errors.js";
 
 const now = new Date("2026-11-26T14:31:50.123Z");
@@ -43,11 +43,70 @@ for (const [raw, flag] of [
 ] as const) {
   test(`bad option names its flag: ${flag} ${JSON.stringify(raw)}`, () => {
     assert.throws(
-      () => resolve(raw as Record<string, unknown>),
+      () => resolve(raw),
       (e: unknown) => e instanceof UserError && e.exitCode === 2 && e.message.startsWith(`${flag}:`),
     );
   });
 }
+
+// Every numeric option of `run`, with a value that is not a number and one out of range: the
+// message names the flag and quotes what was typed (z.coerce used to say "expected number,
+// received NaN", and read "" as 0).
+const NUMERIC: [key: string, flag: string, outOfRange: string, rangeMessage: string][] = [
+  ["numPrompts", "--num-prompts", "0", "must be >= 1"],
+  ["maxTokens", "--max-tokens", "0", "must be >= 1"],
+  ["temperature", "--temperature", "-0.5", "must be >= 0"],
+  ["seed", "--seed", "4294967296", "must be at most 4294967295"],
+  ["tensorParallelSize", "--tensor-parallel-size", "0", "must be >= 1"],
+  ["gpuMemoryUtilization", "--gpu-memory-utilization", "0", "must be > 0"],
+  ["maxModelLen", "--max-model-len", "15", "must be >= 16"],
+  ["repeats", "--repeats", "0", "must be >= 1"],
+  ["warmupPrompts", "--warmup-prompts", "-1", "must be >= 0"],
+];
+const message = (raw: Record<string, unknown>): string => {
+  try {
+    resolve(raw);
+  } catch (e) {
+    assert.ok(e instanceof UserError && e.exitCode === 2, String(e));
+    return e.message;
+  }
+  return "(accepted)";
+};
+
+for (const [key, flag, outOfRange, rangeMessage] of NUMERIC) {
+  test(`${flag}: a value that is not a number, or out of range, is named and quoted`, () => {
+    const kind = key === "temperature" || key === "gpuMemoryUtilization" ? "a number" : "an integer";
+    for (const bad of ["abc", "", " ", "0x10", "1,5", "Infinity", "NaN"]) assert.equal(message({ [key]: bad }), `${flag}: must be ${kind}, got ${JSON.stringify(bad)}`);
+    assert.ok(message({ [key]: outOfRange }).startsWith(`${flag}: ${rangeMessage}`), message({ [key]: outOfRange }));
+    assert.ok(message({ [key]: outOfRange }).endsWith(`, got "${outOfRange}"`));
+    if (kind === "an integer") assert.equal(message({ [key]: "2.5" }), `${flag}: must be an integer, got "2.5"`);
+  });
+}
+
+test("numeric options read decimal text: signs, spaces around, exponents", () => {
+  const c = resolve({ temperature: " 0.7 ", maxTokens: "1e3", seed: "+7", gpuMemoryUtilization: ".5", maxModelLen: "4096" });
+  assert.equal(c.temperature, 0.7);
+  assert.equal(c.maxTokens, 1000);
+  assert.equal(c.seed, 7);
+  assert.equal(c.gpuMemoryUtilization, 0.5);
+  assert.equal(c.maxModelLen, 4096);
+  assert.equal(message({ maxTokens: "1e20" }), `--max-tokens: must be at most 9007199254740991, got "1e20"`);
+});
+
+test("the table above holds every numeric option of run (every option that reads \"1\" or \"16\" as a number)", () => {
+  const numeric = Object.entries(runOptionsSchema.shape)
+    .filter(([, schema]) => ["1", "16"].some((v) => typeof (schema.safeParse(v) as { data?: unknown }).data === "number"))
+    .map(([key]) => key);
+  assert.deepEqual(numeric.sort(), NUMERIC.map(([k]) => k).sort());
+});
+
+test("the CLI: --temperature abc is one line naming the option, exit 2", async () => {
+  const { execa } = await import("execa");
+  const { CLI } = await import("./helpers.js");
+  const r = await execa(process.execPath, [CLI, "run", "--temperature", "abc", "--python", "/nonexistent/python"], { reject: false });
+  assert.equal(r.exitCode, 2);
+  assert.equal(r.stderr, 'moe-prof: --temperature: must be a number, got "abc"');
+});
 
 test("a random-weights model is named after its config, not the default checkpoint", () => {
   const c = resolve({ engine: "hf", randomWeights: true, config: "fixtures/models/qwen1.5-moe-a2.7b" });

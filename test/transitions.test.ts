@@ -31,7 +31,12 @@ test("mutual information and JS divergence by hand", () => {
 function bruteEmi(counts: number[], rows: number, cols: number): number {
   const rowLabels: number[] = [];
   const colLabels: number[] = [];
-  for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) for (let c = 0; c < counts[i * cols + j]!; c++) (rowLabels.push(i), colLabels.push(j));
+  for (let i = 0; i < rows; i++)
+    for (let j = 0; j < cols; j++)
+      for (let c = 0; c < counts[i * cols + j]!; c++) {
+        rowLabels.push(i);
+        colLabels.push(j);
+      }
   let sum = 0;
   let n = 0;
   const perm = (arr: number[], k: number): void => {
@@ -45,7 +50,7 @@ function bruteEmi(counts: number[], rows: number, cols: number): number {
     for (let i = k; i < arr.length; i++) {
       [arr[k], arr[i]] = [arr[i]!, arr[k]!];
       perm(arr, k + 1);
-      [arr[k], arr[i]] = [arr[i]!, arr[k]!];
+      [arr[k], arr[i]] = [arr[i]!, arr[k]];
     }
   };
   perm(colLabels.slice(), 0);

@@ -27,7 +27,7 @@ function checkCache(text: string, r: CacheReport, onlyLayers?: number[], capacit
   let totalAcc = 0;
   const totalHits = new Map<string, number[]>();
   for (const [policy, v] of Object.entries(r.policies)) {
-    for (const l of v!.layers) {
+    for (const l of v.layers) {
       const seq = r.order === "request" ? requestSequence(rows, l.layer) : stepSequence(rows, l.layer);
       assert.equal(l.accesses, seq.length);
       if (policy === "lru") totalAcc += seq.length;
@@ -75,7 +75,7 @@ test("cache on the recorded H100 log and on a synthetic log (request and step or
     assert.equal(report.num_experts, 60);
     checkCache(text, report, [0, 11, 23]);
     // Every cache starts empty: at C = E only first accesses miss, whatever the policy.
-    const last = Object.values(report.policies).map((p) => p!.hit_rate[3]);
+    const last = Object.values(report.policies).map((p) => p.hit_rate[3]);
     assert.ok(last.every((x) => x === last[0]));
   }
   const synth = path.join(tempDir(), "moe_routes.jsonl");

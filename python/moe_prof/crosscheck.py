@@ -13,8 +13,9 @@ not share its attribution (numpy + stdlib; no vLLM, no torch).
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import numpy as np
 

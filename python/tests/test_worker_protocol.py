@@ -37,7 +37,7 @@ def _run_worker(job: str, code: str | None = None) -> subprocess.CompletedProces
     env = {**os.environ, "PYTHONPATH": str(PYTHON_DIR)}
     args = [sys.executable, "-m", "moe_prof.worker", "--job", job]
     if code is not None:  # run the worker entry point after some code that prints to stdout
-        args = [sys.executable, "-c", code + "\nimport sys\nfrom moe_prof.worker.__main__ import main\nsys.exit(main(['--job', %r]))" % job]
+        args = [sys.executable, "-c", code + f"\nimport sys\nfrom moe_prof.worker.__main__ import main\nsys.exit(main(['--job', {job!r}]))"]
     return subprocess.run(args, env=env, capture_output=True, text=True, timeout=60)
 
 

@@ -131,7 +131,7 @@ export async function runCache(file: string, opts: CacheOptions): Promise<CacheR
       requests: read.requests.length,
       capacities,
       targets,
-      policies: policies as CachePolicy[],
+      policies,
       layers,
       notes: read.notes,
     });
@@ -187,11 +187,11 @@ export function cacheSummaryText(r: CacheReport): string {
   if (r.capacities.length <= 6) show.splice(0, show.length, ...r.capacities);
   lines.push(`hit rate at capacity ${show.join(" / ")}:`);
   for (const [p, v] of Object.entries(r.policies)) {
-    lines.push(`  ${p.padEnd(6)} ${show.map((c) => pct(v!.hit_rate[r.capacities.indexOf(c)]).padStart(6)).join(" ")}`);
+    lines.push(`  ${p.padEnd(6)} ${show.map((c) => pct(v.hit_rate[r.capacities.indexOf(c)]).padStart(6)).join(" ")}`);
   }
   const targets = r.targets.filter((t) => t >= 0.8 && t <= 0.95);
   for (const t of targets) {
-    lines.push(`capacity for ${pct(t)} hits: ${Object.entries(r.capacity_for).map(([p, v]) => `${p} ${v![String(t)] ?? `> ${r.capacities[r.capacities.length - 1]}`}`).join(", ")}`);
+    lines.push(`capacity for ${pct(t)} hits: ${Object.entries(r.capacity_for).map(([p, v]) => `${p} ${v[String(t)] ?? `> ${r.capacities[r.capacities.length - 1]}`}`).join(", ")}`);
   }
   return lines.join("\n") + "\n";
 }

@@ -7,7 +7,39 @@ import { refuseSpecialOutDir } from "./out-dir-guard.js";
 
 export const DEFAULT_MODEL = "Qwen/Qwen1.5-MoE-A2.7B-Chat-GPTQ-Int4";
 
-const intFrom = (min: number) => z.coerce.number().int().min(min);
+/** A decimal number as typed (commander hands strings). z.coerce.number() would read "abc" as NaN
+ * ("expected number, received NaN", no value quoted) and "" or " " as 0; here each problem is
+ * "must be ..., got "<what was typed>"", after the flag that resolveRunConfig puts first. */
+const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
+
+interface NumberRule {
+  integer?: boolean;
+  min?: number;
+  /** min itself is refused (a fraction of GPU memory must be > 0). */
+  minExclusive?: boolean;
+  max?: number;
+  /** Why max, said after it. */
+  maxReason?: string;
+}
+
+export function numberOption(rule: NumberRule) {
+  return z.union([z.string(), z.number()]).transform((v, ctx) => {
+    const typed = typeof v === "number" ? String(v) : v;
+    const fail = (what: string) => {
+      ctx.addIssue({ code: "custom", message: `${what}, got ${JSON.stringify(typed)}` });
+      return z.NEVER;
+    };
+    const n = typeof v === "number" ? v : DECIMAL.test(v.trim()) ? Number(v.trim()) : NaN;
+    if (!Number.isFinite(n)) return fail(rule.integer ? "must be an integer" : "must be a number");
+    if (rule.integer && !Number.isInteger(n)) return fail("must be an integer");
+    if (rule.min !== undefined && (rule.minExclusive ? n <= rule.min : n < rule.min)) return fail(`must be ${rule.minExclusive ? ">" : ">="} ${rule.min}`);
+    if (rule.max !== undefined && n > rule.max) return fail(`must be at most ${rule.max}${rule.maxReason ? ` (${rule.maxReason})` : ""}`);
+    if (rule.integer && !Number.isSafeInteger(n)) return fail(`must be at most ${Number.MAX_SAFE_INTEGER}`);
+    return n;
+  });
+}
+
+const intFrom = (min: number) => numberOption({ integer: true, min });
 const layerSpec = z.string().regex(/^\d+(-\d+)?(,\d+(-\d+)?)*$/, "expected layers like 0,5-7");
 
 export const runOptionsSchema = z
@@ -17,19 +49,14 @@ export const runOptionsSchema = z
     prompts: z.string().optional(),
     numPrompts: intFrom(1).default(25),
     datasetUrl: z.string().url().optional(),
-    // vLLM seeds numpy, whose seeds stop at 2^32 - 1; refine, not .int(), so that 2^53 and beyond
-    // get this message rather than "expected int".
-    seed: z.coerce
-      .number()
-      .refine(Number.isInteger, "must be an integer")
-      .pipe(z.number().min(0, "must be >= 0").max(2 ** 32 - 1, "must be at most 4294967295 (2^32 - 1, the largest seed numpy takes; vLLM seeds numpy)"))
-      .default(1234),
+    // vLLM seeds numpy, whose seeds stop at 2^32 - 1.
+    seed: numberOption({ integer: true, min: 0, max: 2 ** 32 - 1, maxReason: "2^32 - 1, the largest seed numpy takes; vLLM seeds numpy" }).default(1234),
     maxTokens: intFrom(1).default(256),
-    temperature: z.coerce.number().min(0).default(0),
+    temperature: numberOption({ min: 0 }).default(0),
     out: z.string().optional(),
     python: z.string().optional(),
     tensorParallelSize: intFrom(1).default(1),
-    gpuMemoryUtilization: z.coerce.number().gt(0).max(1).default(0.9),
+    gpuMemoryUtilization: numberOption({ min: 0, minExclusive: true, max: 1 }).default(0.9),
     maxModelLen: intFrom(16).optional(),
     repeats: intFrom(1).default(1),
     layers: layerSpec.optional(),

@@ -37,7 +37,7 @@ export async function locateVllm(python: string): Promise<VllmInstall> {
   const stdout = r.stdout;
   let info: { missing?: boolean; version?: string; root?: string };
   try {
-    info = JSON.parse(stdout.trim().split("\n").pop() ?? "");
+    info = JSON.parse(stdout.trim().split("\n").pop() ?? "") as typeof info;
   } catch {
     throw envError(`${python}: unexpected output from the vLLM lookup: ${JSON.stringify(stdout.slice(0, 200))}`);
   }

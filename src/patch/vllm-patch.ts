@@ -171,9 +171,10 @@ function conflictError(root: string, files: FileReport[], what: string): UserErr
 
 export async function applyPatch(root: string, patches: FilePatch[]): Promise<{ result: "applied" | "already-applied" } & ActionNotes> {
   return underLock(root, patches, async (txid, notes) => {
-    let { state, files, otherVersion } = await checkPatch(root, patches);
+    const checked = await checkPatch(root, patches);
+    let { state, files } = checked;
     if (state === "other-version") {
-      notes.push(...(await removeOtherVersion(root, patches, otherVersion!, txid)).map((w) => `warning: ${w}`));
+      notes.push(...(await removeOtherVersion(root, patches, checked.otherVersion!, txid)).map((w) => `warning: ${w}`));
       notes.push("removed the patch of another moe-prof version");
       ({ state, files } = await checkPatch(root, patches));
       txid = newTxid();

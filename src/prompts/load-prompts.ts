@@ -1,8 +1,6 @@
 // Where a run's prompts come from: --prompts FILE, --dataset-url, or the bundled GSM8K split.
-import { mkdtempSync, rmSync } from "node:fs";
-import os from "node:os";
 import path from "node:path";
-import { bundledGsm8kPath, readGsm8k } from "./read-gsm8k.js";
+import { bundledGsm8kPath, parseGsm8k, readGsm8k } from "./read-gsm8k.js";
 import { readPromptsFile } from "./read-prompts-file.js";
 import { downloadDataset } from "./download-dataset.js";
 
@@ -17,15 +15,10 @@ export async function loadPrompts(opts: {
   numPrompts: number;
 }): Promise<PromptSet> {
   if (opts.prompts) return { source: path.resolve(opts.prompts), prompts: readPromptsFile(opts.prompts, opts.numPrompts) };
+  // Problems in a downloaded file are named by the URL and line (the text is never saved).
   if (opts.datasetUrl) {
-    const tmp = mkdtempSync(path.join(os.tmpdir(), "moe-prof-dataset-"));
-    try {
-      const dest = path.join(tmp, "dataset.jsonl");
-      await downloadDataset(opts.datasetUrl, dest);
-      return { source: opts.datasetUrl, prompts: readGsm8k(dest, opts.numPrompts) };
-    } finally {
-      rmSync(tmp, { recursive: true, force: true });
-    }
+    const text = await downloadDataset(opts.datasetUrl);
+    return { source: opts.datasetUrl, prompts: parseGsm8k(text, opts.datasetUrl, opts.numPrompts) };
   }
   return { source: "bundled GSM8K test split (fixtures/gsm8k)", prompts: readGsm8k(bundledGsm8kPath(), opts.numPrompts) };
 }

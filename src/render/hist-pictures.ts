@@ -1,5 +1,9 @@
-// The pictures `hist` writes, as functions of a summary (also what `run` will call).
+// The pictures `hist` and `run` write, as functions of a summary. They are independent: drawn at
+// once, at most PICTURE_CONCURRENCY at a time (each holds its canvas until encoded), so that one
+// picture's PNG encoding, on libuv's threads, overlaps the next one's drawing.
+import os from "node:os";
 import path from "node:path";
+import pLimit from "p-limit";
 import type { HistSummary } from "../analysis/summary.js";
 import { writeFileAtomic } from "../artifacts/atomic-write.js";
 import { expertHeatmapSpec, expertHistSpec } from "./specs.js";
@@ -10,34 +14,26 @@ export const HIST_PNG = "expert_hist.png";
 export const HEATMAP_PNG = "expert_heatmap.png";
 export const TRANSITIONS_PNG = "layer_transitions.png";
 
-export async function renderHistPng(summary: HistSummary, outPath: string): Promise<void> {
-  await writeFileAtomic(outPath, await specToPng(expertHistSpec(summary)));
-}
+/** One picture per core, at most the three there are. */
+export const PICTURE_CONCURRENCY = Math.max(1, Math.min(3, os.availableParallelism()));
 
-export async function renderHeatmapPng(summary: HistSummary, outPath: string): Promise<void> {
-  await writeFileAtomic(outPath, await specToPng(expertHeatmapSpec(summary)));
-}
-
-/** The pictures as PNG bytes, with their file names (`hist` publishes them as one set with
- * summary.json); layer_transitions.png when two consecutive layers are analysed. */
-export async function histPictureFiles(summary: HistSummary): Promise<{ name: string; data: Buffer }[]> {
-  const files = [
-    { name: HIST_PNG, data: await specToPng(expertHistSpec(summary)) },
-    { name: HEATMAP_PNG, data: await specToPng(expertHeatmapSpec(summary)) },
+/** The pictures as PNG bytes, with their file names, in a fixed order (`hist` publishes them as one
+ * set with summary.json); layer_transitions.png when two consecutive layers are analysed. */
+export async function histPictureFiles(summary: HistSummary, concurrency = PICTURE_CONCURRENCY): Promise<{ name: string; data: Buffer }[]> {
+  const limit = pLimit(concurrency);
+  const specs = [
+    { name: HIST_PNG, spec: () => expertHistSpec(summary) },
+    { name: HEATMAP_PNG, spec: () => expertHeatmapSpec(summary) },
   ];
-  if (summary.layer_transitions !== null)
-    files.push({ name: TRANSITIONS_PNG, data: await specToPng(transitionsSpec(summary, summary.layer_transitions)) });
-  return files;
+  const transitions = summary.layer_transitions;
+  if (transitions !== null) specs.push({ name: TRANSITIONS_PNG, spec: () => transitionsSpec(summary, transitions) });
+  return Promise.all(specs.map(({ name, spec }) => limit(async () => ({ name, data: await specToPng(spec()) }))));
 }
 
 /** Writes the pictures into outDir (layer_transitions.png when two consecutive layers are analysed); returns their paths. */
 export async function renderHistPictures(summary: HistSummary, outDir: string): Promise<string[]> {
-  const hist = path.join(outDir, HIST_PNG);
-  const heat = path.join(outDir, HEATMAP_PNG);
-  await renderHistPng(summary, hist);
-  await renderHeatmapPng(summary, heat);
-  if (summary.layer_transitions === null) return [hist, heat];
-  const trans = path.join(outDir, TRANSITIONS_PNG);
-  await writeFileAtomic(trans, await specToPng(transitionsSpec(summary, summary.layer_transitions)));
-  return [hist, heat, trans];
+  const files = await histPictureFiles(summary);
+  const paths = files.map((f) => path.join(outDir, f.name));
+  await Promise.all(files.map((f, i) => writeFileAtomic(paths[i]!, f.data)));
+  return paths;
 }

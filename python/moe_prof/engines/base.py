@@ -6,8 +6,9 @@ resumes it once after the untimed warm-up, and closes it once after the measured
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 ProgressFn = Callable[[int, int], None]  # (requests done, total)
 

@@ -44,7 +44,7 @@ def _find_moe_modules(model: torch.nn.Module) -> list[tuple[int, torch.nn.Module
         elif (
             isinstance(getattr(mod, "gate", None), torch.nn.Linear)
             and hasattr(mod, "experts")
-            and isinstance(getattr(mod, "experts"), torch.nn.ModuleList)
+            and isinstance(mod.experts, torch.nn.ModuleList)
         ):
             found.append((layer, mod, "gate"))
     found.sort(key=lambda t: t[0])
@@ -98,9 +98,9 @@ class HFEngine:
         self.tokenizer = AutoTokenizer.from_pretrained(job.tokenizer or job.config_dir or job.model)
         self.load_s = time.perf_counter() - t0
 
-        self.top_k = int(getattr(self.config, "num_experts_per_tok"))
+        self.top_k = int(self.config.num_experts_per_tok)
         self.num_experts = int(
-            getattr(self.config, "num_experts", None) or getattr(self.config, "num_local_experts")
+            getattr(self.config, "num_experts", None) or self.config.num_local_experts
         )
         self.moe = _find_moe_modules(self.model)
         if not self.moe:

@@ -3,7 +3,8 @@ so that a bad `--layers` is refused before the model is loaded."""
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 
 class LayersError(ValueError):

@@ -76,7 +76,7 @@ class _Progress:
     def __init__(self, report: ProgressFn | None) -> None:
         self._report = report
 
-    def __call__(self, iterable: Any = None, total: int | None = None, **_: Any) -> "_Bar":
+    def __call__(self, iterable: Any = None, total: int | None = None, **_: Any) -> _Bar:
         return _Bar(iterable, total, self._report if iterable is None else None)
 
 
