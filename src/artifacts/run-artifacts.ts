@@ -1,7 +1,6 @@
 // What a finished run leaves beside moe_routes.jsonl: pictures, summary.json, timing.json, passes.json.
 import path from "node:path";
 import type { HistSummary } from "../analysis/summary.js";
-import { renderHistPictures } from "../render/hist-pictures.js";
 import { writeFileAtomic } from "./atomic-write.js";
 import { SUMMARY_FILE } from "./summary-json.js";
 import { toCompactJson } from "./compact-json.js";
@@ -36,6 +35,9 @@ export async function writeRunArtifacts(
   passes: CompletedPass[],
   checks: PassChecks,
 ): Promise<{ files: string[]; timing: ReturnType<typeof buildTiming> }> {
+  // Loaded here, not at start-up: vega, vega-lite and canvas cost ~0.4 s and ~70 MB that
+  // `moe-prof --version`, `--help` and `validate` must not pay (cli.ts imports this module).
+  const { renderHistPictures } = await import("../render/hist-pictures.js");
   const pictures = await renderHistPictures(checks.summary, dir);
   const timing = buildTiming(
     passes.map((p) => p.record),

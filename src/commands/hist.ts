@@ -1,7 +1,6 @@
 import { mkdir } from "node:fs/promises";
 import path from "node:path";
 import type { Command } from "commander";
-import { analyseRoutesFile, lenientNote } from "../routes/analyse-routes.js";
 import { humanSummary } from "../render/human-summary.js";
 import { parseLayerList } from "../config/layer-list.js";
 import { writeSummaryJson, summaryJson } from "../artifacts/summary-json.js";
@@ -43,6 +42,7 @@ Examples:
     .action(async (file: string, opts: { out?: string; layers?: string; json?: boolean; lenient?: boolean }) => {
       const layers = opts.layers === undefined ? undefined : parseLayerList(opts.layers);
       const outDir = opts.out ?? path.dirname(path.resolve(file));
+      const { analyseRoutesFile, lenientNote } = await import("../routes/analyse-routes.js");
       const { summary, skipped, skippedCount } = await analyseRoutesFile(file, { layers, lenient: opts.lenient });
       if (skippedCount > 0) {
         for (const line of skipped.slice(0, 5)) process.stderr.write(`skipped ${line}\n`);

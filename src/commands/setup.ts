@@ -3,17 +3,19 @@ import { existsSync, readdirSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import type { Command } from "commander";
-import { execa } from "execa";
 import { envError } from "../errors.js";
 import { packageRoot } from "../config/package-info.js";
 
+// execa is loaded when setup runs, not at start-up.
 async function has(cmd: string, args: string[]): Promise<boolean> {
+  const { execa } = await import("execa");
   const r = await execa(cmd, args, { reject: false });
   return r.exitCode === 0;
 }
 
 async function step(title: string, cmd: string, args: string[]): Promise<void> {
   process.stderr.write(`moe-prof setup: ${title}\n  $ ${[cmd, ...args].join(" ")}\n`);
+  const { execa } = await import("execa");
   const r = await execa(cmd, args, { stdio: "inherit", reject: false });
   if (r.exitCode !== 0) throw envError(`setup step failed (${title}): \`${cmd}\` exited with ${r.exitCode ?? r.signal}`);
 }
@@ -42,6 +44,7 @@ function localPython312Candidates(): string[] {
 async function findPython312(given: string | undefined): Promise<{ found: string | null; seen: string[] }> {
   const seen: string[] = [];
   const candidates = given ? [given] : ["python3.12", "python3", ...localPython312Candidates()];
+  const { execa } = await import("execa");
   for (const py of candidates) {
     const v = await execa(py, ["-c", "import sys; print('%d.%d' % sys.version_info[:2])"], { reject: false, timeout: 30_000 });
     if (v.exitCode !== 0) {

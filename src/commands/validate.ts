@@ -1,5 +1,4 @@
 import type { Command } from "commander";
-import { validateRoutesFile } from "../routes/validate-file.js";
 import { UserError, EXIT_INVALID } from "../errors.js";
 
 export function registerValidate(program: Command): void {
@@ -25,6 +24,7 @@ Example:
   moe-prof validate out/moe_routes.jsonl --all-errors`,
     )
     .action(async (file: string, opts: { allErrors?: boolean }) => {
+      const { validateRoutesFile } = await import("../routes/validate-file.js");
       const report = await validateRoutesFile(file, { allErrors: opts.allErrors });
       const s = report.scan;
       if (!report.valid) {

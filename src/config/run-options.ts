@@ -4,7 +4,9 @@ import { z } from "zod";
 import { UserError, EXIT_ENV } from "../errors.js";
 import { parseLayerList } from "./layer-list.js";
 
-export const DEFAULT_MODEL = "Qwen/Qwen1.5-MoE-A2.7B-Chat-GPTQ-Int4";
+import { DEFAULT_MODEL } from "./defaults.js";
+
+export { DEFAULT_MODEL };
 
 const intFrom = (min: number) => z.coerce.number().int().min(min);
 const layerSpec = z.string().regex(/^\d+(-\d+)?(,\d+(-\d+)?)*$/, "expected layers like 0,5-7");

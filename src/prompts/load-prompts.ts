@@ -4,7 +4,6 @@ import os from "node:os";
 import path from "node:path";
 import { bundledGsm8kPath, readGsm8k } from "./read-gsm8k.js";
 import { readPromptsFile } from "./read-prompts-file.js";
-import { downloadDataset } from "./download-dataset.js";
 
 export interface PromptSet {
   source: string;
@@ -21,6 +20,8 @@ export async function loadPrompts(opts: {
     const tmp = mkdtempSync(path.join(os.tmpdir(), "moe-prof-dataset-"));
     try {
       const dest = path.join(tmp, "dataset.jsonl");
+      // undici only when a download is asked for: it is not loaded at start-up.
+      const { downloadDataset } = await import("./download-dataset.js");
       await downloadDataset(opts.datasetUrl, dest);
       return { source: opts.datasetUrl, prompts: readGsm8k(dest, opts.numPrompts) };
     } finally {
