@@ -15,6 +15,13 @@ export interface LineSink {
   unreadable(lineNo: number, what: string): void;
   /** Checked after every line; true stops reading (e.g. after the first error). */
   readonly stopped: boolean;
+  /**
+   * Optional byte path for the whole lines of a chunk that passed the UTF-8 check, buf[start,
+   * end) with end just past a "\n", the first numbered firstLineNo: the sink reads them itself
+   * (handing lines it does not take to `line`) and returns how many it consumed (fewer if it
+   * stopped), or -1 to have them decoded and given to `line` as usual.
+   */
+  lines?(buf: Buffer, start: number, end: number, firstLineNo: number): number;
 }
 
 export interface ReadLinesResult {
@@ -82,7 +89,10 @@ export async function readLines(file: string, sink: LineSink, maxLineBytes = DEF
       }
       if (start <= lastNl) {
         const region = chunk.subarray(start, lastNl + 1);
-        if (isUtf8(region)) {
+        const utf8 = isUtf8(region);
+        const consumed = utf8 && sink.lines ? sink.lines(chunk, start, lastNl + 1, lineNo + 1) : -1;
+        if (consumed >= 0) lineNo += consumed;
+        else if (utf8) {
           const text = region.toString("utf8");
           let pos = 0;
           const end = text.length;

@@ -5,6 +5,7 @@ import { readLines, DEFAULT_MAX_LINE_BYTES, type ByteRange } from "./line-reader
 import { MetaSchema, routeSchema, routeRulesFromMeta, firstSchemaProblem, type RoutesMeta } from "./schema.js";
 import { makeRouteCheck, type CheckedRoute, type RouteCheck } from "./route-check.js";
 import { RowCoverage, type RequestRows } from "./coverage.js";
+import { FastRouteLines, fastScanEnabled } from "./fast-row.js";
 import { envError } from "../errors.js";
 
 export interface RouteProblem {
@@ -30,6 +31,8 @@ export interface ScanOptions {
   onMeta?: (meta: RoutesMeta) => void;
   /** Called for every accepted route row; `req` is a dense request index, `layerIdx` indexes layers_logged. */
   onRow?: (row: CheckedRoute, req: number, layerIdx: number) => void;
+  /** Try the byte scanner (fast-row.ts) before JSON.parse (default: on unless MOE_PROF_FAST_SCAN=0). */
+  fastPath?: boolean;
 }
 
 export interface ScanResult {
@@ -83,12 +86,16 @@ export class RouteAcceptor {
   /** "ok", "invalid" (not a valid route line: word it with the schema) or "duplicate". */
   accept(value: unknown): "ok" | "invalid" | "duplicate" {
     if (!this.check(value)) return "invalid";
-    const req = this.coverage.requestIndex(value.req_id);
-    const li = this.layerIndex[value.layer]!;
-    if (!this.coverage.add(req, li, value.token_idx)) return "duplicate";
+    return this.acceptChecked(value, this.coverage.requestIndex(value.req_id)) ? "ok" : "duplicate";
+  }
+
+  /** A row known to be valid (checked here or by the byte scanner); false for a duplicate. */
+  acceptChecked(row: CheckedRoute, req: number): boolean {
+    const li = this.layerIndex[row.layer]!;
+    if (!this.coverage.add(req, li, row.token_idx)) return false;
     this.rows++;
-    this.onRow?.(value, req, li);
-    return "ok";
+    this.onRow?.(row, req, li);
+    return true;
   }
 }
 
@@ -115,8 +122,10 @@ export async function scanRouteRange(
   range: ByteRange,
   onRow?: (row: CheckedRoute, req: number, layerIdx: number) => void,
   maxLineBytes = DEFAULT_MAX_LINE_BYTES,
+  fastPath = fastScanEnabled(),
 ): Promise<RangeScan> {
   const acceptor = new RouteAcceptor(meta, onRow);
+  const fast = fastPath ? FastRouteLines.create(routeRulesFromMeta(meta), acceptor) : null;
   let ok = true;
   const read = await readLines(
     file,
@@ -126,6 +135,9 @@ export async function scanRouteRange(
       },
       unreadable() {
         ok = false;
+      },
+      lines(buf, start, end, firstLineNo) {
+        return fast === null ? -1 : fast.lines(buf, start, end, firstLineNo, this);
       },
       line(text) {
         let value: unknown;
@@ -171,10 +183,14 @@ export async function scanRoutesFile(file: string, opts: ScanOptions = {}): Prom
   let meta: RoutesMeta | null = null;
   let acceptor: RouteAcceptor | null = null;
   let schema: ReturnType<typeof routeSchema> | null = null;
+  let fast: FastRouteLines | null = null;
 
   const sink = {
     get stopped() {
       return stopped;
+    },
+    lines(buf: Buffer, start: number, end: number, firstLineNo: number) {
+      return fast === null ? -1 : fast.lines(buf, start, end, firstLineNo, this);
     },
     unreadable(lineNo: number, what: string) {
       badLines++;
@@ -220,6 +236,7 @@ export async function scanRoutesFile(file: string, opts: ScanOptions = {}): Prom
         meta = MetaSchema.parse(value);
         schema = routeSchema(routeRulesFromMeta(meta));
         acceptor = new RouteAcceptor(meta, opts.onRow);
+        if (opts.fastPath ?? fastScanEnabled()) fast = FastRouteLines.create(routeRulesFromMeta(meta), acceptor);
         opts.onMeta?.(meta);
         return;
       }
