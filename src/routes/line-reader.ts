@@ -17,11 +17,11 @@ export interface LineSink {
   readonly stopped: boolean;
   /**
    * Optional byte path for the whole lines of a chunk that passed the UTF-8 check, buf[start,
-   * end) with end just past a "\n", the first numbered firstLineNo: the sink reads them itself
-   * (handing lines it does not take to `line`) and returns how many it consumed (fewer if it
-   * stopped), or -1 to have them decoded and given to `line` as usual.
+   * end) with end just past a "\n", the first numbered firstLineNo: the sink reads some of them
+   * itself (handing lines it does not take to `line`) and says how many lines it consumed and
+   * where the rest begins (decoded and given to `line` as usual); null: none consumed.
    */
-  lines?(buf: Buffer, start: number, end: number, firstLineNo: number): number;
+  lines?(buf: Buffer, start: number, end: number, firstLineNo: number): { lines: number; next: number } | null;
 }
 
 export interface ReadLinesResult {
@@ -87,12 +87,18 @@ export async function readLines(file: string, sink: LineSink, maxLineBytes = DEF
         start = firstNl + 1;
         if (sink.stopped) break;
       }
+      if (start <= lastNl && sink.lines && isUtf8(chunk.subarray(start, lastNl + 1))) {
+        const fast = sink.lines(chunk, start, lastNl + 1, lineNo + 1);
+        if (fast !== null) {
+          lineNo += fast.lines;
+          start = fast.next;
+          if (sink.stopped) break;
+        }
+      }
       if (start <= lastNl) {
         const region = chunk.subarray(start, lastNl + 1);
         const utf8 = isUtf8(region);
-        const consumed = utf8 && sink.lines ? sink.lines(chunk, start, lastNl + 1, lineNo + 1) : -1;
-        if (consumed >= 0) lineNo += consumed;
-        else if (utf8) {
+        if (utf8) {
           const text = region.toString("utf8");
           let pos = 0;
           const end = text.length;

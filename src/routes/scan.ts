@@ -137,7 +137,7 @@ export async function scanRouteRange(
         ok = false;
       },
       lines(buf, start, end, firstLineNo) {
-        return fast === null ? -1 : fast.lines(buf, start, end, firstLineNo, this);
+        return fast === null ? null : { lines: fast.lines(buf, start, end, firstLineNo, this), next: end };
       },
       line(text) {
         let value: unknown;
@@ -190,7 +190,15 @@ export async function scanRoutesFile(file: string, opts: ScanOptions = {}): Prom
       return stopped;
     },
     lines(buf: Buffer, start: number, end: number, firstLineNo: number) {
-      return fast === null ? -1 : fast.lines(buf, start, end, firstLineNo, this);
+      if (fast === null) {
+        if (firstLineNo !== 1) return null;
+        // Line 1 (the meta line) the usual way; the rest of the chunk then through the fast path.
+        const nl = buf.indexOf(10, start);
+        this.line(buf.toString("utf8", start, nl), 1, true);
+        if (stopped || fast === null) return { lines: 1, next: nl + 1 };
+        return { lines: 1 + (fast as FastRouteLines).lines(buf, nl + 1, end, 2, this), next: end };
+      }
+      return { lines: fast.lines(buf, start, end, firstLineNo, this), next: end };
     },
     unreadable(lineNo: number, what: string) {
       badLines++;
