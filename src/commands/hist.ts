@@ -42,6 +42,10 @@ Examples:
     .action(async (file: string, opts: { out?: string; layers?: string; json?: boolean; lenient?: boolean }) => {
       const layers = opts.layers === undefined ? undefined : parseLayerList(opts.layers);
       const outDir = opts.out ?? path.dirname(path.resolve(file));
+      // Drawing threads start now: they load vega and canvas while the log is scanned.
+      const { PicturePool } = await import("../render/picture-pool.js");
+      const pool = PicturePool.start();
+      try {
       const { analyseRoutesFile, lenientNote } = await import("../routes/analyse-routes.js");
       const { summary, skipped, skippedCount } = await analyseRoutesFile(file, { layers, lenient: opts.lenient });
       if (skippedCount > 0) {
@@ -58,8 +62,7 @@ Examples:
       let json: string;
       try {
         // Loaded here, not at start-up: vega and canvas cost ~0.4 s that validate and --help need not pay.
-        const { renderHistPictures } = await import("../render/hist-pictures.js");
-        pictures = await renderHistPictures(summary, outDir);
+        pictures = await pool.renderInto(summary, outDir);
         json = await writeSummaryJson(outDir, summary);
       } catch (e) {
         const code = (e as NodeJS.ErrnoException).code;
@@ -70,6 +73,9 @@ Examples:
       else {
         for (const n of summary.notes) process.stderr.write(`note: ${n}\n`);
         process.stdout.write(humanSummary(summary) + `wrote ${[...pictures, json].join(", ")}\n`);
+      }
+      } finally {
+        pool.close();
       }
     });
 }

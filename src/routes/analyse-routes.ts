@@ -43,13 +43,16 @@ export interface RangeJob {
   meta: RoutesMeta;
   range: ByteRange;
   selected: boolean[];
+  /** False for validation alone: rows are checked and covered, not tallied. */
+  tally: boolean;
 }
 
 export interface RangeOutcome {
   ok: boolean;
   rows: number;
+  lines: number;
   coverage: CoverageState;
-  tally: TallyState;
+  tally: TallyState | null;
 }
 
 function selectedLayers(file: string, meta: RoutesMeta, wanted: number[] | undefined): boolean[] {
@@ -97,7 +100,7 @@ export function lenientNote(problems: number, lines: number): string {
   return `--lenient: ${problems} problem${problems === 1 ? "" : "s"}, ${lines} line${lines === 1 ? "" : "s"} skipped`;
 }
 
-function threadCount(opts: AnalyseOptions): number {
+export function threadCount(opts: { threads?: number }): number {
   const env = Number(process.env.MOE_PROF_THREADS);
   const want = opts.threads ?? (Number.isInteger(env) && env > 0 ? env : Math.min(availableParallelism(), MAX_THREADS));
   return Math.max(1, want);
@@ -110,7 +113,42 @@ function threadCount(opts: AnalyseOptions): number {
  * Exported for tests; callers use analyseRoutesFile.
  */
 export async function analyseInParallel(file: string, opts: AnalyseOptions): Promise<HistSummary | null> {
-  const threads = threadCount(opts);
+  const plan = await parallelPlan(file, threadCount(opts), opts.parallelMinBytes);
+  if (plan === null || plan.meta.num_experts === undefined) return null;
+  const { meta, ranges, size } = plan;
+  const selected = selectedLayers(file, meta, opts.layers);
+
+  // This thread takes the first range while workers take the rest.
+  const tally = new RouteTally(selected, meta.num_experts, meta.layers_logged);
+  const own = scanRouteRange(file, meta, ranges[0]!, (row, req, li) => tally.add(row, req, li)).catch(() => null);
+  const others = ranges.slice(1).map((range) => runRangeWorker({ file, meta, range, selected, tally: true }));
+  const [mine, ...theirs] = await Promise.all([own, ...others]);
+  if (!mine || !mine.ok || theirs.some((t) => t === null || !t.ok)) return null;
+  const coverage = mine.acceptor.coverage;
+  let rows = mine.rows;
+  for (const t of theirs as RangeOutcome[]) {
+    const reqMap = coverage.mergeFrom(t.coverage);
+    if (reqMap === null) return null; // a row repeated across parts
+    tally.mergeFrom(t.tally!, reqMap);
+    rows += t.rows;
+  }
+  if (coverage.missingRows().length > 0) return null;
+  return buildSummary({ meta, tally, requests: coverage.requests(), rows, skippedLines: 0, source: { file: path.basename(file), bytes: size } });
+}
+
+export interface ParallelPlan {
+  meta: RoutesMeta;
+  /** Byte ranges after the meta line, cut at line boundaries. */
+  ranges: ByteRange[];
+  size: number;
+}
+
+/**
+ * How to split a log across threads, or null when it should be scanned sequentially: one thread,
+ * a small or .partial file, or a first line that is not an accepted meta line (the sequential
+ * scan words what is wrong).
+ */
+export async function parallelPlan(file: string, threads: number, minBytes = PARALLEL_MIN_BYTES): Promise<ParallelPlan | null> {
   if (threads < 2 || file.endsWith(".partial")) return null;
   let size: number;
   try {
@@ -120,7 +158,7 @@ export async function analyseInParallel(file: string, opts: AnalyseOptions): Pro
   } catch {
     return null;
   }
-  if (size < (opts.parallelMinBytes ?? PARALLEL_MIN_BYTES)) return null;
+  if (size < minBytes) return null;
   const first = await readFirstLine(file, DEFAULT_MAX_LINE_BYTES);
   if (first === null || !isUtf8(first.text)) return null;
   let metaValue: unknown;
@@ -130,32 +168,14 @@ export async function analyseInParallel(file: string, opts: AnalyseOptions): Pro
     return null;
   }
   const parsed = MetaSchema.safeParse(metaValue);
-  if (!parsed.success || parsed.data.num_experts === undefined) return null;
-  const meta = parsed.data;
-  const selected = selectedLayers(file, meta, opts.layers);
+  if (!parsed.success) return null;
   const ranges = await splitAtLines(file, first.end, size, threads);
   if (ranges.length < 2) return null;
-
-  // This thread takes the first range while workers take the rest.
-  const tally = new RouteTally(selected, meta.num_experts, meta.layers_logged);
-  const own = scanRouteRange(file, meta, ranges[0]!, (row, req, li) => tally.add(row, req, li)).catch(() => null);
-  const others = ranges.slice(1).map((range) => runRangeWorker({ file, meta, range, selected }));
-  const [mine, ...theirs] = await Promise.all([own, ...others]);
-  if (!mine || !mine.ok || theirs.some((t) => t === null || !t.ok)) return null;
-  const coverage = mine.acceptor.coverage;
-  let rows = mine.rows;
-  for (const t of theirs as RangeOutcome[]) {
-    const reqMap = coverage.mergeFrom(t.coverage);
-    if (reqMap === null) return null; // a row repeated across parts
-    tally.mergeFrom(t.tally, reqMap);
-    rows += t.rows;
-  }
-  if (coverage.missingRows().length > 0) return null;
-  return buildSummary({ meta, tally, requests: coverage.requests(), rows, skippedLines: 0, source: { file: path.basename(file), bytes: size } });
+  return { meta: parsed.data, ranges, size };
 }
 
 /** Resolves to the worker's outcome, or null if it failed in any way (the caller rescans). */
-function runRangeWorker(job: RangeJob): Promise<RangeOutcome | null> {
+export function runRangeWorker(job: RangeJob): Promise<RangeOutcome | null> {
   return new Promise((resolve) => {
     const worker = new Worker(new URL("./analyse-range-worker.js", import.meta.url), { workerData: job });
     let outcome: RangeOutcome | null = null;
