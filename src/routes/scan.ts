@@ -6,12 +6,15 @@ import { MetaSchema, routeSchema, routeRulesFromMeta, firstSchemaProblem, type R
 import { makeRouteCheck, type CheckedRoute, type RouteCheck } from "./route-check.js";
 import { RowCoverage, type RequestRows } from "./coverage.js";
 import { FastRouteLines, fastScanEnabled } from "./fast-row.js";
+import { isParquetFile, readParquetRows, PARQUET_META_KEY } from "./parquet-read.js";
 import { envError } from "../errors.js";
 
 export interface RouteProblem {
   line: number | null;
   field: string | null;
   what: string;
+  /** Parquet input: `line` is a row number (1-based), printed as "row N". */
+  row?: true;
 }
 
 export type ScanMode =
@@ -53,7 +56,7 @@ export interface ScanResult {
 }
 
 export function formatProblem(file: string, p: RouteProblem): string {
-  const where = p.line === null ? file : `${file}:${p.line}`;
+  const where = p.line === null ? file : p.row ? `${file}: row ${p.line}` : `${file}:${p.line}`;
   return p.field ? `${where}: ${p.field}: ${p.what}` : `${where}: ${p.what}`;
 }
 
@@ -171,9 +174,15 @@ export async function scanRoutesFile(file: string, opts: ScanOptions = {}): Prom
   let problemCount = 0;
   let badLines = 0;
   let stopped = false;
+  // Parquet input (parquet-read.ts): "line" n >= 2 is row n - 1; line 1 is the meta (key-value metadata).
+  const parquet = await isParquetFile(file);
   const report = (line: number | null, field: string | null, what: string): void => {
     problemCount++;
-    if (problems.length < keep) problems.push({ line, field, what });
+    if (problems.length < keep) {
+      if (!parquet || line === null) problems.push({ line, field, what });
+      else if (line === 1) problems.push({ line: null, field: field === null ? PARQUET_META_KEY : `${PARQUET_META_KEY} ${field}`, what });
+      else problems.push({ line: line - 1, field, what, row: true });
+    }
     if (mode === "first-error") stopped = true;
   };
 
@@ -218,6 +227,10 @@ export async function scanRoutesFile(file: string, opts: ScanOptions = {}): Prom
         if (nf) return report(lineNo, nf, "NaN/Infinity is not valid JSON (write finite numbers)");
         return report(lineNo, null, "not valid JSON");
       }
+      this.value(value, lineNo);
+    },
+    /** A parsed line (or a Parquet row as the same value): the rules from here on. */
+    value(value: unknown, lineNo: number) {
       if (acceptor !== null) {
         const verdict = acceptor.accept(value);
         if (verdict === "ok") return;
@@ -263,7 +276,18 @@ export async function scanRoutesFile(file: string, opts: ScanOptions = {}): Prom
     },
   };
 
-  const read = await readLines(file, sink, opts.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES);
+  const read = parquet
+    ? await readParquetRows(file, {
+        value: (v, lineNo) => sink.value(v, lineNo),
+        fileProblem: (what) => {
+          stopped = true;
+          report(null, null, what);
+        },
+        get stopped() {
+          return stopped;
+        },
+      })
+    : await readLines(file, sink, opts.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES);
   if (!stopped) {
     if (read.bytes === 0) report(null, null, "empty file: expected a meta line and route rows");
   }
