@@ -14,7 +14,8 @@ export function registerHist(program: Command): void {
     .argument("<routes.jsonl>", "routes log written by `moe-prof run` (or any writer of the schema)")
     .option("--out <dir>", "where to write the outputs (default: the log's directory)")
     .option("--layers <list>", "analyse only these layers, e.g. 0,5-7 (validation still covers all)")
-    .option("--json", "print summary.json on stdout and nothing else")
+    .option("--json", "print the summary on stdout (one line of JSON) and nothing else")
+    .option("--pretty", "with --json: indented, as summary.json is written")
     .option("--lenient", "skip bad lines (reported on stderr) instead of refusing the log")
     .addHelpText(
       "after",
@@ -39,7 +40,7 @@ Examples:
   moe-prof hist out/moe_routes.jsonl --layers 0,12-23 --out figs
   moe-prof hist out/moe_routes.jsonl --json | jq .overall.normalized_entropy`,
     )
-    .action(async (file: string, opts: { out?: string; layers?: string; json?: boolean; lenient?: boolean }) => {
+    .action(async (file: string, opts: { out?: string; layers?: string; json?: boolean; pretty?: boolean; lenient?: boolean }) => {
       const layers = opts.layers === undefined ? undefined : parseLayerList(opts.layers);
       const outDir = opts.out ?? path.dirname(path.resolve(file));
       // Drawing threads start now: they load vega and canvas while the log is scanned.
@@ -48,9 +49,11 @@ Examples:
       try {
       const { analyseRoutesFile, lenientNote } = await import("../routes/analyse-routes.js");
       const { summary, skipped, skippedCount } = await analyseRoutesFile(file, { layers, lenient: opts.lenient });
-      if (skippedCount > 0) {
+      // The --lenient count is printed here once; summary.notes carries it too (for summary.json).
+      const lenientLine = skippedCount > 0 ? lenientNote(skippedCount, summary.skipped_lines) : null;
+      if (lenientLine !== null) {
         for (const line of skipped.slice(0, 5)) process.stderr.write(`skipped ${line}\n`);
-        process.stderr.write(`${lenientNote(skippedCount, summary.skipped_lines)}\n`);
+        process.stderr.write(`${lenientLine}\n`);
       }
       if (summary.rows === 0) throw new UserError(`${file}: no route rows to analyse`, EXIT_INVALID);
       try {
@@ -69,9 +72,10 @@ Examples:
         if (code && /^E[A-Z]+$/.test(code)) throw envError(`--out ${outDir}: cannot write: ${code}`);
         throw e;
       }
-      if (opts.json) process.stdout.write(summaryJson(summary));
+      // --json is one line (a 4-request log's summary was 118 KB indented); --pretty indents it.
+      if (opts.json) process.stdout.write(opts.pretty ? summaryJson(summary) : JSON.stringify(summary) + "\n");
       else {
-        for (const n of summary.notes) process.stderr.write(`note: ${n}\n`);
+        for (const n of summary.notes) if (n !== lenientLine) process.stderr.write(`note: ${n}\n`);
         process.stdout.write(humanSummary(summary) + `wrote ${[...pictures, json].join(", ")}\n`);
       }
       } finally {

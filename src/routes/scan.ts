@@ -7,6 +7,7 @@ import { makeRouteCheck, type CheckedRoute, type RouteCheck } from "./route-chec
 import { RowCoverage, type RequestRows } from "./coverage.js";
 import { FastRouteLines, fastScanEnabled } from "./fast-row.js";
 import { isParquetFile, readParquetRows, PARQUET_META_KEY } from "./parquet-read.js";
+import { namedRow, RejectedRows, missingRowsExcept } from "./missing-rows.js";
 import { envError } from "../errors.js";
 
 export interface RouteProblem {
@@ -193,6 +194,7 @@ export async function scanRoutesFile(file: string, opts: ScanOptions = {}): Prom
   let acceptor: RouteAcceptor | null = null;
   let schema: ReturnType<typeof routeSchema> | null = null;
   let fast: FastRouteLines | null = null;
+  let rejected: RejectedRows | null = null;
 
   const sink = {
     get stopped() {
@@ -272,6 +274,9 @@ export async function scanRoutesFile(file: string, opts: ScanOptions = {}): Prom
         // Unreachable unless the fast check and the schema disagree; say so rather than accept silently.
         return report(lineNo, null, "rejected by the fast route check but accepted by the schema (moe-prof bug)");
       }
+      // A bad line that still names its row is not reported again as that row missing from its layer.
+      const named = acceptor === null ? null : namedRow(value, acceptor.layerIndex);
+      if (named !== null) (rejected ??= new RejectedRows((meta as RoutesMeta | null)!.layers_logged)).add(named);
       return report(lineNo, problem[0], problem[1]);
     },
   };
@@ -294,7 +299,7 @@ export async function scanRoutesFile(file: string, opts: ScanOptions = {}): Prom
   // Assigned inside the sink callbacks, which TypeScript's narrowing cannot see.
   const cov = (acceptor as RouteAcceptor | null)?.coverage ?? null;
   if (!stopped && cov !== null) {
-    for (const m of cov.missingRows()) {
+    for (const m of missingRowsExcept(cov, rejected, (meta as RoutesMeta | null)!.layers_logged)) {
       if (stopped) break;
       const more = m.missing > 1 ? ` (and ${m.missing - 1} more positions of this request)` : "";
       report(null, `layer ${m.layer}`, `missing row req_id ${JSON.stringify(m.req_id)}, token_idx ${m.token_idx}, present in other layers${more}`);
