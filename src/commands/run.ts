@@ -36,6 +36,7 @@ export function registerRun(program: Command, deps: RunDeps): void {
     .option("--config <dir>", "hf engine: directory with the model's config.json")
     .option("--tokenizer <dir>", "hf engine: tokenizer directory (default: --config, else --model)")
     .addOption(new Option("--device <kind>", "hf engine: where the model runs (cpu: float32, no GPU needed)").choices(["cuda", "cpu"]).default("cuda"))
+    .addOption(new Option("--log-format <fmt>", "routes log of the log pass: jsonl (moe_routes.jsonl), parquet (moe_routes.parquet) or both").choices(["jsonl", "parquet", "both"]).default("jsonl"))
     .option("--engine-args <json>", `vLLM only: more vllm.LLM keyword arguments, e.g. '{"max_num_seqs": 64}'`)
     .addHelpText(
       "after",

@@ -37,6 +37,8 @@ export const runOptionsSchema = z
     tokenizer: z.string().optional(),
     device: z.enum(["cuda", "cpu"]).default("cuda"),
     engineArgs: z.string().optional(),
+    /** The log pass's routes: JSONL, Parquet (moe_routes.parquet), or both. */
+    logFormat: z.enum(["jsonl", "parquet", "both"]).default("jsonl"),
   })
   .superRefine((o, ctx) => {
     if (o.randomWeights && o.engine !== "hf")
