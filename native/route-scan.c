@@ -404,13 +404,119 @@ static const u8 *parse_line(const u8 *p, u32 r) {
   return p + 1;
 }
 
+/* Bytes p[0..n) equal the literal s (8 bytes at a time). */
+static inline int lit(const u8 *p, const char *s, int n) {
+  int i = 0;
+  for (; i + 8 <= n; i += 8) {
+    u64 a, b;
+    __builtin_memcpy(&a, p + i, 8);
+    __builtin_memcpy(&b, s + i, 8);
+    if (a != b) return 0;
+  }
+  for (; i < n; i++)
+    if (p[i] != (u8)s[i]) return 0;
+  return 1;
+}
+
+#define LIT(p, s) lit((p), (s), (int)sizeof(s) - 1)
+
+/* The exact layout the capture writes (keys in its order, no whitespace; phase, token_id and step
+ * optional, in any order): the common case, read without key scanning. 0 when the line is laid out
+ * any other way (the caller then runs parse_line, which decides). Accepts only what parse_line accepts. */
+static const u8 *parse_template(const u8 *p, u32 r) {
+  if (!LIT(p, "{\"type\":\"route\",\"req_id\":\"")) return 0;
+  p += sizeof("{\"type\":\"route\",\"req_id\":\"") - 1;
+  const u8 *s = p;
+  u8 c = *p;
+  while (c != '"') {
+    if (c == '\\' || c < 0x20) return 0;
+    c = *++p;
+  }
+  rec_req_s[r] = (u32)(s - in_buf);
+  rec_req_e[r] = (u32)(p - in_buf);
+  p++;
+  if (!LIT(p, ",\"token_idx\":")) return 0;
+  p += sizeof(",\"token_idx\":") - 1;
+  double v = uint_at(&p);
+  if (v < 0) return 0;
+  rec_tok[r] = v;
+  if (!LIT(p, ",\"layer\":")) return 0;
+  p += sizeof(",\"layer\":") - 1;
+  v = uint_at(&p);
+  if (v < 0 || v > MAXLAYER || !layer_ok[(int)v]) return 0;
+  rec_layer[r] = (int)v;
+  if (!LIT(p, ",\"topk_ids\":[")) return 0;
+  p += sizeof(",\"topk_ids\":[") - 1;
+  int *ids = rec_ids + r * MAXK;
+  for (int n = 0; n < K; n++) {
+    if (n > 0) {
+      if (*p != ',') return 0;
+      p++;
+    }
+    v = uint_at(&p);
+    if (v < 0 || v >= LIMIT) return 0;
+    int id = (int)v;
+    for (int j = 0; j < n; j++)
+      if (ids[j] == id) return 0;
+    ids[n] = id;
+  }
+  if (!LIT(p, "],\"topk_weights\":[")) return 0;
+  p += sizeof("],\"topk_weights\":[") - 1;
+  double *ws = rec_w + r * MAXK;
+  for (int n = 0; n < K; n++) {
+    if (n > 0) {
+      if (*p != ',') return 0;
+      p++;
+    }
+    double w = weight_at(&p);
+    if (!(w >= 0 && w <= 1)) return 0;
+    ws[n] = w;
+  }
+  if (*p != ']') return 0;
+  p++;
+  rec_phase[r] = 0;
+  rec_token_id[r] = -1;
+  rec_step[r] = -1;
+  int seen = 0;
+  while (*p == ',') {
+    if (LIT(p, ",\"phase\":\"prefill\"") && !(seen & K_PHASE)) {
+      rec_phase[r] = 1;
+      p += sizeof(",\"phase\":\"prefill\"") - 1;
+      seen |= K_PHASE;
+    } else if (LIT(p, ",\"phase\":\"decode\"") && !(seen & K_PHASE)) {
+      rec_phase[r] = 2;
+      p += sizeof(",\"phase\":\"decode\"") - 1;
+      seen |= K_PHASE;
+    } else if (LIT(p, ",\"token_id\":") && !(seen & K_TOKEN_ID)) {
+      p += sizeof(",\"token_id\":") - 1;
+      v = uint_at(&p);
+      if (v < 0) return 0;
+      rec_token_id[r] = v;
+      seen |= K_TOKEN_ID;
+    } else if (LIT(p, ",\"step\":") && !(seen & K_STEP)) {
+      p += sizeof(",\"step\":") - 1;
+      v = uint_at(&p);
+      if (v < 0) return 0;
+      rec_step[r] = v;
+      seen |= K_STEP;
+    } else
+      return 0;
+  }
+  if (p[0] != '}' || p[1] != '\n') return 0;
+  int id = intern(in_buf + rec_req_s[r], in_buf + rec_req_e[r]);
+  if (id < 0) return 0;
+  rec_req[r] = id;
+  return p + 2;
+}
+
 /* Lines of in_buf[start, len) (len just past a '\n'), at most MAXREC. Returns the records written;
  * record i's line ends at rec_end[i] (just past its '\n'). */
 EXPORT u32 scan(u32 start, u32 len) {
   u32 r = 0;
   u32 pos = start;
   while (pos < len && r < MAXREC) {
-    const u8 *next = parse_line(in_buf + pos, r);
+    const u8 *next = parse_template(in_buf + pos, r);
+    if (!next) next = parse_line(in_buf + pos, r);
     rec_ok[r] = next != 0;
     if (!next) {
       next = in_buf + pos;
