@@ -159,3 +159,29 @@ print(w.close())
   const b = await analyseRoutesFile(pq, { threads: 1 });
   assert.deepEqual({ ...b.summary, source: null }, { ...a.summary, source: null });
 });
+
+test("moe-prof's own Parquet files are read by the plain reader, row for row as hyparquet reads them", async () => {
+  const { readPlainRoutesParquet } = await import("../src/routes/parquet-plain.js");
+  const { scanRoutesFile } = await import("../src/routes/scan.js");
+  const lines = mixedLog();
+  lines[40] = lines[40]!.replace('"topk_weights":[', '"topk_weights":[1.5,').replace(/,0\.30000000000000004\]/, "]"); // one bad row
+  const log = writeLog(lines);
+  const out = path.join(tempDir(), "routes.parquet");
+  // the bad row is refused by export (invalid log): write it with --lenient, then the Parquet file is valid
+  await runExport(log, { format: "parquet", out, lenient: true });
+  const seen: unknown[] = [];
+  assert.notEqual(await readPlainRoutesParquet(out, { value: (v) => seen.push(v), stopped: false }), null, "the plain layout was recognised");
+  assert.equal(seen.length, lines.length - 1); // meta + every row but the skipped one
+  const rows = async () => {
+    const got: string[] = [];
+    const r = await scanRoutesFile(out, { mode: "all-errors", onRow: (row, req, li) => got.push(JSON.stringify([req, li, row])) });
+    return JSON.stringify({ r, got });
+  };
+  const plain = await rows();
+  process.env.MOE_PROF_PARQUET_READER = "hyparquet";
+  try {
+    assert.equal(await rows(), plain);
+  } finally {
+    delete process.env.MOE_PROF_PARQUET_READER;
+  }
+});

@@ -8,6 +8,7 @@
 // reports it as "row r + 1". Memory: one slice of rows at a time (a row group, or 256k rows of a
 // larger one), as plain objects.
 import { open } from "node:fs/promises";
+import { readPlainRoutesParquet } from "./parquet-plain.js";
 
 export const PARQUET_META_KEY = "moe_prof.meta";
 const MAGIC = Buffer.from("PAR1");
@@ -60,6 +61,17 @@ function rowValue(row: Record<string, unknown>): Record<string, unknown> {
 
 /** Streams the file's rows into the sink. Returns the rows read (+1 for the meta) and the file's size. */
 export async function readParquetRows(file: string, sink: ParquetRowSink): Promise<{ lines: number; bytes: number }> {
+  // moe-prof's own files (plain layout) straight from their bytes; MOE_PROF_PARQUET_READER=hyparquet
+  // forces the general reader (the tests compare the two).
+  if (process.env.MOE_PROF_PARQUET_READER !== "hyparquet") {
+    try {
+      const plain = await readPlainRoutesParquet(file, sink);
+      if (plain !== null) return plain;
+    } catch (e) {
+      sink.fileProblem(`not a readable Parquet file (${e instanceof Error ? e.message : String(e)})`);
+      return { lines: 0, bytes: 0 };
+    }
+  }
   const { asyncBufferFromFile, parquetMetadataAsync, parquetReadObjects } = await import("hyparquet");
   let buffer;
   let metadata;
