@@ -47,8 +47,10 @@ Examples:
       const { PicturePool } = await import("../render/picture-pool.js");
       const pool = PicturePool.start();
       try {
+      const { startRangeWorker } = await import("../routes/range-worker-start.js");
+      const worker = opts.lenient ? null : startRangeWorker(file);
       const { analyseRoutesFile, lenientNote } = await import("../routes/analyse-routes.js");
-      const { summary, skipped, skippedCount } = await analyseRoutesFile(file, { layers, lenient: opts.lenient });
+      const { summary, skipped, skippedCount } = await analyseRoutesFile(file, { layers, lenient: opts.lenient, worker });
       // The --lenient count is printed here once; summary.notes carries it too (for summary.json).
       const lenientLine = skippedCount > 0 ? lenientNote(skippedCount, summary.skipped_lines) : null;
       if (lenientLine !== null) {

@@ -24,8 +24,11 @@ Example:
   moe-prof validate out/moe_routes.jsonl --all-errors`,
     )
     .action(async (file: string, opts: { allErrors?: boolean }) => {
+      // The second thread of a large log starts before this thread loads the scan: both load at once.
+      const { startRangeWorker } = await import("../routes/range-worker-start.js");
+      const worker = startRangeWorker(file);
       const { validateRoutesFile } = await import("../routes/validate-file.js");
-      const report = await validateRoutesFile(file, { allErrors: opts.allErrors });
+      const report = await validateRoutesFile(file, { allErrors: opts.allErrors, worker });
       const s = report.scan;
       if (!report.valid) {
         if (!opts.allErrors) throw new UserError(report.errors[0]!, EXIT_INVALID);

@@ -3,7 +3,6 @@
 // found that way sends the log through the sequential scan, which words the error exactly.
 import { stat } from "node:fs/promises";
 import { isUtf8 } from "node:buffer";
-import { availableParallelism } from "node:os";
 import path from "node:path";
 import { Worker } from "node:worker_threads";
 import { scanRoutesFile, scanRouteRange, formatProblem } from "./scan.js";
@@ -15,10 +14,9 @@ import { RouteTally, type TallyState } from "../analysis/tally.js";
 import { buildSummary, type HistSummary } from "../analysis/summary.js";
 import { UserError, envError, EXIT_INVALID } from "../errors.js";
 
-/** Below this size one thread is as fast as several (worker start-up costs ~0.1 s). */
-export const PARALLEL_MIN_BYTES = 32 * 1024 * 1024;
-/** Each worker adds ~50-70 MB of heap: two threads stay well inside the 300 MB RSS target (4 reach ~285 MB). */
-const MAX_THREADS = 2;
+import { PARALLEL_MIN_BYTES, threadCount, newRangeWorker } from "./range-worker-start.js";
+
+export { PARALLEL_MIN_BYTES, threadCount };
 
 export interface AnalyseOptions {
   /** Analyse only these layers (validation still covers the whole file). */
@@ -29,6 +27,8 @@ export interface AnalyseOptions {
   threads?: number;
   /** Size from which a log is split across threads (default PARALLEL_MIN_BYTES). */
   parallelMinBytes?: number;
+  /** A range worker started early (range-worker-start.ts): used by the parallel scan, else stopped. */
+  worker?: Worker | null;
 }
 
 export interface AnalyseResult {
@@ -68,7 +68,7 @@ export async function analyseRoutesFile(file: string, opts: AnalyseOptions = {})
   if (!opts.lenient) {
     const fast = await analyseInParallel(file, opts);
     if (fast) return { summary: fast, skipped: [], skippedCount: 0 };
-  }
+  } else void opts.worker?.terminate();
   return analyseSequentially(file, opts);
 }
 
@@ -100,11 +100,6 @@ export function lenientNote(problems: number, lines: number): string {
   return `--lenient: ${problems} problem${problems === 1 ? "" : "s"}, ${lines} line${lines === 1 ? "" : "s"} skipped`;
 }
 
-export function threadCount(opts: { threads?: number }): number {
-  const env = Number(process.env.MOE_PROF_THREADS);
-  const want = opts.threads ?? (Number.isInteger(env) && env > 0 ? env : Math.min(availableParallelism(), MAX_THREADS));
-  return Math.max(1, want);
-}
 
 /**
  * The multi-threaded path, for a large log that declares num_experts (so every part tallies into
@@ -114,14 +109,17 @@ export function threadCount(opts: { threads?: number }): number {
  */
 export async function analyseInParallel(file: string, opts: AnalyseOptions): Promise<HistSummary | null> {
   const plan = await parallelPlan(file, threadCount(opts), opts.parallelMinBytes);
-  if (plan === null || plan.meta.num_experts === undefined) return null;
+  if (plan === null || plan.meta.num_experts === undefined) {
+    void opts.worker?.terminate();
+    return null;
+  }
   const { meta, ranges, size } = plan;
   const selected = selectedLayers(file, meta, opts.layers);
 
   // This thread takes the first range while workers take the rest.
   const tally = new RouteTally(selected, meta.num_experts, meta.layers_logged);
   const own = scanRouteRange(file, meta, ranges[0]!, (row, req, li) => tally.add(row, req, li)).catch(() => null);
-  const others = ranges.slice(1).map((range) => runRangeWorker({ file, meta, range, selected, tally: true }));
+  const others = ranges.slice(1).map((range, i) => runRangeWorker({ file, meta, range, selected, tally: true }, i === 0 ? opts.worker : null));
   const [mine, ...theirs] = await Promise.all([own, ...others]);
   if (!mine || !mine.ok || theirs.some((t) => t === null || !t.ok)) return null;
   const coverage = mine.acceptor.coverage;
@@ -175,9 +173,11 @@ export async function parallelPlan(file: string, threads: number, minBytes = PAR
 }
 
 /** Resolves to the worker's outcome, or null if it failed in any way (the caller rescans). */
-export function runRangeWorker(job: RangeJob): Promise<RangeOutcome | null> {
+export function runRangeWorker(job: RangeJob, started?: Worker | null): Promise<RangeOutcome | null> {
   return new Promise((resolve) => {
-    const worker = new Worker(new URL("./analyse-range-worker.js", import.meta.url), { workerData: job });
+    const worker = started ?? newRangeWorker();
+    worker.ref(); // an early-started worker was unref'd until it had work
+    worker.postMessage(job);
     let outcome: RangeOutcome | null = null;
     worker.once("message", (m: RangeOutcome) => (outcome = m));
     worker.once("error", () => resolve(null));

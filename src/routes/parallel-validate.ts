@@ -3,15 +3,22 @@
 // a duplicate across parts, a missing row) returns null and the caller runs the sequential scan,
 // which finds and words it exactly as before.
 import { scanRouteRange, type ScanResult } from "./scan.js";
+import type { Worker } from "node:worker_threads";
 import { parallelPlan, runRangeWorker, threadCount, type RangeOutcome } from "./analyse-routes.js";
 
-export async function validateInParallel(file: string, opts: { threads?: number; parallelMinBytes?: number } = {}): Promise<ScanResult | null> {
+export async function validateInParallel(
+  file: string,
+  opts: { threads?: number; parallelMinBytes?: number; worker?: Worker | null } = {},
+): Promise<ScanResult | null> {
   const plan = await parallelPlan(file, threadCount(opts), opts.parallelMinBytes);
-  if (plan === null) return null;
+  if (plan === null) {
+    void opts.worker?.terminate();
+    return null;
+  }
   const { meta, ranges, size } = plan;
   const selected = meta.layers_logged.map(() => true);
   const own = scanRouteRange(file, meta, ranges[0]!).catch(() => null);
-  const others = ranges.slice(1).map((range) => runRangeWorker({ file, meta, range, selected, tally: false }));
+  const others = ranges.slice(1).map((range, i) => runRangeWorker({ file, meta, range, selected, tally: false }, i === 0 ? opts.worker : null));
   const [mine, ...theirs] = await Promise.all([own, ...others]);
   if (!mine || !mine.ok || theirs.some((t) => t === null || !t.ok)) return null;
   const coverage = mine.acceptor.coverage;

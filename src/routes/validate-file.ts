@@ -9,6 +9,8 @@ export interface ValidateOptions {
   /** Threads for a large log (default as for hist: MOE_PROF_THREADS, else up to 2). */
   threads?: number;
   parallelMinBytes?: number;
+  /** A range worker started early (range-worker-start.ts). */
+  worker?: import("node:worker_threads").Worker | null;
 }
 
 export interface ValidationReport {
@@ -20,6 +22,7 @@ export interface ValidationReport {
 
 export async function validateRoutesFile(file: string, opts: ValidateOptions = {}): Promise<ValidationReport> {
   // A large valid log is read on several threads; anything else (and any problem) sequentially.
+  if (opts.maxLineBytes !== undefined) void opts.worker?.terminate();
   const fast = opts.maxLineBytes === undefined ? await validateInParallel(file, opts) : null;
   if (fast !== null) return { valid: true, scan: fast, errors: [] };
   const scan = await scanRoutesFile(file, { mode: opts.allErrors ? "all-errors" : "first-error", maxLineBytes: opts.maxLineBytes });
