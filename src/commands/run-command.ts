@@ -18,6 +18,12 @@ import { humanSummary } from "../render/human-summary.js";
 import { UserError, EXIT_INVALID } from "../errors.js";
 import type { RunDeps } from "./run.js";
 
+/** The routes log(s) of the run, as --log-format asked (parquet: .jsonl replaced by .parquet). */
+function routeFiles(cfg: RunConfig): string[] {
+  const pq = ROUTES_FILE.replace(/\.jsonl$/, ".parquet");
+  return cfg.logFormat === "parquet" ? [pq] : cfg.logFormat === "both" ? [ROUTES_FILE, pq] : [ROUTES_FILE];
+}
+
 function verdicts(cfg: RunConfig, checks: PassChecks): string[] {
   const problems: string[] = [];
   for (const c of checks.conservation)
@@ -41,7 +47,7 @@ function report(cfg: RunConfig, outDir: string, files: string[], checks: PassChe
         (cfg.deterministic ? "" : " (expected without --deterministic: GPU reductions are not bit-reproducible)");
   return [
     `\nmoe-prof run: ${outDir}`,
-    `  files: ${ROUTES_FILE}, ${files.join(", ")}`,
+    `  files: ${routeFiles(cfg).join(", ")}, ${files.join(", ")}`,
     `  timing (median of ${cfg.repeats}):   no-log ${timing.no_log.tokens_per_s.toFixed(1)} tok/s (${timing.no_log.generate_s.toFixed(2)} s)` +
       ` | log ${timing.log.tokens_per_s.toFixed(1)} tok/s (${timing.log.generate_s.toFixed(2)} s) | ratio ${timing.overhead.tokens_per_s_ratio.toFixed(4)}`,
     `  conservation: ${c.ok ? "ok" : "FAILED"}, ${c.expected_rows_per_layer} rows per layer x ${c.layers_checked} layers for ${c.requests_checked} requests`,
