@@ -72,6 +72,9 @@ export async function runExport(file: string, opts: ExportOptions): Promise<Expo
   if (!format) throw envError(`--format: unknown "${opts.format}" (expected ${orList(EXPORT_FORMATS.map((f) => f.name))})`);
   // A streaming format (parquet) writes during the scan: its directory is made first.
   const target = format.target?.(file, opts.out);
+  if (target && path.resolve(target.dir, target.name) === path.resolve(file)) {
+    throw envError(`--out: ${path.join(target.dir, target.name)} is the log itself; name another file (--out FILE.parquet)`);
+  }
   if (target) await prepareOutDir(target.dir, file);
   const sink = format.begin(file, target);
   try {
