@@ -21,7 +21,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PATCH = os.path.join(ROOT, "patches", "vllm-v0.15.1-moe-logger.patch")
 PKG = "vllm/moe_prof_capture"
 CORE_DIR = os.path.join(ROOT, "python", "moe_prof", "capture")
-CORE_FILES = ["__init__.py", "capture.py", "env.py", "jsonl.py", "layers.py", "meta.py", "segments.py", "writer_client.py", "writer_proc.py"]
+CORE_FILES = ["__init__.py", "capture.py", "env.py", "jsonl.py", "layers.py", "meta.py", "parquet.py", "segments.py", "writer_client.py", "writer_proc.py"]
 GLUE = os.path.join(ROOT, "python", "moe_prof", "vllm_glue.py")
 
 IMPORT = "from vllm.moe_prof_capture import glue as moe_prof_glue\n"

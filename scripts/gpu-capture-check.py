@@ -21,6 +21,12 @@ positions 0..P+G-2 (no profiling/capture/warm-up rows).
 Timing: the same schedule with graphs captured without record() (what an unpatched engine runs),
 with RouteCapture + the writer process, and with RouteCapture + a writer *thread* that formats JSONL
 inside this process (the design rejected for GIL contention), interleaved over repeats.
+
+--log-format jsonl|parquet|both: what the writer process writes (VLLM_LOG_MOE_FORMAT); the verify
+pass then checks the Parquet file too, row for row against the eager reference. --preset
+serving128 / serving256: a serving-scale schedule (128 / 256 sequences at once, a 2048 / 4096-token
+budget, enough requests to keep them full) so that decode steps above 64 rows are measured; decode
+steps are also reported by batch size (1-64, 65-128, 129-256 rows) with the writer's stalls.
 """
 from __future__ import annotations
 
@@ -45,6 +51,9 @@ from moe_prof.capture import RouteCapture, Segment, split_by_phase, user_request
 from moe_prof.capture.jsonl import format_routes
 
 LAYERS, EXPERTS, TOPK, HIDDEN, INTER, SHARED_INTER, VOCAB = 24, 60, 4, 2048, 1408, 5632, 151936
+# Serving-scale schedules (issue 8): (requests, max_seqs, budget); --requests/--max-seqs/--budget override.
+PRESETS = {"default": (25, 32, 512), "serving128": (300, 128, 2048), "serving256": (600, 256, 4096)}
+ROW_BUCKETS = [(1, 64), (65, 128), (129, 256)]
 GRAPH_SIZES = [1, 2, 4] + list(range(8, 257, 8))  # vLLM's capture sizes up to 256 decode rows
 MAX_POS = 4096
 
@@ -195,6 +204,7 @@ class StepTimes:
     begin: list[float] = field(default_factory=list)  # begin_step on the engine thread
     end: list[float] = field(default_factory=list)  # end_step on the engine thread
     graph_gpu: list[float] = field(default_factory=list)  # GPU time of a decode step's replay (+ end_step's copies)
+    graph_rows: list[int] = field(default_factory=list)  # real rows of each decode step
 
 
 def run_schedule(
@@ -264,6 +274,7 @@ def run_schedule(
             times.end.append(h3 - h2)
             if padded is not None:
                 times.graph_gpu.append(ev0.elapsed_time(ev1) * 1e-3)
+                times.graph_rows.append(n)
         if reference is not None:
             ref: list[tuple[torch.Tensor, torch.Tensor]] = []
             eng.model.hook = ref
@@ -415,15 +426,153 @@ def load_before(python_dir: str) -> type:
     return mod.RouteCapture
 
 
+def _thrift(buf: bytes, pos: int) -> tuple[dict[int, object], int]:
+    """A Thrift compact struct at pos -> ({field id: value}, end). Enough for Parquet footers and
+    page headers (ints, binaries, lists, structs); used to read back the capture's Parquet file."""
+    def varint(p: int) -> tuple[int, int]:
+        v = s = 0
+        while True:
+            b = buf[p]
+            p += 1
+            v |= (b & 0x7F) << s
+            s += 7
+            if b < 0x80:
+                return v, p
+
+    def value(t: int, p: int) -> tuple[object, int]:
+        if t in (1, 2):
+            return t == 1, p
+        if t == 3:
+            return buf[p], p + 1
+        if t in (4, 5, 6):
+            v, p = varint(p)
+            return (v >> 1) ^ -(v & 1), p
+        if t == 7:
+            return buf[p : p + 8], p + 8
+        if t == 8:
+            n, p = varint(p)
+            return buf[p : p + n], p + n
+        if t == 9:
+            h = buf[p]
+            p += 1
+            n, et = h >> 4, h & 0x0F
+            if n == 15:
+                n, p = varint(p)
+            out = []
+            for _ in range(n):
+                x, p = value(et, p)
+                out.append(x)
+            return out, p
+        if t == 12:
+            return _thrift(buf, p)
+        raise ValueError(f"thrift type {t}")
+
+    out: dict[int, object] = {}
+    fid = 0
+    while True:
+        h = buf[pos]
+        pos += 1
+        if h == 0:
+            return out, pos
+        d, t = h >> 4, h & 0x0F
+        if d:
+            fid += d
+        else:
+            v, pos = varint(pos)
+            fid = (v >> 1) ^ -(v & 1)
+        out[fid], pos = value(t, pos)
+
+
+def read_parquet_routes(path: str) -> tuple[dict, list[dict]]:
+    """The capture's Parquet file (python/moe_prof/capture/parquet.py's layout: PLAIN, uncompressed,
+    one data page per column chunk) as (meta, rows like the JSONL's). Not a general reader."""
+    with open(path, "rb") as f:
+        buf = f.read()
+    assert buf[:4] == b"PAR1" and buf[-4:] == b"PAR1", "not a Parquet file"
+    n = int.from_bytes(buf[-8:-4], "little")
+    fmd, _ = _thrift(buf, len(buf) - 8 - n)
+    meta = next(json.loads(kv[2]) for kv in fmd[5] if kv[1] == b"moe_prof.meta")  # type: ignore[index,union-attr]
+    rows: list[dict] = []
+    for rg in fmd[4]:  # type: ignore[union-attr]
+        nrows = rg[3]
+        cols: dict[str, object] = {}
+        for cc in rg[1]:
+            md = cc[3]
+            name = md[3][0].decode()
+            p = md[9]
+            ph, p = _thrift(buf, p)
+            data = buf[p : p + ph[3]]
+            nvals = ph[5][1]
+            q = 0
+
+            def levels(q: int, count: int) -> tuple[np.ndarray, int]:
+                ln = int.from_bytes(data[q : q + 4], "little")
+                body, q = data[q + 4 : q + 4 + ln], q + 4 + ln
+                out, r = [], 0
+                while r < len(body):
+                    h = s = 0
+                    while True:
+                        b = body[r]
+                        r += 1
+                        h |= (b & 0x7F) << s
+                        s += 7
+                        if b < 0x80:
+                            break
+                    if h & 1:
+                        groups = h >> 1
+                        out.append(np.unpackbits(np.frombuffer(body[r : r + groups], np.uint8), bitorder="little"))
+                        r += groups
+                    else:
+                        out.append(np.full(h >> 1, body[r], np.uint8))
+                        r += 1
+                return np.concatenate(out)[:count] if out else np.zeros(0, np.uint8), q
+
+            present = None
+            if name in ("topk_ids", "topk_weights"):
+                _, q = levels(q, nvals)
+                _, q = levels(q, nvals)
+            elif name in ("phase", "token_id", "step"):
+                present, q = levels(q, nvals)
+            vals = data[q:]
+            if name in ("req_id", "phase"):
+                strs, r = [], 0
+                while r < len(vals):
+                    ln = int.from_bytes(vals[r : r + 4], "little")
+                    strs.append(vals[r + 4 : r + 4 + ln].decode())
+                    r += 4 + ln
+                arr: object = strs
+            else:
+                arr = np.frombuffer(vals, {"token_idx": "<i8", "layer": "<i4", "topk_ids": "<i4", "topk_weights": "<f4",
+                                           "token_id": "<i8", "step": "<i8"}[name]).tolist()
+            if present is not None:
+                it = iter(arr)  # type: ignore[call-overload]
+                arr = [next(it) if x else None for x in present]
+            cols[name] = arr
+        k = len(cols["topk_ids"]) // nrows  # type: ignore[arg-type]
+        for i in range(nrows):
+            r = {"type": "route", "req_id": cols["req_id"][i], "token_idx": cols["token_idx"][i], "layer": cols["layer"][i],  # type: ignore[index]
+                 "topk_ids": cols["topk_ids"][i * k : (i + 1) * k], "topk_weights": cols["topk_weights"][i * k : (i + 1) * k]}  # type: ignore[index]
+            for o in ("phase", "token_id", "step"):
+                if cols[o][i] is not None:  # type: ignore[index]
+                    r[o] = cols[o][i]  # type: ignore[index]
+            rows.append(r)
+    return meta, rows
+
+
 def verify(path: str, reqs: list[Req], reference: dict, offset: int) -> dict[str, object]:
-    with open(path, encoding="utf-8") as f:
+    if path.endswith(".parquet"):
+        meta, parsed = read_parquet_routes(path)
+        line_iter: object = iter(parsed)
+    else:
+        f = open(path, encoding="utf-8")
         meta = json.loads(f.readline())
+        line_iter = (json.loads(line) for line in f)
+    if True:
         counts: dict[tuple[str, int], set[int]] = {}
         mism_ids = mism_w = mism_tok = mism_phase = unknown = lines = 0
         max_wdiff = 0.0
-        for line in f:
+        for r in line_iter:  # type: ignore[attr-defined]
             lines += 1
-            r = json.loads(line)
             key = (r["req_id"], r["token_idx"])
             ref = reference.get(key)
             if ref is None:
@@ -457,10 +606,14 @@ def verify(path: str, reqs: list[Req], reference: dict, offset: int) -> dict[str
 
 def main() -> int:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--requests", type=int, default=25)
+    ap.add_argument("--preset", choices=sorted(PRESETS), default="default",
+                    help="schedule: default (25 requests, 32 seqs, 512 tokens), serving128 (300, 128, 2048), serving256 (600, 256, 4096)")
+    ap.add_argument("--requests", type=int)
     ap.add_argument("--warmup-requests", type=int, default=8)
-    ap.add_argument("--budget", type=int, default=512, help="tokens per step (max_num_batched_tokens)")
-    ap.add_argument("--max-seqs", type=int, default=32)
+    ap.add_argument("--budget", type=int, help="tokens per step (max_num_batched_tokens)")
+    ap.add_argument("--max-seqs", type=int)
+    ap.add_argument("--log-format", choices=["jsonl", "parquet", "both"], default="jsonl",
+                    help="what the writer process writes (VLLM_LOG_MOE_FORMAT); verify checks every file written")
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--out", default=os.environ.get("OUT", "/tmp"))
     ap.add_argument("--variants", help="';'-separated subset of the timed variants (default: all), e.g. 'capture, writer process;capture, writes dropped'")
@@ -468,6 +621,10 @@ def main() -> int:
     ap.add_argument("--before", metavar="PYTHON_DIR",
                     help="also time the RouteCapture of this python/ directory (an earlier checkout), same run")
     args = ap.parse_args()
+    preset = PRESETS[args.preset]
+    args.requests = args.requests if args.requests is not None else preset[0]
+    args.max_seqs = args.max_seqs if args.max_seqs is not None else preset[1]
+    args.budget = args.budget if args.budget is not None else preset[2]
     os.makedirs(args.out, exist_ok=True)  # an --out that does not exist yet is made, not a crash at the end
     dev = torch.device("cuda")
     torch.backends.cuda.matmul.allow_tf32 = False
@@ -482,9 +639,10 @@ def main() -> int:
     def new_capture(name: str, paused: bool = False, thread: bool = False, drain: str = "thread",
                     cls: type = RouteCapture, null: bool = False) -> RouteCapture:
         factory = NullWriter if null else ThreadWriter if thread else None
+        fmt = {"log_format": args.log_format} if cls is RouteCapture and factory is None else {}
         return cls(out_path=os.path.join(work, name), meta=meta, moe_layer_ids=range(LAYERS), layers=None,
                    top_k=TOPK, max_rows=max_rows, device=dev, start_paused=paused,
-                   writer_factory=factory, drain=drain)
+                   writer_factory=factory, drain=drain, **fmt)
 
     # ---- verify passes: warm-up requests while paused, then the measured ones after resume(offset)
     ok = True
@@ -500,13 +658,18 @@ def main() -> int:
         measured = make_requests(rng, args.requests, args.warmup_requests)
         reference: dict = {}
         vsteps = run_schedule(veng, measured, args.budget, args.max_seqs, None, reference, offset=args.warmup_requests)
-        vpath = vcap.close()
-        res = verify(vpath, measured, reference, args.warmup_requests)
+        vcap.close()
+        per_file = {p: verify(p, measured, reference, args.warmup_requests) for p in vcap.out_paths}
+        res = per_file[vcap.out_paths[0]]
+        if len(per_file) > 1:
+            res["other_files"] = {p: r for p, r in per_file.items() if p != vcap.out_paths[0]}
         res["steps"] = vsteps
         res["capture_stats"] = vcap.stats()
-        this_ok = (res["meta_ok"] and res["lines"] == res["expected_lines"] and not res["rows_not_from_measured_requests"]
-                   and not res["topk_ids_mismatch"] and not res["topk_weights_mismatch"] and not res["token_id_mismatch"]
-                   and not res["phase_mismatch"] and not res["conservation_violations"])
+        this_ok = all(
+            r["meta_ok"] and r["lines"] == r["expected_lines"] and not r["rows_not_from_measured_requests"]
+            and not r["topk_ids_mismatch"] and not r["topk_weights_mismatch"] and not r["token_id_mismatch"]
+            and not r["phase_mismatch"] and not r["conservation_violations"]
+            for r in per_file.values())
         ok = ok and this_ok
         results[drain] = res
         print(f"verify, drain={drain} ({time.perf_counter() - t0:.1f} s): {'PASS' if this_ok else 'FAIL'}")
@@ -594,6 +757,25 @@ def main() -> int:
         summary_rows.append({"variant": name, "decode_step_ms": g * 1e3, "decode_gpu_ms": gg * 1e3, "prefill_step_ms": e * 1e3,
                              "pass_wall_s": w, "hooks_us_median": float(np.median(hk) * 1e6), "hooks_us_mean": float(hk.mean() * 1e6),
                              "hooks_us_p99": float(np.percentile(hk, 99) * 1e6)})
+    # Decode steps by batch size: the serving presets exist to measure steps above 64 rows.
+    print(f"\ndecode steps by real rows (median step ms, ratio vs no capture at the same rows, steps); log format {args.log_format}")
+    print(f"{'variant':26s} " + " ".join(f"{f'{lo}-{hi} rows':>26s}" for lo, hi in ROW_BUCKETS))
+
+    def bucket(t: StepTimes, lo: int, hi: int) -> list[float]:
+        return [g for g, n in zip(t.graph, t.graph_rows) if lo <= n <= hi]
+
+    for name in engines:
+        cells, row = [], {"variant": name, "by_rows": {}}
+        for lo, hi in ROW_BUCKETS:
+            mine, ref = bucket(times[name], lo, hi), bucket(base, lo, hi)
+            if mine and ref:
+                m, r0 = statistics.median(mine), statistics.median(ref)
+                cells.append(f"{m * 1e3:9.3f} {m / r0:7.4f} {len(mine) // args.repeats:6d}")
+                row["by_rows"][f"{lo}-{hi}"] = {"decode_step_ms": m * 1e3, "ratio": m / r0, "steps_per_pass": len(mine) // args.repeats}  # type: ignore[index]
+            else:
+                cells.append(f"{'-':>26s}")
+        print(f"{name:26s} " + " ".join(f"{c:>26s}" for c in cells))
+        summary_rows.append(row)
     print("\nwhere a pass's wall time goes (medians over repeats, s; ratio: the variant's part / no capture's wall)")
     print(f"{'variant':26s} {'setup':>7s} {'decode':>8s} {'prefill':>8s} {'between':>8s} {'flush':>7s} {'wall':>7s}   "
           "extra vs no capture: decode / prefill / between / flush")
@@ -613,8 +795,17 @@ def main() -> int:
             summary_rows.append({"variant": name, "idle": microbench(eng)})
     for name, eng in engines.items():
         if eng.capture is not None:
-            print(name, "stats:", json.dumps(eng.capture.stats()))
+            st = eng.capture.stats()
+            print(name, "stats:", json.dumps(st))
+            summary_rows.append({"variant": name, "capture_stats": st})
             eng.capture.close()
+    # The target (issue 8): no writer stalls and decode-step ratio <= 1.01 above 64 rows.
+    for row in summary_rows:
+        if "by_rows" in row and row["variant"] == "capture, writer process":
+            big = [v["ratio"] for k, v in row["by_rows"].items() if k != "1-64"]  # type: ignore[union-attr]
+            st = next(r["capture_stats"] for r in summary_rows if r.get("variant") == "capture, writer process" and "capture_stats" in r)
+            print(f"\ntarget ({args.log_format}): writer stalls {st['writer_stalls']} (want 0), decode-step ratio above 64 rows "
+                  f"{', '.join(f'{x:.4f}' for x in big) or 'not measured'} (want <= 1.01)")
     summary = {"verify_ok": ok, "verify": res, "timing": summary_rows, "device": torch.cuda.get_device_name(dev)}
     with open(os.path.join(args.out, "gpu-capture-check.json"), "w") as f:
         json.dump(summary, f, indent=1, default=str)

@@ -160,11 +160,20 @@ if (process.argv[1] && import.meta.url === new URL(`file://${process.argv[1]}`).
       seed: { type: "string" },
       "model-id": { type: "string" },
       "seed-schema": { type: "boolean", default: false },
+      help: { type: "boolean", short: "h", default: false },
     },
   });
+  const usage =
+    "usage: node dist/scripts/synth-routes.js OUT.jsonl [--requests N] [--seed S] [--model-id ID] [--seed-schema]\n" +
+    `Writes a seeded synthetic routes log shaped like the capture's (${DEFAULT_SYNTH.layers} layers, ${DEFAULT_SYNTH.experts} experts, top-${DEFAULT_SYNTH.topK}; ` +
+    `default ${DEFAULT_SYNTH.requests} requests, seed ${DEFAULT_SYNTH.seed}). --seed-schema: only the original fields (no num_experts, phase, step, token_id).\n`;
+  if (values.help) {
+    process.stdout.write(usage);
+    process.exit(0);
+  }
   const out = positionals[0];
   if (!out) {
-    process.stderr.write("usage: node dist/scripts/synth-routes.js OUT.jsonl [--requests N] [--seed S] [--model-id ID] [--seed-schema]\n");
+    process.stderr.write(usage);
     process.exit(2);
   }
   const { mkdirSync } = await import("node:fs");

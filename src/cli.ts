@@ -12,7 +12,6 @@ import { registerCache } from "./commands/cache.js";
 import { registerPlace } from "./commands/place.js";
 import { registerExport } from "./commands/export.js";
 import { registerCompare } from "./commands/compare.js";
-import { checkPatchApplied } from "./preflight/checks/patch-applied.js";
 
 const program = new Command();
 program
@@ -33,7 +32,9 @@ Each command has --help.`,
   .configureOutput({ outputError: (str, write) => write(str) });
 
 // Commands register here (one line each).
-registerRun(program, { vllmChecks: [checkPatchApplied] });
+// Every command module is light: what a command needs (zod, execa, vega, canvas, undici) is
+// loaded in its action, so --version and --help load commander and little else.
+registerRun(program, { vllmChecks: [async (facts) => (await import("./preflight/checks/patch-applied.js")).checkPatchApplied(facts)] });
 registerHist(program);
 registerValidate(program);
 registerCache(program);

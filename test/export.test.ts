@@ -165,9 +165,9 @@ test("export r3 refuses what its layout cannot hold, with one line each; keys fa
   assert.equal(r.exitCode, 1);
   assert.match(r.stderr, /request "q\d": positions are not 0\.\.\d+ in every layer/);
 
-  r = await cli(["export", writeLog(lines), "--format", "parquet", "--out", tempDir()]);
+  r = await cli(["export", writeLog(lines), "--format", "arrow", "--out", tempDir()]);
   assert.equal(r.exitCode, 2);
-  assert.match(r.stderr, /--format: unknown "parquet" \(expected eplb or r3\)/);
+  assert.match(r.stderr, /--format: unknown "arrow" \(expected eplb, r3 or parquet\)/);
 
   const odd = lines.map((l) => l.replace(/"req_id":"q(\d)"/, '"req_id":"q/$1 x"'));
   const out = tempDir();

@@ -20,7 +20,7 @@ const json = (f: string) => JSON.parse(readFileSync(f, "utf8"));
 
 test("a real run on the CPU: complete result directory, valid log, conservation, identical passes", { skip, timeout: 900_000 }, () => {
   const out = path.join(tempDir(), "res");
-  const r = spawnSync(process.execPath, args(out, "--deterministic"), { encoding: "utf8", timeout: 900_000 });
+  const r = spawnSync(process.execPath, args(out, "--deterministic", "--log-format", "both"), { encoding: "utf8", timeout: 900_000 });
   assert.equal(r.status, 0, r.stderr);
   assert.ok(!existsSync(`${out}.partial`));
   for (const f of ["moe_routes.jsonl", "expert_hist.png", "expert_heatmap.png", "summary.json", "timing.json", "passes.json"])
@@ -43,6 +43,13 @@ test("a real run on the CPU: complete result directory, valid log, conservation,
   assert.equal(passes[1].capture.rows_written, c.expected_rows_per_layer);
   assert.equal(passes[1].capture.writer_stalls, 0);
   assert.match(r.stdout, /conservation: ok, \d+ rows per layer x 3 layers for 4 requests/);
+  // --log-format both: the capture's Parquet file beside the JSONL, with the same analysis
+  const pq = path.join(out, "moe_routes.parquet");
+  assert.ok(existsSync(pq));
+  const a = spawnSync(process.execPath, [CLI, "hist", path.join(out, "moe_routes.jsonl"), "--out", tempDir(), "--json"], { encoding: "utf8" });
+  const b = spawnSync(process.execPath, [CLI, "hist", pq, "--out", tempDir(), "--json"], { encoding: "utf8" });
+  assert.equal(b.status, 0, b.stderr);
+  assert.deepEqual({ ...JSON.parse(b.stdout), source: null }, { ...JSON.parse(a.stdout), source: null });
 });
 
 test("--layers naming a dense layer is refused by the worker before the model loads", { skip, timeout: 300_000 }, () => {

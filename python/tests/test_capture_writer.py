@@ -157,3 +157,61 @@ def test_recomputed_rows_are_not_written(tmp_path):
     routes = _read(out)[1:]
     assert [r["token_idx"] for r in routes[:: len(LAYERS)]] == [2, 3, 4]
     assert routes[0]["topk_ids"] == ids[2, 0].tolist()
+
+
+def _parquet_footer_ok(path):
+    """The file starts and ends with PAR1 and its footer length points inside it (the part a
+    reader checks first); the rows themselves are compared with the JSONL by test/parquet.test.ts
+    through an independent reader (hyparquet)."""
+    with open(path, "rb") as f:
+        data = f.read()
+    assert data[:4] == b"PAR1" and data[-4:] == b"PAR1"
+    n = int.from_bytes(data[-8:-4], "little")
+    assert 0 < n < len(data) - 12
+    return data
+
+
+def test_parquet_beside_jsonl_with_partial_and_rename(tmp_path):
+    out = str(tmp_path / "routes.jsonl")
+    w = WriterClient(out, format_meta({"model_id": "m", "top_k": K, "layers_logged": LAYERS}), "both")
+    assert w.out_paths == [out, str(tmp_path / "routes.parquet")]
+    ids, wt, tok = _arrays(5, 8)
+    w.send_step(0, [Segment("0", 0, 2, "recomputed"), Segment("0", 2, 3, "prefill")], LAYERS, ids, wt, tok)
+    w.flush()
+    assert os.path.exists(out + ".partial") and os.path.exists(str(tmp_path / "routes.parquet.partial"))
+    assert w.close() == out
+    assert not os.path.exists(str(tmp_path / "routes.parquet.partial"))
+    data = _parquet_footer_ok(str(tmp_path / "routes.parquet"))
+    assert b"moe_prof.meta" in data and b'"model_id":"m"' in data
+    assert len(_read(out)) == 1 + 3 * len(LAYERS)  # the JSONL is as before
+
+
+def test_parquet_only_and_abandoned_parquet_stays_partial(tmp_path):
+    out = str(tmp_path / "routes.jsonl")
+    w = WriterClient(out, format_meta({"model_id": "m", "top_k": K, "layers_logged": LAYERS}), "parquet")
+    assert w.out_path == str(tmp_path / "routes.parquet")
+    ids, wt, tok = _arrays(2, 9)
+    w.send_step(0, [Segment("0", 0, 2, "prefill")], LAYERS, ids, wt, tok)
+    assert w.close() == str(tmp_path / "routes.parquet")
+    assert not os.path.exists(out) and not os.path.exists(out + ".partial")
+    _parquet_footer_ok(w.out_path)
+
+    w2 = WriterClient(str(tmp_path / "b.jsonl"), format_meta({"model_id": "m", "top_k": K, "layers_logged": LAYERS}), "parquet")
+    w2.send_step(0, [Segment("0", 0, 2, "prefill")], LAYERS, ids, wt, tok)
+    w2.abandon()
+    _wait_gone(w2.pid)
+    assert not os.path.exists(str(tmp_path / "b.parquet"))
+    assert os.path.exists(str(tmp_path / "b.parquet.partial"))
+
+
+def test_log_format_is_checked(tmp_path):
+    from moe_prof.capture.env import resolve_settings
+    from moe_prof.capture.parquet import log_paths
+
+    assert resolve_settings({"VLLM_LOG_MOE": "1", "VLLM_LOG_MOE_FORMAT": "Parquet"}).log_format == "parquet"
+    assert resolve_settings({"VLLM_LOG_MOE": "1"}).log_format == "jsonl"
+    with pytest.raises(ValueError, match="VLLM_LOG_MOE_FORMAT"):
+        resolve_settings({"VLLM_LOG_MOE": "1", "VLLM_LOG_MOE_FORMAT": "csv"})
+    assert log_paths("/x/r.jsonl", "both") == ["/x/r.jsonl", "/x/r.parquet"]
+    assert log_paths("/x/r", "parquet") == ["/x/r.parquet"]
+    assert log_paths("/x/r.parquet", "parquet") == ["/x/r.parquet"]

@@ -35,7 +35,8 @@ export async function writeRunArtifacts(
   passes: CompletedPass[],
   checks: PassChecks,
 ): Promise<{ files: string[]; timing: ReturnType<typeof buildTiming> }> {
-  // Loaded here, not at start-up: vega and canvas cost ~0.4 s that every other command would pay.
+  // Loaded here, not at start-up: vega, vega-lite and canvas cost ~0.4 s and ~70 MB that
+  // `moe-prof --version`, `--help` and `validate` must not pay (cli.ts imports this module).
   const { renderHistPictures } = await import("../render/hist-pictures.js");
   const pictures = await renderHistPictures(checks.summary, dir);
   const timing = buildTiming(

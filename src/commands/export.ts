@@ -31,10 +31,10 @@ export function registerExport(program: Command): void {
   const names = EXPORT_FORMATS.map((f) => f.name);
   program
     .command("export")
-    .description("Write a routes log in the formats other tools read: eplb (per-layer counts .npy), r3 (per-request routed experts .npz).")
+    .description("Write a routes log in the formats other tools read: eplb (per-layer counts .npy), r3 (per-request routed experts .npz), parquet (every row).")
     .argument("<routes.jsonl>", "routes log written by `moe-prof run` (or any writer of the schema)")
     .requiredOption("--format <name>", `one of ${names.join(", ")}`)
-    .option("--out <dir>", "where to write (default: the log's directory)")
+    .option("--out <dir>", "where to write (default: the log's directory); parquet: also a FILE.parquet")
     .option("--json", "print the manifest (export_<format>.json) on stdout and nothing else")
     .option("--lenient", "skip bad lines (reported on stderr) instead of refusing the log")
     .addHelpText(
@@ -46,18 +46,21 @@ Each also writes export_<format>.json: the files, their dtype and shape, the lay
 Shapes and dtypes: APPENDIX.md "What-if analyses" (export). Read them with numpy:
   np.load("expert_counts.npy")                          # [layers, experts] int64
   z = np.load("routed_experts.npz"); z["0/routed_experts"]  # [tokens, layers, top_k] int16
+  duckdb -c "select layer, unnest(topk_ids) e, count(*) from 'moe_routes.parquet' group by all"
 Exit codes: 0 ok, 1 invalid log (or one the format cannot hold), 2 usage error or unreadable file.
 
 Examples:
   moe-prof export out/moe_routes.jsonl --format eplb
-  moe-prof export out/moe_routes.jsonl --format r3 --out r3/`,
+  moe-prof export out/moe_routes.jsonl --format r3 --out r3/
+  moe-prof export out/moe_routes.jsonl --format parquet --out routes.parquet`,
     )
     .action(async (file: string, opts: ExportOptions) => {
       const manifest = await runExport(file, opts);
       if (opts.json) process.stdout.write(toJson(manifest));
       else {
         for (const n of manifest.notes) process.stderr.write(`note: ${n}\n`);
-        const outDir = opts.out ?? path.dirname(path.resolve(file));
+        const target = findFormat(manifest.format)?.target?.(file, opts.out);
+        const outDir = target ? target.dir : (opts.out ?? path.dirname(path.resolve(file)));
         process.stdout.write(exportSummaryText(manifest) + `wrote ${[...manifest.files.map((f) => path.join(outDir, f.file)), path.join(outDir, manifestName(manifest.format))].join(", ")}\n`);
       }
     });
@@ -67,11 +70,17 @@ Examples:
 export async function runExport(file: string, opts: ExportOptions): Promise<ExportManifest> {
   const format = findFormat(opts.format ?? "");
   if (!format) throw envError(`--format: unknown "${opts.format}" (expected ${orList(EXPORT_FORMATS.map((f) => f.name))})`);
-  const sink = format.begin(file);
+  // A streaming format (parquet) writes during the scan: its directory is made first.
+  const target = format.target?.(file, opts.out);
+  if (target && path.resolve(target.dir, target.name) === path.resolve(file)) {
+    throw envError(`--out: ${path.join(target.dir, target.name)} is the log itself; name another file (--out FILE.parquet)`);
+  }
+  if (target) await prepareOutDir(target.dir, file);
+  const sink = format.begin(file, target);
   try {
     const read = await readRoutesLog(file, opts, sink);
     reportSkipped(read, (t) => process.stderr.write(t));
-    const outDir = await prepareOutDir(opts.out, file);
+    const outDir = target ? target.dir : await prepareOutDir(opts.out, file);
     let result: ExportResult;
     try {
       result = await sink.finish(read, outDir);
@@ -96,6 +105,9 @@ export async function runExport(file: string, opts: ExportOptions): Promise<Expo
 }
 
 export function exportSummaryText(m: ExportManifest): string {
-  const files = m.files.map((f) => `${f.file} (${[f.dtype, f.shape ? `[${f.shape.join(", ")}]` : null, f.entries !== undefined ? `${f.entries} arrays` : null].filter(Boolean).join(" ")})`);
+  const files = m.files.map((f) => {
+    const facts = [f.dtype, f.shape ? `[${f.shape.join(", ")}]` : null, f.entries !== undefined ? `${f.entries} arrays` : null].filter(Boolean);
+    return facts.length ? `${f.file} (${facts.join(" ")})` : f.file;
+  });
   return `${m.source.file}: ${m.rows} rows, ${m.requests} requests, ${m.model_id}: ${m.format} export ${files.join(", ")}\n`;
 }

@@ -1,7 +1,6 @@
 import { mkdir } from "node:fs/promises";
 import path from "node:path";
 import type { Command } from "commander";
-import { analyseRoutesFile, lenientNote } from "../routes/analyse-routes.js";
 import { humanSummary } from "../render/human-summary.js";
 import { parseLayerList } from "../config/layer-list.js";
 import { summaryJson, SUMMARY_FILE } from "../artifacts/summary-json.js";
@@ -18,7 +17,8 @@ export function registerHist(program: Command): void {
     .argument("<routes.jsonl>", "routes log written by `moe-prof run` (or any writer of the schema)")
     .option("--out <dir>", "where to write the outputs (default: the log's directory)")
     .option("--layers <list>", "analyse only these layers, e.g. 0,5-7 (validation still covers all)")
-    .option("--json", "print summary.json on stdout and nothing else")
+    .option("--json", "print the summary on stdout (one line of JSON) and nothing else")
+    .option("--pretty", "with --json: indented, as summary.json is written")
     .option("--lenient", "skip bad lines (reported on stderr, their share in the summary) instead of refusing the log")
     .option("--as-batches", "for logs of the original capture (one req_id, token_idx restarting each step): group rows into the batches they were written in; counts as written, no per-request figures")
     .addHelpText(
@@ -45,14 +45,24 @@ Examples:
   moe-prof hist out/moe_routes.jsonl --layers 0,12-23 --out figs
   moe-prof hist out/moe_routes.jsonl --json | jq .overall.normalized_entropy`,
     )
-    .action(async (file: string, opts: { out?: string; layers?: string; json?: boolean; lenient?: boolean; asBatches?: boolean }) => {
+    .action(async (file: string, opts: { out?: string; layers?: string; json?: boolean; pretty?: boolean; lenient?: boolean; asBatches?: boolean }) => {
       const layers = opts.layers === undefined ? undefined : parseLayerList(opts.layers);
       const outDir = opts.out ?? path.dirname(path.resolve(file));
       refuseSpecialOutDir(outDir);
-      const { summary, skipped, skippedCount } = await analyseRoutesFile(file, { layers, lenient: opts.lenient, asBatches: opts.asBatches });
-      if (skippedCount > 0) {
+      // The drawing process starts now: it loads vega and canvas while the log is scanned.
+      const { PicturePool } = await import("../render/picture-pool.js");
+      const pool = PicturePool.start();
+      try {
+      const { startRangeWorker } = await import("../routes/range-worker-start.js");
+      // Batches follow the order of the whole file (never split): no early worker for them.
+      const worker = opts.lenient || opts.asBatches ? null : startRangeWorker(file);
+      const { analyseRoutesFile, lenientNote } = await import("../routes/analyse-routes.js");
+      const { summary, skipped, skippedCount } = await analyseRoutesFile(file, { layers, lenient: opts.lenient, asBatches: opts.asBatches, worker });
+      // The --lenient count is printed here once; summary.notes carries it too (for summary.json).
+      const lenientLine = skippedCount > 0 ? lenientNote(skippedCount, summary.skipped_lines, summary.rows) : null;
+      if (lenientLine !== null) {
         for (const line of skipped.slice(0, 5)) process.stderr.write(`skipped ${line}\n`);
-        process.stderr.write(`${lenientNote(skippedCount, summary.skipped_lines, summary.rows)}\n`);
+        process.stderr.write(`${lenientLine}\n`);
       }
       if (summary.rows === 0) throw new UserError(`${file}: no route rows to analyse`, EXIT_INVALID);
       try {
@@ -63,9 +73,7 @@ Examples:
       let written: string[];
       try {
         await removeStaleStaging(outDir);
-        // Loaded here, not at start-up: vega and canvas cost ~0.4 s that validate and --help need not pay.
-        const { histPictureFiles } = await import("../render/hist-pictures.js");
-        const files = [...(await histPictureFiles(summary)), { name: SUMMARY_FILE, data: summaryJson(summary) }];
+        const files = [...(await pool.render(summary)), { name: SUMMARY_FILE, data: summaryJson(summary) }];
         written = await publishOutputSet(outDir, files, {
           moe_prof_version: readPackageVersion(),
           source: { file: path.resolve(file), bytes: summary.source.bytes },
@@ -76,11 +84,14 @@ Examples:
         if (code && /^E[A-Z]+$/.test(code)) throw envError(`--out ${outDir}: cannot write: ${code} (no complete output set there: ${MANIFEST_FILE} is missing or names the previous one)`);
         throw e;
       }
-      if (opts.json) process.stdout.write(summaryJson(summary));
+      // --json is one line (a 4-request log's summary was 118 KB indented); --pretty indents it.
+      if (opts.json) process.stdout.write(opts.pretty ? summaryJson(summary) : JSON.stringify(summary) + "\n");
       else {
-        // the --lenient note was just printed with the skipped lines
-        for (const n of summary.notes) if (skippedCount === 0 || !n.startsWith("--lenient:")) process.stderr.write(`note: ${n}\n`);
+        for (const n of summary.notes) if (n !== lenientLine) process.stderr.write(`note: ${n}\n`);
         process.stdout.write(humanSummary(summary) + `wrote ${written.join(", ")}\n`);
+      }
+      } finally {
+        pool.close();
       }
     });
 }

@@ -1,14 +1,15 @@
 // `moe-prof patch apply|check|revert [--python PATH]`
 import { Argument, Command, Option } from "commander";
 import { EXIT_ENV, EXIT_INVALID, EXIT_OK } from "../errors.js";
-import { locateVllm } from "../patch/locate-vllm.js";
 import { defaultPython } from "../config/python.js";
-import { applyPatch, inspectPatch, loadPatch, revertPatch } from "../patch/vllm-patch.js";
 
 export type PatchAction = "apply" | "check" | "revert";
 
 /** Runs one action and returns the exit code; messages go to stdout, errors are thrown as UserError. */
 export async function runPatch(action: PatchAction, python: string | undefined, out: (line: string) => void): Promise<number> {
+  // Loaded here: locate-vllm runs Python through execa, which start-up need not load.
+  const { locateVllm } = await import("../patch/locate-vllm.js");
+  const { applyPatch, inspectPatch, loadPatch, revertPatch } = await import("../patch/vllm-patch.js");
   const install = await locateVllm(python ?? defaultPython());
   const patches = await loadPatch();
   const where = `vLLM ${install.version} in ${install.root}`;

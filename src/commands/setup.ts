@@ -6,18 +6,22 @@ import type { Command } from "commander";
 import { envError, UserError, EXIT_INTERRUPTED } from "../errors.js";
 import { packageRoot } from "../config/package-info.js";
 import { defaultPython } from "../config/python.js";
-import { runBounded, timeoutFromEnv } from "../worker/run-bounded.js";
 
 /** Quick questions (is uv there, which Python version): seconds. */
 const QUERY_TIMEOUT_MS = 30_000;
 
+// run-bounded (and execa under it) is loaded when setup runs, not at start-up.
+const bounded = () => import("../worker/run-bounded.js");
+
 async function has(cmd: string, args: string[]): Promise<boolean> {
+  const { runBounded } = await bounded();
   const r = await runBounded(cmd, args, { timeoutMs: QUERY_TIMEOUT_MS });
   return r.exitCode === 0;
 }
 
 async function step(title: string, cmd: string, args: string[], o: { hint?: string } = {}): Promise<void> {
   process.stderr.write(`moe-prof setup: ${title}\n  $ ${[cmd, ...args].join(" ")}\n`);
+  const { runBounded, timeoutFromEnv } = await bounded();
   // Downloading the CUDA wheels (~3 GB) on a slow link takes long; a stalled one must not hang forever.
   const timeoutMs = timeoutFromEnv("MOE_PROF_SETUP_TIMEOUT_S", 7200);
   const r = await runBounded(cmd, args, { stdio: "inherit", timeoutMs });
@@ -72,6 +76,7 @@ const VERSION_SCRIPT = "import sys; print('%d.%d' % sys.version_info[:2])";
 
 /** "3.12", or why not: "Python 3.11", "not found", "cannot be run (EACCES)", "did not answer". */
 async function pythonVersion(py: string): Promise<{ ok: boolean; what: string }> {
+  const { runBounded } = await bounded();
   const v = await runBounded(py, ["-c", VERSION_SCRIPT], { timeoutMs: QUERY_TIMEOUT_MS });
   if (v.exitCode === 0) {
     const ver = String(v.stdout).trim();

@@ -1,5 +1,4 @@
 import type { Command } from "commander";
-import { validateRoutesFile } from "../routes/validate-file.js";
 import { UserError, EXIT_INVALID } from "../errors.js";
 
 export function registerValidate(program: Command): void {
@@ -26,7 +25,11 @@ Example:
   moe-prof validate out/moe_routes.jsonl --all-errors`,
     )
     .action(async (file: string, opts: { allErrors?: boolean }) => {
-      const report = await validateRoutesFile(file, { allErrors: opts.allErrors });
+      // The second thread of a large log starts before this thread loads the scan: both load at once.
+      const { startRangeWorker } = await import("../routes/range-worker-start.js");
+      const worker = startRangeWorker(file);
+      const { validateRoutesFile } = await import("../routes/validate-file.js");
+      const report = await validateRoutesFile(file, { allErrors: opts.allErrors, worker });
       const s = report.scan;
       if (!report.valid) {
         if (!opts.allErrors) throw new UserError(report.errors[0]!, EXIT_INVALID);

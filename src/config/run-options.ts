@@ -5,7 +5,9 @@ import { UserError, EXIT_ENV } from "../errors.js";
 import { parseLayerList } from "./layer-list.js";
 import { refuseSpecialOutDir } from "./out-dir-guard.js";
 
-export const DEFAULT_MODEL = "Qwen/Qwen1.5-MoE-A2.7B-Chat-GPTQ-Int4";
+import { DEFAULT_MODEL } from "./defaults.js";
+
+export { DEFAULT_MODEL };
 
 /** A decimal number as typed (commander hands strings). z.coerce.number() would read "abc" as NaN
  * ("expected number, received NaN", no value quoted) and "" or " " as 0; here each problem is
@@ -69,6 +71,8 @@ export const runOptionsSchema = z
     tokenizer: z.string().optional(),
     device: z.enum(["cuda", "cpu"]).default("cuda"),
     engineArgs: z.string().optional(),
+    /** The log pass's routes: JSONL, Parquet (moe_routes.parquet), or both. */
+    logFormat: z.enum(["jsonl", "parquet", "both"]).default("jsonl"),
   })
   .superRefine((o, ctx) => {
     if (o.randomWeights && o.engine !== "hf")

@@ -30,9 +30,20 @@ export interface ExportSink extends RowSink {
   dispose(): Promise<void>;
 }
 
+/** Where a format that writes while the log is scanned puts its file (the directory exists). */
+export interface ExportTarget {
+  dir: string;
+  name: string;
+}
+
 export interface ExportFormat {
   readonly name: string;
   /** One line for --help. */
   readonly description: string;
-  begin(file: string): ExportSink;
+  /**
+   * Formats that stream into their file during the scan (parquet): where it goes, given the log
+   * and --out (a directory, or the file itself). Others write everything in finish().
+   */
+  readonly target?: (logFile: string, out: string | undefined) => ExportTarget;
+  begin(file: string, target?: ExportTarget): ExportSink;
 }

@@ -40,7 +40,11 @@ export async function checkPasses(passes: CompletedPass[]): Promise<PassChecks> 
     const { summary } = await analyseRoutesFile(routesPath);
     conservation.push({ repeat: p.planned.repeat, ...checkConservation(expectedRows(p), summary.per_request, summary.layers_logged) });
     if (first === null) first = summary;
-    else await rm(routesPath, { force: true }); // repeats' logs were checked; the first one is kept
+    else {
+      // repeats' logs were checked; the first one is kept (with --log-format both, its .parquet too)
+      await rm(routesPath, { force: true });
+      if (routesPath.endsWith(".jsonl")) await rm(routesPath.replace(/\.jsonl$/, ".parquet"), { force: true });
+    }
     const baseline = passes.find((q) => q.planned.pass === "no_log" && q.planned.repeat === p.planned.repeat);
     if (baseline)
       agreement.push({

@@ -15,6 +15,7 @@ export function jobFor(cfg: RunConfig, pass: PlannedPass, prompts: string[]): Wo
     max_tokens: cfg.maxTokens,
     temperature: cfg.temperature,
     routes_path: pass.routesPath,
+    log_format: cfg.logFormat,
     layers: cfg.layers ?? null,
     warmup_prompts: Math.min(cfg.warmupPrompts, prompts.length),
     warmup_max_tokens: 16,

@@ -2,7 +2,6 @@
 import path from "node:path";
 import { bundledGsm8kPath, parseGsm8k, readGsm8k } from "./read-gsm8k.js";
 import { readPromptsFile } from "./read-prompts-file.js";
-import { downloadDataset } from "./download-dataset.js";
 
 export interface PromptSet {
   source: string;
@@ -17,6 +16,8 @@ export async function loadPrompts(opts: {
   if (opts.prompts) return { source: path.resolve(opts.prompts), prompts: readPromptsFile(opts.prompts, opts.numPrompts) };
   // Problems in a downloaded file are named by the URL and line (the text is never saved).
   if (opts.datasetUrl) {
+    // undici only when a download is asked for: it is not loaded at start-up.
+    const { downloadDataset } = await import("./download-dataset.js");
     const text = await downloadDataset(opts.datasetUrl);
     return { source: opts.datasetUrl, prompts: parseGsm8k(text, opts.datasetUrl, opts.numPrompts) };
   }

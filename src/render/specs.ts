@@ -133,13 +133,17 @@ export function expertHistSpec(s: HistSummary): TopLevelSpec {
         encoding: { y: { field: "mean", type: "quantitative" } },
       },
       {
+        // Right of the plot, at the end of the dashed line: inside it, the label sat on the first bar.
         data: { values: [{ mean: o.mean_load, label: "mean load" }] },
-        mark: { type: "text", align: "left", dx: 4, dy: -6, x: 0, fontSize: 12, color: "#333" },
+        mark: { type: "text", align: "left", baseline: "middle", dx: 6, x: { expr: "width" }, fontSize: 12, color: "#333" },
         encoding: { y: { field: "mean", type: "quantitative" }, text: { field: "label" } },
       },
     ],
   };
 }
+
+/** The heatmap's colour range: shares from 1/RATIO_SPAN to RATIO_SPAN times the uniform share (clamped). */
+export const RATIO_SPAN = 16;
 
 export function expertHeatmapSpec(s: HistSummary): TopLevelSpec {
   const perExpert = groupSize(s.num_experts, MAX_HEATMAP_COLUMNS);
@@ -150,9 +154,11 @@ export function expertHeatmapSpec(s: HistSummary): TopLevelSpec {
     for (const l of s.layers.slice(g, g + perLayer)) l.counts.forEach((count, expert) => (sums[Math.floor(expert / perExpert)]! += count));
     sums.forEach((count, i) => values.push({ layer: s.layers[g]!.layer, expert: i * perExpert, count }));
   }
-  const columns = Math.ceil(s.num_experts / perExpert);
+  const columns = Math.max(1, Math.ceil(s.num_experts / perExpert));
   const rows = Math.ceil(s.layers.length / perLayer);
-  const cell = Math.max(8, Math.min(20, Math.floor(1400 / Math.max(1, columns))));
+  const ticks = [1 / 16, 1 / 4, 1, 4, 16];
+  const tickLabel = (x: number) => (x < 1 ? `1/${1 / x}x` : `${x}x`);
+  const cell = Math.max(8, Math.min(20, Math.floor(1400 / columns)));
   const grouped = [perExpert > 1 ? `experts in groups of ${perExpert}` : "", perLayer > 1 ? `layers in groups of ${perLayer}` : ""].filter(Boolean);
   return {
     $schema: "https://vega.github.io/schema/vega-lite/v6.json",
@@ -161,26 +167,31 @@ export function expertHeatmapSpec(s: HistSummary): TopLevelSpec {
     height: Math.min(MAX_SIDE, Math.max(300, 18 * rows)),
     title: {
       text: `Expert share per layer: ${s.model_id}`,
-      subtitle:
-        `share of each layer's assignments per expert; ${rowsLabel(s)}, top-${s.top_k} of ${s.num_experts} experts; ` +
-        `uniform = ${fmt((100 * perExpert) / Math.max(1, s.num_experts))}%` +
-        (grouped.length ? ` per cell (${grouped.join(", ")}, labelled by the first)` : ""),
+      subtitle: [
+        `each ${perExpert > 1 ? "cell's" : "expert's"} share of its layer's assignments, relative to the uniform share 1/${columns} = ${fmt(100 / columns)}%; ` +
+          `${rowsLabel(s)}, top-${s.top_k} of ${s.num_experts} experts` +
+          (grouped.length ? ` (${grouped.join(", ")}, labelled by the first)` : ""),
+        `colour: log2 scale, blue below and orange above the uniform share, white = uniform; clamped at 1/${RATIO_SPAN}x (incl. never used) and ${RATIO_SPAN}x`,
+      ],
     },
     data: { values },
     transform: [
       { joinaggregate: [{ op: "sum", field: "count", as: "layer_total" }], groupby: ["layer"] },
       { calculate: "datum.layer_total > 0 ? datum.count / datum.layer_total : 0", as: "share" },
+      // A linear scale of the share hid everything below ~5%: a log2 scale of share / uniform
+      // shows under-use as well as over-use; never-used experts sit at the low clamp.
+      { calculate: `clamp(datum.share * ${columns}, ${1 / RATIO_SPAN}, ${RATIO_SPAN})`, as: "ratio" },
     ],
     mark: { type: "rect" },
     encoding: {
       x: { field: "expert", type: "ordinal", title: perExpert > 1 ? `Expert id (groups of ${perExpert})` : "Expert id", axis: { labelAngle: 0, labelOverlap: "parity" } },
       y: { field: "layer", type: "ordinal", title: perLayer > 1 ? `Layer (groups of ${perLayer})` : "Layer", sort: "ascending" },
       color: {
-        field: "share",
+        field: "ratio",
         type: "quantitative",
-        title: "Share of layer",
-        scale: { scheme: "viridis", zero: true },
-        legend: { format: ".1%", gradientLength: 240, orient: "right" },
+        title: ["Share / uniform", "(log2 scale)"],
+        scale: { type: "log", base: 2, domain: [1 / RATIO_SPAN, RATIO_SPAN], domainMid: 1, scheme: "blueorange", clamp: true },
+        legend: { values: ticks, labelExpr: `{${ticks.map((t) => `'${t}': '${tickLabel(t)}'`).join(", ")}}[datum.value + ''] || datum.label`, gradientLength: 240, orient: "right" },
       },
     },
   };

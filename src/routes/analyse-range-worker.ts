@@ -4,8 +4,14 @@ import { scanRouteRange } from "./scan.js";
 import { RouteTally } from "../analysis/tally.js";
 import type { RangeJob, RangeOutcome } from "./analyse-routes.js";
 
-const job = workerData as RangeJob;
-const tally = new RouteTally(job.selected, job.meta.num_experts, job.meta.layers_logged);
-const r = await scanRouteRange(job.file, job.meta, job.range, (row, req, li) => tally.add(row, req, li));
-const outcome: RangeOutcome = { ok: r.ok, rows: r.rows, coverage: r.acceptor.coverage.exportState(), tally: tally.exportState() };
-parentPort!.postMessage(outcome);
+// The job comes as workerData, or (a worker started early, range-worker-start.ts) as a message.
+async function run(job: RangeJob): Promise<void> {
+  const tally = job.tally ? new RouteTally(job.selected, job.meta.num_experts, job.meta.layers_logged) : null;
+  const r = await scanRouteRange(job.file, job.meta, job.range, tally ? (row, req, li) => tally.add(row, req, li) : undefined);
+  const outcome: RangeOutcome = { ok: r.ok, rows: r.rows, lines: r.lines, coverage: r.acceptor.coverage.exportState(), tally: tally?.exportState() ?? null };
+  parentPort!.postMessage(outcome);
+  parentPort!.close();
+}
+
+if (workerData) await run(workerData as RangeJob);
+else parentPort!.once("message", (job: RangeJob) => void run(job));

@@ -3,7 +3,6 @@
 // found that way sends the log through the sequential scan, which words the error exactly.
 import { stat } from "node:fs/promises";
 import { isUtf8 } from "node:buffer";
-import { availableParallelism } from "node:os";
 import path from "node:path";
 import { Worker } from "node:worker_threads";
 import { scanRoutesFile, scanRouteRange, formatProblem } from "./scan.js";
@@ -15,10 +14,9 @@ import { RouteTally, type TallyState } from "../analysis/tally.js";
 import { buildSummary, type HistSummary } from "../analysis/summary.js";
 import { UserError, envError, EXIT_INVALID } from "../errors.js";
 
-/** Below this size one thread is as fast as several (worker start-up costs ~0.1 s). */
-export const PARALLEL_MIN_BYTES = 32 * 1024 * 1024;
-/** Each worker adds ~50-70 MB of heap: two threads stay well inside the 300 MB RSS target (4 reach ~285 MB). */
-const MAX_THREADS = 2;
+import { PARALLEL_MIN_BYTES, threadCount, newRangeWorker } from "./range-worker-start.js";
+
+export { PARALLEL_MIN_BYTES, threadCount };
 
 export interface AnalyseOptions {
   /** Analyse only these layers (validation still covers the whole file). */
@@ -31,6 +29,8 @@ export interface AnalyseOptions {
   parallelMinBytes?: number;
   /** Group rows into the batches they were written in, not by req_id (old seed-layout logs). */
   asBatches?: boolean;
+  /** A range worker started early (range-worker-start.ts): used by the parallel scan, else stopped. */
+  worker?: Worker | null;
 }
 
 export interface AnalyseResult {
@@ -45,13 +45,16 @@ export interface RangeJob {
   meta: RoutesMeta;
   range: ByteRange;
   selected: boolean[];
+  /** False for validation alone: rows are checked and covered, not tallied. */
+  tally: boolean;
 }
 
 export interface RangeOutcome {
   ok: boolean;
   rows: number;
+  lines: number;
   coverage: CoverageState;
-  tally: TallyState;
+  tally: TallyState | null;
 }
 
 function selectedLayers(file: string, meta: RoutesMeta, wanted: number[] | undefined): boolean[] {
@@ -68,7 +71,7 @@ export async function analyseRoutesFile(file: string, opts: AnalyseOptions = {})
   if (!opts.lenient && !opts.asBatches) {
     const fast = await analyseInParallel(file, opts);
     if (fast) return { summary: fast, skipped: [], skippedCount: 0 };
-  }
+  } else void opts.worker?.terminate();
   return analyseSequentially(file, opts);
 }
 
@@ -105,11 +108,6 @@ export function lenientNote(problems: number, lines: number, rows: number): stri
   return `--lenient: ${problems} problem${problems === 1 ? "" : "s"}, ${lines} line${lines === 1 ? "" : "s"} skipped${share}`;
 }
 
-function threadCount(opts: AnalyseOptions): number {
-  const env = Number(process.env.MOE_PROF_THREADS);
-  const want = opts.threads ?? (Number.isInteger(env) && env > 0 ? env : Math.min(availableParallelism(), MAX_THREADS));
-  return Math.max(1, want);
-}
 
 /**
  * The multi-threaded path, for a large log that declares num_experts (so every part tallies into
@@ -118,37 +116,18 @@ function threadCount(opts: AnalyseOptions): number {
  * Exported for tests; callers use analyseRoutesFile.
  */
 export async function analyseInParallel(file: string, opts: AnalyseOptions): Promise<HistSummary | null> {
-  const threads = threadCount(opts);
-  if (threads < 2 || file.endsWith(".partial")) return null;
-  let size: number;
-  try {
-    const st = await stat(file);
-    if (!st.isFile()) return null;
-    size = st.size;
-  } catch {
+  const plan = await parallelPlan(file, threadCount(opts), opts.parallelMinBytes);
+  if (plan === null || plan.meta.num_experts === undefined) {
+    void opts.worker?.terminate();
     return null;
   }
-  if (size < (opts.parallelMinBytes ?? PARALLEL_MIN_BYTES)) return null;
-  // Any trouble reading is left to the sequential scan, which words it.
-  const first = await readFirstLine(file, DEFAULT_MAX_LINE_BYTES).catch(() => null);
-  if (first === null || !isUtf8(first.text)) return null;
-  let metaValue: unknown;
-  try {
-    metaValue = JSON.parse(first.text.toString("utf8").replace(/^\uFEFF/, "")); // a BOM, as scan.ts skips it
-  } catch {
-    return null;
-  }
-  const parsed = MetaSchema.safeParse(metaValue);
-  if (!parsed.success || parsed.data.num_experts === undefined) return null;
-  const meta = parsed.data;
+  const { meta, ranges, size } = plan;
   const selected = selectedLayers(file, meta, opts.layers);
-  const ranges = await splitAtLines(file, first.end, size, threads).catch(() => []);
-  if (ranges.length < 2) return null;
 
   // This thread takes the first range while workers take the rest.
   const tally = new RouteTally(selected, meta.num_experts, meta.layers_logged);
   const own = scanRouteRange(file, meta, ranges[0]!, (row, req, li) => tally.add(row, req, li)).catch(() => null);
-  const others = ranges.slice(1).map((range) => runRangeWorker({ file, meta, range, selected }));
+  const others = ranges.slice(1).map((range, i) => runRangeWorker({ file, meta, range, selected, tally: true }, i === 0 ? opts.worker : null));
   const [mine, ...theirs] = await Promise.all([own, ...others]);
   if (!mine || !mine.ok || theirs.some((t) => t === null || !t.ok)) return null;
   const coverage = mine.acceptor.coverage;
@@ -161,17 +140,58 @@ export async function analyseInParallel(file: string, opts: AnalyseOptions): Pro
       return null; // over a limit of limits.ts: the sequential scan says where
     }
     if (reqMap === null) return null; // a row repeated across parts
-    tally.mergeFrom(t.tally, reqMap);
+    tally.mergeFrom(t.tally!, reqMap);
     rows += t.rows;
   }
   if (coverage.missingRows().length > 0) return null;
   return buildSummary({ meta, tally, requests: coverage.requests(), rows, skippedLines: 0, source: { file: path.basename(file), bytes: size } });
 }
 
+export interface ParallelPlan {
+  meta: RoutesMeta;
+  /** Byte ranges after the meta line, cut at line boundaries. */
+  ranges: ByteRange[];
+  size: number;
+}
+
+/**
+ * How to split a log across threads, or null when it should be scanned sequentially: one thread,
+ * a small or .partial file, or a first line that is not an accepted meta line (the sequential
+ * scan words what is wrong).
+ */
+export async function parallelPlan(file: string, threads: number, minBytes = PARALLEL_MIN_BYTES): Promise<ParallelPlan | null> {
+  if (threads < 2 || file.endsWith(".partial")) return null;
+  let size: number;
+  try {
+    const st = await stat(file);
+    if (!st.isFile()) return null;
+    size = st.size;
+  } catch {
+    return null;
+  }
+  if (size < minBytes) return null;
+  // Any trouble reading is left to the sequential scan, which words it.
+  const first = await readFirstLine(file, DEFAULT_MAX_LINE_BYTES).catch(() => null);
+  if (first === null || !isUtf8(first.text)) return null;
+  let metaValue: unknown;
+  try {
+    metaValue = JSON.parse(first.text.toString("utf8").replace(/^\uFEFF/, "")); // a BOM, as scan.ts skips it
+  } catch {
+    return null;
+  }
+  const parsed = MetaSchema.safeParse(metaValue);
+  if (!parsed.success) return null;
+  const ranges = await splitAtLines(file, first.end, size, threads).catch(() => []);
+  if (ranges.length < 2) return null;
+  return { meta: parsed.data, ranges, size };
+}
+
 /** Resolves to the worker's outcome, or null if it failed in any way (the caller rescans). */
-function runRangeWorker(job: RangeJob): Promise<RangeOutcome | null> {
+export function runRangeWorker(job: RangeJob, started?: Worker | null): Promise<RangeOutcome | null> {
   return new Promise((resolve) => {
-    const worker = new Worker(new URL("./analyse-range-worker.js", import.meta.url), { workerData: job });
+    const worker = started ?? newRangeWorker();
+    worker.ref(); // an early-started worker was unref'd until it had work
+    worker.postMessage(job);
     let outcome: RangeOutcome | null = null;
     worker.once("message", (m: RangeOutcome) => (outcome = m));
     worker.once("error", () => resolve(null));

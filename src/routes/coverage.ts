@@ -174,6 +174,21 @@ export class RowCoverage {
       );
   }
 
+  /** Requests seen so far, by index. */
+  get requestIds(): readonly string[] {
+    return this.reqIds;
+  }
+
+  /** Index of a request already seen, else undefined (adds nothing). */
+  knownRequest(reqId: string): number | undefined {
+    return this.reqIndex.get(reqId);
+  }
+
+  /** The positions of request `req` in layer index `li` as flat runs [s0, e0, s1, e1, ...]. */
+  positions(req: number, li: number): number[] {
+    return this.runsOf(req * this.L + li);
+  }
+
   /** The positions of one slot as flat runs [s0, e0, s1, e1, ...]. */
   private runsOf(slot: number): number[] {
     const li = this.listOf[slot]!;

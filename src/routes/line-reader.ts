@@ -15,6 +15,13 @@ export interface LineSink {
   unreadable(lineNo: number, what: string): void;
   /** Checked after every line; true stops reading (e.g. after the first error). */
   readonly stopped: boolean;
+  /**
+   * Optional byte path for the whole lines of a chunk that passed the UTF-8 check, buf[start,
+   * end) with end just past a "\n", the first numbered firstLineNo: the sink reads some of them
+   * itself (handing lines it does not take to `line`) and says how many lines it consumed and
+   * where the rest begins (decoded and given to `line` as usual); null: none consumed.
+   */
+  lines?(buf: Buffer, start: number, end: number, firstLineNo: number): { lines: number; next: number } | null;
 }
 
 export interface ReadLinesResult {
@@ -80,9 +87,18 @@ export async function readLines(file: string, sink: LineSink, maxLineBytes = DEF
         start = firstNl + 1;
         if (sink.stopped) break;
       }
+      if (start <= lastNl && sink.lines && isUtf8(chunk.subarray(start, lastNl + 1))) {
+        const fast = sink.lines(chunk, start, lastNl + 1, lineNo + 1);
+        if (fast !== null) {
+          lineNo += fast.lines;
+          start = fast.next;
+          if (sink.stopped) break;
+        }
+      }
       if (start <= lastNl) {
         const region = chunk.subarray(start, lastNl + 1);
-        if (isUtf8(region)) {
+        const utf8 = isUtf8(region);
+        if (utf8) {
           const text = region.toString("utf8");
           let pos = 0;
           const end = text.length;

@@ -4,11 +4,9 @@
 // command's memory is whatever its sink keeps. When Parquet input or a faster scanner arrives,
 // this is the function to teach about it.
 import path from "node:path";
-import { scanRoutesFile, formatProblem } from "./scan.js";
 import type { RoutesMeta } from "./schema.js";
 import type { CheckedRoute } from "./route-check.js";
 import type { RequestRows } from "./coverage.js";
-import { lenientNote } from "./analyse-routes.js";
 import { UserError, EXIT_INVALID } from "../errors.js";
 
 export interface RowSink {
@@ -36,6 +34,8 @@ export interface LogRead {
   skippedCount: number;
   /** What a reader of the results should know (inferred num_experts, skipped lines). */
   notes: string[];
+  /** --lenient: the count of problems and skipped lines, one line (null when nothing was skipped). */
+  lenientSummary: string | null;
 }
 
 /**
@@ -44,6 +44,8 @@ export interface LogRead {
  * Results computed by the sink are only meaningful once this resolves.
  */
 export async function readRoutesLog(file: string, opts: { lenient?: boolean }, sink: RowSink): Promise<LogRead> {
+  // The scan (and zod with it) is loaded when a log is read, not when a command module is.
+  const [{ scanRoutesFile, formatProblem }, { lenientNote }] = await Promise.all([import("./scan.js"), import("./analyse-routes.js")]);
   let maxId = -1;
   const scan = await scanRoutesFile(file, {
     mode: opts.lenient ? "lenient" : "first-error",
@@ -63,7 +65,8 @@ export async function readRoutesLog(file: string, opts: { lenient?: boolean }, s
   if (declared === undefined) {
     notes.push(`num_experts is not in the meta line: using max expert id + 1 = ${maxId + 1} (experts above it that were never used cannot be seen)`);
   }
-  if (scan.problemCount > 0) notes.push(lenientNote(scan.problemCount, scan.badLines, scan.rows));
+  const lenientSummary = scan.problemCount > 0 ? lenientNote(scan.problemCount, scan.badLines, scan.rows) : null;
+  if (lenientSummary !== null) notes.push(lenientSummary);
   return {
     file,
     meta: scan.meta,
@@ -76,6 +79,7 @@ export async function readRoutesLog(file: string, opts: { lenient?: boolean }, s
     skipped,
     skippedCount: scan.problemCount,
     notes,
+    lenientSummary,
   };
 }
 
@@ -83,7 +87,7 @@ export async function readRoutesLog(file: string, opts: { lenient?: boolean }, s
 export function reportSkipped(read: LogRead, write: (s: string) => void): void {
   if (read.skippedCount === 0) return;
   for (const line of read.skipped.slice(0, 5)) write(`skipped ${line}\n`);
-  write(`${lenientNote(read.skippedCount, read.skippedLines, read.rows)}\n`);
+  if (read.lenientSummary !== null) write(`${read.lenientSummary}\n`);
 }
 
 /** The file's name for titles and JSON (`source.file`), as hist writes it. */

@@ -7,12 +7,17 @@ import { makeRouteCheck, type CheckedRoute, type RouteCheck } from "./route-chec
 import { RowCoverage, type RequestRows } from "./coverage.js";
 import { LimitExceeded } from "./limits.js";
 import { BatchGrouping, seedLayoutHint } from "./seed-layout.js";
+import { FastRouteLines, fastScanEnabled } from "./fast-row.js";
+import { isParquetFile, readParquetRows, PARQUET_META_KEY } from "./parquet-read.js";
+import { namedRow, RejectedRows, missingRowsExcept } from "./missing-rows.js";
 import { envError } from "../errors.js";
 
 export interface RouteProblem {
   line: number | null;
   field: string | null;
   what: string;
+  /** Parquet input: `line` is a row number (1-based), printed as "row N". */
+  row?: true;
 }
 
 export type ScanMode =
@@ -34,6 +39,8 @@ export interface ScanOptions {
   onRow?: (row: CheckedRoute, req: number, layerIdx: number) => void;
   /** Group rows into the batches they were written in instead of by req_id (seed-layout.ts). */
   asBatches?: boolean;
+  /** Try the byte scanner (fast-row.ts) before JSON.parse (default: on unless MOE_PROF_FAST_SCAN=0). */
+  fastPath?: boolean;
 }
 
 export interface ScanResult {
@@ -60,7 +67,7 @@ export interface ScanResult {
 }
 
 export function formatProblem(file: string, p: RouteProblem): string {
-  const where = p.line === null ? file : `${file}:${p.line}`;
+  const where = p.line === null ? file : p.row ? `${file}: row ${p.line}` : `${file}:${p.line}`;
   return p.field ? `${where}: ${p.field}: ${p.what}` : `${where}: ${p.what}`;
 }
 
@@ -97,10 +104,11 @@ export class RouteAcceptor {
   /** "ok", "invalid" (not a valid route line: word it with the schema), "duplicate" or "limit". */
   accept(value: unknown): "ok" | "invalid" | "duplicate" | "limit" {
     if (!this.check(value)) return "invalid";
-    const li = this.layerIndex[value.layer]!;
     let req: number;
+    let li: number;
     try {
       req = this.coverage.requestIndex(this.batches ? this.batches.key(value.req_id, value.layer, value.token_idx) : value.req_id);
+      li = this.layerIndex[value.layer]!;
       if (!this.coverage.add(req, li, value.token_idx)) return "duplicate";
     } catch (err) {
       if (!(err instanceof LimitExceeded)) throw err;
@@ -110,6 +118,32 @@ export class RouteAcceptor {
     this.rows++;
     this.onRow?.(value, req, li);
     return "ok";
+  }
+
+  /** The fast path's request index of a req_id; null past a limit of limits.ts (the slow path
+   * then finds and reports it). Not used with batches (their key needs layer and position). */
+  fastRequestIndex(reqId: string): number | null {
+    try {
+      return this.coverage.requestIndex(reqId);
+    } catch (err) {
+      if (err instanceof LimitExceeded) return null;
+      throw err;
+    }
+  }
+
+  /** A row the byte scanner found valid; false for a duplicate or past a limit (the slow path
+   * then reads the line again and words it). */
+  acceptChecked(row: CheckedRoute, req: number): boolean {
+    const li = this.layerIndex[row.layer]!;
+    try {
+      if (!this.coverage.add(req, li, row.token_idx)) return false;
+    } catch (err) {
+      if (err instanceof LimitExceeded) return false;
+      throw err;
+    }
+    this.rows++;
+    this.onRow?.(row, req, li);
+    return true;
   }
 }
 
@@ -142,8 +176,10 @@ export async function scanRouteRange(
   range: ByteRange,
   onRow?: (row: CheckedRoute, req: number, layerIdx: number) => void,
   maxLineBytes = DEFAULT_MAX_LINE_BYTES,
+  fastPath = fastScanEnabled(),
 ): Promise<RangeScan> {
   const acceptor = new RouteAcceptor(meta, onRow);
+  const fast = fastPath ? FastRouteLines.create(routeRulesFromMeta(meta), acceptor) : null;
   let ok = true;
   const read = await readLines(
     file,
@@ -153,6 +189,9 @@ export async function scanRouteRange(
       },
       unreadable() {
         ok = false;
+      },
+      lines(buf, start, end, firstLineNo) {
+        return fast === null ? null : { lines: fast.lines(buf, start, end, firstLineNo, this), next: end };
       },
       line(text) {
         let value: unknown;
@@ -186,9 +225,15 @@ export async function scanRoutesFile(file: string, opts: ScanOptions = {}): Prom
   let problemCount = 0;
   let badLines = 0;
   let stopped = false;
+  // Parquet input (parquet-read.ts): "line" n >= 2 is row n - 1; line 1 is the meta (key-value metadata).
+  const parquet = await isParquetFile(file);
   const report = (line: number | null, field: string | null, what: string): void => {
     problemCount++;
-    if (problems.length < keep) problems.push({ line, field, what });
+    if (problems.length < keep) {
+      if (!parquet || line === null) problems.push({ line, field, what });
+      else if (line === 1) problems.push({ line: null, field: field === null ? PARQUET_META_KEY : `${PARQUET_META_KEY} ${field}`, what });
+      else problems.push({ line: line - 1, field, what, row: true });
+    }
     if (mode === "first-error") stopped = true;
   };
 
@@ -200,10 +245,23 @@ export async function scanRoutesFile(file: string, opts: ScanOptions = {}): Prom
   let meta: RoutesMeta | null = null;
   let acceptor: RouteAcceptor | null = null;
   let schema: ReturnType<typeof routeSchema> | null = null;
+  let fast: FastRouteLines | null = null;
+  let rejected: RejectedRows | null = null;
 
   const sink = {
     get stopped() {
       return stopped;
+    },
+    lines(buf: Buffer, start: number, end: number, firstLineNo: number) {
+      if (fast === null) {
+        if (firstLineNo !== 1) return null;
+        // Line 1 (the meta line) the usual way; the rest of the chunk then through the fast path.
+        const nl = buf.indexOf(10, start);
+        this.line(buf.toString("utf8", start, nl), 1, true);
+        if (stopped || fast === null) return { lines: 1, next: nl + 1 };
+        return { lines: 1 + (fast as FastRouteLines).lines(buf, nl + 1, end, 2, this), next: end };
+      }
+      return { lines: fast.lines(buf, start, end, firstLineNo, this), next: end };
     },
     unreadable(lineNo: number, what: string) {
       badLines++;
@@ -226,6 +284,10 @@ export async function scanRoutesFile(file: string, opts: ScanOptions = {}): Prom
         if (nf) return report(lineNo, nf, "NaN/Infinity is not valid JSON (write finite numbers)");
         return report(lineNo, null, "not valid JSON");
       }
+      this.value(value, lineNo);
+    },
+    /** A parsed line (or a Parquet row as the same value): the rules from here on. */
+    value(value: unknown, lineNo: number) {
       if (acceptor !== null) {
         const verdict = acceptor.accept(value);
         if (verdict === "ok") return;
@@ -262,6 +324,8 @@ export async function scanRoutesFile(file: string, opts: ScanOptions = {}): Prom
         meta = MetaSchema.parse(value);
         schema = routeSchema(routeRulesFromMeta(meta));
         acceptor = new RouteAcceptor(meta, opts.onRow, opts.asBatches ? new BatchGrouping() : null);
+        // Batches key rows by layer and position too: they stay on the general path.
+        if ((opts.fastPath ?? fastScanEnabled()) && !opts.asBatches) fast = FastRouteLines.create(routeRulesFromMeta(meta), acceptor);
         opts.onMeta?.(meta);
         return;
       }
@@ -276,11 +340,26 @@ export async function scanRoutesFile(file: string, opts: ScanOptions = {}): Prom
         // Unreachable unless the fast check and the schema disagree; say so rather than accept silently.
         return report(lineNo, null, "rejected by the fast route check but accepted by the schema (moe-prof bug)");
       }
+      // A bad line that still names its row is not reported again as that row missing from its layer.
+      const named = acceptor === null ? null : namedRow(value, acceptor.layerIndex);
+      if (named !== null) (rejected ??= new RejectedRows((meta as RoutesMeta | null)!.layers_logged)).add(named);
       return report(lineNo, problem[0], problem[1]);
     },
   };
 
-  const read = await readLines(file, sink, opts.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES).catch((e) => {
+  const read = await (parquet
+    ? readParquetRows(file, {
+        value: (v, lineNo) => sink.value(v, lineNo),
+        fileProblem: (what) => {
+          stopped = true;
+          report(null, null, what);
+        },
+        get stopped() {
+          return stopped;
+        },
+      })
+    : readLines(file, sink, opts.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES)
+  ).catch((e) => {
     throw readFailure(file, e);
   });
   if (!stopped) {
@@ -291,7 +370,7 @@ export async function scanRoutesFile(file: string, opts: ScanOptions = {}): Prom
   // Assigned inside the sink callbacks, which TypeScript's narrowing cannot see.
   const cov = (acceptor as RouteAcceptor | null)?.coverage ?? null;
   if (!stopped && cov !== null) {
-    for (const m of cov.missingRows()) {
+    for (const m of missingRowsExcept(cov, rejected, (meta as RoutesMeta | null)!.layers_logged)) {
       if (stopped) break;
       const more = m.missing > 1 ? ` (and ${m.missing - 1} more positions of this request)` : "";
       report(null, `layer ${m.layer}`, `missing row req_id ${JSON.stringify(m.req_id)}, token_idx ${m.token_idx}, present in other layers${more}`);

@@ -1,10 +1,16 @@
 // Whole-file validation as a function (used by `validate`, and later by `run` on the log it captured).
 import { scanRoutesFile, formatProblem, type ScanResult } from "./scan.js";
+import { validateInParallel } from "./parallel-validate.js";
 
 export interface ValidateOptions {
   /** Keep going after the first problem and count them all. */
   allErrors?: boolean;
   maxLineBytes?: number;
+  /** Threads for a large log (default as for hist: MOE_PROF_THREADS, else up to 2). */
+  threads?: number;
+  parallelMinBytes?: number;
+  /** A range worker started early (range-worker-start.ts). */
+  worker?: import("node:worker_threads").Worker | null;
 }
 
 export interface ValidationReport {
@@ -15,6 +21,10 @@ export interface ValidationReport {
 }
 
 export async function validateRoutesFile(file: string, opts: ValidateOptions = {}): Promise<ValidationReport> {
+  // A large valid log is read on several threads; anything else (and any problem) sequentially.
+  if (opts.maxLineBytes !== undefined) void opts.worker?.terminate();
+  const fast = opts.maxLineBytes === undefined ? await validateInParallel(file, opts) : null;
+  if (fast !== null) return { valid: true, scan: fast, errors: [] };
   const scan = await scanRoutesFile(file, { mode: opts.allErrors ? "all-errors" : "first-error", maxLineBytes: opts.maxLineBytes });
   return { valid: scan.problemCount === 0, scan, errors: scan.problems.map((p) => formatProblem(file, p)) };
 }

@@ -33,6 +33,8 @@ export const workerJob = z.strictObject({
   device: z.enum(["cuda", "cpu"]),
   /** vllm engine: more keyword arguments for vllm.LLM (--engine-args). */
   engine_args: z.record(z.string(), z.unknown()),
+  /** The routes log's format (VLLM_LOG_MOE_FORMAT): parquet writes routes_path with .parquet for .jsonl. Absent: jsonl. */
+  log_format: z.enum(["jsonl", "parquet", "both"]).optional(),
 });
 
 export type WorkerJob = z.infer<typeof workerJob>;

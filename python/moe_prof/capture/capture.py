@@ -27,6 +27,7 @@ import torch
 
 from .jsonl import RECOMPUTED, SCHEMA_VERSION, format_meta
 from .layers import select_layers
+from .parquet import log_paths
 from .segments import Segment, shift_request_id
 from .writer_client import WriterClient
 
@@ -110,9 +111,12 @@ class RouteCapture:
         host_slots: int = 8,
         writer_factory: Callable[[str, str], RouteWriter] | None = None,
         drain: str = "thread",
+        log_format: str = "jsonl",
     ) -> None:
         """drain="thread": a collector thread waits for each step's copy and sends it;
-        drain="inline": no thread, end_step sends the steps whose copies have finished (event query)."""
+        drain="inline": no thread, end_step sends the steps whose copies have finished (event query).
+        log_format: jsonl, parquet (the same rows as a .parquet file beside out_path's name) or both;
+        `out_path` is then the main file (log_paths(out_path, log_format)[0])."""
         if drain not in ("thread", "inline"):
             raise ValueError(f"drain must be 'thread' or 'inline', not {drain!r}")
         self._inline = drain == "inline"
@@ -150,9 +154,13 @@ class RouteCapture:
         full_meta.setdefault("schema_version", SCHEMA_VERSION)
         full_meta["layers_logged"] = list(self.layers)
         full_meta["top_k"] = self.top_k
-        self.out_path = out_path
-        make = writer_factory or WriterClient
-        self._writer: RouteWriter = make(out_path, format_meta(full_meta))
+        self.out_paths = log_paths(out_path, log_format)
+        self.out_path = self.out_paths[0]
+        self.log_format = log_format
+        if writer_factory is not None:
+            self._writer: RouteWriter = writer_factory(out_path, format_meta(full_meta))
+        else:
+            self._writer = WriterClient(out_path, format_meta(full_meta), log_format)
         self._paused = bool(start_paused)
         self._offset = 0
         self._pending: tuple[list[Segment], int, torch.Tensor | None, int, int, int] | None = None
@@ -390,4 +398,5 @@ class RouteCapture:
             "rows_recomputed": self._rows_recomputed,
             "writer_pid": getattr(self._writer, "pid", None),
             "out_path": self.out_path,
+            "log_format": self.log_format,
         }

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Mapping, Sequence
 
 from .layers import parse_layer_spec
+from .parquet import FORMATS
 
 if TYPE_CHECKING:  # torch only where buffers are made
     from .capture import RouteCapture
@@ -19,6 +20,7 @@ class CaptureSettings:
     out_path: str
     layers: list[int] | None
     start_paused: bool
+    log_format: str = "jsonl"
 
 
 def log_enabled(environ: Mapping[str, str] | None = None) -> bool:
@@ -40,7 +42,10 @@ def resolve_settings(environ: Mapping[str, str] | None = None) -> CaptureSetting
     except ValueError as e:
         raise ValueError(f"VLLM_LOG_MOE_LAYERS: {e}") from None
     paused = env.get("VLLM_LOG_MOE_PAUSED", "").strip() not in _OFF
-    return CaptureSettings(path, layers, paused)
+    fmt = env.get("VLLM_LOG_MOE_FORMAT", "").strip().lower() or "jsonl"
+    if fmt not in FORMATS:
+        raise ValueError(f"VLLM_LOG_MOE_FORMAT: {fmt!r} is not one of {', '.join(FORMATS)}")
+    return CaptureSettings(path, layers, paused, fmt)
 
 
 def capture_from_settings(
@@ -65,4 +70,5 @@ def capture_from_settings(
         max_rows=max_rows,
         device=device,  # type: ignore[arg-type]
         start_paused=settings.start_paused,
+        log_format=settings.log_format,
     )

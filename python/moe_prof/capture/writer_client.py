@@ -17,6 +17,7 @@ from typing import Sequence
 
 import numpy as np
 
+from .parquet import log_paths
 from .segments import Segment
 
 _HEADER_FMT = "<II"
@@ -29,11 +30,14 @@ class WriterError(RuntimeError):
 
 
 class WriterClient:
-    def __init__(self, out_path: str, meta_line: str) -> None:
+    def __init__(self, out_path: str, meta_line: str, log_format: str = "jsonl") -> None:
+        """log_format: jsonl (out_path), parquet (out_path as .parquet) or both; `out_path`
+        becomes the main file (the Parquet one for parquet), `out_paths` all of them."""
         import struct
 
         self._struct = struct.Struct(_HEADER_FMT)
-        self.out_path = out_path
+        self.out_paths = log_paths(out_path, log_format)
+        self.out_path = self.out_paths[0]
         self._lock = threading.Lock()
         self._seq = 0
         self._closed = False
@@ -43,7 +47,7 @@ class WriterClient:
             raise WriterError(f"VLLM_LOG_MOE: directory {d} does not exist")
         # A fresh interpreter (not fork): the engine process holds CUDA state and threads.
         proc = subprocess.Popen(
-            [sys.executable, "-u", _WRITER, out_path, "--detach"],
+            [sys.executable, "-u", _WRITER, out_path, "--detach", "--format", log_format],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             close_fds=True,

@@ -1,9 +1,11 @@
 """The route writer process: turns raw step arrays into JSONL lines off the engine's GIL.
 
-Run as a script (`python writer_proc.py OUT_PATH [--detach]`) by WriterClient; it reads frames
-from stdin and writes `OUT_PATH.partial`, renamed to OUT_PATH only on an explicit close. If its
-stdin ends without a close (the engine died), the `.partial` stays: an incomplete log is never
-presented as a complete one. Imports only stdlib, numpy and the sibling jsonl.py (loaded by path).
+Run as a script (`python writer_proc.py OUT_PATH [--detach] [--format jsonl|parquet|both]`) by
+WriterClient; it reads frames from stdin and writes `OUT_PATH.partial` (JSONL), and/or the Parquet
+file beside it (parquet.py's log_paths), each renamed to its final name only on an explicit close.
+If its stdin ends without a close (the engine died), the `.partial` files stay: an incomplete log
+is never presented as a complete one. Imports only stdlib, numpy and the sibling jsonl.py and
+parquet.py (loaded by path).
 
 Two threads: one reads frames off the pipe as fast as they come (so the engine never waits on a
 full pipe while lines are being formatted), the main thread formats and writes them in order.
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import marshal
 import os
+import json
 import signal
 import struct
 import sys
@@ -91,9 +94,8 @@ def _read_frames(inp: BinaryIO, frames: _Frames) -> None:
     frames.put(None)
 
 
-def _write_step(f: TextIO, jsonl: ModuleType, msg: dict, payload: bytes) -> None:
+def _step_arrays(msg: dict, payload: bytes) -> tuple[np.ndarray, np.ndarray | None, list[tuple[str, int, int, str]]]:
     n, nl, k2 = msg["shape"]
-    k = k2 // 2
     cnt = n * nl * k2
     block = np.frombuffer(payload, dtype=np.int32, count=cnt).reshape(n, nl, k2)
     tok = None
@@ -101,59 +103,119 @@ def _write_step(f: TextIO, jsonl: ModuleType, msg: dict, payload: bytes) -> None
         tok = np.frombuffer(payload, dtype=np.dtype(msg["tokens"]), count=n, offset=4 * cnt)
     off = msg["offset"]
     segs = [(str(int(r) - off) if off and r.isdigit() else r, p0, m, ph) for r, p0, m, ph in msg["segments"]]
-    f.write(jsonl.format_routes(segs, block[..., :k], block[..., k:].view(np.float32), tok, msg["layers"], msg["step"]))
+    return block, tok, segs
 
 
-def _format_until_close(f: TextIO, jsonl: ModuleType, frames: _Frames, reply: TextIO) -> bool:
+class _Out:
+    """Where steps go: the JSONL text file, the Parquet writer, or both."""
+
+    def __init__(self, text: TextIO | None, pq_file: BinaryIO | None, jsonl: ModuleType, parquet: ModuleType) -> None:
+        self.text = text
+        self.pq_file = pq_file
+        self.pq = None  # made at the meta frame: it needs top_k
+        self.jsonl = jsonl
+        self.parquet = parquet
+
+    def meta(self, line: str) -> None:
+        if self.text is not None:
+            self.text.write(line)
+        if self.pq_file is not None:
+            self.pq = self.parquet.ParquetRouteWriter(self.pq_file, line, int(json.loads(line)["top_k"]))
+
+    def step(self, msg: dict, payload: bytes) -> None:
+        block, tok, segs = _step_arrays(msg, payload)
+        k = block.shape[2] // 2
+        ids, weights = block[..., :k], block[..., k:].view(np.float32)
+        if self.text is not None:
+            self.text.write(self.jsonl.format_routes(segs, ids, weights, tok, msg["layers"], msg["step"]))
+        if self.pq is not None:
+            self.parquet.append_step(self.pq, segs, ids, weights, tok, msg["layers"], msg["step"], self.jsonl.RECOMPUTED)
+
+    def flush(self) -> None:
+        for f in (self.text, self.pq_file):
+            if f is not None:
+                f.flush()
+                os.fsync(f.fileno())
+
+    def close(self) -> None:
+        """Footer (Parquet), flush and fsync; the caller renames."""
+        if self.pq is not None:
+            self.pq.close()
+        self.flush()
+
+
+def _format_until_close(out: _Out, frames: _Frames, reply: TextIO) -> bool:
     """Write frames in order; True at a close frame, False when the input ended without one."""
     while True:
         item = frames.get()
         if item is None:
-            f.flush()
+            for f in (out.text, out.pq_file):
+                if f is not None:
+                    f.flush()
             return False
         msg, payload = item
         op = msg.get("op")
         if op == "meta":
-            f.write(msg["line"])
+            out.meta(msg["line"])
         elif op == "step":
-            _write_step(f, jsonl, msg, payload)
-        elif op in ("flush", "close"):
-            f.flush()
-            os.fsync(f.fileno())
-            if op == "close":
-                return True
+            out.step(msg, payload)
+        elif op == "flush":
+            out.flush()
             reply.write(f"flushed {msg['seq']}\n")
             reply.flush()
+        elif op == "close":
+            out.close()
+            return True
         else:
             raise ValueError(f"route writer: unknown op {op!r}")
 
 
-def main(out_path: str, detach: bool) -> int:
+def main(out_path: str, detach: bool, fmt: str = "jsonl") -> int:
     # Ctrl-C reaches the whole process group; the engine decides when the log ends.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if detach and os.fork() != 0:
         os._exit(0)  # the parent returns at once; the child carries on with the same pipes
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    import jsonl  # noqa: E402  (sibling file, see module docstring)
+    import jsonl  # noqa: E402  (sibling files, see module docstring)
+    import parquet  # noqa: E402
 
-    partial = out_path + ".partial"
     reply = sys.stdout
     try:
-        f = open(partial, "w", encoding="utf-8", buffering=1 << 20)
+        paths = parquet.log_paths(out_path, fmt)
+    except ValueError as e:
+        reply.write(f"error {e}\n")
+        reply.flush()
+        return 2
+    jsonl_path = out_path if fmt in ("jsonl", "both") else None
+    pq_path = paths[-1] if fmt in ("parquet", "both") else None
+    opened: list = []
+    try:
+        text = open(jsonl_path + ".partial", "w", encoding="utf-8", buffering=1 << 20) if jsonl_path else None
+        if text is not None:
+            opened.append(text)
+        pq_file = open(pq_path + ".partial", "wb", buffering=1 << 20) if pq_path else None
+        if pq_file is not None:
+            opened.append(pq_file)
     except OSError as e:
-        reply.write(f"error cannot write {partial}: {e.strerror}\n")
+        reply.write(f"error cannot write {e.filename}: {e.strerror}\n")
         reply.flush()
         return 2
     reply.write(f"ready {os.getpid()}\n")
     reply.flush()
     frames = _Frames()
     threading.Thread(target=_read_frames, args=(sys.stdin.buffer, frames), daemon=True).start()
+    partial = paths[0] + ".partial"
     try:
-        with f:
-            if not _format_until_close(f, jsonl, frames, reply):
+        try:
+            if not _format_until_close(_Out(text, pq_file, jsonl, parquet), frames, reply):
                 return 3  # engine went away without close: leave the .partial
-        os.replace(partial, out_path)
-        _fsync_dir(out_path)
+        finally:
+            for f in opened:
+                f.close()
+        for p in paths:
+            partial = p + ".partial"
+            os.replace(partial, p)
+        _fsync_dir(paths[0])
     except OSError as e:  # disk full, file too large, ...: the .partial stays, the engine is told
         try:
             reply.write(f"error writing {partial}: {e.strerror or e}\n")
@@ -162,7 +224,7 @@ def main(out_path: str, detach: bool) -> int:
             pass
         return 2
     try:
-        reply.write(f"closed {out_path}\n")
+        reply.write(f"closed {paths[0]}\n")
         reply.flush()
     except BrokenPipeError:
         pass  # the engine is gone (shut down while we finished): the log is complete anyway
@@ -170,6 +232,8 @@ def main(out_path: str, detach: bool) -> int:
 
 
 if __name__ == "__main__":
-    code = main(sys.argv[1], "--detach" in sys.argv[2:])
+    rest = sys.argv[2:]
+    fmt = rest[rest.index("--format") + 1] if "--format" in rest else "jsonl"
+    code = main(sys.argv[1], "--detach" in rest, fmt)
     os._exit(code)  # no flush of a reply pipe the engine may have closed
 

@@ -171,6 +171,7 @@ class HFEngine:
             max_rows=max_rows,
             device=self.device,
             start_paused=True,
+            log_format=self.job.log_format,
         )
         for layer, mod, kind in self.moe:
             if kind == "experts":

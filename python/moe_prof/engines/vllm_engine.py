@@ -23,12 +23,13 @@ def configure_env(job: Job) -> None:
     if job.routes_path:
         os.environ["VLLM_LOG_MOE"] = job.routes_path
         os.environ["VLLM_LOG_MOE_PAUSED"] = "1"  # warm-up is not logged
+        os.environ["VLLM_LOG_MOE_FORMAT"] = job.log_format
         if job.layers:
             os.environ["VLLM_LOG_MOE_LAYERS"] = ",".join(str(x) for x in job.layers)
         else:
             os.environ.pop("VLLM_LOG_MOE_LAYERS", None)
     else:
-        for k in ("VLLM_LOG_MOE", "VLLM_LOG_MOE_PAUSED", "VLLM_LOG_MOE_LAYERS"):
+        for k in ("VLLM_LOG_MOE", "VLLM_LOG_MOE_PAUSED", "VLLM_LOG_MOE_LAYERS", "VLLM_LOG_MOE_FORMAT"):
             os.environ.pop(k, None)
     if job.deterministic:
         # vLLM's batch-invariant mode: deterministic kernels for matmul/softmax/reductions.

@@ -45,6 +45,7 @@ class Job:
     dtype: str
     device: str  # "cuda" | "cpu" (hf engine)
     engine_args: dict[str, Any]  # vllm engine: more vllm.LLM keyword arguments
+    log_format: str = "jsonl"  # "jsonl" | "parquet" | "both" (VLLM_LOG_MOE_FORMAT); absent in a job: jsonl
 
 
 def load_schema() -> dict[str, Any]:

@@ -1,0 +1,59 @@
+// --format parquet: every route row as a Parquet file (req_id, token_idx, layer, topk_ids list,
+// topk_weights list, phase, token_id, step; the meta line as key-value metadata "moe_prof.meta"),
+// for DuckDB, polars, pandas, Spark. Rows are written while the log is scanned, one row group
+// (65,536 rows) at a time, into a temp file beside the target that is renamed only when the log
+// has been accepted: memory does not grow with the log. Weights are float64, the log's values
+// exactly (the capture's own Parquet writer stores the router's float32).
+import path from "node:path";
+import { rm, rename, stat } from "node:fs/promises";
+import type { RoutesMeta } from "../routes/schema.js";
+import { ParquetRouteWriter, ROW_GROUP_ROWS } from "../artifacts/parquet-writer.js";
+import type { ExportFormat, ExportSink, ExportTarget } from "./format.js";
+
+export const PARQUET_COLUMNS = ["req_id", "token_idx", "layer", "topk_ids", "topk_weights", "phase", "token_id", "step"];
+
+/** The file a log exports to: --out FILE.parquet, else <log stem>.parquet in the output directory. */
+export function parquetTarget(logFile: string, out: string | undefined): ExportTarget {
+  if (out !== undefined && out.endsWith(".parquet")) return { dir: path.dirname(path.resolve(out)), name: path.basename(out) };
+  const stem = path.basename(logFile).replace(/\.(jsonl|parquet)$/, "");
+  return { dir: out ?? path.dirname(path.resolve(logFile)), name: `${stem}.parquet` };
+}
+
+export const parquetFormat: ExportFormat = {
+  name: "parquet",
+  description: "<log>.parquet (or --out FILE.parquet): one row per route line, topk_ids/topk_weights as lists, the meta line as key-value metadata",
+  target: parquetTarget,
+  begin(_file: string, target?: ExportTarget): ExportSink {
+    if (!target) throw new Error("parquet export needs its target before the scan");
+    const final = path.join(target.dir, target.name);
+    const tmp = path.join(target.dir, `.${target.name}.${process.pid}.${Date.now()}.tmp`);
+    let writer: ParquetRouteWriter | null = null;
+    let done = false;
+    return {
+      onMeta(meta: RoutesMeta) {
+        writer = new ParquetRouteWriter(tmp, meta.top_k, JSON.stringify(meta));
+      },
+      onRow(row) {
+        writer!.add(row);
+      },
+      async finish(read) {
+        const w = writer as ParquetRouteWriter | null;
+        if (w === null) throw new Error("parquet export: no meta line");
+        w.finish();
+        await rename(tmp, final);
+        done = true;
+        const { size } = await stat(final);
+        return {
+          files: [{ file: target.name, what: `${read.rows} route rows (${PARQUET_COLUMNS.join(", ")}), ${size} bytes` }],
+          details: { columns: PARQUET_COLUMNS, row_group_rows: ROW_GROUP_ROWS, meta_key: "moe_prof.meta", weights: "float64", num_rows: read.rows },
+          notes: [],
+        };
+      },
+      async dispose() {
+        if (done) return;
+        (writer as ParquetRouteWriter | null)?.abandon();
+        await rm(tmp, { force: true });
+      },
+    };
+  },
+};
