@@ -96,16 +96,16 @@ const EXTRA = [`"x":1`, `"x":"y"`, `"x":true`, `"x":null`, `"x":false`, `"x":[1,
 /** One random change to a line (a string; bytes not valid UTF-8 come later). */
 function mutateLine(r: () => number, line: string, k: number): string {
   const choice = Math.floor(r() * 16);
-  const numRe = /(?<=[:\[,]\s?)-?\d+(\.\d+)?([eE][+-]?\d+)?/g;
+  const numRe = /(?<=[:[,]\s?)-?\d+(\.\d+)?([eE][+-]?\d+)?/g;
   switch (choice) {
     case 0: {
       // a number (id, index, layer, step, token_id, weight) replaced
       const ms = [...line.matchAll(numRe)];
       if (!ms.length) return line;
       const m = pick(r, ms);
-      const inWeights = line.lastIndexOf("topk_weights", m.index!) > line.lastIndexOf("topk_ids", m.index!) && line.lastIndexOf("]", m.index!) < line.lastIndexOf("topk_weights", m.index!);
+      const inWeights = line.lastIndexOf("topk_weights", m.index) > line.lastIndexOf("topk_ids", m.index) && line.lastIndexOf("]", m.index) < line.lastIndexOf("topk_weights", m.index);
       const v = inWeights && r() < 0.7 ? pick(r, WEIGHTS) : pick(r, NUMBERS);
-      return line.slice(0, m.index!) + v + line.slice(m.index! + m[0].length);
+      return line.slice(0, m.index) + v + line.slice(m.index + m[0].length);
     }
     case 1: {
       // whitespace somewhere (between tokens or inside one)

@@ -7,16 +7,18 @@ import { UserError } from "../errors.js";
 
 const ready = import("./hist-pictures.js");
 
-process.on("message", async (m: { summary: HistSummary }) => {
-  let answer: object;
+process.on("message", (m: { summary: HistSummary }) => void answer(m));
+
+async function answer(m: { summary: HistSummary }): Promise<void> {
+  let reply: object;
   try {
     const { histPictureFiles } = await ready;
-    answer = { files: await histPictureFiles(m.summary) };
+    reply = { files: await histPictureFiles(m.summary) };
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    answer = { error: e instanceof Error ? e.message : String(e), exitCode: e instanceof UserError ? e.exitCode : null, code: code ?? null };
+    reply = { error: e instanceof Error ? e.message : String(e), exitCode: e instanceof UserError ? e.exitCode : null, code: code ?? null };
   }
   // Disconnect once the answer is on its way: a large one (the PNG bytes) is still being written
   // when send() returns, and disconnecting then drops it.
-  process.send!(answer, () => process.disconnect());
-});
+  process.send!(reply, () => process.disconnect());
+}
