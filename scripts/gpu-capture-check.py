@@ -732,7 +732,7 @@ def main() -> int:
             decode_s, prefill_s = sum(st.graph), sum(st.eager)
             parts[name].append({"decode_s": decode_s, "prefill_s": prefill_s, "between_steps_s": ran - decode_s - prefill_s,
                                 "flush_s": wall - ran})
-            for a in ("graph", "eager", "begin", "end", "graph_gpu"):
+            for a in ("graph", "eager", "begin", "end", "graph_gpu", "graph_rows"):
                 getattr(times[name], a).extend(getattr(st, a))
     summary_rows: list[dict[str, object]] = []
     base = times["no capture (unpatched)"]
