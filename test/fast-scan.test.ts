@@ -1,4 +1,4 @@
-// The fast path of the scan (native/route-scan.c via src/routes/fast-row.ts) must change nothing
+// The fast path of the scan (src/routes/fast-scan/: route-scan.c via fast-row.ts) must change nothing
 // but speed: on valid and on broken logs, the scan with it and without it (JSON.parse + the check
 // + zod for every line) must give the same problems (line, field, message), counts, requests and
 // the same rows in the same order. Logs are fuzzed: random mutations of valid lines (numbers,
@@ -233,9 +233,10 @@ async function scanAll(file: string, mode: ScanMode, fastPath: boolean, maxLineB
 }
 
 test("the fast scanner's module is built from the committed C source", () => {
-  const src = readFileSync(path.join(ROOT, "native/route-scan.c"));
-  const want = readFileSync(path.join(ROOT, "wasm/route-scan.c.sha256"), "utf8").trim();
-  assert.equal(createHash("sha256").update(src).digest("hex"), want, "native/route-scan.c changed: run scripts/build-wasm.sh and commit wasm/");
+  const dir = path.join(ROOT, "src/routes/fast-scan");
+  const src = readFileSync(path.join(dir, "route-scan.c"));
+  const want = readFileSync(path.join(dir, "route-scan.c.sha256"), "utf8").trim();
+  assert.equal(createHash("sha256").update(src).digest("hex"), want, "route-scan.c changed: run scripts/build-wasm.sh and commit the .wasm and .sha256");
 });
 
 test("the fast path takes every line of a capture-shaped log (JSON.parse sees only the meta line)", async () => {

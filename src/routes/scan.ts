@@ -7,7 +7,7 @@ import { makeRouteCheck, type CheckedRoute, type RouteCheck } from "./route-chec
 import { RowCoverage, type RequestRows } from "./coverage.js";
 import { LimitExceeded } from "./limits.js";
 import { BatchGrouping, seedLayoutHint } from "./seed-layout.js";
-import { FastRouteLines, fastScanEnabled } from "./fast-row.js";
+import { FastRouteLines, fastScanEnabled } from "./fast-scan/fast-row.js";
 import { isParquetFile, readParquetRows, PARQUET_META_KEY } from "./parquet-read.js";
 import { namedRow, RejectedRows, missingRowsExcept } from "./missing-rows.js";
 import { envError } from "../errors.js";
@@ -39,7 +39,7 @@ export interface ScanOptions {
   onRow?: (row: CheckedRoute, req: number, layerIdx: number) => void;
   /** Group rows into the batches they were written in instead of by req_id (seed-layout.ts). */
   asBatches?: boolean;
-  /** Try the byte scanner (fast-row.ts) before JSON.parse (default: on unless MOE_PROF_FAST_SCAN=0). */
+  /** Try the byte scanner (fast-scan/fast-row.ts) before JSON.parse (default: on unless MOE_PROF_FAST_SCAN=0). */
   fastPath?: boolean;
 }
 

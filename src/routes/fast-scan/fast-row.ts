@@ -1,6 +1,6 @@
 // The fast path of the routes-log scan: lines of the shape the capture writes are read by a byte
-// scanner compiled to WebAssembly (native/route-scan.c -> wasm/route-scan.wasm, shipped built; no
-// native build at install) and validated as it reads; every other line goes to JSON.parse and the
+// scanner compiled to WebAssembly (route-scan.c -> route-scan.wasm beside this file, shipped built;
+// no native build at install) and validated as it reads; every other line goes to JSON.parse and the
 // zod path.
 //
 // The scanner recognises one JSON object per line whose keys are the route schema's (type, req_id,
@@ -20,8 +20,8 @@
 // check ran at ~70 MB/s; the same byte scanner in TypeScript at ~100 MB/s; compiled to
 // WebAssembly at ~400 MB/s (APPENDIX.md, "Fast scan").
 import { readFileSync } from "node:fs";
-import type { RouteRules } from "./schema.js";
-import type { CheckedRoute } from "./route-check.js";
+import type { RouteRules } from "../schema.js";
+import type { CheckedRoute } from "../route-check.js";
 
 /** The mutable row the fast path fills; handed to consumers, who must not keep it past the call. */
 interface FastRow extends CheckedRoute {
@@ -66,8 +66,9 @@ interface ScanExports {
   scan(start: number, len: number): number;
 }
 
-/** dist/src/routes -> the package root's wasm/. */
-export const SCANNER_WASM = new URL("../../../wasm/route-scan.wasm", import.meta.url);
+/** tsc does not copy the module into dist/: from dist/src/routes/fast-scan/ to the package's own
+ * src/routes/fast-scan/ (shipped: package.json "files"). */
+export const SCANNER_WASM = new URL("../../../../src/routes/fast-scan/route-scan.wasm", import.meta.url);
 let compiled: WebAssembly.Module | null = null;
 
 function scannerModule(): WebAssembly.Module {

@@ -1,5 +1,5 @@
 /* Byte scanner for route lines of the shape the capture writes; compiled to WebAssembly
- * (wasm/route-scan.wasm, by scripts/build-wasm.sh) and driven by src/routes/fast-row.ts.
+ * (route-scan.wasm beside this file, by scripts/build-wasm.sh) and driven by fast-row.ts here.
  *
  * Contract (the same as documented in fast-row.ts): a line is ACCEPTED (rec_ok = 1) only when it
  * is one JSON object whose keys are the route schema's (type, req_id, token_idx, layer, topk_ids,
