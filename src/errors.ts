@@ -1,4 +1,5 @@
-// Every error a user can reach is a UserError: one line, an exit code, no stack trace.
+// Every error a user can reach is a UserError: one line, an exit code, no stack trace. Problems at
+// a place in an input file (`FILE:LINE: field: what`) are worded by problems.ts.
 
 /** Exit codes, documented in README: 0 ok, 1 invalid input / failed check, 2 usage or environment. */
 export const EXIT_OK = 0;
@@ -15,12 +16,6 @@ export class UserError extends Error {
     super(message);
     this.name = "UserError";
   }
-}
-
-/** Error about a specific place in an input file: `FILE:LINE: field: what is wrong`. */
-export function inputError(file: string, line: number | null, field: string | null, what: string): UserError {
-  const where = line === null ? file : `${file}:${line}`;
-  return new UserError(field ? `${where}: ${field}: ${what}` : `${where}: ${what}`, EXIT_INVALID);
 }
 
 export function envError(message: string): UserError {

@@ -1,7 +1,8 @@
 // GSM8K JSONL ({"question", "answer"} per line): the bundled fixture or a downloaded copy.
 import { readFileSync } from "node:fs";
 import path from "node:path";
-import { inputError, UserError, EXIT_ENV } from "../errors.js";
+import { UserError, EXIT_ENV } from "../errors.js";
+import { problemError } from "../problems.js";
 import { packageRoot } from "../config/package-info.js";
 
 export function bundledGsm8kPath(): string {
@@ -19,10 +20,10 @@ export function parseGsm8k(text: string, file: string, count: number): string[] 
     try {
       row = JSON.parse(line);
     } catch {
-      throw inputError(file, i + 1, null, "not valid JSON");
+      throw problemError(file, i + 1, null, "not valid JSON");
     }
     const q = (row as { question?: unknown } | null)?.question;
-    if (typeof q !== "string" || q.trim() === "") throw inputError(file, i + 1, "question", "expected a non-empty string");
+    if (typeof q !== "string" || q.trim() === "") throw problemError(file, i + 1, "question", "expected a non-empty string");
     questions.push(q);
   }
   // Asking for more prompts than the set holds is a usage error (exit 2), not a bad file.

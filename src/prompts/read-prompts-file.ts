@@ -1,7 +1,8 @@
 // --prompts FILE: JSONL (a string, or an object with prompt/question/text) or plain text, one per line.
 import { readFileSync } from "node:fs";
 import { isUtf8 } from "node:buffer";
-import { inputError, UserError, EXIT_ENV } from "../errors.js";
+import { UserError, EXIT_ENV } from "../errors.js";
+import { problemError } from "../problems.js";
 
 const FIELDS = ["prompt", "question", "text"] as const;
 
@@ -10,7 +11,7 @@ function promptFromJsonLine(line: string, file: string, lineNo: number): string 
   try {
     row = JSON.parse(line);
   } catch {
-    throw inputError(file, lineNo, null, "not valid JSON (a .jsonl prompts file needs one JSON value per line)");
+    throw problemError(file, lineNo, null, "not valid JSON (a .jsonl prompts file needs one JSON value per line)");
   }
   if (typeof row === "string") return row;
   if (row && typeof row === "object") {
@@ -19,7 +20,7 @@ function promptFromJsonLine(line: string, file: string, lineNo: number): string 
       if (typeof v === "string") return v;
     }
   }
-  throw inputError(file, lineNo, FIELDS.join("|"), "expected a JSON string or an object with a string prompt, question or text");
+  throw problemError(file, lineNo, FIELDS.join("|"), "expected a JSON string or an object with a string prompt, question or text");
 }
 
 export function parsePromptsFile(text: string, file: string, limit: number): string[] {
@@ -30,10 +31,10 @@ export function parsePromptsFile(text: string, file: string, limit: number): str
     const line = lines[i]!.replace(/\r$/, "");
     if (line.trim() === "") continue;
     const p = isJsonl ? promptFromJsonLine(line, file, i + 1) : line;
-    if (p.trim() === "") throw inputError(file, i + 1, null, "empty prompt");
+    if (p.trim() === "") throw problemError(file, i + 1, null, "empty prompt");
     prompts.push(p);
   }
-  if (prompts.length === 0) throw inputError(file, null, null, "contains no prompts");
+  if (prompts.length === 0) throw problemError(file, null, null, "contains no prompts");
   return prompts;
 }
 
@@ -45,7 +46,7 @@ function refuseBinary(bytes: Buffer, file: string): void {
   let line = 1;
   for (let i = bytes.indexOf(10); i !== -1 && i < bad; i = bytes.indexOf(10, i + 1)) line++;
   const what = nul !== -1 ? "a NUL byte" : "bytes that are not UTF-8";
-  throw inputError(file, line, null, `not a text file (${what}): --prompts takes JSONL or plain UTF-8 text, one prompt per line`);
+  throw problemError(file, line, null, `not a text file (${what}): --prompts takes JSONL or plain UTF-8 text, one prompt per line`);
 }
 
 function firstInvalidUtf8(bytes: Buffer): number {

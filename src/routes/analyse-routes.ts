@@ -5,7 +5,8 @@ import { stat } from "node:fs/promises";
 import { isUtf8 } from "node:buffer";
 import path from "node:path";
 import { Worker } from "node:worker_threads";
-import { scanRoutesFile, scanRouteRange, formatProblem } from "./scan.js";
+import { scanRoutesFile, lenientNote } from "./scan.js";
+import { scanRouteRange } from "./scan-rows.js";
 import { MetaSchema, type RoutesMeta } from "./schema.js";
 import { readFirstLine, splitAtLines } from "./split-ranges.js";
 import { DEFAULT_MAX_LINE_BYTES, type ByteRange } from "./line-reader.js";
@@ -16,7 +17,7 @@ import { UserError, envError, EXIT_INVALID } from "../errors.js";
 
 import { PARALLEL_MIN_BYTES, threadCount, newRangeWorker } from "./range-worker-start.js";
 
-export { PARALLEL_MIN_BYTES, threadCount };
+export { PARALLEL_MIN_BYTES, threadCount, lenientNote };
 
 export interface AnalyseOptions {
   /** Analyse only these layers (validation still covers the whole file). */
@@ -85,7 +86,7 @@ async function analyseSequentially(file: string, opts: AnalyseOptions): Promise<
     onRow: (row, req, li) => tally!.add(row, req, li),
     asBatches: opts.asBatches,
   });
-  const skipped = scan.problems.map((p) => formatProblem(file, p));
+  const skipped = scan.messages;
   if (scan.meta === null || tally === null) throw new UserError(skipped[0] ?? `${file}: no meta line`, EXIT_INVALID);
   if (scan.overLimit) throw new UserError(scan.overLimit, EXIT_INVALID);
   if (!opts.lenient && scan.problemCount > 0) throw new UserError(skipped[0]!, EXIT_INVALID);
@@ -102,12 +103,6 @@ async function analyseSequentially(file: string, opts: AnalyseOptions): Promise<
   if (scan.layoutHint) summary.notes.push(scan.layoutHint);
   return { summary, skipped, skippedCount: scan.problemCount };
 }
-
-export function lenientNote(problems: number, lines: number, rows: number): string {
-  const share = lines + rows > 0 ? ` (${((100 * lines) / (lines + rows)).toFixed(1)}% of ${lines + rows} route lines)` : "";
-  return `--lenient: ${problems} problem${problems === 1 ? "" : "s"}, ${lines} line${lines === 1 ? "" : "s"} skipped${share}`;
-}
-
 
 /**
  * The multi-threaded path, for a large log that declares num_experts (so every part tallies into

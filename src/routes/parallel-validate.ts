@@ -2,7 +2,8 @@
 // parallel `hist`, without the tally. It vouches only for a valid log: any problem (a bad line,
 // a duplicate across parts, a missing row) returns null and the caller runs the sequential scan,
 // which finds and words it exactly as before.
-import { scanRouteRange, type ScanResult } from "./scan.js";
+import { scanRouteRange } from "./scan-rows.js";
+import type { ScanResult } from "./scan.js";
 import type { Worker } from "node:worker_threads";
 import { parallelPlan, runRangeWorker, threadCount, type RangeOutcome } from "./analyse-routes.js";
 
@@ -36,5 +37,5 @@ export async function validateInParallel(
     lines += t.lines;
   }
   if (coverage.missingRows().length > 0) return null;
-  return { file, bytes: size, lines, meta, rows, badLines: 0, problems: [], problemCount: 0, requests: coverage.requests(), partial: false, overLimit: null, layoutHint: null, batches: null };
+  return { file, bytes: size, lines, meta, rows, badLines: 0, problems: [], messages: [], problemCount: 0, requests: coverage.requests(), partial: false, overLimit: null, layoutHint: null, batches: null };
 }

@@ -9,8 +9,13 @@
 // larger one), as plain objects.
 import { open } from "node:fs/promises";
 import { readPlainRoutesParquet } from "./parquet-plain.js";
+import type { PlaceProblem } from "../problems.js";
 
 export const PARQUET_META_KEY = "moe_prof.meta";
+
+/** Problems on "line" 1 are the meta's (named by its key); on "line" n >= 2, row n - 1's. */
+export const parquetPlace: PlaceProblem = (line, field) =>
+  line === 1 ? { line: null, field: field === null ? PARQUET_META_KEY : `${PARQUET_META_KEY} ${field}` } : { line: line - 1, field, row: true };
 const MAGIC = Buffer.from("PAR1");
 /** Rows turned into objects at a time: bounds memory for files with very large row groups. */
 const SLICE_ROWS = 262_144;

@@ -45,7 +45,7 @@ export interface LogRead {
  */
 export async function readRoutesLog(file: string, opts: { lenient?: boolean }, sink: RowSink): Promise<LogRead> {
   // The scan (and zod with it) is loaded when a log is read, not when a command module is.
-  const [{ scanRoutesFile, formatProblem }, { lenientNote }] = await Promise.all([import("./scan.js"), import("./analyse-routes.js")]);
+  const { scanRoutesFile, lenientNote } = await import("./scan.js");
   let maxId = -1;
   const scan = await scanRoutesFile(file, {
     mode: opts.lenient ? "lenient" : "first-error",
@@ -56,7 +56,7 @@ export async function readRoutesLog(file: string, opts: { lenient?: boolean }, s
       sink.onRow(row, req, li);
     },
   });
-  const skipped = scan.problems.map((p) => formatProblem(file, p));
+  const skipped = scan.messages;
   if (scan.meta === null) throw new UserError(skipped[0] ?? `${file}: no meta line`, EXIT_INVALID);
   if (!opts.lenient && scan.problemCount > 0) throw new UserError(skipped[0]!, EXIT_INVALID);
   if (scan.rows === 0) throw new UserError(`${file}: no route rows to analyse`, EXIT_INVALID);

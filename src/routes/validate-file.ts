@@ -1,5 +1,6 @@
-// Whole-file validation as a function (used by `validate`, and later by `run` on the log it captured).
-import { scanRoutesFile, formatProblem, type ScanResult } from "./scan.js";
+// Whole-file validation as a function (used by `validate`).
+import type { Worker } from "node:worker_threads";
+import { scanRoutesFile, type ScanResult } from "./scan.js";
 import { validateInParallel } from "./parallel-validate.js";
 
 export interface ValidateOptions {
@@ -10,7 +11,7 @@ export interface ValidateOptions {
   threads?: number;
   parallelMinBytes?: number;
   /** A range worker started early (range-worker-start.ts). */
-  worker?: import("node:worker_threads").Worker | null;
+  worker?: Worker | null;
 }
 
 export interface ValidationReport {
@@ -26,5 +27,5 @@ export async function validateRoutesFile(file: string, opts: ValidateOptions = {
   const fast = opts.maxLineBytes === undefined ? await validateInParallel(file, opts) : null;
   if (fast !== null) return { valid: true, scan: fast, errors: [] };
   const scan = await scanRoutesFile(file, { mode: opts.allErrors ? "all-errors" : "first-error", maxLineBytes: opts.maxLineBytes });
-  return { valid: scan.problemCount === 0, scan, errors: scan.problems.map((p) => formatProblem(file, p)) };
+  return { valid: scan.problemCount === 0, scan, errors: scan.messages };
 }
