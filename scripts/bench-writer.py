@@ -24,9 +24,9 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
-from moe_prof.capture import Segment  # noqa: E402
-from moe_prof.capture.jsonl import format_meta  # noqa: E402
-from moe_prof.capture.writer_client import WriterClient  # noqa: E402
+from moe_prof.capture import Segment
+from moe_prof.capture.jsonl import format_meta
+from moe_prof.capture.writer_client import WriterClient
 
 
 def run(fmt: str, out_dir: str, rows: int, steps: int, layers: int, k: int, experts: int) -> dict[str, float]:

@@ -762,7 +762,7 @@ def main() -> int:
     print(f"{'variant':26s} " + " ".join(f"{f'{lo}-{hi} rows':>26s}" for lo, hi in ROW_BUCKETS))
 
     def bucket(t: StepTimes, lo: int, hi: int) -> list[float]:
-        return [g for g, n in zip(t.graph, t.graph_rows) if lo <= n <= hi]
+        return [g for g, n in zip(t.graph, t.graph_rows, strict=True) if lo <= n <= hi]
 
     for name in engines:
         cells, row = [], {"variant": name, "by_rows": {}}
