@@ -147,10 +147,12 @@ export class RouteAcceptor {
   }
 }
 
-/** The file could not be opened or read (EACCES, EIO, EISDIR, ...): environment, exit 2. */
+/** The file could not be opened or read (EACCES, EIO, EISDIR, ...): environment, exit 2. An
+ * error about another file (the scanner's .wasm, say) is not the log's and goes on as it is. */
 function readFailure(file: string, e: unknown): Error {
-  const code = (e as NodeJS.ErrnoException).code;
-  return code ? envError(`${file}: cannot read: ${code}`) : (e as Error);
+  const err = e as NodeJS.ErrnoException;
+  if (err.path !== undefined && err.path !== file) return err;
+  return err.code ? envError(`${file}: cannot read: ${err.code}`) : err;
 }
 
 function duplicateMessage(v: CheckedRoute, hint: string | null): string {
