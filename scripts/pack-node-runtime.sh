@@ -14,8 +14,11 @@ trap 'rm -rf "$stage"' EXIT
 (cd "$root" && npm run -s build)
 mkdir -p "$stage/bin" "$stage/lib" "$stage/fonts" "$stage/app"
 cp "$(readlink -f "$(command -v node)")" "$stage/bin/node"
-# The app: built JS, python/, fixtures/, patches/, package.json and production modules only.
-(cd "$root" && cp -r dist python fixtures package.json "$stage/app/" && { [ -d patches ] && cp -r patches "$stage/app/" || true; })
+# The app: what the npm package ships (package.json "files": built JS, the scanner's .wasm,
+# python/, patches/, fixtures/, ...), package.json and production modules only.
+(cd "$root" && cp -r dist package.json "$stage/app/" &&
+  node -e 'for (const f of require("./package.json").files) console.log(f)' |
+  while read -r f; do mkdir -p "$stage/app/$(dirname "$f")" && cp -r "$f" "$stage/app/$(dirname "$f")/"; done)
 (cd "$root" && tar -cf - --exclude=node_modules/typescript --exclude=node_modules/@types --exclude='*.map' node_modules) | tar -xf - -C "$stage/app"
 # canvas's libraries, except the C/C++ runtime the host has anyway.
 ldd "$root/node_modules/canvas/build/Release/canvas.node" | awk '/=> \//{print $3}' |

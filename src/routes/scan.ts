@@ -67,10 +67,12 @@ export function lenientNote(problems: number, lines: number, rows: number): stri
   return `--lenient: ${problems} problem${problems === 1 ? "" : "s"}, ${lines} line${lines === 1 ? "" : "s"} skipped${share}`;
 }
 
-/** The file could not be opened or read (EACCES, EIO, EISDIR, ...): environment, exit 2. */
+/** The file could not be opened or read (EACCES, EIO, EISDIR, ...): environment, exit 2. An
+ * error about another file (the scanner's .wasm, say) is not the log's and goes on as it is. */
 function readFailure(file: string, e: unknown): Error {
-  const code = (e as NodeJS.ErrnoException).code;
-  return code ? envError(`${file}: cannot read: ${code}`) : (e as Error);
+  const err = e as NodeJS.ErrnoException;
+  if (err.path !== undefined && err.path !== file) return err;
+  return err.code ? envError(`${file}: cannot read: ${err.code}`) : err;
 }
 
 export async function scanRoutesFile(file: string, opts: ScanOptions = {}): Promise<ScanResult> {
