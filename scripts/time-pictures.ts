@@ -7,7 +7,7 @@ import path from "node:path";
 import { mkdtempSync, rmSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { writeSynthRoutes, DEFAULT_SYNTH } from "./synth-routes.js";
-import { analyseRoutesFile } from "../src/routes/analyse-routes.js";
+import { analyseRoutesFile } from "../src/log-scan/analyse-routes.js";
 import { histPictureFiles, PICTURE_CONCURRENCY } from "../src/render/hist-pictures.js";
 
 const { values } = parseArgs({ options: { repeats: { type: "string", default: "5" } } });

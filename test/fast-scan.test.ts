@@ -10,7 +10,7 @@ import { createHash } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { scanRoutesFile, type ScanMode } from "../src/routes/scan.js";
-import { analyseRoutesFile, analyseInParallel } from "../src/routes/analyse-routes.js";
+import { analyseRoutesFile, analyseInParallel } from "../src/log-scan/analyse-routes.js";
 import type { CheckedRoute } from "../src/routes/route-check.js";
 import { ROOT, tempDir } from "./helpers.js";
 

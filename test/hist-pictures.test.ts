@@ -4,7 +4,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import path from "node:path";
 import { ROOT } from "./helpers.js";
-import { analyseRoutesFile } from "../src/routes/analyse-routes.js";
+import { analyseRoutesFile } from "../src/log-scan/analyse-routes.js";
 import {
   histPictureFiles,
   PICTURE_CONCURRENCY,

@@ -3,7 +3,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { analyseRoutesFile, analyseInParallel } from "../src/routes/analyse-routes.js";
+import { analyseRoutesFile, analyseInParallel } from "../src/log-scan/analyse-routes.js";
 import { writeSynthRoutes, DEFAULT_SYNTH } from "../scripts/synth-routes.js";
 import { tempDir } from "./helpers.js";
 

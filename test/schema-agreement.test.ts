@@ -7,7 +7,7 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { validateRoutesFile } from "../src/routes/validate-file.js";
+import { validateRoutesFile } from "../src/log-scan/validate-file.js";
 import { packageRoot } from "../src/config/package-info.js";
 
 const WRITE = `

@@ -32,7 +32,7 @@ test("the CLI entry loads commander and nothing else of node_modules (--version,
 });
 
 test("validate's code never loads vega, vega-lite, canvas or undici", () => {
-  const pkgs = staticPackages(path.join(ROOT, "dist/src/routes/validate-file.js"));
+  const pkgs = staticPackages(path.join(ROOT, "dist/src/log-scan/validate-file.js"));
   for (const p of ["vega", "vega-lite", "canvas", "undici"]) assert.ok(!pkgs.has(p), p);
   assert.ok(pkgs.has("zod"), "the check is real: the scan's own dependency is seen");
 });

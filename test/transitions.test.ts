@@ -8,7 +8,7 @@ import path from "node:path";
 import { execa } from "execa";
 import { mutualInformationBits, expectedMutualInformationBits, dependence, jsDivergenceBits } from "../src/analysis/info-theory.js";
 import type { HistSummary } from "../src/analysis/summary.js";
-import { analyseRoutesFile, analyseInParallel } from "../src/routes/analyse-routes.js";
+import { analyseRoutesFile, analyseInParallel } from "../src/log-scan/analyse-routes.js";
 import { CLI, tempDir, writeLog } from "./helpers.js";
 import { parseLog, randomLog, top1, mulberry32 } from "./brute-force.js";
 

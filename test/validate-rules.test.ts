@@ -2,7 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
 import path from "node:path";
-import { validateRoutesFile } from "../src/routes/validate-file.js";
+import { validateRoutesFile } from "../src/log-scan/validate-file.js";
 import { META, FIXTURES, goodLines, route, tempDir, writeLog } from "./helpers.js";
 
 /** Validates the lines and returns the first error with the file name replaced by FILE. */

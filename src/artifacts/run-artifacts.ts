@@ -37,8 +37,11 @@ export async function writeRunArtifacts(
 ): Promise<{ files: string[]; timing: ReturnType<typeof buildTiming> }> {
   // Loaded here, not at start-up: vega, vega-lite and canvas cost ~0.4 s and ~70 MB that
   // `moe-prof --version`, `--help` and `validate` must not pay (cli.ts imports this module).
-  const { renderHistPictures } = await import("../render/hist-pictures.js");
-  const pictures = await renderHistPictures(checks.summary, dir);
+  // render returns the pictures; this module writes them.
+  const { histPictureFiles } = await import("../render/hist-pictures.js");
+  const pictureFiles = await histPictureFiles(checks.summary);
+  await Promise.all(pictureFiles.map((f) => writeFileAtomic(path.join(dir, f.name), f.data)));
+  const pictures = pictureFiles.map((f) => f.name);
   const timing = buildTiming(
     passes.map((p) => p.record),
     engineSettings(passes),

@@ -53,10 +53,10 @@ Examples:
       const { PicturePool } = await import("../render/picture-pool.js");
       const pool = PicturePool.start();
       try {
-      const { startRangeWorker } = await import("../routes/range-worker-start.js");
+      const { startRangeWorker } = await import("../log-scan/range-worker-start.js");
       // Batches follow the order of the whole file (never split): no early worker for them.
       const worker = opts.lenient || opts.asBatches ? null : startRangeWorker(file);
-      const { analyseRoutesFile, lenientNote } = await import("../routes/analyse-routes.js");
+      const { analyseRoutesFile, lenientNote } = await import("../log-scan/analyse-routes.js");
       const { summary, skipped, skippedCount } = await analyseRoutesFile(file, { layers, lenient: opts.lenient, asBatches: opts.asBatches, worker });
       // The --lenient count is printed here once; summary.notes carries it too (for summary.json).
       const lenientLine = skippedCount > 0 ? lenientNote(skippedCount, summary.skipped_lines, summary.rows) : null;

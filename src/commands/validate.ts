@@ -26,9 +26,9 @@ Example:
     )
     .action(async (file: string, opts: { allErrors?: boolean }) => {
       // The second thread of a large log starts before this thread loads the scan: both load at once.
-      const { startRangeWorker } = await import("../routes/range-worker-start.js");
+      const { startRangeWorker } = await import("../log-scan/range-worker-start.js");
       const worker = startRangeWorker(file);
-      const { validateRoutesFile } = await import("../routes/validate-file.js");
+      const { validateRoutesFile } = await import("../log-scan/validate-file.js");
       const report = await validateRoutesFile(file, { allErrors: opts.allErrors, worker });
       const s = report.scan;
       if (!report.valid) {

@@ -1,7 +1,7 @@
 // After the passes: validate each log pass's routes, check conservation against the worker's
 // token counts, and compare the outputs of no-log and log passes.
 import { rm } from "node:fs/promises";
-import { analyseRoutesFile } from "../routes/analyse-routes.js";
+import { analyseRoutesFile } from "../log-scan/analyse-routes.js";
 import type { HistSummary } from "../analysis/summary.js";
 import { checkConservation, type ConservationResult, type ExpectedRequest } from "../analysis/conservation.js";
 import { compareOutputs, type OutputComparison } from "../analysis/compare-outputs.js";

@@ -2,11 +2,9 @@
 // once, at most PICTURE_CONCURRENCY at a time (each holds its canvas until encoded), so that one
 // picture's PNG encoding, on libuv's threads, overlaps the next one's drawing.
 import os from "node:os";
-import path from "node:path";
 import pLimit from "p-limit";
 import type { TopLevelSpec } from "vega-lite";
 import type { HistSummary } from "../analysis/summary.js";
-import { writeFileAtomic } from "../artifacts/atomic-write.js";
 import { expertHeatmapSpec, expertHistSpec } from "./specs.js";
 import { specToPng } from "./to-png.js";
 import { transitionsSpec } from "./transitions-spec.js";
@@ -34,12 +32,4 @@ export async function histPictureFiles(summary: HistSummary, concurrency = PICTU
   const limit = pLimit(concurrency);
   const specs = histPictureSpecs(summary);
   return Promise.all(specs.map(({ name, spec }) => limit(async () => ({ name, data: await specToPng(spec()) }))));
-}
-
-/** Writes the pictures into outDir (layer_transitions.png when two consecutive layers are analysed); returns their paths. */
-export async function renderHistPictures(summary: HistSummary, outDir: string): Promise<string[]> {
-  const files = await histPictureFiles(summary);
-  const paths = files.map((f) => path.join(outDir, f.name));
-  await Promise.all(files.map((f, i) => writeFileAtomic(paths[i]!, f.data)));
-  return paths;
 }

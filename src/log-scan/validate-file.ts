@@ -1,6 +1,6 @@
 // Whole-file validation as a function (used by `validate`).
 import type { Worker } from "node:worker_threads";
-import { scanRoutesFile, type ScanResult } from "./scan.js";
+import { scanRoutesFile, type ScanResult } from "../routes/scan.js";
 import { validateInParallel } from "./parallel-validate.js";
 
 export interface ValidateOptions {

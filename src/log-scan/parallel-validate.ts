@@ -2,8 +2,8 @@
 // parallel `hist`, without the tally. It vouches only for a valid log: any problem (a bad line,
 // a duplicate across parts, a missing row) returns null and the caller runs the sequential scan,
 // which finds and words it exactly as before.
-import { scanRouteRange } from "./scan-rows.js";
-import type { ScanResult } from "./scan.js";
+import { scanRouteRange } from "../routes/scan-rows.js";
+import type { ScanResult } from "../routes/scan.js";
 import type { Worker } from "node:worker_threads";
 import { parallelPlan, runRangeWorker, threadCount, type RangeOutcome } from "./analyse-routes.js";
 

@@ -1,6 +1,6 @@
 // Worker thread: scans one byte range of a log and returns its coverage and tally as plain data.
 import { parentPort, workerData } from "node:worker_threads";
-import { scanRouteRange } from "./scan-rows.js";
+import { scanRouteRange } from "../routes/scan-rows.js";
 import { RouteTally } from "../analysis/tally.js";
 import type { RangeJob, RangeOutcome } from "./analyse-routes.js";
 
