@@ -1,17 +1,27 @@
 #!/usr/bin/env node
-// commander wiring only: each command lives in src/commands and returns an exit code.
+// commander wiring only: each command's options, and the one function that runs it.
 import { Command, CommanderError } from "commander";
 import { readPackageVersion } from "./config/package-info.js";
 import { UserError, EXIT_ENV } from "./errors.js";
-import { registerValidate } from "./commands/validate.js";
-import { registerHist } from "./commands/hist.js";
-import { registerRun } from "./commands/run.js";
-import { registerPatch, runPatch } from "./commands/patch.js";
-import { registerSetup } from "./commands/setup.js";
-import { registerCache } from "./commands/cache.js";
-import { registerPlace } from "./commands/place.js";
-import { registerExport } from "./commands/export.js";
-import { registerCompare } from "./commands/compare.js";
+import { defineRun } from "./commands/run/options.js";
+import { defineHist } from "./commands/hist/options.js";
+import { defineValidate } from "./commands/validate/options.js";
+import { defineCache } from "./commands/cache/options.js";
+import { definePlace } from "./commands/place/options.js";
+import { defineExport } from "./commands/export/options.js";
+import { defineCompare } from "./commands/compare/options.js";
+import { definePatch } from "./commands/patch/options.js";
+import { defineSetup } from "./commands/setup/options.js";
+// Types only (erased): the modules themselves are loaded when their command runs.
+import type { runCommand } from "./commands/run/index.js";
+import type { histCommand } from "./commands/hist/index.js";
+import type { validateCommand } from "./commands/validate/index.js";
+import type { cacheCommand } from "./commands/cache/index.js";
+import type { placeCommand } from "./commands/place/index.js";
+import type { exportCommand } from "./commands/export/index.js";
+import type { compareCommand } from "./commands/compare/index.js";
+import type { patchCommand } from "./commands/patch/index.js";
+import type { setupCommand } from "./commands/setup/index.js";
 
 const program = new Command();
 program
@@ -31,20 +41,18 @@ Each command has --help.`,
   .exitOverride()
   .configureOutput({ outputError: (str, write) => write(str) });
 
-// Commands register here (one line each).
-// Every command module is light: what a command needs (zod, execa, vega, canvas, undici) is
-// loaded in its action, so --version and --help load commander and little else.
-registerRun(program, { vllmChecks: [async (facts) => (await import("./preflight/checks/patch-applied.js")).checkPatchApplied(facts)] });
-registerHist(program);
-registerValidate(program);
-registerCache(program);
-registerPlace(program);
-registerExport(program);
-registerCompare(program);
-registerPatch(program);
-registerSetup(program, async (python) => {
-  await runPatch("apply", python, (line) => process.stderr.write(`moe-prof setup: ${line}\n`));
-});
+// Each command: its options (commands/<name>/options.ts, light) and the one function that does
+// its work (commands/<name>/index.ts), loaded only when the command runs, so that --version and
+// --help load commander and little else (test/startup.test.ts).
+defineRun(program).action(async (...a: Parameters<typeof runCommand>) => (await import("./commands/run/index.js")).runCommand(...a));
+defineHist(program).action(async (...a: Parameters<typeof histCommand>) => (await import("./commands/hist/index.js")).histCommand(...a));
+defineValidate(program).action(async (...a: Parameters<typeof validateCommand>) => (await import("./commands/validate/index.js")).validateCommand(...a));
+defineCache(program).action(async (...a: Parameters<typeof cacheCommand>) => (await import("./commands/cache/index.js")).cacheCommand(...a));
+definePlace(program).action(async (...a: Parameters<typeof placeCommand>) => (await import("./commands/place/index.js")).placeCommand(...a));
+defineExport(program).action(async (...a: Parameters<typeof exportCommand>) => (await import("./commands/export/index.js")).exportCommand(...a));
+defineCompare(program).action(async (...a: Parameters<typeof compareCommand>) => (await import("./commands/compare/index.js")).compareCommand(...a));
+definePatch(program).action(async (...a: Parameters<typeof patchCommand>) => (await import("./commands/patch/index.js")).patchCommand(...a));
+defineSetup(program).action(async (...a: Parameters<typeof setupCommand>) => (await import("./commands/setup/index.js")).setupCommand(...a));
 
 try {
   await program.parseAsync(process.argv);

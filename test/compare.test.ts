@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { execa } from "execa";
-import { runCompare } from "../src/commands/compare.js";
+import { runCompare } from "../src/commands/compare/index.js";
 import type { CompareReport } from "../src/analysis/compare.js";
 import { perturbRoutes } from "../scripts/perturb-routes.js";
 import { CLI, ROOT, tempDir, writeLog } from "./helpers.js";

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { readFileSync, writeFileSync, existsSync, readdirSync } from "node:fs";
 import path from "node:path";
-import { runExport } from "../src/commands/export.js";
+import { runExport } from "../src/commands/export/index.js";
 import { validateRoutesFile } from "../src/log-scan/validate-file.js";
 import { analyseRoutesFile } from "../src/log-scan/analyse-routes.js";
 import { ParquetRouteWriter } from "../src/artifacts/parquet-writer.js";

@@ -6,7 +6,7 @@ import { chmod, cp, mkdtemp, readFile, rm, stat, writeFile, appendFile, mkdir } 
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { execa } from "execa";
-import { runPatch } from "../src/commands/patch.js";
+import { runPatch } from "../src/commands/patch/index.js";
 import { UserError, EXIT_ENV } from "../src/errors.js";
 import { writeFailure } from "../src/patch/file-transaction.js";
 import { ROOT } from "./helpers.js";

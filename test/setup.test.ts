@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { tempDir, ROOT } from "./helpers.js";
-import { setupVenv, installedPython312s, type PythonPlaces } from "../src/commands/setup.js";
+import { setupVenv, installedPython312s, type PythonPlaces } from "../src/commands/setup/venv.js";
 import { UserError } from "../src/errors.js";
 
 const LOCK = path.join(ROOT, "requirements-lock.txt");

@@ -1,40 +1,44 @@
-// All checks before any model load; the first failure is one line with its fix (exit code 2).
+// All checks before any model load, in order; the first that fails throws one line with its fix
+// (a UserError, exit code 2).
 import type { RunConfig } from "../config/run-options.js";
-import type { UserError } from "../errors.js";
 import { probePython, type PythonFacts } from "./probe.js";
 import { checkTorchCuda } from "./checks/torch-cuda.js";
 import { checkVllmVersion } from "./checks/vllm-version.js";
 import { checkTransformers } from "./checks/transformers.js";
 import { checkGpuMemory } from "./checks/gpu-memory.js";
+import { checkPatchApplied } from "./checks/patch-applied.js";
 import { weightBytesFromConfigDir } from "./model-size.js";
 
-export type ExtraCheck = (facts: PythonFacts) => Promise<UserError | null>;
+export interface PreflightCheck {
+  name: string;
+  /** Whether the check concerns this run (e.g. no GPU checks for --device cpu). */
+  applies: (cfg: RunConfig) => boolean;
+  /** Returns when the check passes; throws a UserError naming the fix when it does not. */
+  run: (facts: PythonFacts, cfg: RunConfig) => void | Promise<void>;
+}
 
-export async function runPreflight(cfg: RunConfig, extra: ExtraCheck[] = []): Promise<PythonFacts> {
+const onGpu = (cfg: RunConfig) => cfg.device === "cuda"; // --device cpu (hf engine) needs torch, not a GPU
+
+export const PREFLIGHT_CHECKS: readonly PreflightCheck[] = [
+  { name: "torch sees a CUDA GPU", applies: onGpu, run: (f) => checkTorchCuda(f) },
+  { name: "vLLM 0.15.1 is installed", applies: (cfg) => cfg.engine === "vllm", run: (f) => checkVllmVersion(f) },
+  { name: "transformers and torch are installed", applies: (cfg) => cfg.engine === "hf", run: (f) => checkTransformers(f) },
+  {
+    name: "enough free GPU memory",
+    applies: onGpu,
+    run: (f, cfg) =>
+      checkGpuMemory(f, {
+        engine: cfg.engine,
+        gpuMemoryUtilization: cfg.gpuMemoryUtilization,
+        tensorParallelSize: cfg.tensorParallelSize,
+        weightBytes: cfg.config ? weightBytesFromConfigDir(cfg.config) : null,
+      }),
+  },
+  { name: "the moe-prof patch is applied to vLLM", applies: (cfg) => cfg.engine === "vllm", run: (f) => checkPatchApplied(f) },
+];
+
+export async function runPreflight(cfg: RunConfig): Promise<PythonFacts> {
   const facts = await probePython(cfg.python);
-  const onGpu = cfg.device === "cuda"; // --device cpu (hf engine) needs torch, not a GPU
-  const checks: Array<() => UserError | null> = [
-    ...(onGpu ? [() => checkTorchCuda(facts)] : []),
-    ...(cfg.engine === "vllm" ? [() => checkVllmVersion(facts)] : [() => checkTransformers(facts)]),
-    ...(onGpu
-      ? [
-          () =>
-            checkGpuMemory(facts, {
-              engine: cfg.engine,
-              gpuMemoryUtilization: cfg.gpuMemoryUtilization,
-              tensorParallelSize: cfg.tensorParallelSize,
-              weightBytes: cfg.config ? weightBytesFromConfigDir(cfg.config) : null,
-            }),
-        ]
-      : []),
-  ];
-  for (const check of checks) {
-    const err = check();
-    if (err) throw err;
-  }
-  for (const check of extra) {
-    const err = await check(facts);
-    if (err) throw err;
-  }
+  for (const check of PREFLIGHT_CHECKS) if (check.applies(cfg)) await check.run(facts, cfg);
   return facts;
 }

@@ -1,8 +1,7 @@
-import { envError, type UserError } from "../../errors.js";
+import { envError } from "../../errors.js";
 import type { PythonFacts } from "../probe.js";
 
-export function checkTransformers(f: PythonFacts): UserError | null {
-  if (!f.transformers) return envError(`transformers is not installed for ${f.executable}: --engine hf needs it (pip install transformers)`);
-  if (!f.torch) return envError(`torch is not installed for ${f.executable}: --engine hf needs it (pip install torch)`);
-  return null;
+export function checkTransformers(f: PythonFacts): void {
+  if (!f.transformers) throw envError(`transformers is not installed for ${f.executable}: --engine hf needs it (pip install transformers)`);
+  if (!f.torch) throw envError(`torch is not installed for ${f.executable}: --engine hf needs it (pip install torch)`);
 }

@@ -2,13 +2,12 @@
 // GPTQ vs bf16, two datasets)? Each log is read once, validated, counted per layer, and spilled to
 // disk in request buckets; then the rows of each bucket are matched on (req_id, token_idx, layer).
 import { stat } from "node:fs/promises";
-import type { Command } from "commander";
-import { readRoutesLog, reportSkipped, sourceOf, type LogRead } from "../routes/read-log.js";
-import { RowSpill, MAX_PARTITIONS, type SpillRecords } from "../routes/row-spill.js";
-import type { RoutesMeta } from "../routes/schema.js";
-import { AlignAccumulator, alignedResult, compareDistributions, COMPARE_SCHEMA, type AlignedComparison, type CompareReport, type LogSide, type RowColumns } from "../analysis/compare.js";
-import { prepareOutDir, writeOutputs, toJson } from "./command-output.js";
-import { UserError, envError, EXIT_INVALID } from "../errors.js";
+import { readRoutesLog, reportSkipped, sourceOf, type LogRead } from "../../routes/read-log.js";
+import { RowSpill, MAX_PARTITIONS, type SpillRecords } from "../../routes/row-spill.js";
+import type { RoutesMeta } from "../../routes/schema.js";
+import { AlignAccumulator, alignedResult, compareDistributions, COMPARE_SCHEMA, type AlignedComparison, type CompareReport, type LogSide, type RowColumns } from "../../analysis/compare.js";
+import { prepareOutDir, writeOutputs, toJson } from "../command-output.js";
+import { UserError, envError, EXIT_INVALID } from "../../errors.js";
 
 export const COMPARE_JSON = "compare.json";
 export const COMPARE_PNG = "compare.png";
@@ -26,46 +25,6 @@ interface CompareOptions {
   bucketBytes?: number;
 }
 
-export function registerCompare(program: Command): void {
-  program
-    .command("compare")
-    .description("Compare the routing of two logs: per-layer distribution distance, experts that moved, and row-by-row agreement.")
-    .argument("<a.jsonl>", "first routes log")
-    .argument("<b.jsonl>", "second routes log (same prompts, or different ones)")
-    .option("--out <dir>", "where to write compare.json and compare.png (default: the first log's directory)")
-    .option("--json", "print compare.json on stdout and nothing else")
-    .option("--lenient", "skip bad lines (reported on stderr) instead of refusing a log")
-    .addHelpText(
-      "after",
-      `
-Always: per layer logged in both, the Jensen-Shannon divergence (bits) and distance between the
-two logs' expert shares, and the experts whose share moved most. When rows match on (req_id,
-token_idx, layer): top-1 agreement, mean top-k overlap (|A and B| / k), and per request the first
-token (and layer) whose top-k set differs and the first token whose token_id differs.
-Definitions: APPENDIX.md "What-if analyses".
-Exit codes: 0 ok, 1 invalid log (or no layer in common), 2 usage error or unreadable file.
-
-Examples:
-  moe-prof compare vllm/moe_routes.jsonl hf/moe_routes.jsonl --out cmp/
-  moe-prof compare seed1.jsonl seed2.jsonl --json | jq .aligned.top1_agreement`,
-    )
-    .action(async (a: string, b: string, opts: CompareOptions) => {
-      const report = await runCompare(a, b, opts);
-      const outDir = await prepareOutDir(opts.out, a);
-      const { compareSpec } = await import("../render/compare-spec.js");
-      const { specToPng } = await import("../render/to-png.js");
-      const png = await specToPng(compareSpec(report));
-      const written = await writeOutputs(outDir, [
-        { name: COMPARE_JSON, data: toJson(report) },
-        { name: COMPARE_PNG, data: png },
-      ]);
-      if (opts.json) process.stdout.write(toJson(report));
-      else {
-        for (const n of report.notes) process.stderr.write(`note: ${n}\n`);
-        process.stdout.write(compareSummaryText(report) + `wrote ${written.join(", ")}\n`);
-      }
-    });
-}
 
 interface SideState {
   read: LogRead;
@@ -263,4 +222,22 @@ export function compareSummaryText(r: CompareReport): string {
     );
   } else lines.push("rows not compared one by one (see notes)");
   return lines.join("\n") + "\n";
+}
+
+/** `moe-prof compare`: what the command does once commander has parsed it (cli.ts). */
+export async function compareCommand(a: string, b: string, opts: CompareOptions): Promise<void> {
+  const report = await runCompare(a, b, opts);
+  const outDir = await prepareOutDir(opts.out, a);
+  const { compareSpec } = await import("../../render/compare-spec.js");
+  const { specToPng } = await import("../../render/to-png.js");
+  const png = await specToPng(compareSpec(report));
+  const written = await writeOutputs(outDir, [
+    { name: COMPARE_JSON, data: toJson(report) },
+    { name: COMPARE_PNG, data: png },
+  ]);
+  if (opts.json) process.stdout.write(toJson(report));
+  else {
+    for (const n of report.notes) process.stderr.write(`note: ${n}\n`);
+    process.stdout.write(compareSummaryText(report) + `wrote ${written.join(", ")}\n`);
+  }
 }

@@ -1,15 +1,14 @@
 // `moe-prof patch apply|check|revert [--python PATH]`
-import { Argument, Command, Option } from "commander";
-import { EXIT_ENV, EXIT_INVALID, EXIT_OK } from "../errors.js";
-import { defaultPython } from "../config/python.js";
+import { EXIT_ENV, EXIT_INVALID, EXIT_OK } from "../../errors.js";
+import { defaultPython } from "../../config/python.js";
 
 export type PatchAction = "apply" | "check" | "revert";
 
 /** Runs one action and returns the exit code; messages go to stdout, errors are thrown as UserError. */
 export async function runPatch(action: PatchAction, python: string | undefined, out: (line: string) => void): Promise<number> {
   // Loaded here: locate-vllm runs Python through execa, which start-up need not load.
-  const { locateVllm } = await import("../patch/locate-vllm.js");
-  const { applyPatch, inspectPatch, loadPatch, revertPatch } = await import("../patch/vllm-patch.js");
+  const { locateVllm } = await import("../../patch/locate-vllm.js");
+  const { applyPatch, inspectPatch, loadPatch, revertPatch } = await import("../../patch/vllm-patch.js");
   const install = await locateVllm(python ?? defaultPython());
   const patches = await loadPatch();
   const where = `vLLM ${install.version} in ${install.root}`;
@@ -49,14 +48,7 @@ export async function runPatch(action: PatchAction, python: string | undefined, 
   return EXIT_ENV;
 }
 
-export function registerPatch(program: Command): void {
-  program
-    .command("patch")
-    .description("Apply, check or revert the VLLM_LOG_MOE patch in the vllm==0.15.1 install of a Python interpreter " +
-      "(check exits 0 applied, 1 not applied or another moe-prof version's patch, 2 conflicting or partly applied).")
-    .addArgument(new Argument("<action>", "apply | check | revert").choices(["apply", "check", "revert"]))
-    .addOption(new Option("--python <path>", "Python interpreter whose vLLM to patch (default: ./.venv/bin/python, else python3)"))
-    .action(async (action: PatchAction, opts: { python?: string }) => {
-      process.exitCode = await runPatch(action, opts.python, (l) => process.stdout.write(l + "\n"));
-    });
+/** `moe-prof patch`: what the command does once commander has parsed it (cli.ts). */
+export async function patchCommand(action: PatchAction, opts: { python?: string }): Promise<void> {
+  process.exitCode = await runPatch(action, opts.python, (l) => process.stdout.write(l + "\n"));
 }

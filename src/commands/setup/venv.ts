@@ -1,17 +1,16 @@
-// `moe-prof setup`: ./.venv with requirements-lock.txt (vllm==0.15.1 and its pinned stack), then the patch.
+// The virtualenv of `moe-prof setup`: a Python 3.12 found or named, ./.venv created (or reused), requirements-lock.txt
+// (vllm==0.15.1 and its pinned stack) installed into it.
 import { existsSync, readdirSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import type { Command } from "commander";
-import { envError, UserError, EXIT_INTERRUPTED } from "../errors.js";
-import { packageRoot } from "../config/package-info.js";
-import { defaultPython } from "../config/python.js";
+import { envError, UserError, EXIT_INTERRUPTED } from "../../errors.js";
+import { packageRoot } from "../../config/package-info.js";
 
 /** Quick questions (is uv there, which Python version): seconds. */
 const QUERY_TIMEOUT_MS = 30_000;
 
 // run-bounded (and execa under it) is loaded when setup runs, not at start-up.
-const bounded = () => import("../worker/run-bounded.js");
+const bounded = () => import("../../worker/run-bounded.js");
 
 async function has(cmd: string, args: string[]): Promise<boolean> {
   const { runBounded } = await bounded();
@@ -154,19 +153,4 @@ export async function setupVenv(opts: SetupOptions): Promise<string> {
   if (useUv) await step("install requirements-lock.txt (uv)", "uv", ["pip", "install", "--python", venvPython, "--require-hashes", "-r", lock]);
   else await step("install requirements-lock.txt", venvPython, ["-m", "pip", "install", "--require-hashes", "-r", lock]);
   return venvPython;
-}
-
-export function registerSetup(program: Command, applyPatch: (python: string) => Promise<void>): void {
-  program
-    .command("setup")
-    .description("Create ./.venv with the pinned vLLM 0.15.1 stack (requirements-lock.txt) and apply the moe-prof patch.")
-    .option("--venv <dir>", "virtualenv directory; an existing one (Python 3.12) is reused: the lock installed into it, the patch applied", ".venv")
-    .option("--base-python <path>", "Python 3.12 to create the virtualenv from, with or without uv (default: python3.12, python3, then pyenv's, uv's, asdf's, conda's 3.12)")
-    .action(async (o: { venv: string; basePython?: string }) => {
-      const python = await setupVenv({ venv: path.resolve(o.venv), basePython: o.basePython });
-      await applyPatch(python);
-      // run finds ./.venv by itself; any other --venv has to be named
-      const runWith = defaultPython() === python ? "`moe-prof run` uses" : "run with `moe-prof run --python";
-      process.stderr.write(`moe-prof setup: ready. ${runWith} ${python}${runWith.endsWith("uses") ? "" : "`"}\n`);
-    });
 }

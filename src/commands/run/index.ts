@@ -1,22 +1,21 @@
 // `moe-prof run`'s work: preflight, a no-log and a log pass over the same prompts, then checks and
-// artifacts. run.ts (the options) loads this module in its action only, so that start-up
+// artifacts. cli.ts loads this module when run runs, so that start-up
 // (--help, --version, validate) does not load zod, execa and the passes.
 import path from "node:path";
-import { resolveRunConfig, type RunConfig } from "../config/run-options.js";
-import { defaultPython } from "../config/python.js";
-import { readPackageVersion } from "../config/package-info.js";
-import { loadPrompts } from "../prompts/load-prompts.js";
-import { runPreflight } from "../preflight/run-preflight.js";
-import { runPasses } from "../passes/run-passes.js";
-import { ROUTES_FILE } from "../passes/plan.js";
-import { ProgressView } from "../passes/progress-view.js";
-import { abortOnSignals, throwIfInterrupted } from "../passes/signals.js";
-import { checkPasses, type PassChecks } from "../passes/check-passes.js";
-import { createRunDir, publishRunDir } from "../artifacts/run-dir.js";
-import { writeRunArtifacts } from "../artifacts/run-artifacts.js";
-import { humanSummary } from "../render/human-summary.js";
-import { UserError, EXIT_INVALID } from "../errors.js";
-import type { RunDeps } from "./run.js";
+import { resolveRunConfig, type RunConfig } from "../../config/run-options.js";
+import { defaultPython } from "../../config/python.js";
+import { readPackageVersion } from "../../config/package-info.js";
+import { loadPrompts } from "../../prompts/load-prompts.js";
+import { runPreflight } from "../../preflight/run-preflight.js";
+import { runPasses } from "../../passes/run-passes.js";
+import { ROUTES_FILE } from "../../passes/plan.js";
+import { ProgressView } from "../../passes/progress-view.js";
+import { abortOnSignals, throwIfInterrupted } from "../../passes/signals.js";
+import { checkPasses, type PassChecks } from "../../passes/check-passes.js";
+import { createRunDir, publishRunDir } from "../../artifacts/run-dir.js";
+import { writeRunArtifacts } from "../../artifacts/run-artifacts.js";
+import { humanSummary } from "../../render/human-summary.js";
+import { UserError, EXIT_INVALID } from "../../errors.js";
 
 /** The routes log(s) of the run, as --log-format asked (parquet: .jsonl replaced by .parquet). */
 function routeFiles(cfg: RunConfig): string[] {
@@ -57,11 +56,12 @@ function report(cfg: RunConfig, outDir: string, files: string[], checks: PassChe
   ].join("\n");
 }
 
-export async function runCommand(raw: Record<string, unknown>, deps: RunDeps): Promise<void> {
+/** `moe-prof run`: what the command does once commander has parsed it (cli.ts). */
+export async function runCommand(raw: Record<string, unknown>): Promise<void> {
   const cfg = resolveRunConfig(raw, { python: defaultPython(), now: new Date() });
   // Inputs and environment are checked before anything is created or loaded.
   const promptSet = await loadPrompts(cfg);
-  await runPreflight(cfg, cfg.engine === "vllm" ? deps.vllmChecks : []);
+  await runPreflight(cfg);
   const dir = createRunDir(cfg.outDir);
   const view = new ProgressView();
   const signals = abortOnSignals();

@@ -1,12 +1,11 @@
 // `moe-prof export <log> --format eplb|r3`: the routes in the formats other tools read.
 // The format modules live in src/export (registry.ts lists them); this wires one to the log.
 import path from "node:path";
-import type { Command } from "commander";
-import { readRoutesLog, reportSkipped, sourceOf } from "../routes/read-log.js";
-import { EXPORT_FORMATS, findFormat } from "../export/registry.js";
-import type { ExportResult } from "../export/format.js";
-import { prepareOutDir, writeOutputs, toJson, asWriteError, orList } from "./command-output.js";
-import { envError } from "../errors.js";
+import { readRoutesLog, reportSkipped, sourceOf } from "../../routes/read-log.js";
+import { EXPORT_FORMATS, findFormat } from "../../export/registry.js";
+import type { ExportResult } from "../../export/format.js";
+import { prepareOutDir, writeOutputs, toJson, asWriteError, orList } from "../command-output.js";
+import { envError } from "../../errors.js";
 
 export const EXPORT_SCHEMA = "moe-prof.export/1";
 export const manifestName = (format: string) => `export_${format}.json`;
@@ -27,44 +26,6 @@ export interface ExportManifest extends ExportResult {
   requests: number;
 }
 
-export function registerExport(program: Command): void {
-  const names = EXPORT_FORMATS.map((f) => f.name);
-  program
-    .command("export")
-    .description("Write a routes log in the formats other tools read: eplb (per-layer counts .npy), r3 (per-request routed experts .npz), parquet (every row).")
-    .argument("<routes.jsonl>", "routes log written by `moe-prof run` (or any writer of the schema)")
-    .requiredOption("--format <name>", `one of ${names.join(", ")}`)
-    .option("--out <dir>", "where to write (default: the log's directory); parquet: also a FILE.parquet")
-    .option("--json", "print the manifest (export_<format>.json) on stdout and nothing else")
-    .option("--lenient", "skip bad lines (reported on stderr) instead of refusing the log")
-    .addHelpText(
-      "after",
-      `
-Formats:
-${EXPORT_FORMATS.map((f) => `  ${f.name.padEnd(6)} ${f.description}`).join("\n")}
-Each also writes export_<format>.json: the files, their dtype and shape, the layer order.
-Shapes and dtypes: APPENDIX.md "What-if analyses" (export). Read them with numpy:
-  np.load("expert_counts.npy")                          # [layers, experts] int64
-  z = np.load("routed_experts.npz"); z["0/routed_experts"]  # [tokens, layers, top_k] int16
-  duckdb -c "select layer, unnest(topk_ids) e, count(*) from 'moe_routes.parquet' group by all"
-Exit codes: 0 ok, 1 invalid log (or one the format cannot hold), 2 usage error or unreadable file.
-
-Examples:
-  moe-prof export out/moe_routes.jsonl --format eplb
-  moe-prof export out/moe_routes.jsonl --format r3 --out r3/
-  moe-prof export out/moe_routes.jsonl --format parquet --out routes.parquet`,
-    )
-    .action(async (file: string, opts: ExportOptions) => {
-      const manifest = await runExport(file, opts);
-      if (opts.json) process.stdout.write(toJson(manifest));
-      else {
-        for (const n of manifest.notes) process.stderr.write(`note: ${n}\n`);
-        const target = findFormat(manifest.format)?.target?.(file, opts.out);
-        const outDir = target ? target.dir : (opts.out ?? path.dirname(path.resolve(file)));
-        process.stdout.write(exportSummaryText(manifest) + `wrote ${[...manifest.files.map((f) => path.join(outDir, f.file)), path.join(outDir, manifestName(manifest.format))].join(", ")}\n`);
-      }
-    });
-}
 
 /** Reads (validating) the log through the format's sink, writes its files and the manifest. */
 export async function runExport(file: string, opts: ExportOptions): Promise<ExportManifest> {
@@ -110,4 +71,16 @@ export function exportSummaryText(m: ExportManifest): string {
     return facts.length ? `${f.file} (${facts.join(" ")})` : f.file;
   });
   return `${m.source.file}: ${m.rows} rows, ${m.requests} requests, ${m.model_id}: ${m.format} export ${files.join(", ")}\n`;
+}
+
+/** `moe-prof export`: what the command does once commander has parsed it (cli.ts). */
+export async function exportCommand(file: string, opts: ExportOptions): Promise<void> {
+  const manifest = await runExport(file, opts);
+  if (opts.json) process.stdout.write(toJson(manifest));
+  else {
+    for (const n of manifest.notes) process.stderr.write(`note: ${n}\n`);
+    const target = findFormat(manifest.format)?.target?.(file, opts.out);
+    const outDir = target ? target.dir : (opts.out ?? path.dirname(path.resolve(file)));
+    process.stdout.write(exportSummaryText(manifest) + `wrote ${[...manifest.files.map((f) => path.join(outDir, f.file)), path.join(outDir, manifestName(manifest.format))].join(", ")}\n`);
+  }
 }

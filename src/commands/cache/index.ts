@@ -1,16 +1,15 @@
 // `moe-prof cache <log>`: how many expert hits would a per-layer cache of C experts give?
 // Reads the log once (validating it) into per-layer spill files, then simulates each layer.
 import path from "node:path";
-import type { Command } from "commander";
-import { readRoutesLog, reportSkipped, sourceOf } from "../routes/read-log.js";
-import { RowSpill, MAX_PARTITIONS } from "../routes/row-spill.js";
-import type { RoutesMeta } from "../routes/schema.js";
-import { CACHE_POLICIES, simulateCache, type CachePolicy } from "../analysis/cache-sim.js";
-import { requestOrderSequence, stepOrderSequence, type AccessOrder, type LayerRows } from "../analysis/access-order.js";
-import { buildCacheReport, DEFAULT_TARGETS, type CacheReport, type LayerSimulation } from "../analysis/cache-report.js";
-import { parseIntList, parseFractionList, parseNameList } from "../config/number-list.js";
-import { prepareOutDir, writeOutputs, toJson } from "./command-output.js";
-import { UserError, envError, EXIT_INVALID } from "../errors.js";
+import { readRoutesLog, reportSkipped, sourceOf } from "../../routes/read-log.js";
+import { RowSpill, MAX_PARTITIONS } from "../../routes/row-spill.js";
+import type { RoutesMeta } from "../../routes/schema.js";
+import { CACHE_POLICIES, simulateCache, type CachePolicy } from "../../analysis/cache-sim.js";
+import { requestOrderSequence, stepOrderSequence, type AccessOrder, type LayerRows } from "../../analysis/access-order.js";
+import { buildCacheReport, DEFAULT_TARGETS, type CacheReport, type LayerSimulation } from "../../analysis/cache-report.js";
+import { parseIntList, parseFractionList, parseNameList } from "../../config/number-list.js";
+import { prepareOutDir, writeOutputs, toJson } from "../command-output.js";
+import { UserError, envError, EXIT_INVALID } from "../../errors.js";
 
 export const CACHE_JSON = "cache.json";
 export const CACHE_PNG = "expert_cache.png";
@@ -25,42 +24,6 @@ interface CacheOptions {
   lenient?: boolean;
 }
 
-export function registerCache(program: Command): void {
-  program
-    .command("cache")
-    .description("Simulate a per-layer expert cache (LRU, LFU, OPT, static) over a routes log: hit rate vs capacity.")
-    .argument("<routes.jsonl>", "routes log written by `moe-prof run` (or any writer of the schema)")
-    .option("--order <order>", "access order: request (one request after another) or step (per engine step, distinct experts)", "request")
-    .option("--capacities <list>", "cache sizes in experts, e.g. 4,8,16 (default: 1..num_experts)")
-    .option("--policies <list>", `some of ${CACHE_POLICIES.join(",")}`, CACHE_POLICIES.join(","))
-    .option("--targets <list>", "hit rates to find the smallest capacity for", DEFAULT_TARGETS.join(","))
-    .option("--out <dir>", "where to write cache.json and expert_cache.png (default: the log's directory)")
-    .option("--json", "print cache.json on stdout and nothing else")
-    .option("--lenient", "skip bad lines (reported on stderr) instead of refusing the log")
-    .addHelpText(
-      "after",
-      `
-Each policy has its own cache of C experts per layer, starting empty. An access hits if the
-expert is cached; a miss inserts it (evicting when full): lru evicts the least recently used,
-lfu the fewest accesses so far (ties: least recent), opt (Belady) the one needed farthest ahead
-(the bound for every policy that inserts each miss); static pins the C most-accessed experts.
-  --order request  requests one after another (order of first row), each in token order,
-                   every row's topk_ids (single-stream offloading)
-  --order step     per engine step, the distinct experts it needs, ascending id (batched
-                   serving; needs "step" on every row)
-Writes (atomically) cache.json (hit rates per policy, capacity and layer; capacity_for each
-target) and expert_cache.png. Definitions: APPENDIX.md "What-if analyses".
-Exit codes: 0 ok, 1 invalid log (or no step for --order step), 2 usage error or unreadable file.
-
-Examples:
-  moe-prof cache out/moe_routes.jsonl
-  moe-prof cache out/moe_routes.jsonl --order step --capacities 8,16,32 --json | jq .capacity_for`,
-    )
-    .action(async (file: string, opts: CacheOptions) => {
-      const report = await runCache(file, opts);
-      await emitCache(report, file, opts);
-    });
-}
 
 function parseOrder(text: string | undefined): AccessOrder {
   if (text === undefined || text === "request" || text === "step") return text ?? "request";
@@ -160,8 +123,8 @@ function layerRows(spill: RowSpill, li: number, k: number): LayerRows {
 
 async function emitCache(report: CacheReport, file: string, opts: CacheOptions): Promise<void> {
   const outDir = await prepareOutDir(opts.out, file);
-  const { cacheSpec } = await import("../render/cache-spec.js");
-  const { specToPng } = await import("../render/to-png.js");
+  const { cacheSpec } = await import("../../render/cache-spec.js");
+  const { specToPng } = await import("../../render/to-png.js");
   const png = await specToPng(cacheSpec(report));
   const written = await writeOutputs(outDir, [
     { name: CACHE_JSON, data: toJson(report) },
@@ -194,4 +157,10 @@ export function cacheSummaryText(r: CacheReport): string {
     lines.push(`capacity for ${pct(t)} hits: ${Object.entries(r.capacity_for).map(([p, v]) => `${p} ${v[String(t)] ?? `> ${r.capacities[r.capacities.length - 1]}`}`).join(", ")}`);
   }
   return lines.join("\n") + "\n";
+}
+
+/** `moe-prof cache`: what the command does once commander has parsed it (cli.ts). */
+export async function cacheCommand(file: string, opts: CacheOptions): Promise<void> {
+  const report = await runCache(file, opts);
+  await emitCache(report, file, opts);
 }

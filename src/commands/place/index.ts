@@ -1,10 +1,9 @@
 // `moe-prof place <log> --gpus 2,4,8`: how evenly would each expert-parallel placement load the
 // GPUs, and how much of each token's top-k would stay on one GPU? Reads the log once (validating
 // it) into per-layer spill files, then plans and scores one layer at a time.
-import type { Command } from "commander";
-import { readRoutesLog, reportSkipped, sourceOf } from "../routes/read-log.js";
-import { RowSpill, MAX_PARTITIONS } from "../routes/row-spill.js";
-import type { RoutesMeta } from "../routes/schema.js";
+import { readRoutesLog, reportSkipped, sourceOf } from "../../routes/read-log.js";
+import { RowSpill, MAX_PARTITIONS } from "../../routes/row-spill.js";
+import type { RoutesMeta } from "../../routes/schema.js";
 import {
   addStep,
   buildPlacementReport,
@@ -15,11 +14,11 @@ import {
   type PlacementReport,
   type LayerPlan,
   type PlanSettings,
-} from "../analysis/placement-report.js";
-import { PLACEMENT_POLICIES } from "../analysis/placement.js";
-import { parseIntList } from "../config/number-list.js";
-import { prepareOutDir, writeOutputs, toJson, type OutputFile } from "./command-output.js";
-import { UserError, envError, EXIT_INVALID } from "../errors.js";
+} from "../../analysis/placement-report.js";
+import { PLACEMENT_POLICIES } from "../../analysis/placement.js";
+import { parseIntList } from "../../config/number-list.js";
+import { prepareOutDir, writeOutputs, toJson, type OutputFile } from "../command-output.js";
+import { UserError, envError, EXIT_INVALID } from "../../errors.js";
 
 export const PLACEMENT_JSON = "placement.json";
 export const PLACEMENT_PNG = "placement.png";
@@ -34,43 +33,6 @@ interface PlaceOptions {
   lenient?: boolean;
 }
 
-export function registerPlace(program: Command): void {
-  program
-    .command("place")
-    .description("Plan expert-parallel placement from a routes log: GPU load imbalance and top-k locality per policy and GPU count.")
-    .argument("<routes.jsonl>", "routes log written by `moe-prof run` (or any writer of the schema)")
-    .option("--gpus <list>", "GPU counts to plan for", DEFAULT_GPUS.join(","))
-    .option("--redundant <R>", "redundant expert slots for the replicated plan (default per G: the fewest >= 1 that give every GPU as many slots)")
-    .option("--slack <x>", "coact: how far above the mean a GPU's load may go (or up to balanced's busiest GPU)", String(DEFAULT_SLACK))
-    .option("--out <dir>", "where to write placement.json, placement.png and the SGLang files (default: the log's directory)")
-    .option("--json", "print placement.json on stdout and nothing else")
-    .option("--lenient", "skip bad lines (reported on stderr) instead of refusing the log")
-    .addHelpText(
-      "after",
-      `
-Per layer, an expert's load is its count (token x top-k assignments); a GPU's load is the sum
-over the experts (or replica shares) it holds. Policies:
-  contiguous  vLLM without EPLB: equal contiguous ranges of expert ids
-  balanced    experts by load, each onto the least-loaded GPU with a free slot
-  replicated  DeepSeek EPLB: R redundant replicas to the highest load per replica, then packed
-  coact       balanced, then swaps that keep co-activated experts on one GPU within --slack
-Reported per policy and G: max/mean GPU load (mean over layers; per engine step too, when rows
-carry "step") and top1_gpu_share, the share of a row's top-k assignments that run on the GPU of
-its top-1 expert (the rest crosses GPUs in the all-to-all).
-Writes (atomically) placement.json, placement.png and, per G where G divides E + R,
-sglang_expert_location_g<G>.json: the replicated plan as SGLang's --init-expert-location reads it.
-Definitions: APPENDIX.md "What-if analyses".
-Exit codes: 0 ok, 1 invalid log, 2 usage error or unreadable file.
-
-Examples:
-  moe-prof place out/moe_routes.jsonl --gpus 2,4,8
-  moe-prof place out/moe_routes.jsonl --gpus 8 --redundant 8 --json | jq '.policies.replicated[0].max_over_mean'`,
-    )
-    .action(async (file: string, opts: PlaceOptions) => {
-      const { report, sglang } = await runPlace(file, opts);
-      await emitPlace(report, sglang, file, opts);
-    });
-}
 
 function parseSlack(text: string | undefined): number {
   const x = Number(text ?? DEFAULT_SLACK);
@@ -238,8 +200,8 @@ function* stepGroups(spill: RowSpill, li: number, E: number, k: number, ordered:
 
 async function emitPlace(report: PlacementReport, sglang: OutputFile[], file: string, opts: PlaceOptions): Promise<void> {
   const outDir = await prepareOutDir(opts.out, file);
-  const { placementSpec } = await import("../render/placement-spec.js");
-  const { specToPng } = await import("../render/to-png.js");
+  const { placementSpec } = await import("../../render/placement-spec.js");
+  const { specToPng } = await import("../../render/to-png.js");
   const png = await specToPng(placementSpec(report));
   const written = await writeOutputs(outDir, [{ name: PLACEMENT_JSON, data: toJson(report) }, { name: PLACEMENT_PNG, data: png }, ...sglang]);
   if (opts.json) {
@@ -267,4 +229,10 @@ export function placementSummaryText(r: PlacementReport): string {
     lines.push(`  ${policy.padEnd(10)} ${cells.join("   ")}`);
   }
   return lines.join("\n") + "\n";
+}
+
+/** `moe-prof place`: what the command does once commander has parsed it (cli.ts). */
+export async function placeCommand(file: string, opts: PlaceOptions): Promise<void> {
+  const { report, sglang } = await runPlace(file, opts);
+  await emitPlace(report, sglang, file, opts);
 }

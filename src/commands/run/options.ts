@@ -1,16 +1,10 @@
-// `moe-prof run`: the options. The work (preflight, passes, checks, artifacts) is in run-command.ts,
-// loaded when the command runs.
+// `moe-prof run`: its options and help. The work (preflight, passes, checks, artifacts) is in
+// index.ts, loaded when the command runs.
 import { Command, Option } from "commander";
-import { DEFAULT_MODEL } from "../config/defaults.js";
-import type { ExtraCheck } from "../preflight/run-preflight.js";
+import { DEFAULT_MODEL } from "../../config/defaults.js";
 
-export interface RunDeps {
-  /** Checks beyond the Python facts, e.g. that the vLLM patch is applied (engine vllm only). */
-  vllmChecks: ExtraCheck[];
-}
-
-export function registerRun(program: Command, deps: RunDeps): void {
-  program
+export function defineRun(program: Command): Command {
+  return program
     .command("run")
     .description("Profile MoE routing: a no-log and a log pass over the same prompts, then validate, check and plot.")
     .option("--model <id>", `model to run (default ${DEFAULT_MODEL})`)
@@ -57,6 +51,5 @@ Examples:
   moe-prof run --engine hf --random-weights --config fixtures/models/qwen1.5-moe-a2.7b --deterministic
   moe-prof run --engine hf --device cpu --random-weights --config fixtures/models/tiny-qwen2-moe \\
       --tokenizer fixtures/models/qwen1.5-moe-a2.7b --num-prompts 4 --max-tokens 12`,
-    )
-    .action(async (opts: Record<string, unknown>) => (await import("./run-command.js")).runCommand(opts, deps));
+    );
 }
