@@ -134,7 +134,6 @@ def main() -> int:
         return 0
 
     import numpy as np
-
     from moe_prof.crosscheck import against_routed_experts, between_logs, read_log, top1_agreement
 
     out = os.path.abspath(args.out)

@@ -191,7 +191,7 @@ def on_model_loaded(worker: Any) -> None:
 
 
 def record(
-    layer: Any, topk_ids: "torch.Tensor", topk_weights: "torch.Tensor", row_offset: int = 0, dispatched: bool = False
+    layer: Any, topk_ids: torch.Tensor, topk_weights: torch.Tensor, row_offset: int = 0, dispatched: bool = False
 ) -> None:
     """Inside the MoE forward (captured into CUDA graphs): copy this layer's routing into the buffers."""
     session: _Session | None = getattr(layer, _ATTR, None)
@@ -248,7 +248,7 @@ def _segments(session: _Session, runner: Any, num_scheduled_tokens_np: Any) -> l
     return segs
 
 
-def begin_step(runner: Any, num_scheduled_tokens_np: Any, num_tokens_unpadded: int, input_ids: "torch.Tensor | None") -> None:
+def begin_step(runner: Any, num_scheduled_tokens_np: Any, num_tokens_unpadded: int, input_ids: torch.Tensor | None) -> None:
     """Before the forward of a real step: which request and position each real row is."""
     session: _Session | None = getattr(runner, _ATTR, None)
     if session is None or session.cap is None:

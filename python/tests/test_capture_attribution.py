@@ -1,7 +1,14 @@
 import numpy as np
 import pytest
-
-from moe_prof.capture import Segment, expand_segments, parse_layer_spec, select_layers, shift_request_id, split_by_phase, user_request_id
+from moe_prof.capture import (
+    Segment,
+    expand_segments,
+    parse_layer_spec,
+    select_layers,
+    shift_request_id,
+    split_by_phase,
+    user_request_id,
+)
 
 
 def test_user_request_id_strips_vllm_suffix_only_once():

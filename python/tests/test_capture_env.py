@@ -1,7 +1,6 @@
 import os
 
 import pytest
-
 from moe_prof.capture.env import log_enabled, resolve_settings
 
 

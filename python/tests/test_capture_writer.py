@@ -7,7 +7,6 @@ import time
 
 import numpy as np
 import pytest
-
 from moe_prof.capture import Segment
 from moe_prof.capture.jsonl import format_meta, format_routes
 from moe_prof.capture.writer_client import WriterClient, WriterError

@@ -5,7 +5,6 @@ import copy
 import os
 
 import numpy as np
-
 from moe_prof.crosscheck import against_routed_experts, between_logs, read_log, top1, top1_agreement
 
 LOG = os.path.join(os.path.dirname(__file__), "..", "..", "fixtures", "recorded", "hf-smoke-h100", "moe_routes.jsonl")

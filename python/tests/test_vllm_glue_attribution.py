@@ -4,7 +4,6 @@ and model runner in python/tests_vllm (the lock's venv); these run everywhere, f
 from types import SimpleNamespace
 
 import numpy as np
-
 from moe_prof import vllm_glue
 from moe_prof.capture import Segment
 from moe_prof.capture.jsonl import RECOMPUTED

@@ -10,7 +10,6 @@ import subprocess
 import sys
 
 import pytest
-
 from moe_prof.worker.job import Job, JobError, load_job, load_schema
 
 PYTHON_DIR = pathlib.Path(__file__).resolve().parents[1]

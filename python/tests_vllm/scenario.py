@@ -41,9 +41,8 @@ def _outputs(outs: list[Any]) -> list[dict[str, Any]]:
 
 
 def _one_llm(spec: dict[str, Any], engine: dict[str, Any], result: dict[str, Any]) -> None:
-    from vllm import LLM, SamplingParams
-
     from standins import STOP_TOKEN
+    from vllm import LLM, SamplingParams
 
     llm = LLM(**engine)
     control = result["control"]

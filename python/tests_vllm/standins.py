@@ -33,11 +33,9 @@ from typing import Any
 
 import numpy as np
 import torch
-
+import vllm.v1.worker.gpu_model_runner as _gmr
 from vllm.v1.kv_cache_interface import FullAttentionSpec
 from vllm.v1.worker.gpu_worker import Worker
-
-import vllm.v1.worker.gpu_model_runner as _gmr
 
 STOP_TOKEN = 3
 NUM_EXPERTS = 60

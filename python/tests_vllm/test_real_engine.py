@@ -19,8 +19,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-
-from standins import STOP_TOKEN, routing
+from standins import routing
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 MODEL = os.path.join(ROOT, "fixtures", "models", "qwen1.5-moe-a2.7b")

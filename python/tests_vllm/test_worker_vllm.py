@@ -67,7 +67,7 @@ def test_log_pass_through_the_worker_protocol(tmp_path: Any) -> None:
         per_req.setdefault(r["req_id"], set()).add(r["token_idx"])
     # conservation: P + G - 1 rows per request at 0..P+G-2, warm-up requests absent, ids from 0
     assert sorted(per_req) == ["0", "1", "2"]
-    for i, (p, out) in enumerate(zip(result["prompt_token_counts"], result["output_token_ids"])):
+    for i, (p, out) in enumerate(zip(result["prompt_token_counts"], result["output_token_ids"], strict=True)):
         assert per_req[str(i)] == set(range(p + len(out) - 1))
     assert result["num_cached_tokens"] == [0, 0, 0]
 

@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from .layers import parse_layer_spec
 from .parquet import FORMATS
@@ -57,7 +58,7 @@ def capture_from_settings(
     max_rows: int,
     device: object,
     out_path: str | None = None,
-) -> "RouteCapture":
+) -> RouteCapture:
     """The capture VLLM_LOG_MOE* asked for (resolve_settings); `out_path` replaces its path."""
     from .capture import RouteCapture
 

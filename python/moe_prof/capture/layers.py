@@ -1,7 +1,7 @@
 """Which MoE layers to log: the `VLLM_LOG_MOE_LAYERS` spec."""
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 
 def parse_layer_spec(spec: str) -> list[int]:

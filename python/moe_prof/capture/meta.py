@@ -3,7 +3,8 @@
 RouteCapture adds what it decides itself: layers_logged, top_k, schema_version."""
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 
 def route_log_meta(

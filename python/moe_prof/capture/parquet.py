@@ -23,7 +23,8 @@ from __future__ import annotations
 
 import json
 import struct
-from typing import BinaryIO, Sequence
+from collections.abc import Sequence
+from typing import BinaryIO
 
 import numpy as np
 
@@ -75,28 +76,28 @@ class _Struct:
             self.buf += _varint(_zigzag(fid))
         self.last = fid
 
-    def i32(self, fid: int, v: int) -> "_Struct":
+    def i32(self, fid: int, v: int) -> _Struct:
         self._head(fid, _T_I32)
         self.buf += _varint(_zigzag(v))
         return self
 
-    def i64(self, fid: int, v: int) -> "_Struct":
+    def i64(self, fid: int, v: int) -> _Struct:
         self._head(fid, _T_I64)
         self.buf += _varint(_zigzag(v))
         return self
 
-    def string(self, fid: int, v: str | bytes) -> "_Struct":
+    def string(self, fid: int, v: str | bytes) -> _Struct:
         b = v.encode("utf-8") if isinstance(v, str) else v
         self._head(fid, _T_BINARY)
         self.buf += _varint(len(b)) + b
         return self
 
-    def struct(self, fid: int, s: "_Struct") -> "_Struct":
+    def struct(self, fid: int, s: _Struct) -> _Struct:
         self._head(fid, _T_STRUCT)
         self.buf += s.done()
         return self
 
-    def list(self, fid: int, etype: int, items: Sequence[object]) -> "_Struct":
+    def list(self, fid: int, etype: int, items: Sequence[object]) -> _Struct:
         self._head(fid, _T_LIST)
         n = len(items)
         self.buf += bytes([(n << 4) | etype]) if n < 15 else bytes([0xF0 | etype]) + _varint(n)

@@ -1,7 +1,8 @@
 """Attribution of a step's rows to requests and positions (pure Python + numpy)."""
 from __future__ import annotations
 
-from typing import NamedTuple, Sequence
+from collections.abc import Sequence
+from typing import NamedTuple
 
 import numpy as np
 

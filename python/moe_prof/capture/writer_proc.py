@@ -15,9 +15,9 @@ process tree; a detached writer that already holds the close frame finishes the 
 it even then. It stays in the engine's process group, so a Ctrl-C of the group still stops it."""
 from __future__ import annotations
 
+import json
 import marshal
 import os
-import json
 import signal
 import struct
 import sys
@@ -176,8 +176,8 @@ def main(out_path: str, detach: bool, fmt: str = "jsonl") -> int:
     if detach and os.fork() != 0:
         os._exit(0)  # the parent returns at once; the child carries on with the same pipes
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    import jsonl  # noqa: E402  (sibling files, see module docstring)
-    import parquet  # noqa: E402
+    import jsonl
+    import parquet
 
     reply = sys.stdout
     try:
