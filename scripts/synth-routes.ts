@@ -2,7 +2,8 @@
 // rows of every layer for every token the step computed (prefill chunks, then one decode token
 // per running request). Routing is skewed (Zipf-like per-layer expert popularity) with some
 // top-1 persistence between consecutive tokens. Used by scripts/bench-hist and to make examples.
-import { openSync, writeSync, closeSync } from "node:fs";
+import { openSync, writeSync, closeSync, mkdirSync } from "node:fs";
+import path from "node:path";
 
 export interface SynthOptions {
   seed: number;
@@ -176,9 +177,7 @@ if (process.argv[1] && import.meta.url === new URL(`file://${process.argv[1]}`).
     process.stderr.write(usage);
     process.exit(2);
   }
-  const { mkdirSync } = await import("node:fs");
-  const { dirname } = await import("node:path");
-  mkdirSync(dirname(out), { recursive: true });
+  mkdirSync(path.dirname(out), { recursive: true });
   const rows = writeSynthRoutes(out, {
     ...DEFAULT_SYNTH,
     requests: values.requests ? Number(values.requests) : DEFAULT_SYNTH.requests,

@@ -234,7 +234,11 @@ export function transitionsSummary(t: TransitionTally, layers: readonly number[]
     const tokens = m.reduce((s, x) => s + x, 0);
     const from = new Float64Array(E);
     const to = new Float64Array(E);
-    for (let a = 0; a < E; a++) for (let b = 0; b < E; b++) (from[a]! += m[a * E + b]!, (to[b]! += m[a * E + b]!));
+    for (let a = 0; a < E; a++)
+      for (let b = 0; b < E; b++) {
+        from[a]! += m[a * E + b]!;
+        to[b]! += m[a * E + b]!;
+      }
     // The largest cells by insertion into a short list (cells in (a, b) order, so ties keep the lower pair).
     const best: number[] = [];
     for (let c = 0; c < E * E; c++) {

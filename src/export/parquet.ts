@@ -37,7 +37,7 @@ export const parquetFormat: ExportFormat = {
         writer!.add(row);
       },
       async finish(read) {
-        const w = writer as ParquetRouteWriter | null;
+        const w = writer;
         if (w === null) throw new Error("parquet export: no meta line");
         w.finish();
         await rename(tmp, final);
@@ -51,7 +51,7 @@ export const parquetFormat: ExportFormat = {
       },
       async dispose() {
         if (done) return;
-        (writer as ParquetRouteWriter | null)?.abandon();
+        (writer)?.abandon();
         await rm(tmp, { force: true });
       },
     };

@@ -79,10 +79,10 @@ export const r3Format: ExportFormat = {
         spill!.append(0, f64, i32);
       },
       async finish(read: LogRead, outDir: string) {
-        const s = spill as RowSpill | null;
+        const s = spill;
         if (s === null) throw new UserError(`${file}: no meta line`, EXIT_INVALID);
         s.finishWriting();
-        const miss = noPhase as { req_id: string; token_idx: number; layer: number } | null;
+        const miss = noPhase;
         if (miss !== null) {
           throw new UserError(
             `${file}: phase: missing on the row req_id ${JSON.stringify(miss.req_id)}, token_idx ${miss.token_idx}, layer ${miss.layer} (r3 splits prompt from generated tokens by phase)`,
@@ -152,8 +152,9 @@ export const r3Format: ExportFormat = {
           notes: [],
         };
       },
-      async dispose() {
-        (spill as RowSpill | null)?.dispose();
+      dispose() {
+        spill?.dispose();
+        return Promise.resolve();
       },
     };
   },

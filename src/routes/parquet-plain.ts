@@ -244,7 +244,7 @@ export async function readPlainRoutesParquet(file: string, sink: PlainRowSink): 
         return b;
       };
       const [reqB, tokB, layB, idsB, wB, phB, tidB, stepB] = await Promise.all([0, 1, 2, 3, 4, 5, 6, 7].map(col));
-      const reqIds: string[] = new Array(n);
+      const reqIds = new Array<string>(n);
       let p = 0;
       let last = Buffer.alloc(0);
       let lastStr = "";

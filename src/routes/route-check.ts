@@ -41,7 +41,7 @@ export function makeRouteCheck(rules: RouteRules): RouteCheck {
     const ids = o.topk_ids;
     if (!Array.isArray(ids) || ids.length !== k) return false;
     for (let i = 0; i < k; i++) {
-      const id = ids[i];
+      const id: unknown = ids[i];
       if (typeof id !== "number" || !Number.isSafeInteger(id) || id < 0 || id >= limit) return false;
       // top_k is small (2..8 in practice): a quadratic distinctness check beats allocating a Set.
       for (let j = 0; j < i; j++) if (ids[j] === id) return false;
@@ -49,7 +49,7 @@ export function makeRouteCheck(rules: RouteRules): RouteCheck {
     const ws = o.topk_weights;
     if (!Array.isArray(ws) || ws.length !== k) return false;
     for (let i = 0; i < k; i++) {
-      const w = ws[i];
+      const w: unknown = ws[i];
       if (typeof w !== "number" || !(w >= 0 && w <= 1)) return false;
     }
     const phase = o.phase;

@@ -53,9 +53,9 @@ export class RowSpill {
     this.w32 = this.recordBytes / 4;
     this.i32Base = 2 * layout.f64;
     this.perBuffer = Math.max(1, Math.floor(WRITE_BUFFER_BYTES / this.recordBytes));
-    this.bufs = new Array(partitions).fill(undefined);
+    this.bufs = new Array<ArrayBuffer | undefined>(partitions).fill(undefined);
     this.fill = new Int32Array(partitions);
-    this.fds = new Array(partitions).fill(undefined);
+    this.fds = new Array<number | undefined>(partitions).fill(undefined);
     this.counts = new Float64Array(partitions);
     try {
       this.dir = mkdtempSync(path.join(tmpdir(), "moe-prof-spill-"));

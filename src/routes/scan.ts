@@ -116,13 +116,13 @@ export async function scanRoutesFile(file: string, opts: ScanOptions = {}): Prom
       return problems.stopped;
     },
     lines(buf, start, end, firstLineNo) {
-      const loop = rows as RowLoop | null;
+      const loop = rows;
       if (loop !== null) return loop.fast === null ? null : { lines: loop.fastLines(buf, start, end, firstLineNo, this), next: end };
       if (firstLineNo !== 1) return null;
       // Line 1 (the meta line) the usual way; the rest of the chunk then through the fast path.
       const nl = buf.indexOf(10, start);
       this.line(buf.toString("utf8", start, nl), 1, true);
-      const made = rows as RowLoop | null;
+      const made = rows;
       if (problems.stopped || made?.fast == null) return { lines: 1, next: nl + 1 };
       return { lines: 1 + made.fastLines(buf, nl + 1, end, 2, this), next: end };
     },
@@ -132,7 +132,7 @@ export async function scanRoutesFile(file: string, opts: ScanOptions = {}): Prom
     },
     line(text, lineNo, terminated) {
       if (lineNo !== 1) {
-        const loop = rows as RowLoop | null;
+        const loop = rows;
         if (loop !== null) return loop.line(text, lineNo, terminated);
       }
       // A UTF-8 byte-order mark some editors put first is not part of the JSON (RFC 8259 lets
