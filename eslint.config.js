@@ -6,12 +6,7 @@ import tseslint from "typescript-eslint";
 
 export default defineConfig(
   {
-    ignores: [
-      "dist/",
-      "node_modules/",
-      ".venv/",
-      "fixtures/",
-    ],
+    ignores: ["dist/", "node_modules/", ".venv/", "fixtures/"],
   },
   js.configs.recommended,
   tseslint.configs.recommendedTypeChecked,

@@ -127,12 +127,16 @@ type Counts = Map<number, Map<number, number>>;
 
 function readCounts(file: string): Counts {
   const o = JSON.parse(readFileSync(file, "utf8")) as Record<string, Record<string, number>>;
-  return new Map(Object.entries(o).map(([l, c]) => [Number(l), new Map(Object.entries(c).map(([e, n]) => [Number(e), n]))]));
+  return new Map(
+    Object.entries(o).map(([l, c]) => [Number(l), new Map(Object.entries(c).map(([e, n]) => [Number(e), n]))]),
+  );
 }
 
 function histCounts(summaryFile: string): Counts {
   const s = JSON.parse(readFileSync(summaryFile, "utf8")) as { layers: { layer: number; counts: number[] }[] };
-  return new Map(s.layers.map((l) => [l.layer, new Map(l.counts.flatMap((n, e) => (n > 0 ? [[e, n] as [number, number]] : [])))]));
+  return new Map(
+    s.layers.map((l) => [l.layer, new Map(l.counts.flatMap((n, e) => (n > 0 ? [[e, n] as [number, number]] : [])))]),
+  );
 }
 
 function sameCounts(a: Counts, b: Counts): string | null {
@@ -140,7 +144,8 @@ function sameCounts(a: Counts, b: Counts): string | null {
   for (const l of layers) {
     const x = a.get(l) ?? new Map();
     const y = b.get(l) ?? new Map();
-    for (const e of new Set([...x.keys(), ...y.keys()])) if ((x.get(e) ?? 0) !== (y.get(e) ?? 0)) return `layer ${l}, expert ${e}: ${x.get(e) ?? 0} vs ${y.get(e) ?? 0}`;
+    for (const e of new Set([...x.keys(), ...y.keys()]))
+      if ((x.get(e) ?? 0) !== (y.get(e) ?? 0)) return `layer ${l}, expert ${e}: ${x.get(e) ?? 0} vs ${y.get(e) ?? 0}`;
   }
   return null;
 }
@@ -149,10 +154,21 @@ const dir = mkdtempSync(path.join(tmpdir(), "moe-prof-bench-"));
 try {
   const date = new Date().toISOString();
   console.log(`date: ${date}`);
-  console.log(`machine: ${cpus().length} x ${cpus()[0]?.model ?? "cpu"}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}`);
-  console.log(`load average at start: ${loadavg().map((x) => x.toFixed(2)).join(" ")} (1, 5, 15 min; ${cpus().length} cores)`);
+  console.log(
+    `machine: ${cpus().length} x ${cpus()[0]?.model ?? "cpu"}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}`,
+  );
+  console.log(
+    `load average at start: ${loadavg()
+      .map((x) => x.toFixed(2))
+      .join(" ")} (1, 5, 15 min; ${cpus().length} cores)`,
+  );
   const py = await benchVenv(dir);
-  const versions = (await execa(py, ["-c", "import duckdb, polars, orjson, numpy, sys; print('python', sys.version.split()[0], 'duckdb', duckdb.__version__, 'polars', polars.__version__, 'orjson', orjson.__version__, 'numpy', numpy.__version__)"])).stdout;
+  const versions = (
+    await execa(py, [
+      "-c",
+      "import duckdb, polars, orjson, numpy, sys; print('python', sys.version.split()[0], 'duckdb', duckdb.__version__, 'polars', polars.__version__, 'orjson', orjson.__version__, 'numpy', numpy.__version__)",
+    ])
+  ).stdout;
   console.log(versions);
 
   for (const mb of args.mb.split(",").map(Number)) {
@@ -179,13 +195,43 @@ try {
     const hist1Out = out("hist1");
     type Contender = { name: string; cmd: string[]; env: Record<string, string>; counts: string | null };
     const all: Contender[] = [
-      { name: "moe-prof hist", cmd: [process.execPath, cli, "hist", log, "--out", histOut], env: {}, counts: path.join(histOut, "summary.json") },
-      { name: "moe-prof hist, 1 thread", cmd: [process.execPath, cli, "hist", log, "--out", hist1Out], env: { MOE_PROF_THREADS: "1" }, counts: path.join(hist1Out, "summary.json") },
+      {
+        name: "moe-prof hist",
+        cmd: [process.execPath, cli, "hist", log, "--out", histOut],
+        env: {},
+        counts: path.join(histOut, "summary.json"),
+      },
+      {
+        name: "moe-prof hist, 1 thread",
+        cmd: [process.execPath, cli, "hist", log, "--out", hist1Out],
+        env: { MOE_PROF_THREADS: "1" },
+        counts: path.join(hist1Out, "summary.json"),
+      },
       { name: "moe-prof validate", cmd: [process.execPath, cli, "validate", log], env: {}, counts: null },
-      { name: "duckdb (counts only)", cmd: [py, "-c", DUCKDB_PY, log, out("duckdb.json")], env: {}, counts: out("duckdb.json") },
-      { name: "polars (counts only)", cmd: [py, "-c", POLARS_PY, log, out("polars.json")], env: {}, counts: out("polars.json") },
-      { name: "orjson + numpy", cmd: [py, "-c", ORJSON_PY, log, out("orjson.json")], env: {}, counts: out("orjson.json") },
-      { name: "python json.loads + Counter", cmd: ["python3", "-c", PLAIN_PY, log, out("python.json")], env: {}, counts: out("python.json") },
+      {
+        name: "duckdb (counts only)",
+        cmd: [py, "-c", DUCKDB_PY, log, out("duckdb.json")],
+        env: {},
+        counts: out("duckdb.json"),
+      },
+      {
+        name: "polars (counts only)",
+        cmd: [py, "-c", POLARS_PY, log, out("polars.json")],
+        env: {},
+        counts: out("polars.json"),
+      },
+      {
+        name: "orjson + numpy",
+        cmd: [py, "-c", ORJSON_PY, log, out("orjson.json")],
+        env: {},
+        counts: out("orjson.json"),
+      },
+      {
+        name: "python json.loads + Counter",
+        cmd: ["python3", "-c", PLAIN_PY, log, out("python.json")],
+        env: {},
+        counts: out("python.json"),
+      },
     ];
     const contenders = all.filter((c) => !args.only || args.only.split(",").some((o) => c.name.includes(o)));
     const runs = contenders.map(() => [] as Run[]);
@@ -195,7 +241,9 @@ try {
         const c = contenders[k]!;
         const r = await measure(c.cmd, c.env);
         runs[k]!.push(r);
-        console.log(`  run ${i + 1}  ${c.name.padEnd(28)} ${r.s.toFixed(2)} s  cpu ${r.cpu.toFixed(2)} s  peak RSS ${r.rssMiB.toFixed(0)} MiB  (load ${loadavg()[0]!.toFixed(2)})`);
+        console.log(
+          `  run ${i + 1}  ${c.name.padEnd(28)} ${r.s.toFixed(2)} s  cpu ${r.cpu.toFixed(2)} s  peak RSS ${r.rssMiB.toFixed(0)} MiB  (load ${loadavg()[0]!.toFixed(2)})`,
+        );
       }
     }
     // Every contender's per-layer expert counts must equal hist's summary.json.
@@ -210,23 +258,37 @@ try {
     const med = runs.map((rs) => median(rs.map((r) => r.s)));
     const duck = contenders.findIndex((c) => c.name.startsWith("duckdb"));
     console.log("");
-    console.log(`${(size / 1e6).toFixed(0)} MB${"".padEnd(24)}median wall  (min-max)        median cpu  peak RSS   vs duckdb  MB/s   counts`);
+    console.log(
+      `${(size / 1e6).toFixed(0)} MB${"".padEnd(24)}median wall  (min-max)        median cpu  peak RSS   vs duckdb  MB/s   counts`,
+    );
     contenders.forEach((c, k) => {
       const ws = runs[k]!.map((r) => r.s);
       const ratio = duck >= 0 ? `${(med[duck]! / med[k]!).toFixed(2)}x` : "";
       console.log(
         `${c.name.padEnd(30)}${med[k]!.toFixed(2).padStart(8)} s  (${Math.min(...ws).toFixed(2)}-${Math.max(...ws).toFixed(2)})` +
-          `${median(runs[k]!.map((r) => r.cpu)).toFixed(2).padStart(10)} s ${Math.max(...runs[k]!.map((r) => r.rssMiB)).toFixed(0).padStart(6)} MiB ${ratio.padStart(10)} ${(size / 1e6 / med[k]!).toFixed(0).padStart(5)}   ${checks[k]}`,
+          `${median(runs[k]!.map((r) => r.cpu))
+            .toFixed(2)
+            .padStart(10)} s ${Math.max(...runs[k]!.map((r) => r.rssMiB))
+            .toFixed(0)
+            .padStart(6)} MiB ${ratio.padStart(10)} ${(size / 1e6 / med[k]!).toFixed(0).padStart(5)}   ${checks[k]}`,
       );
     });
     const hi = contenders.findIndex((c) => c.name === "moe-prof hist");
     const va = contenders.findIndex((c) => c.name === "moe-prof validate");
-    if (hi >= 0 && duck >= 0) console.log(`hist vs duckdb's counts: ${(med[duck]! / med[hi]!).toFixed(2)}x (>= 1.00 means hist is at least as fast; target >= 1)`);
+    if (hi >= 0 && duck >= 0)
+      console.log(
+        `hist vs duckdb's counts: ${(med[duck]! / med[hi]!).toFixed(2)}x (>= 1.00 means hist is at least as fast; target >= 1)`,
+      );
     if (va >= 0) console.log(`validate: ${(size / 1e6 / med[va]!).toFixed(0)} MB/s (target >= 300)`);
-    if (hi >= 0) console.log(`hist peak RSS: ${Math.max(...runs[hi]!.map((r) => r.rssMiB)).toFixed(0)} MiB (target < 300)`);
+    if (hi >= 0)
+      console.log(`hist peak RSS: ${Math.max(...runs[hi]!.map((r) => r.rssMiB)).toFixed(0)} MiB (target < 300)`);
     rmSync(log, { force: true });
   }
-  console.log(`\nload average at end: ${loadavg().map((x) => x.toFixed(2)).join(" ")}`);
+  console.log(
+    `\nload average at end: ${loadavg()
+      .map((x) => x.toFixed(2))
+      .join(" ")}`,
+  );
   writeFileSync(path.join(dir, "done"), "");
 } finally {
   if (args.keep) console.log(`kept ${dir}`);

@@ -70,7 +70,11 @@ const median = (xs: number[]) => {
 
 const dir = mkdtempSync(path.join(tmpdir(), "moe-prof-bench-whatif-"));
 try {
-  console.log(`machine: ${cpus().length} x ${cpus()[0]?.model ?? "cpu"}, node ${process.version}, load average ${loadavg().map((x) => x.toFixed(2)).join(" ")}`);
+  console.log(
+    `machine: ${cpus().length} x ${cpus()[0]?.model ?? "cpu"}, node ${process.version}, load average ${loadavg()
+      .map((x) => x.toFixed(2))
+      .join(" ")}`,
+  );
   const probe = path.join(dir, "probe.jsonl");
   writeSynthRoutes(probe, { ...DEFAULT_SYNTH, seed: Number(args.seed), requests: 20 });
   const perReq = statSync(probe).size / 20;
@@ -84,7 +88,9 @@ try {
     const other = path.join(sub, "perturbed.jsonl");
     await perturbRoutes(log, other, { seed: Number(args.seed) + 1, keep: 0.3, flip: 0.3 });
     const size = `${(statSync(log).size / 1e6).toFixed(0)} MB`;
-    console.log(`log ${size}: ${rows.toLocaleString("en-US")} rows, ${requests} requests, ${DEFAULT_SYNTH.layers} layers, ${DEFAULT_SYNTH.experts} experts, top-${DEFAULT_SYNTH.topK}`);
+    console.log(
+      `log ${size}: ${rows.toLocaleString("en-US")} rows, ${requests} requests, ${DEFAULT_SYNTH.layers} layers, ${DEFAULT_SYNTH.experts} experts, top-${DEFAULT_SYNTH.topK}`,
+    );
     const out = path.join(sub, "out");
     const pyNpy = path.join(sub, "python_counts.npy");
     const contenders: { name: string; cmd: string[] }[] = [
@@ -113,7 +119,10 @@ try {
   }
   console.log("");
   console.log(`${"command".padEnd(36)}${"log".padStart(8)}  ${"median wall".padStart(11)}  peak RSS`);
-  for (const t of table) console.log(`${t.name.padEnd(36)}${t.size.padStart(8)}  ${t.s.toFixed(2).padStart(9)} s  ${t.rss.toFixed(0).padStart(5)} MiB`);
+  for (const t of table)
+    console.log(
+      `${t.name.padEnd(36)}${t.size.padStart(8)}  ${t.s.toFixed(2).padStart(9)} s  ${t.rss.toFixed(0).padStart(5)} MiB`,
+    );
 } finally {
   if (args.keep) console.log(`kept ${dir}`);
   else rmSync(dir, { recursive: true, force: true });

@@ -11,6 +11,7 @@ time measured is the writer's: formatting, encoding and writing. Lines = rows x 
 Usage: python3 scripts/bench-writer.py [--rows 256] [--steps 400] [--layers 24] [--top-k 4]
        [--formats jsonl,parquet,both] [--repeats 3] [--out DIR]
 Needs numpy only (PYTHONPATH is set from this file's location)."""
+
 from __future__ import annotations
 
 import argparse
@@ -31,12 +32,26 @@ from moe_prof.capture.writer_client import WriterClient
 
 def run(fmt: str, out_dir: str, rows: int, steps: int, layers: int, k: int, experts: int) -> dict[str, float]:
     rng = np.random.default_rng(0)
-    ids = np.stack([np.argsort(rng.random((rows, layers, experts)), axis=-1)[..., :k]]).reshape(rows, layers, k).astype(np.int32)
+    ids = (
+        np.stack([np.argsort(rng.random((rows, layers, experts)), axis=-1)[..., :k]])
+        .reshape(rows, layers, k)
+        .astype(np.int32)
+    )
     w = rng.random((rows, layers, k), dtype=np.float32)
     block = np.ascontiguousarray(np.concatenate([ids, w.view(np.int32)], axis=2))
     tokens = rng.integers(0, 151936, size=rows, dtype=np.int64)
-    meta = format_meta({"model_id": "bench", "vllm_version": "none", "torch_version": "none", "device": "cpu", "seed": 0,
-                        "num_experts": experts, "layers_logged": list(range(layers)), "top_k": k})
+    meta = format_meta(
+        {
+            "model_id": "bench",
+            "vllm_version": "none",
+            "torch_version": "none",
+            "device": "cpu",
+            "seed": 0,
+            "num_experts": experts,
+            "layers_logged": list(range(layers)),
+            "top_k": k,
+        }
+    )
     path = os.path.join(out_dir, f"bench-{fmt}.jsonl")
     client = WriterClient(path, meta, fmt)
     t0 = time.perf_counter()
@@ -52,8 +67,16 @@ def run(fmt: str, out_dir: str, rows: int, steps: int, layers: int, k: int, expe
     wall = time.perf_counter() - t0
     sizes = sum(os.path.getsize(p) for p in client.out_paths)
     lines = rows * steps * layers
-    return {"wall_s": wall, "send_s": send, "sent_s": sent, "lines": lines, "lines_per_s": lines / wall,
-            "rows_per_s": rows * steps / wall, "bytes": sizes, "send_us_per_step": send / steps * 1e6}
+    return {
+        "wall_s": wall,
+        "send_s": send,
+        "sent_s": sent,
+        "lines": lines,
+        "lines_per_s": lines / wall,
+        "rows_per_s": rows * steps / wall,
+        "bytes": sizes,
+        "send_us_per_step": send / steps * 1e6,
+    }
 
 
 def main() -> int:
@@ -69,24 +92,32 @@ def main() -> int:
     a = ap.parse_args()
     out = a.out or tempfile.mkdtemp(prefix="moe-prof-bench-writer-")
     os.makedirs(out, exist_ok=True)
-    print(f"date {time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} cores, load {os.getloadavg()[0]:.2f}, python {sys.version.split()[0]}, numpy {np.__version__}")
-    print(f"{a.steps} decode steps of {a.rows} rows x {a.layers} layers, top-{a.top_k} of {a.experts}: "
-          f"{a.rows * a.steps * a.layers:,} lines per run; {a.repeats} runs per format, interleaved")
+    print(
+        f"date {time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} cores, load {os.getloadavg()[0]:.2f}, python {sys.version.split()[0]}, numpy {np.__version__}"
+    )
+    print(
+        f"{a.steps} decode steps of {a.rows} rows x {a.layers} layers, top-{a.top_k} of {a.experts}: "
+        f"{a.rows * a.steps * a.layers:,} lines per run; {a.repeats} runs per format, interleaved"
+    )
     fmts = a.formats.split(",")
     res: dict[str, list[dict[str, float]]] = {f: [] for f in fmts}
     try:
         for rep in range(a.repeats):
-            for f in fmts[rep % len(fmts):] + fmts[: rep % len(fmts)]:
+            for f in fmts[rep % len(fmts) :] + fmts[: rep % len(fmts)]:
                 r = run(f, out, a.rows, a.steps, a.layers, a.top_k, a.experts)
                 res[f].append(r)
-                print(f"  run {rep + 1} {f:8s} {r['wall_s']:6.2f} s  {r['lines_per_s'] / 1e6:5.2f} M lines/s  "
-                      f"send {r['send_us_per_step']:6.1f} us/step  {r['bytes'] / 1e6:7.1f} MB  (load {os.getloadavg()[0]:.2f})")
+                print(
+                    f"  run {rep + 1} {f:8s} {r['wall_s']:6.2f} s  {r['lines_per_s'] / 1e6:5.2f} M lines/s  "
+                    f"send {r['send_us_per_step']:6.1f} us/step  {r['bytes'] / 1e6:7.1f} MB  (load {os.getloadavg()[0]:.2f})"
+                )
         print(f"\n{'format':8s} {'lines/s (median, min-max)':>30s} {'rows/s':>12s} {'bytes/line':>11s} {'steps/s':>9s}")
         for f in fmts:
             ls = [r["lines_per_s"] for r in res[f]]
             med = statistics.median(ls)
-            print(f"{f:8s} {med / 1e6:10.2f} M ({min(ls) / 1e6:.2f}-{max(ls) / 1e6:.2f}) {med / a.layers / 1e3:10.0f} k "
-                  f"{res[f][0]['bytes'] / res[f][0]['lines']:11.1f} {med / a.layers / a.rows:9.0f}")
+            print(
+                f"{f:8s} {med / 1e6:10.2f} M ({min(ls) / 1e6:.2f}-{max(ls) / 1e6:.2f}) {med / a.layers / 1e3:10.0f} k "
+                f"{res[f][0]['bytes'] / res[f][0]['lines']:11.1f} {med / a.layers / a.rows:9.0f}"
+            )
     finally:
         if not a.out:
             shutil.rmtree(out, ignore_errors=True)

@@ -9,6 +9,7 @@ small call sites in three vLLM files, located by exact anchors that must each ma
   gen-vllm-patch.py --vllm-src DIR --check    exit 1 if the committed patch differs (drift)
   gen-vllm-patch.py --new-files-only --check  compare only the generated package (no vLLM needed)
 """
+
 from __future__ import annotations
 
 import argparse
@@ -21,7 +22,18 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PATCH = os.path.join(ROOT, "patches", "vllm-v0.15.1-moe-logger.patch")
 PKG = "vllm/moe_prof_capture"
 CORE_DIR = os.path.join(ROOT, "python", "moe_prof", "capture")
-CORE_FILES = ["__init__.py", "capture.py", "env.py", "jsonl.py", "layers.py", "meta.py", "parquet.py", "segments.py", "writer_client.py", "writer_proc.py"]
+CORE_FILES = [
+    "__init__.py",
+    "capture.py",
+    "env.py",
+    "jsonl.py",
+    "layers.py",
+    "meta.py",
+    "parquet.py",
+    "segments.py",
+    "writer_client.py",
+    "writer_proc.py",
+]
 GLUE = os.path.join(ROOT, "python", "moe_prof", "vllm_glue.py")
 
 IMPORT = "from vllm.moe_prof_capture import glue as moe_prof_glue\n"
@@ -31,7 +43,9 @@ EDITS: list[tuple[str, str, str, str, int]] = [
     (
         "vllm/model_executor/layers/fused_moe/layer.py",
         "from vllm.v1.worker.ubatching import dbo_current_ubatch_id\n",
-        IMPORT, "after", 1,
+        IMPORT,
+        "after",
+        1,
     ),
     # forward_impl_chunked's process_chunk (first occurrence) and forward_impl (second): the
     # edits are applied in order, each to the first not-yet-edited occurrence.
@@ -44,7 +58,8 @@ EDITS: list[tuple[str, str, str, str, int]] = [
         "                    moe_prof_glue.record(\n"
         "                        self, topk_ids, topk_weights, row_offset=chunk_start\n"
         "                    )\n\n",
-        "before_apply", 1,
+        "before_apply",
+        1,
     ),
     (
         "vllm/model_executor/layers/fused_moe/layer.py",
@@ -55,12 +70,15 @@ EDITS: list[tuple[str, str, str, str, int]] = [
         "                    moe_prof_glue.record(\n"
         "                        self, topk_ids, topk_weights, dispatched=do_naive_dispatch_combine\n"
         "                    )\n\n",
-        "before_apply", 1,
+        "before_apply",
+        1,
     ),
     (
         "vllm/v1/engine/core.py",
         "from vllm.v1.utils import compute_iteration_details\n",
-        IMPORT, "after", 1,
+        IMPORT,
+        "after",
+        1,
     ),
     # the engine core decides, at its shutdown, whether the log is complete: only its scheduler
     # knows whether every request finished (the worker's runner still holds the last step's)
@@ -68,18 +86,22 @@ EDITS: list[tuple[str, str, str, str, int]] = [
         "vllm/v1/engine/core.py",
         "        self.aborts_queue = queue.Queue[list[str]]()\n",
         "        if moe_prof_glue.ENABLED:\n            moe_prof_glue.on_engine_start(self)\n",
-        "after", 1,
+        "after",
+        1,
     ),
     (
         "vllm/v1/engine/core.py",
         "        if self.model_executor:\n            self.model_executor.shutdown()\n",
         "        if moe_prof_glue.ENABLED:\n            moe_prof_glue.on_engine_shutdown(self)\n",
-        "before", 1,
+        "before",
+        1,
     ),
     (
         "vllm/v1/worker/gpu_model_runner.py",
         "from vllm.v1.worker.workspace import lock_workspace\n",
-        IMPORT, "after", 1,
+        IMPORT,
+        "after",
+        1,
     ),
     (
         "vllm/v1/worker/gpu_model_runner.py",
@@ -88,18 +110,22 @@ EDITS: list[tuple[str, str, str, str, int]] = [
         "            moe_prof_glue.begin_step(\n"
         "                self, num_scheduled_tokens_np, num_tokens_unpadded, input_ids\n"
         "            )\n\n",
-        "before", 1,
+        "before",
+        1,
     ),
     (
         "vllm/v1/worker/gpu_model_runner.py",
         '        with record_function_or_nullcontext("gpu_model_runner: postprocess"):\n',
         "        if moe_prof_glue.ENABLED:\n            moe_prof_glue.end_step(self)\n\n",
-        "before", 1,
+        "before",
+        1,
     ),
     (
         "vllm/v1/worker/gpu_worker.py",
         "from vllm.v1.worker.workspace import init_workspace_manager\n",
-        IMPORT, "after", 1,
+        IMPORT,
+        "after",
+        1,
     ),
     # the engine's logging session starts once the model (its FusedMoE layers) exists, before
     # profiling and CUDA graph capture
@@ -107,13 +133,15 @@ EDITS: list[tuple[str, str, str, str, int]] = [
         "vllm/v1/worker/gpu_worker.py",
         "            self.model_runner.load_model(eep_scale_up=eep_scale_up)\n",
         "        if moe_prof_glue.ENABLED:\n            moe_prof_glue.on_model_loaded(self)\n",
-        "after", 1,
+        "after",
+        1,
     ),
     (
         "vllm/v1/worker/gpu_worker.py",
         "    def shutdown(self) -> None:\n",
         "        if moe_prof_glue.ENABLED:\n            moe_prof_glue.on_shutdown(self)\n",
-        "after", 1,
+        "after",
+        1,
     ),
     # a named worker method, so the LLM's process can call it with collective_rpc("moe_prof_control")
     # without VLLM_ALLOW_INSECURE_SERIALIZATION (which passing a function would need)
@@ -122,7 +150,8 @@ EDITS: list[tuple[str, str, str, str, int]] = [
         "    def shutdown(self) -> None:\n",
         "    def moe_prof_control(self, action: str, req_id_offset: int = 0) -> dict:\n"
         "        return moe_prof_glue.control(self, action, req_id_offset)\n\n",
-        "before", 1,
+        "before",
+        1,
     ),
 ]
 
@@ -177,9 +206,15 @@ def edited_files(vllm_src: str) -> dict[str, tuple[str, str]]:
             text = text[:cut] + insert + text[cut:]
         else:
             if count != expected:
-                raise GenError(f"{path}: anchor found {count} times, expected {expected} (is this vLLM 0.15.1?): {anchor[:60]!r}")
+                raise GenError(
+                    f"{path}: anchor found {count} times, expected {expected} (is this vLLM 0.15.1?): {anchor[:60]!r}"
+                )
             i = text.index(anchor)
-            text = text[: i + len(anchor)] + insert + text[i + len(anchor):] if where == "after" else text[:i] + insert + text[i:]
+            text = (
+                text[: i + len(anchor)] + insert + text[i + len(anchor) :]
+                if where == "after"
+                else text[:i] + insert + text[i:]
+            )
         result[path] = (pristine, text)
     # the chunked edit must have landed in process_chunk (before forward_impl), the plain one after
     layer = result["vllm/model_executor/layers/fused_moe/layer.py"][1]
@@ -221,7 +256,7 @@ def new_files_in_patch(patch_text: str) -> dict[str, str]:
         if head.strip() != "/dev/null":
             continue
         plus, _, hunks = body.partition("\n")
-        path = plus[len("+++ b/"):].strip()
+        path = plus[len("+++ b/") :].strip()
         lines = [ln[1:] for ln in hunks.splitlines(keepends=True) if ln.startswith("+")]
         out[path] = "".join(lines)
     return out
@@ -242,7 +277,9 @@ def main() -> int:
             want = new_files()
             bad = sorted(p for p in set(got) | set(want) if got.get(p) != want.get(p))
             if bad:
-                raise GenError(f"{_rel(PATCH)} is stale for {', '.join(bad)}: run scripts/gen-vllm-patch.py --vllm-src DIR")
+                raise GenError(
+                    f"{_rel(PATCH)} is stale for {', '.join(bad)}: run scripts/gen-vllm-patch.py --vllm-src DIR"
+                )
             print(f"{_rel(PATCH)}: generated package up to date ({len(want)} files)")
             return 0
         if not args.vllm_src:
@@ -251,7 +288,9 @@ def main() -> int:
         if args.check:
             with open(PATCH, encoding="utf-8") as f:
                 if f.read() != text:
-                    raise GenError(f"{_rel(PATCH)} differs from what python/ generates: run scripts/gen-vllm-patch.py --vllm-src DIR")
+                    raise GenError(
+                        f"{_rel(PATCH)} differs from what python/ generates: run scripts/gen-vllm-patch.py --vllm-src DIR"
+                    )
             print(f"{_rel(PATCH)}: up to date")
             return 0
         tmp = PATCH + ".tmp"

@@ -28,6 +28,7 @@ serving128 / serving256: a serving-scale schedule (128 / 256 sequences at once, 
 budget, enough requests to keep them full) so that decode steps above 64 rows are measured; decode
 steps are also reported by batch size (1-64, 65-128, 129-256 rows) with the writer's stalls.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -123,7 +124,11 @@ class SynthMoE(torch.nn.Module):
                 self.capture.record(l, topk_ids, topk_w)
             if self.hook is not None:
                 self.hook.append((topk_ids.clone(), topk_w.clone()))
-            moe = self._experts_dense(l, xn, topk_ids, topk_w) if dense else self._experts_grouped(l, xn, topk_ids, topk_w)
+            moe = (
+                self._experts_dense(l, xn, topk_ids, topk_w)
+                if dense
+                else self._experts_grouped(l, xn, topk_ids, topk_w)
+            )
             sh = xn @ self.sh13[l]
             sh = (torch.nn.functional.silu(sh[:, :SHARED_INTER]) * sh[:, SHARED_INTER:]) @ self.sh2[l]
             x = x + moe + sh * torch.sigmoid(xn @ self.shg[l])
@@ -208,8 +213,13 @@ class StepTimes:
 
 
 def run_schedule(
-    eng: Engine, reqs: list[Req], budget: int, max_seqs: int, times: StepTimes | None,
-    reference: dict[tuple[str, int], tuple[np.ndarray, np.ndarray, int]] | None, offset: int = 0,
+    eng: Engine,
+    reqs: list[Req],
+    budget: int,
+    max_seqs: int,
+    times: StepTimes | None,
+    reference: dict[tuple[str, int], tuple[np.ndarray, np.ndarray, int]] | None,
+    offset: int = 0,
 ) -> int:
     """vLLM-like V1 scheduling: running requests first (decode 1 token or next prefill chunk), then
     new ones while the token budget and max_seqs allow. Returns the number of steps."""
@@ -315,14 +325,27 @@ class ThreadWriter:
             item = self._q.get()
             if item is not None:
                 step, segs, layers, ids, w, tok = item
-                self._f.write(format_routes([(s.req_id, s.first_pos, s.num_rows, s.phase) for s in segs], ids, w, tok, layers, step))
+                self._f.write(
+                    format_routes(
+                        [(s.req_id, s.first_pos, s.num_rows, s.phase) for s in segs], ids, w, tok, layers, step
+                    )
+                )
             self._q.task_done()
             if item is None:
                 return
 
-    def send_step(self, step: int, segments: Sequence[Segment], layers: Sequence[int], ids: np.ndarray,
-                  weights: np.ndarray, tokens: np.ndarray | None) -> None:
-        self._q.put((step, list(segments), list(layers), ids.copy(), weights.copy(), None if tokens is None else tokens.copy()))
+    def send_step(
+        self,
+        step: int,
+        segments: Sequence[Segment],
+        layers: Sequence[int],
+        ids: np.ndarray,
+        weights: np.ndarray,
+        tokens: np.ndarray | None,
+    ) -> None:
+        self._q.put(
+            (step, list(segments), list(layers), ids.copy(), weights.copy(), None if tokens is None else tokens.copy())
+        )
 
     def flush(self) -> None:
         self._q.join()
@@ -394,8 +417,15 @@ class NullWriter:
     def __init__(self, out_path: str, meta_line: str) -> None:
         self.out_path = out_path
 
-    def send_block(self, step: int, segments: Sequence[Segment], layers: Sequence[int], block: np.ndarray,
-                   tokens: np.ndarray | None, req_id_offset: int = 0) -> None:
+    def send_block(
+        self,
+        step: int,
+        segments: Sequence[Segment],
+        layers: Sequence[int],
+        block: np.ndarray,
+        tokens: np.ndarray | None,
+        req_id_offset: int = 0,
+    ) -> None:
         pass
 
     def send_step(self, *args: object) -> None:
@@ -417,8 +447,9 @@ def load_before(python_dir: str) -> type:
     import importlib.util
 
     pkg_dir = os.path.join(python_dir, "moe_prof", "capture")
-    spec = importlib.util.spec_from_file_location("moe_prof_before_capture", os.path.join(pkg_dir, "__init__.py"),
-                                                  submodule_search_locations=[pkg_dir])
+    spec = importlib.util.spec_from_file_location(
+        "moe_prof_before_capture", os.path.join(pkg_dir, "__init__.py"), submodule_search_locations=[pkg_dir]
+    )
     assert spec is not None and spec.loader is not None
     mod = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = mod
@@ -429,6 +460,7 @@ def load_before(python_dir: str) -> type:
 def _thrift(buf: bytes, pos: int) -> tuple[dict[int, object], int]:
     """A Thrift compact struct at pos -> ({field id: value}, end). Enough for Parquet footers and
     page headers (ints, binaries, lists, structs); used to read back the capture's Parquet file."""
+
     def varint(p: int) -> tuple[int, int]:
         v = s = 0
         while True:
@@ -542,16 +574,31 @@ def read_parquet_routes(path: str) -> tuple[dict, list[dict]]:
                     r += 4 + ln
                 arr: object = strs
             else:
-                arr = np.frombuffer(vals, {"token_idx": "<i8", "layer": "<i4", "topk_ids": "<i4", "topk_weights": "<f4",
-                                           "token_id": "<i8", "step": "<i8"}[name]).tolist()
+                arr = np.frombuffer(
+                    vals,
+                    {
+                        "token_idx": "<i8",
+                        "layer": "<i4",
+                        "topk_ids": "<i4",
+                        "topk_weights": "<f4",
+                        "token_id": "<i8",
+                        "step": "<i8",
+                    }[name],
+                ).tolist()
             if present is not None:
                 it = iter(arr)  # type: ignore[call-overload]
                 arr = [next(it) if x else None for x in present]
             cols[name] = arr
         k = len(cols["topk_ids"]) // nrows  # type: ignore[arg-type]
         for i in range(nrows):
-            r = {"type": "route", "req_id": cols["req_id"][i], "token_idx": cols["token_idx"][i], "layer": cols["layer"][i],  # type: ignore[index]
-                 "topk_ids": cols["topk_ids"][i * k : (i + 1) * k], "topk_weights": cols["topk_weights"][i * k : (i + 1) * k]}  # type: ignore[index]
+            r = {
+                "type": "route",
+                "req_id": cols["req_id"][i],
+                "token_idx": cols["token_idx"][i],
+                "layer": cols["layer"][i],  # type: ignore[index]
+                "topk_ids": cols["topk_ids"][i * k : (i + 1) * k],
+                "topk_weights": cols["topk_weights"][i * k : (i + 1) * k],
+            }  # type: ignore[index]
             for o in ("phase", "token_id", "step"):
                 if cols[o][i] is not None:  # type: ignore[index]
                     r[o] = cols[o][i]  # type: ignore[index]
@@ -596,30 +643,52 @@ def verify(path: str, reqs: list[Req], reference: dict, offset: int) -> dict[str
                 bad_conservation.append((i, layer, len(got), len(want)))
     expected_lines = sum(len(q.prompt) + len(q.out) - 1 for q in reqs) * LAYERS
     return {
-        "meta_ok": meta.get("type") == "meta" and meta.get("layers_logged") == list(range(LAYERS)) and meta.get("top_k") == TOPK,
-        "lines": lines, "expected_lines": expected_lines, "rows_not_from_measured_requests": unknown,
-        "topk_ids_mismatch": mism_ids, "topk_weights_mismatch": mism_w, "topk_weights_max_abs_diff": max_wdiff, "token_id_mismatch": mism_tok,
-        "phase_mismatch": mism_phase, "conservation_violations": len(bad_conservation),
+        "meta_ok": meta.get("type") == "meta"
+        and meta.get("layers_logged") == list(range(LAYERS))
+        and meta.get("top_k") == TOPK,
+        "lines": lines,
+        "expected_lines": expected_lines,
+        "rows_not_from_measured_requests": unknown,
+        "topk_ids_mismatch": mism_ids,
+        "topk_weights_mismatch": mism_w,
+        "topk_weights_max_abs_diff": max_wdiff,
+        "token_id_mismatch": mism_tok,
+        "phase_mismatch": mism_phase,
+        "conservation_violations": len(bad_conservation),
         "conservation_examples": bad_conservation[:5],
     }
 
 
 def main() -> int:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--preset", choices=sorted(PRESETS), default="default",
-                    help="schedule: default (25 requests, 32 seqs, 512 tokens), serving128 (300, 128, 2048), serving256 (600, 256, 4096)")
+    ap.add_argument(
+        "--preset",
+        choices=sorted(PRESETS),
+        default="default",
+        help="schedule: default (25 requests, 32 seqs, 512 tokens), serving128 (300, 128, 2048), serving256 (600, 256, 4096)",
+    )
     ap.add_argument("--requests", type=int)
     ap.add_argument("--warmup-requests", type=int, default=8)
     ap.add_argument("--budget", type=int, help="tokens per step (max_num_batched_tokens)")
     ap.add_argument("--max-seqs", type=int)
-    ap.add_argument("--log-format", choices=["jsonl", "parquet", "both"], default="jsonl",
-                    help="what the writer process writes (VLLM_LOG_MOE_FORMAT); verify checks every file written")
+    ap.add_argument(
+        "--log-format",
+        choices=["jsonl", "parquet", "both"],
+        default="jsonl",
+        help="what the writer process writes (VLLM_LOG_MOE_FORMAT); verify checks every file written",
+    )
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--out", default=os.environ.get("OUT", "/tmp"))
-    ap.add_argument("--variants", help="';'-separated subset of the timed variants (default: all), e.g. 'capture, writer process;capture, writes dropped'")
+    ap.add_argument(
+        "--variants",
+        help="';'-separated subset of the timed variants (default: all), e.g. 'capture, writer process;capture, writes dropped'",
+    )
     ap.add_argument("--skip-verify", action="store_true", help="timing only")
-    ap.add_argument("--before", metavar="PYTHON_DIR",
-                    help="also time the RouteCapture of this python/ directory (an earlier checkout), same run")
+    ap.add_argument(
+        "--before",
+        metavar="PYTHON_DIR",
+        help="also time the RouteCapture of this python/ directory (an earlier checkout), same run",
+    )
     args = ap.parse_args()
     preset = PRESETS[args.preset]
     args.requests = args.requests if args.requests is not None else preset[0]
@@ -633,16 +702,39 @@ def main() -> int:
     max_rows = args.budget
     work = "/tmp/moe-prof-gpu-check"
     os.makedirs(work, exist_ok=True)
-    meta = {"model_id": "synthetic-qwen1.5-moe-a2.7b-shape", "vllm_version": "none", "torch_version": torch.__version__,
-            "device": torch.cuda.get_device_name(dev), "seed": 0, "num_experts": EXPERTS, "engine": "synthetic"}
+    meta = {
+        "model_id": "synthetic-qwen1.5-moe-a2.7b-shape",
+        "vllm_version": "none",
+        "torch_version": torch.__version__,
+        "device": torch.cuda.get_device_name(dev),
+        "seed": 0,
+        "num_experts": EXPERTS,
+        "engine": "synthetic",
+    }
 
-    def new_capture(name: str, paused: bool = False, thread: bool = False, drain: str = "thread",
-                    cls: type = RouteCapture, null: bool = False) -> RouteCapture:
+    def new_capture(
+        name: str,
+        paused: bool = False,
+        thread: bool = False,
+        drain: str = "thread",
+        cls: type = RouteCapture,
+        null: bool = False,
+    ) -> RouteCapture:
         factory = NullWriter if null else ThreadWriter if thread else None
         fmt = {"log_format": args.log_format} if cls is RouteCapture and factory is None else {}
-        return cls(out_path=os.path.join(work, name), meta=meta, moe_layer_ids=range(LAYERS), layers=None,
-                   top_k=TOPK, max_rows=max_rows, device=dev, start_paused=paused,
-                   writer_factory=factory, drain=drain, **fmt)
+        return cls(
+            out_path=os.path.join(work, name),
+            meta=meta,
+            moe_layer_ids=range(LAYERS),
+            layers=None,
+            top_k=TOPK,
+            max_rows=max_rows,
+            device=dev,
+            start_paused=paused,
+            writer_factory=factory,
+            drain=drain,
+            **fmt,
+        )
 
     # ---- verify passes: warm-up requests while paused, then the measured ones after resume(offset)
     ok = True
@@ -666,10 +758,16 @@ def main() -> int:
         res["steps"] = vsteps
         res["capture_stats"] = vcap.stats()
         this_ok = all(
-            r["meta_ok"] and r["lines"] == r["expected_lines"] and not r["rows_not_from_measured_requests"]
-            and not r["topk_ids_mismatch"] and not r["topk_weights_mismatch"] and not r["token_id_mismatch"]
-            and not r["phase_mismatch"] and not r["conservation_violations"]
-            for r in per_file.values())
+            r["meta_ok"]
+            and r["lines"] == r["expected_lines"]
+            and not r["rows_not_from_measured_requests"]
+            and not r["topk_ids_mismatch"]
+            and not r["topk_weights_mismatch"]
+            and not r["token_id_mismatch"]
+            and not r["phase_mismatch"]
+            and not r["conservation_violations"]
+            for r in per_file.values()
+        )
         ok = ok and this_ok
         results[drain] = res
         print(f"verify, drain={drain} ({time.perf_counter() - t0:.1f} s): {'PASS' if this_ok else 'FAIL'}")
@@ -690,14 +788,28 @@ def main() -> int:
     engines: dict[str, Engine] = {"no capture (unpatched)": Engine(model, None, max_rows)}
     if args.before:
         engines["before: writer process"] = Engine(
-            model, timed_capture("before: writer process", name="timing-before.jsonl", cls=load_before(args.before)), max_rows)
-    engines.update({
-        "capture, writer process": Engine(model, timed_capture("capture, writer process", name="timing-proc.jsonl"), max_rows),
-        "capture, writes dropped": Engine(model, timed_capture("capture, writes dropped", name="timing-null.jsonl", null=True), max_rows),
-        "capture, proc, inline drain": Engine(
-            model, timed_capture("capture, proc, inline drain", name="timing-inline.jsonl", drain="inline"), max_rows),
-        "capture, writer thread": Engine(model, timed_capture("capture, writer thread", name="timing-thread.jsonl", thread=True), max_rows),
-    })
+            model,
+            timed_capture("before: writer process", name="timing-before.jsonl", cls=load_before(args.before)),
+            max_rows,
+        )
+    engines.update(
+        {
+            "capture, writer process": Engine(
+                model, timed_capture("capture, writer process", name="timing-proc.jsonl"), max_rows
+            ),
+            "capture, writes dropped": Engine(
+                model, timed_capture("capture, writes dropped", name="timing-null.jsonl", null=True), max_rows
+            ),
+            "capture, proc, inline drain": Engine(
+                model,
+                timed_capture("capture, proc, inline drain", name="timing-inline.jsonl", drain="inline"),
+                max_rows,
+            ),
+            "capture, writer thread": Engine(
+                model, timed_capture("capture, writer thread", name="timing-thread.jsonl", thread=True), max_rows
+            ),
+        }
+    )
     if args.variants:
         keep = {"no capture (unpatched)", *(v.strip() for v in args.variants.split(";"))}
         for name in [n for n in engines if n not in keep]:
@@ -713,7 +825,9 @@ def main() -> int:
     parts: dict[str, list[dict[str, float]]] = {k: [] for k in engines}
     names = list(engines)
     for rep in range(args.repeats + 1):
-        for name in names[rep % len(names) :] + names[: rep % len(names)]:  # rotate the order: no variant always runs first
+        for name in (
+            names[rep % len(names) :] + names[: rep % len(names)]
+        ):  # rotate the order: no variant always runs first
             eng = engines[name]
             reqs = make_requests(random.Random(100), args.requests, 1000 * rep)
             if eng.capture is not None:
@@ -730,8 +844,14 @@ def main() -> int:
                 continue  # first round warms allocators and the writer process
             walls[name].append(wall)
             decode_s, prefill_s = sum(st.graph), sum(st.eager)
-            parts[name].append({"decode_s": decode_s, "prefill_s": prefill_s, "between_steps_s": ran - decode_s - prefill_s,
-                                "flush_s": wall - ran})
+            parts[name].append(
+                {
+                    "decode_s": decode_s,
+                    "prefill_s": prefill_s,
+                    "between_steps_s": ran - decode_s - prefill_s,
+                    "flush_s": wall - ran,
+                }
+            )
             for a in ("graph", "eager", "begin", "end", "graph_gpu", "graph_rows"):
                 getattr(times[name], a).extend(getattr(st, a))
     summary_rows: list[dict[str, object]] = []
@@ -739,26 +859,47 @@ def main() -> int:
     bw = statistics.median(walls["no capture (unpatched)"])
     bg = statistics.median(base.graph)
     be = statistics.median(base.eager)
-    print(f"\nschedule: {args.requests} requests, prompts 12..400 tokens, 4..90 new tokens, budget {args.budget} tokens/step, "
-          f"{len(base.graph) // args.repeats} decode (graph) + {len(base.eager) // args.repeats} prefill/mixed (eager) steps, "
-          f"{args.repeats} repeats")
+    print(
+        f"\nschedule: {args.requests} requests, prompts 12..400 tokens, 4..90 new tokens, budget {args.budget} tokens/step, "
+        f"{len(base.graph) // args.repeats} decode (graph) + {len(base.eager) // args.repeats} prefill/mixed (eager) steps, "
+        f"{args.repeats} repeats"
+    )
     bgg = statistics.median(base.graph_gpu)
-    print(f"{'variant':26s} {'decode step ms':>14s} {'ratio':>6s} {'decode GPU ms':>13s} {'ratio':>6s} "
-          f"{'prefill step ms':>15s} {'ratio':>6s} {'pass wall s':>11s} {'ratio':>6s} "
-          f"{'begin+end us (median/mean/p99)':>31s}")
+    print(
+        f"{'variant':26s} {'decode step ms':>14s} {'ratio':>6s} {'decode GPU ms':>13s} {'ratio':>6s} "
+        f"{'prefill step ms':>15s} {'ratio':>6s} {'pass wall s':>11s} {'ratio':>6s} "
+        f"{'begin+end us (median/mean/p99)':>31s}"
+    )
     for name in engines:
         t = times[name]
-        g, e, w, gg = (statistics.median(t.graph), statistics.median(t.eager), statistics.median(walls[name]),
-                       statistics.median(t.graph_gpu))
+        g, e, w, gg = (
+            statistics.median(t.graph),
+            statistics.median(t.eager),
+            statistics.median(walls[name]),
+            statistics.median(t.graph_gpu),
+        )
         hk = np.array(t.begin) + np.array(t.end)
         hks = f"{np.median(hk) * 1e6:.1f}/{hk.mean() * 1e6:.1f}/{np.percentile(hk, 99) * 1e6:.1f}"
-        print(f"{name:26s} {g * 1e3:14.3f} {g / bg:6.4f} {gg * 1e3:13.3f} {gg / bgg:6.4f} {e * 1e3:15.3f} {e / be:6.4f} "
-              f"{w:11.3f} {w / bw:6.4f} {hks:>31s}")
-        summary_rows.append({"variant": name, "decode_step_ms": g * 1e3, "decode_gpu_ms": gg * 1e3, "prefill_step_ms": e * 1e3,
-                             "pass_wall_s": w, "hooks_us_median": float(np.median(hk) * 1e6), "hooks_us_mean": float(hk.mean() * 1e6),
-                             "hooks_us_p99": float(np.percentile(hk, 99) * 1e6)})
+        print(
+            f"{name:26s} {g * 1e3:14.3f} {g / bg:6.4f} {gg * 1e3:13.3f} {gg / bgg:6.4f} {e * 1e3:15.3f} {e / be:6.4f} "
+            f"{w:11.3f} {w / bw:6.4f} {hks:>31s}"
+        )
+        summary_rows.append(
+            {
+                "variant": name,
+                "decode_step_ms": g * 1e3,
+                "decode_gpu_ms": gg * 1e3,
+                "prefill_step_ms": e * 1e3,
+                "pass_wall_s": w,
+                "hooks_us_median": float(np.median(hk) * 1e6),
+                "hooks_us_mean": float(hk.mean() * 1e6),
+                "hooks_us_p99": float(np.percentile(hk, 99) * 1e6),
+            }
+        )
     # Decode steps by batch size: the serving presets exist to measure steps above 64 rows.
-    print(f"\ndecode steps by real rows (median step ms, ratio vs no capture at the same rows, steps); log format {args.log_format}")
+    print(
+        f"\ndecode steps by real rows (median step ms, ratio vs no capture at the same rows, steps); log format {args.log_format}"
+    )
     print(f"{'variant':26s} " + " ".join(f"{f'{lo}-{hi} rows':>26s}" for lo, hi in ROW_BUCKETS))
 
     def bucket(t: StepTimes, lo: int, hi: int) -> list[float]:
@@ -771,25 +912,40 @@ def main() -> int:
             if mine and ref:
                 m, r0 = statistics.median(mine), statistics.median(ref)
                 cells.append(f"{m * 1e3:9.3f} {m / r0:7.4f} {len(mine) // args.repeats:6d}")
-                row["by_rows"][f"{lo}-{hi}"] = {"decode_step_ms": m * 1e3, "ratio": m / r0, "steps_per_pass": len(mine) // args.repeats}  # type: ignore[index]
+                row["by_rows"][f"{lo}-{hi}"] = {
+                    "decode_step_ms": m * 1e3,
+                    "ratio": m / r0,
+                    "steps_per_pass": len(mine) // args.repeats,
+                }  # type: ignore[index]
             else:
                 cells.append(f"{'-':>26s}")
         print(f"{name:26s} " + " ".join(f"{c:>26s}" for c in cells))
         summary_rows.append(row)
     print("\nwhere a pass's wall time goes (medians over repeats, s; ratio: the variant's part / no capture's wall)")
-    print(f"{'variant':26s} {'setup':>7s} {'decode':>8s} {'prefill':>8s} {'between':>8s} {'flush':>7s} {'wall':>7s}   "
-          "extra vs no capture: decode / prefill / between / flush")
-    base_parts = {k: statistics.median(p[k] for p in parts["no capture (unpatched)"]) for k in parts["no capture (unpatched)"][0]}
+    print(
+        f"{'variant':26s} {'setup':>7s} {'decode':>8s} {'prefill':>8s} {'between':>8s} {'flush':>7s} {'wall':>7s}   "
+        "extra vs no capture: decode / prefill / between / flush"
+    )
+    base_parts = {
+        k: statistics.median(p[k] for p in parts["no capture (unpatched)"]) for k in parts["no capture (unpatched)"][0]
+    }
     for name in engines:
         med = {k: statistics.median(p[k] for p in parts[name]) for k in base_parts}
-        extra = " / ".join(f"{(med[k] - base_parts[k]) / bw * 100:+.2f}%" for k in ("decode_s", "prefill_s", "between_steps_s", "flush_s"))
-        print(f"{name:26s} {setup_s.get(name, 0.0):7.3f} {med['decode_s']:8.3f} {med['prefill_s']:8.3f} {med['between_steps_s']:8.3f} "
-              f"{med['flush_s']:7.3f} {statistics.median(walls[name]):7.3f}   {extra}")
+        extra = " / ".join(
+            f"{(med[k] - base_parts[k]) / bw * 100:+.2f}%"
+            for k in ("decode_s", "prefill_s", "between_steps_s", "flush_s")
+        )
+        print(
+            f"{name:26s} {setup_s.get(name, 0.0):7.3f} {med['decode_s']:8.3f} {med['prefill_s']:8.3f} {med['between_steps_s']:8.3f} "
+            f"{med['flush_s']:7.3f} {statistics.median(walls[name]):7.3f}   {extra}"
+        )
         summary_rows.append({"variant": name, "setup_s": setup_s.get(name, 0.0), "pass_parts_s": med})
     print("\nengine-thread cost with the writer idle (median us over 300 decode-like steps of 25 rows):")
     for name, eng in engines.items():
         if eng.capture is not None:
-            print(f"  {name}: end_step path = {'CUDA driver' if getattr(eng.capture, '_driver', None) else 'torch ops'}")
+            print(
+                f"  {name}: end_step path = {'CUDA driver' if getattr(eng.capture, '_driver', None) else 'torch ops'}"
+            )
     for name, eng in engines.items():
         if eng.capture is not None:
             summary_rows.append({"variant": name, "idle": microbench(eng)})
@@ -803,9 +959,15 @@ def main() -> int:
     for row in summary_rows:
         if "by_rows" in row and row["variant"] == "capture, writer process":
             big = [v["ratio"] for k, v in row["by_rows"].items() if k != "1-64"]  # type: ignore[union-attr]
-            st = next(r["capture_stats"] for r in summary_rows if r.get("variant") == "capture, writer process" and "capture_stats" in r)
-            print(f"\ntarget ({args.log_format}): writer stalls {st['writer_stalls']} (want 0), decode-step ratio above 64 rows "
-                  f"{', '.join(f'{x:.4f}' for x in big) or 'not measured'} (want <= 1.01)")
+            st = next(
+                r["capture_stats"]
+                for r in summary_rows
+                if r.get("variant") == "capture, writer process" and "capture_stats" in r
+            )
+            print(
+                f"\ntarget ({args.log_format}): writer stalls {st['writer_stalls']} (want 0), decode-step ratio above 64 rows "
+                f"{', '.join(f'{x:.4f}' for x in big) or 'not measured'} (want <= 1.01)"
+            )
     summary = {"verify_ok": ok, "verify": res, "timing": summary_rows, "device": torch.cuda.get_device_name(dev)}
     with open(os.path.join(args.out, "gpu-capture-check.json"), "w") as f:
         json.dump(summary, f, indent=1, default=str)

@@ -14,6 +14,7 @@ kernels and CPU ops that B adds per decode step.
     python scripts/gpu-hf-overhead.py --config fixtures/models/qwen1.5-moe-a2.7b [--tokenizer DIR]
         [--prompts 25] [--max-tokens 32] [--repeats 3] [--out DIR]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -49,13 +50,31 @@ class _DropWriter:
 
 
 def _job(args: argparse.Namespace, prompts: list[str], routes: str | None) -> Job:
-    return Job(engine="hf", pass_name="log" if routes else "no_log", model="random-weights", prompts=prompts, seed=1234,
-               max_tokens=args.max_tokens, temperature=0.0, routes_path=routes, layers=None, warmup_prompts=2,
-               warmup_max_tokens=8, tensor_parallel_size=1, gpu_memory_utilization=0.9, max_model_len=None,
-               enforce_eager=False, deterministic=True, chat_template=True, random_weights=True,
-               config_dir=os.path.abspath(args.config), tokenizer=args.tokenizer, dtype="bfloat16" if args.device == "cuda" else "float32",
-               device=args.device,
-               engine_args={})
+    return Job(
+        engine="hf",
+        pass_name="log" if routes else "no_log",
+        model="random-weights",
+        prompts=prompts,
+        seed=1234,
+        max_tokens=args.max_tokens,
+        temperature=0.0,
+        routes_path=routes,
+        layers=None,
+        warmup_prompts=2,
+        warmup_max_tokens=8,
+        tensor_parallel_size=1,
+        gpu_memory_utilization=0.9,
+        max_model_len=None,
+        enforce_eager=False,
+        deterministic=True,
+        chat_template=True,
+        random_weights=True,
+        config_dir=os.path.abspath(args.config),
+        tokenizer=args.tokenizer,
+        dtype="bfloat16" if args.device == "cuda" else "float32",
+        device=args.device,
+        engine_args={},
+    )
 
 
 def main() -> int:
@@ -90,12 +109,14 @@ def main() -> int:
         for e in engines.values():  # warm-up per mode, not timed
             e.generate(tok[:2], 4, None)
         for rep in range(args.repeats):
-            for name in names[rep % 3:] + names[: rep % 3]:
+            for name in names[rep % 3 :] + names[: rep % 3]:
                 g = engines[name].generate(tok, args.max_tokens, None)
                 times.setdefault((name, det), []).append(g.generate_s)
     dev_name = torch.cuda.get_device_name(0) if args.device == "cuda" else "cpu"
-    print(f"device {dev_name}, torch {torch.__version__}; {args.prompts} prompts x {args.max_tokens} tokens, "
-          f"{args.repeats} interleaved repeats; eager experts + eager attention (what --deterministic selects)")
+    print(
+        f"device {dev_name}, torch {torch.__version__}; {args.prompts} prompts x {args.max_tokens} tokens, "
+        f"{args.repeats} interleaved repeats; eager experts + eager attention (what --deterministic selects)"
+    )
     print(f"{'variant':30s} {'deterministic':>13s} {'generate s (median)':>20s} {'ratio to A':>10s}   all")
     result: dict[str, Any] = {"device": dev_name, "rows": []}
     for det in (True, False):
@@ -115,14 +136,18 @@ def main() -> int:
         acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if args.device == "cuda" else [])
         with profile(activities=acts) as prof:
             engines[name].generate(tok[:4], 8, None)
-        counts[name] = {ev.key: (ev.count, ev.self_cpu_time_total, ev.self_device_time_total) for ev in prof.key_averages()}
+        counts[name] = {
+            ev.key: (ev.count, ev.self_cpu_time_total, ev.self_device_time_total) for ev in prof.key_averages()
+        }
     diff = []
     for key in set(counts["A no capture"]) | set(counts["B capture"]):
         ca = counts["A no capture"].get(key, (0, 0.0, 0.0))
         cb = counts["B capture"].get(key, (0, 0.0, 0.0))
         diff.append((cb[1] - ca[1], cb[2] - ca[2], cb[0] - ca[0], key))
     diff.sort(reverse=True)
-    print("\nprofiler, 4 prompts x 8 tokens, deterministic on: ops B adds (self CPU us, self CUDA us, calls), top 15 by CPU")
+    print(
+        "\nprofiler, 4 prompts x 8 tokens, deterministic on: ops B adds (self CPU us, self CUDA us, calls), top 15 by CPU"
+    )
     for cpu, cuda, calls, key in diff[:15]:
         print(f"  {cpu:10.0f} {cuda:10.0f} {calls:6d}  {key}")
     result["profile_extra_top"] = [{"op": k, "cpu_us": c, "cuda_us": g, "calls": n} for c, g, n, k in diff[:30]]

@@ -93,10 +93,15 @@ export async function perturbRoutes(input: string, output: string, o: PerturbOpt
 // As a command: node dist/scripts/perturb-routes.js IN.jsonl OUT.jsonl [--seed S] [--keep 0.3] [--flip 0.3]
 if (process.argv[1] && import.meta.url === new URL(`file://${process.argv[1]}`).href) {
   const { parseArgs } = await import("node:util");
-  const { values, positionals } = parseArgs({ allowPositionals: true, options: { seed: { type: "string" }, keep: { type: "string" }, flip: { type: "string" } } });
+  const { values, positionals } = parseArgs({
+    allowPositionals: true,
+    options: { seed: { type: "string" }, keep: { type: "string" }, flip: { type: "string" } },
+  });
   const [input, output] = positionals;
   if (!input || !output) {
-    process.stderr.write("usage: node dist/scripts/perturb-routes.js IN.jsonl OUT.jsonl [--seed S] [--keep 0.3] [--flip 0.3]\n");
+    process.stderr.write(
+      "usage: node dist/scripts/perturb-routes.js IN.jsonl OUT.jsonl [--seed S] [--keep 0.3] [--flip 0.3]\n",
+    );
     process.exit(2);
   }
   const [rows, diverged] = await perturbRoutes(input, output, {

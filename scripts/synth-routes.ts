@@ -100,7 +100,13 @@ export function writeSynthRoutes(file: string, o: SynthOptions): number {
     layers_logged: Array.from({ length: o.layers }, (_, i) => i),
     top_k: o.topK,
   };
-  if (o.optionalFields) Object.assign(meta, { num_experts: o.experts, schema_version: 1, engine: "vllm", created_at: "2026-11-26T14:00:00Z" });
+  if (o.optionalFields)
+    Object.assign(meta, {
+      num_experts: o.experts,
+      schema_version: 1,
+      engine: "vllm",
+      created_at: "2026-11-26T14:00:00Z",
+    });
   out(JSON.stringify(meta) + "\n");
 
   let rows = 0;
@@ -137,7 +143,8 @@ export function writeSynthRoutes(file: string, o: SynthOptions): number {
       prompt: int(...o.promptTokens),
       decode: int(...o.decodeTokens),
     }));
-    for (let layer = 0; layer < o.layers; layer++) for (const r of batch) for (let t = 0; t < r.prompt; t++) row(r.req, t, layer, "prefill");
+    for (let layer = 0; layer < o.layers; layer++)
+      for (const r of batch) for (let t = 0; t < r.prompt; t++) row(r.req, t, layer, "prefill");
     step++;
     for (let d = 0; ; d++) {
       const running = batch.filter((r) => d < r.decode);

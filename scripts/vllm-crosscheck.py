@@ -18,6 +18,7 @@ Each run is a fresh process (one engine per process). Writes DIR/crosscheck.json
 PASS/FAIL line per check; exit 0 only if checks 1 and 2 pass. The comparisons are
 python/moe_prof/crosscheck.py, tested on recorded data in python/tests/test_crosscheck.py.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -48,6 +49,7 @@ def _lazy_capture_lookup() -> None:
     def init(self: Any, *args: Any, **kwargs: Any) -> None:
         original(self, *args, **kwargs)
         if self.vllm_config.model_config is not None and self.vllm_config.model_config.enable_return_routed_experts:
+
             def capture(topk_ids: Any, layer: Any = self) -> None:
                 capturer = RoutedExpertsCapturer.get_instance()
                 if capturer is not None:
@@ -68,16 +70,29 @@ def run_one(spec: dict[str, Any]) -> dict[str, Any]:
         _lazy_capture_lookup()
     from vllm import LLM, SamplingParams
 
-    llm = LLM(model=spec["model"], seed=1234, enforce_eager=spec["eager"], enable_prefix_caching=False,
-              enable_return_routed_experts=spec["routed_experts"], async_scheduling=False,
-              **({"attention_backend": "FLASH_ATTN"} if spec["deterministic"] else {}))
+    llm = LLM(
+        model=spec["model"],
+        seed=1234,
+        enforce_eager=spec["eager"],
+        enable_prefix_caching=False,
+        enable_return_routed_experts=spec["routed_experts"],
+        async_scheduling=False,
+        **({"attention_backend": "FLASH_ATTN"} if spec["deterministic"] else {}),
+    )
     tok = llm.get_tokenizer()
-    prompts = [tok.apply_chat_template([{"role": "user", "content": q}], tokenize=True, add_generation_prompt=True)
-               for q in spec["prompts"]]
-    outs = llm.generate([{"prompt_token_ids": list(p)} for p in prompts], SamplingParams(temperature=0, max_tokens=spec["max_tokens"]))
+    prompts = [
+        tok.apply_chat_template([{"role": "user", "content": q}], tokenize=True, add_generation_prompt=True)
+        for q in spec["prompts"]
+    ]
+    outs = llm.generate(
+        [{"prompt_token_ids": list(p)} for p in prompts], SamplingParams(temperature=0, max_tokens=spec["max_tokens"])
+    )
     answer = llm.collective_rpc("moe_prof_control", args=("close",))
-    result: dict[str, Any] = {"outputs": [list(o.outputs[0].token_ids) for o in outs],
-                              "prompts": [list(o.prompt_token_ids or []) for o in outs], "capture": answer}
+    result: dict[str, Any] = {
+        "outputs": [list(o.outputs[0].token_ids) for o in outs],
+        "prompts": [list(o.prompt_token_ids or []) for o in outs],
+        "capture": answer,
+    }
     if spec["routed_experts"]:
         import numpy as np
 
@@ -98,8 +113,10 @@ def _child(spec: dict[str, Any]) -> dict[str, Any]:
     with open(os.path.join(spec["dir"], f"{spec['name']}.log"), "w", encoding="utf-8") as f:
         f.write(r.stderr)
     if r.returncode != 0:
-        raise SystemExit(f"vllm-crosscheck: run {spec['name']} failed (see {spec['dir']}/{spec['name']}.log): "
-                         f"{(r.stderr.strip().splitlines() or ['no output'])[-1]}")
+        raise SystemExit(
+            f"vllm-crosscheck: run {spec['name']} failed (see {spec['dir']}/{spec['name']}.log): "
+            f"{(r.stderr.strip().splitlines() or ['no output'])[-1]}"
+        )
     return json.loads(r.stdout.strip().splitlines()[-1])
 
 
@@ -148,27 +165,55 @@ def main() -> int:
     for name, spec in runs.items():
         spec["log"] = os.path.join(out, f"{name}.jsonl")
         results[name] = _child(spec)
-    report: dict[str, Any] = {"model": args.model, "prompts": args.num_prompts, "max_tokens": args.max_tokens, "checks": []}
+    report: dict[str, Any] = {
+        "model": args.model,
+        "prompts": args.num_prompts,
+        "max_tokens": args.max_tokens,
+        "checks": [],
+    }
 
     oracle_log = read_log(runs["oracle"]["log"])
     routed = {str(i): np.load(os.path.join(out, f"routed-{i}.npy")) for i in range(args.num_prompts)}
     checks = [against_routed_experts(oracle_log, routed)]
-    same = [str(i) for i, (a, b) in enumerate(zip(results["graphs"]["outputs"], results["eager"]["outputs"], strict=True)) if a == b]
+    same = [
+        str(i)
+        for i, (a, b) in enumerate(zip(results["graphs"]["outputs"], results["eager"]["outputs"], strict=True))
+        if a == b
+    ]
     report["deterministic_identical_outputs"] = f"{len(same)} of {args.num_prompts}"
-    checks.append(between_logs(read_log(runs["graphs"]["log"]), read_log(runs["eager"]["log"]), same,
-                               "CUDA-graph log vs eager log under --deterministic"))
+    checks.append(
+        between_logs(
+            read_log(runs["graphs"]["log"]),
+            read_log(runs["eager"]["log"]),
+            same,
+            "CUDA-graph log vs eager log under --deterministic",
+        )
+    )
     for c in checks:
         print(c.line())
         for e in c.examples[:3]:
             print(f"  {e}")
-        report["checks"].append({"name": c.name, "ok": c.ok, "compared": c.compared, "mismatched": c.mismatched,
-                                 "missing": c.missing, "examples": c.examples})
+        report["checks"].append(
+            {
+                "name": c.name,
+                "ok": c.ok,
+                "compared": c.compared,
+                "mismatched": c.mismatched,
+                "missing": c.missing,
+                "examples": c.examples,
+            }
+        )
     print(f"  (graph and eager runs generated identical tokens for {len(same)} of {args.num_prompts} requests)")
     if args.hf_model:
-        seqs = {str(i): p + o for i, (p, o) in enumerate(zip(results["oracle"]["prompts"], results["oracle"]["outputs"], strict=True))}
+        seqs = {
+            str(i): p + o
+            for i, (p, o) in enumerate(zip(results["oracle"]["prompts"], results["oracle"]["outputs"], strict=True))
+        }
         agree, total = top1_agreement(oracle_log, _hf_top1(args.hf_model, seqs))
         report["hf_top1_agreement"] = {"model": args.hf_model, "agree": agree, "rows": total}
-        print(f"INFO top-1 agreement with transformers ({args.hf_model}, bf16): {agree}/{total} = {agree / max(total, 1):.4f}")
+        print(
+            f"INFO top-1 agreement with transformers ({args.hf_model}, bf16): {agree}/{total} = {agree / max(total, 1):.4f}"
+        )
     with open(os.path.join(out, "crosscheck.json"), "w", encoding="utf-8") as f:
         json.dump(report, f, indent=2)
     return 0 if all(c.ok for c in checks) else 1

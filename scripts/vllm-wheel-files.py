@@ -5,6 +5,7 @@ extract only what moe-prof's patch tests need: the files the patch touches and t
   vllm-wheel-files.py [--cache DIR]   prints the directory holding vllm/ and vllm-0.15.1.dist-info/
 
 The wheel is checked against its PyPI sha256; the extracted tree is rebuilt if incomplete."""
+
 from __future__ import annotations
 
 import argparse
@@ -45,9 +46,24 @@ def main() -> int:
         tmp = os.path.join(args.cache, "download.tmp")
         shutil.rmtree(tmp, ignore_errors=True)
         # Platform flags: the wheel's files are pure Python where we need them; any host may fetch it.
-        cmd = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:",
-               "--platform", "manylinux_2_31_x86_64", "--python-version", "3.12", "--implementation", "cp",
-               "-d", tmp, "vllm==0.15.1"]
+        cmd = [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--quiet",
+            "--no-deps",
+            "--only-binary=:all:",
+            "--platform",
+            "manylinux_2_31_x86_64",
+            "--python-version",
+            "3.12",
+            "--implementation",
+            "cp",
+            "-d",
+            tmp,
+            "vllm==0.15.1",
+        ]
         subprocess.run(cmd, check=True, stdout=sys.stderr)
         got = os.path.join(tmp, WHEEL)
         if _sha256(got) != SHA256:

@@ -44,15 +44,33 @@ Each command has --help.`,
 // Each command: its options (commands/<name>/options.ts, light) and the one function that does
 // its work (commands/<name>/index.ts), loaded only when the command runs, so that --version and
 // --help load commander and little else (test/startup.test.ts).
-defineRun(program).action(async (...a: Parameters<typeof runCommand>) => (await import("./commands/run/index.js")).runCommand(...a));
-defineHist(program).action(async (...a: Parameters<typeof histCommand>) => (await import("./commands/hist/index.js")).histCommand(...a));
-defineValidate(program).action(async (...a: Parameters<typeof validateCommand>) => (await import("./commands/validate/index.js")).validateCommand(...a));
-defineCache(program).action(async (...a: Parameters<typeof cacheCommand>) => (await import("./commands/cache/index.js")).cacheCommand(...a));
-definePlace(program).action(async (...a: Parameters<typeof placeCommand>) => (await import("./commands/place/index.js")).placeCommand(...a));
-defineExport(program).action(async (...a: Parameters<typeof exportCommand>) => (await import("./commands/export/index.js")).exportCommand(...a));
-defineCompare(program).action(async (...a: Parameters<typeof compareCommand>) => (await import("./commands/compare/index.js")).compareCommand(...a));
-definePatch(program).action(async (...a: Parameters<typeof patchCommand>) => (await import("./commands/patch/index.js")).patchCommand(...a));
-defineSetup(program).action(async (...a: Parameters<typeof setupCommand>) => (await import("./commands/setup/index.js")).setupCommand(...a));
+defineRun(program).action(async (...a: Parameters<typeof runCommand>) =>
+  (await import("./commands/run/index.js")).runCommand(...a),
+);
+defineHist(program).action(async (...a: Parameters<typeof histCommand>) =>
+  (await import("./commands/hist/index.js")).histCommand(...a),
+);
+defineValidate(program).action(async (...a: Parameters<typeof validateCommand>) =>
+  (await import("./commands/validate/index.js")).validateCommand(...a),
+);
+defineCache(program).action(async (...a: Parameters<typeof cacheCommand>) =>
+  (await import("./commands/cache/index.js")).cacheCommand(...a),
+);
+definePlace(program).action(async (...a: Parameters<typeof placeCommand>) =>
+  (await import("./commands/place/index.js")).placeCommand(...a),
+);
+defineExport(program).action(async (...a: Parameters<typeof exportCommand>) =>
+  (await import("./commands/export/index.js")).exportCommand(...a),
+);
+defineCompare(program).action(async (...a: Parameters<typeof compareCommand>) =>
+  (await import("./commands/compare/index.js")).compareCommand(...a),
+);
+definePatch(program).action(async (...a: Parameters<typeof patchCommand>) =>
+  (await import("./commands/patch/index.js")).patchCommand(...a),
+);
+defineSetup(program).action(async (...a: Parameters<typeof setupCommand>) =>
+  (await import("./commands/setup/index.js")).setupCommand(...a),
+);
 
 try {
   await program.parseAsync(process.argv);

@@ -23,13 +23,27 @@ test("validate and hist accept and refuse the same logs, with the same message",
   );
   const codes = new Map<number, number>();
   for (const { log, v, h } of results) {
-    assert.equal(h.exitCode, v.exitCode, `${log.name}: validate exit ${v.exitCode} (${v.stderr}), hist exit ${h.exitCode} (${h.stderr})`);
+    assert.equal(
+      h.exitCode,
+      v.exitCode,
+      `${log.name}: validate exit ${v.exitCode} (${v.stderr}), hist exit ${h.exitCode} (${h.stderr})`,
+    );
     codes.set(v.exitCode!, (codes.get(v.exitCode!) ?? 0) + 1);
     if (v.exitCode === 0) continue;
-    assert.equal(h.stderr.split("\n").filter((l) => l.startsWith("moe-prof: ")).join("\n"), v.stderr, `${log.name}: messages differ`);
+    assert.equal(
+      h.stderr
+        .split("\n")
+        .filter((l) => l.startsWith("moe-prof: "))
+        .join("\n"),
+      v.stderr,
+      `${log.name}: messages differ`,
+    );
     assert.equal(v.stderr.split("\n").length, 1, `${log.name}: ${v.stderr}`);
     assert.doesNotMatch(v.stderr + h.stderr, /internal error|\n\s+at /, log.name);
   }
   // the corpus exercises all three outcomes
-  assert.ok((codes.get(0) ?? 0) >= 8 && (codes.get(1) ?? 0) >= 40 && (codes.get(2) ?? 0) >= 2, JSON.stringify([...codes]));
+  assert.ok(
+    (codes.get(0) ?? 0) >= 8 && (codes.get(1) ?? 0) >= 40 && (codes.get(2) ?? 0) >= 2,
+    JSON.stringify([...codes]),
+  );
 });

@@ -137,7 +137,16 @@ export interface RandomLogOptions {
 /** A valid random log: requests run as a batch, one step = one token of every running request. */
 export function randomLog(o: RandomLogOptions): string {
   const rnd = mulberry32(o.seed);
-  const meta: Record<string, unknown> = { type: "meta", model_id: "test/random", vllm_version: "0.15.1", torch_version: "2.9.0", device: "cpu", seed: o.seed, layers_logged: o.layers, top_k: o.topK };
+  const meta: Record<string, unknown> = {
+    type: "meta",
+    model_id: "test/random",
+    vllm_version: "0.15.1",
+    torch_version: "2.9.0",
+    device: "cpu",
+    seed: o.seed,
+    layers_logged: o.layers,
+    top_k: o.topK,
+  };
   if (o.declareExperts !== false) meta.num_experts = o.experts;
   const lines = [JSON.stringify(meta)];
   const lens = Array.from({ length: o.requests }, () => 1 + Math.floor(rnd() * o.maxTokens));
@@ -149,9 +158,22 @@ export function randomLog(o: RandomLogOptions): string {
     const row = (r: number, layer: number) => {
       const ids = pickIds(rnd, o.experts, o.topK);
       const ws = ids.map(() => Math.round(rnd() * 1000) / 1000);
-      const extra: Record<string, unknown> = { phase: t < prompt[r]! ? "prefill" : "decode", token_id: Math.floor(rnd() * 1000) };
+      const extra: Record<string, unknown> = {
+        phase: t < prompt[r]! ? "prefill" : "decode",
+        token_id: Math.floor(rnd() * 1000),
+      };
       if (o.withStep !== false) extra.step = step;
-      lines.push(JSON.stringify({ type: "route", req_id: `q${r}`, token_idx: t, layer, topk_ids: ids, topk_weights: ws, ...extra }));
+      lines.push(
+        JSON.stringify({
+          type: "route",
+          req_id: `q${r}`,
+          token_idx: t,
+          layer,
+          topk_ids: ids,
+          topk_weights: ws,
+          ...extra,
+        }),
+      );
     };
     if (o.tokenMajor) for (const r of running) for (const layer of o.layers) row(r, layer);
     else for (const layer of o.layers) for (const r of running) row(r, layer);

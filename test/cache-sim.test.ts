@@ -52,7 +52,11 @@ test("every policy and capacity equals the per-capacity simulation on random seq
 });
 
 test("capacity_for: the smallest listed capacity reaching each target", () => {
-  assert.deepEqual(capacityFor([1, 2, 4, 8], [0.1, 0.5, 0.9, 0.95], [0.5, 0.9, 0.99]), { "0.5": 2, "0.9": 4, "0.99": null });
+  assert.deepEqual(capacityFor([1, 2, 4, 8], [0.1, 0.5, 0.9, 0.95], [0.5, 0.9, 0.99]), {
+    "0.5": 2,
+    "0.9": 4,
+    "0.99": null,
+  });
   // 9/10 computed in floating point still counts as 0.9.
   assert.deepEqual(capacityFor([3], [0.30000000000000004 * 3], [0.9]), { "0.9": 3 });
   assert.deepEqual(capacityFor([1], [null], [0.5]), { "0.5": null });
@@ -87,7 +91,9 @@ test("access orders: request order sorts by (request, token), step order dedupes
     const byReq = [...list].sort((a, b) => a.req - b.req || a.token - b.token).flatMap((r) => r.ids);
     assert.deepEqual([...requestOrderSequence(rowsOf(list, k))], byReq);
     const steps = [...new Set(list.map((r) => r.step))].sort((a, b) => a - b);
-    const byStep = steps.flatMap((s) => [...new Set(list.filter((r) => r.step === s).flatMap((r) => r.ids))].sort((a, b) => a - b));
+    const byStep = steps.flatMap((s) =>
+      [...new Set(list.filter((r) => r.step === s).flatMap((r) => r.ids))].sort((a, b) => a - b),
+    );
     const got = stepOrderSequence(rowsOf(list, k), E);
     assert.deepEqual([...got.seq], byStep);
     assert.equal(got.steps, steps.length);

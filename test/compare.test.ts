@@ -29,11 +29,14 @@ function checkAgainstLines(textA: string, textB: string, r: CompareReport): void
   const A = parseLog(textA);
   const B = parseLog(textB);
   const E = r.num_experts;
-  const layers = (A.meta.layers_logged as number[]).filter((l) => (B.meta.layers_logged as number[]).includes(l)).sort((a, b) => a - b);
+  const layers = (A.meta.layers_logged as number[])
+    .filter((l) => (B.meta.layers_logged as number[]).includes(l))
+    .sort((a, b) => a - b);
   assert.deepEqual(r.layers, layers);
   const counts = (rows: Row[], l: number | null) => {
     const c = Array(E).fill(0);
-    for (const row of rows) if ((l === null && layers.includes(row.layer)) || row.layer === l) for (const e of row.topk_ids) c[e]++;
+    for (const row of rows)
+      if ((l === null && layers.includes(row.layer)) || row.layer === l) for (const e of row.topk_ids) c[e]++;
     return c;
   };
   for (const lr of r.distribution.layers) {
@@ -45,7 +48,10 @@ function checkAgainstLines(textA: string, textB: string, r: CompareReport): void
     const sb = cb.reduce((a, b) => a + b, 0);
     const deltas = ca.map((v, e) => ({ e, d: cb[e] / sb - v / sa })).filter((m) => m.d !== 0);
     deltas.sort((x, y) => Math.abs(y.d) - Math.abs(x.d) || x.e - y.e);
-    assert.deepEqual(lr.moved.map((m) => m.expert), deltas.slice(0, 10).map((m) => m.e));
+    assert.deepEqual(
+      lr.moved.map((m) => m.expert),
+      deltas.slice(0, 10).map((m) => m.e),
+    );
   }
   close(r.distribution.overall.js_divergence_bits, jsdByHand(counts(A.rows, null), counts(B.rows, null)), 1e-12);
 
@@ -70,7 +76,8 @@ function checkAgainstLines(textA: string, textB: string, r: CompareReport): void
     }
     if (common < a.topk_ids.length) {
       const cur = firstDiv.get(a.req_id);
-      if (!cur || a.token_idx < cur[0] || (a.token_idx === cur[0] && a.layer < cur[1])) firstDiv.set(a.req_id, [a.token_idx, a.layer]);
+      if (!cur || a.token_idx < cur[0] || (a.token_idx === cur[0] && a.layer < cur[1]))
+        firstDiv.set(a.req_id, [a.token_idx, a.layer]);
     }
     if (a.token_id !== undefined && b.token_id !== undefined && a.token_id !== b.token_id) {
       const cur = firstTok.get(a.req_id);
@@ -98,22 +105,36 @@ function mutate(text: string, seed: number, E: number): string {
   const lines = text.trimEnd().split("\n");
   const cut = new Map<string, number>();
   return (
-    [lines[0]!, ...lines.slice(1).flatMap((l) => {
-      const r = JSON.parse(l) as Row;
-      if (!cut.has(r.req_id)) cut.set(r.req_id, rnd() < 0.5 ? Infinity : 2 + Math.floor(rnd() * 6));
-      if (r.token_idx >= cut.get(r.req_id)!) return [];
-      if (rnd() < 0.3) r.topk_ids = pickIds(rnd, E, r.topk_ids.length, 1);
-      if (rnd() < 0.2) r.token_id = (r.token_id ?? 0) + 1;
-      return [JSON.stringify(r)];
-    })].join("\n") + "\n"
+    [
+      lines[0]!,
+      ...lines.slice(1).flatMap((l) => {
+        const r = JSON.parse(l) as Row;
+        if (!cut.has(r.req_id)) cut.set(r.req_id, rnd() < 0.5 ? Infinity : 2 + Math.floor(rnd() * 6));
+        if (r.token_idx >= cut.get(r.req_id)!) return [];
+        if (rnd() < 0.3) r.topk_ids = pickIds(rnd, E, r.topk_ids.length, 1);
+        if (rnd() < 0.2) r.token_id = (r.token_id ?? 0) + 1;
+        return [JSON.stringify(r)];
+      }),
+    ].join("\n") + "\n"
   );
 }
 
 test("compare equals the plain computation on random logs, with one and with several request buckets", async () => {
   for (let seed = 1; seed <= 6; seed++) {
     const E = 5 + seed;
-    const textA = randomLog({ seed, requests: 4 + seed, layers: [0, 1, 2], experts: E, topK: 2, maxTokens: 10, tokenMajor: seed % 2 === 0 });
-    const textB = seed === 3 ? randomLog({ seed: 99, requests: 3, layers: [1, 2, 5], experts: E, topK: 2, maxTokens: 8 }) : mutate(textA, seed, E);
+    const textA = randomLog({
+      seed,
+      requests: 4 + seed,
+      layers: [0, 1, 2],
+      experts: E,
+      topK: 2,
+      maxTokens: 10,
+      tokenMajor: seed % 2 === 0,
+    });
+    const textB =
+      seed === 3
+        ? randomLog({ seed: 99, requests: 3, layers: [1, 2, 5], experts: E, topK: 2, maxTokens: 8 })
+        : mutate(textA, seed, E);
     const a = writeLog(textA.trimEnd().split("\n"));
     const b = writeLog(textB.trimEnd().split("\n"));
     const one = await runCompare(a, b, {});
@@ -143,13 +164,24 @@ test("compare CLI: the H100 log against a perturbed copy of itself writes compar
 });
 
 test("compare refuses logs with no layer in common, and reports unaligned logs without row metrics", async () => {
-  const a = writeLog(randomLog({ seed: 1, requests: 2, layers: [0], experts: 4, topK: 2, maxTokens: 4 }).trimEnd().split("\n"));
-  const b = writeLog(randomLog({ seed: 2, requests: 2, layers: [1], experts: 4, topK: 2, maxTokens: 4 }).trimEnd().split("\n"));
+  const a = writeLog(
+    randomLog({ seed: 1, requests: 2, layers: [0], experts: 4, topK: 2, maxTokens: 4 })
+      .trimEnd()
+      .split("\n"),
+  );
+  const b = writeLog(
+    randomLog({ seed: 2, requests: 2, layers: [1], experts: 4, topK: 2, maxTokens: 4 })
+      .trimEnd()
+      .split("\n"),
+  );
   const r = await execa(process.execPath, [CLI, "compare", a, b, "--out", tempDir()], { reject: false });
   assert.equal(r.exitCode, 1);
   assert.match(r.stderr, /have no logged layer in common \(0 vs 1\)/);
 
-  const other = randomLog({ seed: 3, requests: 2, layers: [0], experts: 4, topK: 2, maxTokens: 4 }).replace(/"req_id":"q/g, '"req_id":"z');
+  const other = randomLog({ seed: 3, requests: 2, layers: [0], experts: 4, topK: 2, maxTokens: 4 }).replace(
+    /"req_id":"q/g,
+    '"req_id":"z',
+  );
   const c = path.join(tempDir(), "c.jsonl");
   writeFileSync(c, other);
   const rep = await runCompare(a, c, {});

@@ -7,7 +7,12 @@ const expected = [
   { promptTokens: 5, outputTokens: 3 }, // 7 rows at 0..6
   { promptTokens: 2, outputTokens: 1 }, // 2 rows at 0..1
 ];
-const row = (req_id: string, n: number[], min: number, max: number) => ({ req_id, rows_per_layer: n, min_token_idx: min, max_token_idx: max });
+const row = (req_id: string, n: number[], min: number, max: number) => ({
+  req_id,
+  rows_per_layer: n,
+  min_token_idx: min,
+  max_token_idx: max,
+});
 
 test("P + G - 1 rows at 0..P+G-2 in every layer: ok", () => {
   const r = checkConservation(expected, [row("0", [7, 7], 0, 6), row("1", [2, 2], 0, 1)], [0, 1]);
@@ -45,7 +50,11 @@ test("violations are capped so a broken log cannot flood the summary", () => {
 test("compareOutputs finds the first differing position per request", () => {
   const c = compareOutputs(
     [[1, 2, 3], [4, 5], [6]],
-    [[1, 2, 3], [4, 9], [6, 7]],
+    [
+      [1, 2, 3],
+      [4, 9],
+      [6, 7],
+    ],
   );
   assert.equal(c.identical, 1);
   assert.deepEqual(c.diverged, [
@@ -78,10 +87,25 @@ test("expected rows per pass: +1 only for vLLM async scheduling and requests tha
       record: {},
       outcome: {
         wallS: 1,
-        ready: { type: "ready", pass_name: "log", load_s: 1, engine: { engine: "vllm", async_scheduling: asyncScheduling } },
+        ready: {
+          type: "ready",
+          pass_name: "log",
+          load_s: 1,
+          engine: { engine: "vllm", async_scheduling: asyncScheduling },
+        },
         result: {
-          type: "result", pass_name: "log", generate_s: 1, warmup_s: 0, routes: null, max_tokens: 4,
-          prompt_token_counts: [5, 6], output_token_ids: [[1, 2], [1, 2, 3, 4]], finish_reasons: ["stop", "length"],
+          type: "result",
+          pass_name: "log",
+          generate_s: 1,
+          warmup_s: 0,
+          routes: null,
+          max_tokens: 4,
+          prompt_token_counts: [5, 6],
+          output_token_ids: [
+            [1, 2],
+            [1, 2, 3, 4],
+          ],
+          finish_reasons: ["stop", "length"],
         },
       },
     }) as unknown as Parameters<typeof expectedRows>[0];
@@ -89,7 +113,10 @@ test("expected rows per pass: +1 only for vLLM async scheduling and requests tha
     { promptTokens: 5, outputTokens: 2, cachedTokens: 0, extraRows: 1 },
     { promptTokens: 6, outputTokens: 4, cachedTokens: 0, extraRows: 0 },
   ]);
-  assert.deepEqual(expectedRows(pass(false)).map((e) => e.extraRows), [0, 0]);
+  assert.deepEqual(
+    expectedRows(pass(false)).map((e) => e.extraRows),
+    [0, 0],
+  );
 });
 
 test("prefix caching: C cached prompt tokens are never computed, rows start at C", () => {

@@ -37,7 +37,12 @@ print(json.dumps(out))
 
 test("npy: numpy reads every dtype and shape we write, headers 64-byte aligned", async () => {
   const dir = tempDir();
-  const cases: [string, "<i2" | "<i4" | "<i8" | "<f8", number[], Int16Array | Int32Array | BigInt64Array | Float64Array][] = [
+  const cases: [
+    string,
+    "<i2" | "<i4" | "<i8" | "<f8",
+    number[],
+    Int16Array | Int32Array | BigInt64Array | Float64Array,
+  ][] = [
     ["a.npy", "<i2", [2, 3], Int16Array.from([1, -2, 3, 32767, -32768, 0])],
     ["b.npy", "<i8", [3], BigInt64Array.from([1n, 2n ** 40n, -5n])],
     ["c.npy", "<f8", [1, 2, 1], Float64Array.from([0.5, -1e300])],
@@ -65,7 +70,10 @@ test("stored zip: numpy/zipfile read it, classic and forced ZIP64, UTF-8 names; 
     const file = path.join(dir, "x.npz");
     const zip = await StoredZipWriter.create(file, { forceZip64 });
     await zip.add("a.npy", [encodeNpy("<i2", [2], Int16Array.from([4, 5]))]);
-    await zip.add("dir/ü.npy", [encodeNpy("<i8", [1], BigInt64Array.from([9n])).subarray(0, 64), encodeNpy("<i8", [1], BigInt64Array.from([9n])).subarray(64)]);
+    await zip.add("dir/ü.npy", [
+      encodeNpy("<i8", [1], BigInt64Array.from([9n])).subarray(0, 64),
+      encodeNpy("<i8", [1], BigInt64Array.from([9n])).subarray(64),
+    ]);
     await zip.add("empty.npy", [encodeNpy("<i4", [0], new Int32Array(0))]);
     await zip.finish();
     const got = await numpyLoad(file);
@@ -82,11 +90,13 @@ test("stored zip: numpy/zipfile read it, classic and forced ZIP64, UTF-8 names; 
 });
 
 function layerCountsByHand(rows: Row[], layers: number[], E: number): number[][] {
-  return [...layers].sort((a, b) => a - b).map((l) => {
-    const c = Array(E).fill(0);
-    for (const r of rows) if (r.layer === l) for (const e of r.topk_ids) c[e]++;
-    return c;
-  });
+  return [...layers]
+    .sort((a, b) => a - b)
+    .map((l) => {
+      const c = Array(E).fill(0);
+      for (const r of rows) if (r.layer === l) for (const e of r.topk_ids) c[e]++;
+      return c;
+    });
 }
 
 test("export eplb: int64 [layers, experts] counts equal counting the lines", async () => {
@@ -105,7 +115,10 @@ test("export eplb: int64 [layers, experts] counts equal counting the lines", asy
     assert.deepEqual(got.shape, [layers.length, E]);
     assert.deepEqual(got.values, layerCountsByHand(rows, layers, E));
     const m = JSON.parse(r.stdout);
-    assert.deepEqual(m.details.layers, [...layers].sort((a, b) => a - b));
+    assert.deepEqual(
+      m.details.layers,
+      [...layers].sort((a, b) => a - b),
+    );
     assert.deepEqual(JSON.parse(readFileSync(path.join(out, "export_eplb.json"), "utf8")), m);
   }
 });
@@ -118,7 +131,9 @@ function r3ByHand(rows: Row[], layers: number[]): Map<string, { prompt: number[]
   for (const q of reqs) {
     const mine = rows.filter((r) => r.req_id === q);
     const T = Math.max(...mine.map((r) => r.token_idx)) + 1;
-    const tokens = Array.from({ length: T }, (_, t) => sorted.map((l) => mine.find((r) => r.token_idx === t && r.layer === l)!.topk_ids));
+    const tokens = Array.from({ length: T }, (_, t) =>
+      sorted.map((l) => mine.find((r) => r.token_idx === t && r.layer === l)!.topk_ids),
+    );
     const P = mine.filter((r) => r.phase === "prefill").reduce((m, r) => Math.max(m, r.token_idx + 1), 0);
     out.set(q, { prompt: tokens.slice(0, P), routed: tokens.slice(P) });
   }
@@ -126,7 +141,10 @@ function r3ByHand(rows: Row[], layers: number[]): Map<string, { prompt: number[]
 }
 
 test("export r3: per-request int16 [tokens, layers, top_k] arrays equal the lines (random log and the H100 log)", async () => {
-  for (const text of [randomLog({ seed: 22, requests: 5, layers: [1, 0, 3], experts: 9, topK: 2, maxTokens: 10 }), readFileSync(RECORDED, "utf8")]) {
+  for (const text of [
+    randomLog({ seed: 22, requests: 5, layers: [1, 0, 3], experts: 9, topK: 2, maxTokens: 10 }),
+    readFileSync(RECORDED, "utf8"),
+  ]) {
     const log = writeLog(text.trimEnd().split("\n"));
     const out = tempDir();
     const r = await cli(["export", log, "--format", "r3", "--out", out]);
@@ -160,7 +178,9 @@ test("export r3 refuses what its layout cannot hold, with one line each; keys fa
   assert.equal(r.exitCode, 1);
   assert.match(r.stderr, /^moe-prof: .*: phase: missing on the row req_id "q\d", token_idx \d+, layer \d .*\)$/);
 
-  const shifted = lines.map((l, i) => (i === 0 ? l : l.replace(/"token_idx":(\d+)/, (_, t) => `"token_idx":${Number(t) + 5}`)));
+  const shifted = lines.map((l, i) =>
+    i === 0 ? l : l.replace(/"token_idx":(\d+)/, (_, t) => `"token_idx":${Number(t) + 5}`),
+  );
   r = await cli(["export", writeLog(shifted), "--format", "r3", "--out", tempDir()]);
   assert.equal(r.exitCode, 1);
   assert.match(r.stderr, /request "q\d": positions are not 0\.\.\d+ in every layer/);
@@ -174,6 +194,12 @@ test("export r3 refuses what its layout cannot hold, with one line each; keys fa
   r = await cli(["export", writeLog(odd), "--format", "r3", "--out", out, "--json"]);
   assert.equal(r.exitCode, 0, r.stderr);
   const got = await numpyLoad(path.join(out, "routed_experts.npz"));
-  assert.deepEqual(Object.keys(got).sort(), ["0/prompt_routed_experts", "0/routed_experts", "1/prompt_routed_experts", "1/routed_experts", "req_ids"]);
+  assert.deepEqual(Object.keys(got).sort(), [
+    "0/prompt_routed_experts",
+    "0/routed_experts",
+    "1/prompt_routed_experts",
+    "1/routed_experts",
+    "req_ids",
+  ]);
   assert.deepEqual(got.req_ids!.values, ["q/0 x", "q/1 x"]);
 });

@@ -51,7 +51,16 @@ function baseLog(r: () => number): BaseLog {
   const k = 1 + Math.floor(r() * 4);
   const E = k + 2 + Math.floor(r() * 10);
   const layers = r() < 0.5 ? [0, 1, 2] : [3, 0, 7];
-  const meta: Record<string, unknown> = { type: "meta", model_id: "fuzz", vllm_version: "0.15.1", torch_version: "2.9.1", device: "cpu", seed: 1, layers_logged: layers, top_k: k };
+  const meta: Record<string, unknown> = {
+    type: "meta",
+    model_id: "fuzz",
+    vllm_version: "0.15.1",
+    torch_version: "2.9.1",
+    device: "cpu",
+    seed: 1,
+    layers_logged: layers,
+    top_k: k,
+  };
   if (r() < 0.7) meta.num_experts = E;
   const lines = [JSON.stringify(meta)];
   const reqs = ["0", "1", r() < 0.5 ? "chat-7" : "é😀", "12"];
@@ -86,12 +95,96 @@ function baseLog(r: () => number): BaseLog {
 
 const pick = <T>(r: () => number, xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!;
 
-const NUMBERS = ["-1", "1.0", "1e2", "1E0", "01", "00", "-0", "0.0", "12345678901234567890", "9007199254740993", "123456789012345", "1234567890123456",
-  '"5"', "null", "true", "NaN", "Infinity", "-Infinity", "1e400", "5e-324", "2", "59", "60", "64", "65535", "65536", "0.5", "1.", ".5", "+1", "0x10", "1_0"];
-const WEIGHTS = ["1", "1.0", "0", "0.0", "-0", "-0.0", "0e5", "1e-400", "5e-324", "1.0000001", "0.1e1", "1e0", "1E+0", "0.3333333333333333333", "0.30000000000000004",
-  "2", "1e23", "1e-23", "0.12345678901234567", "123456789012345e-15", "1234567890123456e-16", "NaN", "Infinity", "-1e-9", ".5", "1.", "0.5e", "0.5e+", "9.99999975e-06", "1.00000001"];
-const EXTRA = [`"x":1`, `"x":"y"`, `"x":true`, `"x":null`, `"x":false`, `"x":[1,2]`, `"x":{"a":1}`, `"x":"a\\"b"`, `"x":-1.5e-3`, `"x":01`, `"x":tru`, `"x":"\t"`,
-  `"x":1.`, `"x":-`, `"__proto__":1`, `"type":"route"`, `"layer":0`, `"step":1`, `"typ\\u0065":"route"`, `"req_id":"0"`, `"é":1`, `"":0`];
+const NUMBERS = [
+  "-1",
+  "1.0",
+  "1e2",
+  "1E0",
+  "01",
+  "00",
+  "-0",
+  "0.0",
+  "12345678901234567890",
+  "9007199254740993",
+  "123456789012345",
+  "1234567890123456",
+  '"5"',
+  "null",
+  "true",
+  "NaN",
+  "Infinity",
+  "-Infinity",
+  "1e400",
+  "5e-324",
+  "2",
+  "59",
+  "60",
+  "64",
+  "65535",
+  "65536",
+  "0.5",
+  "1.",
+  ".5",
+  "+1",
+  "0x10",
+  "1_0",
+];
+const WEIGHTS = [
+  "1",
+  "1.0",
+  "0",
+  "0.0",
+  "-0",
+  "-0.0",
+  "0e5",
+  "1e-400",
+  "5e-324",
+  "1.0000001",
+  "0.1e1",
+  "1e0",
+  "1E+0",
+  "0.3333333333333333333",
+  "0.30000000000000004",
+  "2",
+  "1e23",
+  "1e-23",
+  "0.12345678901234567",
+  "123456789012345e-15",
+  "1234567890123456e-16",
+  "NaN",
+  "Infinity",
+  "-1e-9",
+  ".5",
+  "1.",
+  "0.5e",
+  "0.5e+",
+  "9.99999975e-06",
+  "1.00000001",
+];
+const EXTRA = [
+  `"x":1`,
+  `"x":"y"`,
+  `"x":true`,
+  `"x":null`,
+  `"x":false`,
+  `"x":[1,2]`,
+  `"x":{"a":1}`,
+  `"x":"a\\"b"`,
+  `"x":-1.5e-3`,
+  `"x":01`,
+  `"x":tru`,
+  `"x":"\t"`,
+  `"x":1.`,
+  `"x":-`,
+  `"__proto__":1`,
+  `"type":"route"`,
+  `"layer":0`,
+  `"step":1`,
+  `"typ\\u0065":"route"`,
+  `"req_id":"0"`,
+  `"é":1`,
+  `"":0`,
+];
 
 /** One random change to a line (a string; bytes not valid UTF-8 come later). */
 function mutateLine(r: () => number, line: string, k: number): string {
@@ -103,7 +196,9 @@ function mutateLine(r: () => number, line: string, k: number): string {
       const ms = [...line.matchAll(numRe)];
       if (!ms.length) return line;
       const m = pick(r, ms);
-      const inWeights = line.lastIndexOf("topk_weights", m.index) > line.lastIndexOf("topk_ids", m.index) && line.lastIndexOf("]", m.index) < line.lastIndexOf("topk_weights", m.index);
+      const inWeights =
+        line.lastIndexOf("topk_weights", m.index) > line.lastIndexOf("topk_ids", m.index) &&
+        line.lastIndexOf("]", m.index) < line.lastIndexOf("topk_weights", m.index);
       const v = inWeights && r() < 0.7 ? pick(r, WEIGHTS) : pick(r, NUMBERS);
       return line.slice(0, m.index) + v + line.slice(m.index + m[0].length);
     }
@@ -114,7 +209,10 @@ function mutateLine(r: () => number, line: string, k: number): string {
     }
     case 2: {
       // req_id with an escape or unicode
-      return line.replace(/"req_id":\s?"[^"]*"/, `"req_id":${pick(r, ['"\\u0030"', '"0\\"', '"a\\\\b"', '"\\n"', '"é"', '"😀"', '"\\ud83d\\ude00"', '""', '"0 "', "0", "null", '"\u0001"', '"\u007f"'])}`);
+      return line.replace(
+        /"req_id":\s?"[^"]*"/,
+        `"req_id":${pick(r, ['"\\u0030"', '"0\\"', '"a\\\\b"', '"\\n"', '"é"', '"😀"', '"\\ud83d\\ude00"', '""', '"0 "', "0", "null", '"\u0001"', '"\u007f"'])}`,
+      );
     }
     case 3: {
       // an extra key, at the start, middle or end
@@ -131,11 +229,25 @@ function mutateLine(r: () => number, line: string, k: number): string {
     }
     case 5: {
       // an optional key's value changed or dropped
-      return line.replace(/"phase":\s?"[a-z]*"/, pick(r, ['"phase":"PREFILL"', '"phase":"prefill "', '"phase":null', '"phase":"decode"', '"phase":"prefil"', '"phase":1', ""]).replace(/^$/, '"phase2":0'));
+      return line.replace(
+        /"phase":\s?"[a-z]*"/,
+        pick(r, [
+          '"phase":"PREFILL"',
+          '"phase":"prefill "',
+          '"phase":null',
+          '"phase":"decode"',
+          '"phase":"prefil"',
+          '"phase":1',
+          "",
+        ]).replace(/^$/, '"phase2":0'),
+      );
     }
     case 6: {
       // type changed
-      return line.replace(/"type":\s?"route"/, `"type":${pick(r, ['"meta"', '"Route"', '"route "', '"rout"', '"routes"', "null", '"\\u0072oute"'])}`);
+      return line.replace(
+        /"type":\s?"route"/,
+        `"type":${pick(r, ['"meta"', '"Route"', '"route "', '"rout"', '"routes"', "null", '"\\u0072oute"'])}`,
+      );
     }
     case 7: {
       // truncated, or a byte removed or inserted
@@ -146,13 +258,36 @@ function mutateLine(r: () => number, line: string, k: number): string {
     }
     case 8: {
       // trailing or leading garbage / whitespace
-      return pick(r, [`${line} `, `${line}x`, `${line}}`, `${line},`, ` ${line}`, `\ufeff${line}`, `${line}\r`, `[${line}]`, `${line}\t\r `, "", " ", "null", "[]", "{}"]);
+      return pick(r, [
+        `${line} `,
+        `${line}x`,
+        `${line}}`,
+        `${line},`,
+        ` ${line}`,
+        `\ufeff${line}`,
+        `${line}\r`,
+        `[${line}]`,
+        `${line}\t\r `,
+        "",
+        " ",
+        "null",
+        "[]",
+        "{}",
+      ]);
     }
     case 9: {
       // ids: repeated, too many, too few, empty, nested
       return line.replace(/"topk_ids":\s?\[([^\]]*)\]/, (_m, ids: string) => {
         const xs = ids.split(",");
-        const v = pick(r, [[...xs, xs[0]], xs.slice(1), [xs[0], ...xs.slice(1, -1), xs[0]], [], [`[${xs[0]}]`], xs.map((x) => ` ${x} `), xs.reverse()]);
+        const v = pick(r, [
+          [...xs, xs[0]],
+          xs.slice(1),
+          [xs[0], ...xs.slice(1, -1), xs[0]],
+          [],
+          [`[${xs[0]}]`],
+          xs.map((x) => ` ${x} `),
+          xs.reverse(),
+        ]);
         return `"topk_ids":[${v.join(",")}]`;
       });
     }
@@ -161,13 +296,34 @@ function mutateLine(r: () => number, line: string, k: number): string {
       return line.replace(/"topk_weights":\s?\[([^\]]*)\]/, (_m, ws: string) => {
         const xs = ws.split(",");
         const one = (w: string) => xs.map((x, i) => (i === xs.length - 1 ? w : x));
-        const v = pick(r, [[...xs, "0.1"], xs.slice(1), [], xs.map((x) => ` ${x}`), xs.map(() => "0.25"), xs.map(() => "1"), xs.map(() => "0"), one(pick(r, WEIGHTS)), one(pick(r, WEIGHTS)), one(pick(r, ["1.5", "2", "1.0000001", "1e1", "-0.5"]))]);
+        const v = pick(r, [
+          [...xs, "0.1"],
+          xs.slice(1),
+          [],
+          xs.map((x) => ` ${x}`),
+          xs.map(() => "0.25"),
+          xs.map(() => "1"),
+          xs.map(() => "0"),
+          one(pick(r, WEIGHTS)),
+          one(pick(r, WEIGHTS)),
+          one(pick(r, ["1.5", "2", "1.0000001", "1e1", "-0.5"])),
+        ]);
         return `"topk_weights":[${v.join(",")}]`;
       });
     }
     case 11: {
       // a key repeated (same or other value)
-      return line.replace(/}\s*$/, pick(r, [',"layer":0}', ',"token_idx":0}', ',"topk_ids":[0]}', `,"type":"route"}`, ',"step":5}', ',"req_id":"zz"}']));
+      return line.replace(
+        /}\s*$/,
+        pick(r, [
+          ',"layer":0}',
+          ',"token_idx":0}',
+          ',"topk_ids":[0]}',
+          `,"type":"route"}`,
+          ',"step":5}',
+          ',"req_id":"zz"}',
+        ]),
+      );
     }
     case 12: {
       // field order shuffled
@@ -179,12 +335,18 @@ function mutateLine(r: () => number, line: string, k: number): string {
     }
     case 13:
       // a number as a huge or precise form in an integer field
-      return line.replace(/"token_idx":\s?\d+/, `"token_idx":${pick(r, ["999999999999999", "1000000000000000", "4294967296", "2147483648", "1e15", "0.0", "7.000"])}`);
+      return line.replace(
+        /"token_idx":\s?\d+/,
+        `"token_idx":${pick(r, ["999999999999999", "1000000000000000", "4294967296", "2147483648", "1e15", "0.0", "7.000"])}`,
+      );
     case 14:
       // a layer not logged, or an expert id at or over the limit
       return line.replace(/"layer":\s?\d+/, `"layer":${pick(r, ["5", "8", "65536", "2", "1", "0"])}`);
     default:
-      return line.replace(/"topk_ids":\s?\[(\d+)/, `"topk_ids":[${pick(r, ["60", "65535", "65536", "14", "11", String(k + 50)])}`);
+      return line.replace(
+        /"topk_ids":\s?\[(\d+)/,
+        `"topk_ids":[${pick(r, ["60", "65535", "65536", "14", "11", String(k + 50)])}`,
+      );
   }
 }
 
@@ -197,8 +359,10 @@ function fuzzedLog(seed: number, dir: string): string {
     const at = 1 + Math.floor(r() * (lines.length - 1));
     const what = r();
     if (what < 0.75) lines[at] = mutateLine(r, lines[at]!, k);
-    else if (what < 0.85) lines.splice(at, 0, lines[1 + Math.floor(r() * (lines.length - 1))]!); // a repeated row
-    else if (what < 0.95) lines.splice(at, 1); // a missing row
+    else if (what < 0.85)
+      lines.splice(at, 0, lines[1 + Math.floor(r() * (lines.length - 1))]!); // a repeated row
+    else if (what < 0.95)
+      lines.splice(at, 1); // a missing row
     else {
       const [x] = lines.splice(at, 1); // a row moved (out of order)
       lines.splice(1 + Math.floor(r() * (lines.length - 1)), 0, x!);
@@ -215,7 +379,17 @@ function fuzzedLog(seed: number, dir: string): string {
   return file;
 }
 
-const FIELDS = ["type", "req_id", "token_idx", "layer", "topk_ids", "topk_weights", "phase", "token_id", "step"] as const;
+const FIELDS = [
+  "type",
+  "req_id",
+  "token_idx",
+  "layer",
+  "topk_ids",
+  "topk_weights",
+  "phase",
+  "token_id",
+  "step",
+] as const;
 
 /** Everything a scan reports, plus every row it handed on (the known fields, -0 kept apart from 0). */
 async function scanAll(file: string, mode: ScanMode, fastPath: boolean, maxLineBytes: number): Promise<string> {
@@ -236,7 +410,11 @@ test("the fast scanner's module is built from the committed C source", () => {
   const dir = path.join(ROOT, "src/routes/fast-scan");
   const src = readFileSync(path.join(dir, "route-scan.c"));
   const want = readFileSync(path.join(dir, "route-scan.c.sha256"), "utf8").trim();
-  assert.equal(createHash("sha256").update(src).digest("hex"), want, "route-scan.c changed: run scripts/build-wasm.sh and commit the .wasm and .sha256");
+  assert.equal(
+    createHash("sha256").update(src).digest("hex"),
+    want,
+    "route-scan.c changed: run scripts/build-wasm.sh and commit the .wasm and .sha256",
+  );
 });
 
 test("the fast path takes every line of a capture-shaped log (JSON.parse sees only the meta line)", async () => {
@@ -274,7 +452,8 @@ test("fuzz: the scan with and without the fast path agrees on mutated logs (ever
       const fast = await scanAll(file, mode, true, chunk);
       if (slow !== fast) differing++;
       assert.equal(fast, slow, `seed ${seed}, mode ${mode}, chunk ${chunk}: ${file}`);
-      if (mode === "all-errors" && (JSON.parse(slow) as { result: { problemCount: number } }).result.problemCount > 0) broken++;
+      if (mode === "all-errors" && (JSON.parse(slow) as { result: { problemCount: number } }).result.problemCount > 0)
+        broken++;
     }
   }
   assert.equal(differing, 0);
@@ -302,7 +481,17 @@ test("hist's analysis (one thread and the parallel split) is the same with and w
     const { lines } = baseLog(r);
     const file = path.join(dir, `a-${seed}.jsonl`);
     // enough rows for the parallel split to cut the file in two
-    writeFileSync(file, [lines[0], ...Array.from({ length: 20 }, (_, rep) => lines.slice(1).map((l) => l.replace(/"token_idx":\s?(\d+)/, (_m, t: string) => `"token_idx":${Number(t) + 4 * rep}`))).flat()].join("\n") + "\n");
+    writeFileSync(
+      file,
+      [
+        lines[0],
+        ...Array.from({ length: 20 }, (_, rep) =>
+          lines
+            .slice(1)
+            .map((l) => l.replace(/"token_idx":\s?(\d+)/, (_m, t: string) => `"token_idx":${Number(t) + 4 * rep}`)),
+        ).flat(),
+      ].join("\n") + "\n",
+    );
     const env = process.env.MOE_PROF_FAST_SCAN;
     try {
       process.env.MOE_PROF_FAST_SCAN = "0";

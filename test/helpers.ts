@@ -32,7 +32,14 @@ export const META = {
   top_k: 2,
 };
 
-export function route(req: string, t: number, layer: number, ids: number[], ws: number[] = ids.map(() => 0.5), extra: object = {}) {
+export function route(
+  req: string,
+  t: number,
+  layer: number,
+  ids: number[],
+  ws: number[] = ids.map(() => 0.5),
+  extra: object = {},
+) {
   return { type: "route", req_id: req, token_idx: t, layer, topk_ids: ids, topk_weights: ws, ...extra };
 }
 
@@ -40,7 +47,10 @@ export function route(req: string, t: number, layer: number, ids: number[], ws: 
 export function goodLines(): string[] {
   const lines = [JSON.stringify(META)];
   for (const layer of [0, 3]) {
-    for (const [req, n] of [["r0", 3], ["r1", 2]] as const) {
+    for (const [req, n] of [
+      ["r0", 3],
+      ["r1", 2],
+    ] as const) {
       for (let t = 0; t < n; t++) lines.push(JSON.stringify(route(req, t, layer, [t % 4, (t + 1) % 4], [0.6, 0.4])));
     }
   }
@@ -69,7 +79,8 @@ export function venvPython(): string | null {
     readFileSync(p);
     return p;
   } catch {
-    if (process.env.MOE_PROF_REQUIRE_VLLM === "1") throw new Error(`no venv Python at ${p}: run \`moe-prof setup\` first`);
+    if (process.env.MOE_PROF_REQUIRE_VLLM === "1")
+      throw new Error(`no venv Python at ${p}: run \`moe-prof setup\` first`);
     return null;
   }
 }

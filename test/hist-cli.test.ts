@@ -9,7 +9,8 @@ import { CLI, FIXTURES, goodLines, readJson, tempDir, writeLog } from "./helpers
 import type { HistSummary } from "../src/analysis/summary.js";
 
 const cli = (args: string[]) => execa(process.execPath, [CLI, ...args], { reject: false, stripFinalNewline: false });
-const close = (a: number | null | undefined, b: number, eps = 1e-9) => assert.ok(a != null && Math.abs(a - b) < eps, `${a} != ${b}`);
+const close = (a: number | null | undefined, b: number, eps = 1e-9) =>
+  assert.ok(a != null && Math.abs(a - b) < eps, `${a} != ${b}`);
 
 /** Width and height from a PNG's IHDR, after checking the signature. */
 function pngSize(file: string): { width: number; height: number } {
@@ -42,7 +43,12 @@ test("hist --json on the seed-schema fixture reproduces hand-computed counts, en
   close(s.overall.normalized_entropy, H([0.25, 0.3, 0.15, 0.3]) / 2);
   assert.deepEqual(
     s.overall.top.map((t) => [t.expert, t.count]),
-    [[1, 6], [3, 6], [0, 5], [2, 3]],
+    [
+      [1, 6],
+      [3, 6],
+      [0, 5],
+      [2, 3],
+    ],
   );
   close(s.overall.top[0]!.share, 0.3);
   close(s.overall.max_over_mean, 1.2);
@@ -50,7 +56,13 @@ test("hist --json on the seed-schema fixture reproduces hand-computed counts, en
   close(s.overall.gini, 0.125);
   assert.deepEqual(s.overall.dead_experts, []);
 
-  assert.deepEqual(s.layers.map((l) => [l.layer, l.rows]), [[0, 5], [3, 5]]);
+  assert.deepEqual(
+    s.layers.map((l) => [l.layer, l.rows]),
+    [
+      [0, 5],
+      [3, 5],
+    ],
+  );
   assert.deepEqual(s.layers[0]!.counts, [3, 2, 3, 2]);
   assert.deepEqual(s.layers[1]!.counts, [2, 4, 0, 4]);
   close(s.layers[0]!.entropy_bits, H([0.3, 0.2, 0.3, 0.2]));
@@ -61,7 +73,13 @@ test("hist --json on the seed-schema fixture reproduces hand-computed counts, en
   // Pairs: layer 0 (0,1)x2 (0,2) (2,3)x2; layer 3 (0,1) (1,3)x3 (0,3) -> overall (0,1)=3 (1,3)=3 (2,3)=2 ...
   assert.deepEqual(
     s.overall.top_pairs!.map((p) => [p.experts, p.rows]),
-    [[[0, 1], 3], [[1, 3], 3], [[2, 3], 2], [[0, 2], 1], [[0, 3], 1]],
+    [
+      [[0, 1], 3],
+      [[1, 3], 3],
+      [[2, 3], 2],
+      [[0, 2], 1],
+      [[0, 3], 1],
+    ],
   );
   close(s.overall.top_pairs![0]!.share, 0.3);
   close(s.overall.top_pairs![0]!.lift, 0.3 / (0.5 * 0.6));
@@ -76,14 +94,24 @@ test("hist --json on the seed-schema fixture reproduces hand-computed counts, en
   assert.equal(s.phases, null);
   assert.deepEqual(
     s.per_request.map((q) => [q.req_id, q.rows_per_layer, q.tokens, q.min_token_idx, q.max_token_idx]),
-    [["a", [3, 3], 3, 0, 2], ["b", [2, 2], 2, 0, 1]],
+    [
+      ["a", [3, 3], 3, 0, 2],
+      ["b", [2, 2], 2, 0, 1],
+    ],
   );
 
-  for (const [name, minW, minH] of [["expert_hist.png", 1200, 500], ["expert_heatmap.png", 800, 300]] as const) {
+  for (const [name, minW, minH] of [
+    ["expert_hist.png", 1200, 500],
+    ["expert_heatmap.png", 800, 300],
+  ] as const) {
     const { width, height } = pngSize(path.join(out, name));
     assert.ok(width >= minW && height >= minH, `${name} is ${width}x${height}`);
   }
-  assert.deepEqual(readdirSync(out).filter((f) => f.endsWith(".tmp")), [], "no temp files left behind");
+  assert.deepEqual(
+    readdirSync(out).filter((f) => f.endsWith(".tmp")),
+    [],
+    "no temp files left behind",
+  );
 });
 
 test("hist: declared num_experts, phases, --layers", async () => {
@@ -105,7 +133,13 @@ test("hist: declared num_experts, phases, --layers", async () => {
     decode: { rows: 3, counts: [0, 3, 0, 3, 0, 0], entropy_bits: 1 },
     rows_without_phase: 0,
   });
-  assert.deepEqual(s.per_request.map((q) => [q.prefill_rows, q.decode_rows]), [[2, 4], [2, 2]]);
+  assert.deepEqual(
+    s.per_request.map((q) => [q.prefill_rows, q.decode_rows]),
+    [
+      [2, 4],
+      [2, 2],
+    ],
+  );
 });
 
 test("hist prints a human summary by default and writes beside the log", async () => {
@@ -115,7 +149,8 @@ test("hist prints a human summary by default and writes beside the log", async (
   assert.match(r.stdout, /^moe_routes\.jsonl: 10 rows, 2 requests, 2 layers logged, top-2 of 4 experts/);
   assert.match(r.stdout, /entropy [\d.]+ of max 2\.00 bits/);
   assert.match(r.stdout, /top-1 repetition between consecutive tokens: [\d.]+% \(random: 25\.0%\)/);
-  for (const f of ["expert_hist.png", "expert_heatmap.png", "summary.json"]) assert.ok(existsSync(path.join(path.dirname(log), f)), f);
+  for (const f of ["expert_hist.png", "expert_heatmap.png", "summary.json"])
+    assert.ok(existsSync(path.join(path.dirname(log), f)), f);
 });
 
 test("hist rejects an invalid log like validate (exit 1, one line), --lenient skips and counts", async () => {
@@ -140,7 +175,10 @@ test("hist rejects an invalid log like validate (exit 1, one line), --lenient sk
 test("validate CLI: exit 0 with a one-line summary, 1 with FILE:LINE: field, 2 for usage; no stack traces", async () => {
   const ok = await cli(["validate", path.join(FIXTURES, "seed-schema.jsonl")]);
   assert.equal(ok.exitCode, 0);
-  assert.match(ok.stdout, /seed-schema\.jsonl: valid: 10 rows, 2 requests, 2 layers, top_k 2, num_experts not declared \(test\/tiny-moe\)\n$/);
+  assert.match(
+    ok.stdout,
+    /seed-schema\.jsonl: valid: 10 rows, 2 requests, 2 layers, top_k 2, num_experts not declared \(test\/tiny-moe\)\n$/,
+  );
 
   const lines = goodLines();
   lines[3] = lines[3]!.replace('"token_idx":2', '"token_idx":-2');
@@ -151,7 +189,10 @@ test("validate CLI: exit 0 with a one-line summary, 1 with FILE:LINE: field, 2 f
   assert.equal(r.stderr, `moe-prof: ${bad}:4: token_idx: must be >= 0\n`);
   const all = await cli(["validate", bad, "--all-errors"]);
   assert.equal(all.exitCode, 1);
-  assert.match(all.stderr, new RegExp(`^${bad}:4: token_idx: must be >= 0\n${bad}:7: not a JSON object \\(got an array\\)\n`));
+  assert.match(
+    all.stderr,
+    new RegExp(`^${bad}:4: token_idx: must be >= 0\n${bad}:7: not a JSON object \\(got an array\\)\n`),
+  );
   assert.match(all.stderr, /moe-prof: .*: invalid: \d+ errors in 11 lines\n$/);
 
   for (const args of [["validate"], ["hist", bad, "--layers", "x"], ["nope"]]) {
@@ -162,7 +203,12 @@ test("validate CLI: exit 0 with a one-line summary, 1 with FILE:LINE: field, 2 f
   const missing = await cli(["validate", path.join(tempDir(), "none.jsonl")]);
   assert.equal(missing.exitCode, 2);
   assert.match(missing.stderr, /^moe-prof: .*none\.jsonl: cannot read: ENOENT\n$/);
-  const notDir = await cli(["hist", path.join(FIXTURES, "seed-schema.jsonl"), "--out", path.join(FIXTURES, "seed-schema.jsonl", "sub")]);
+  const notDir = await cli([
+    "hist",
+    path.join(FIXTURES, "seed-schema.jsonl"),
+    "--out",
+    path.join(FIXTURES, "seed-schema.jsonl", "sub"),
+  ]);
   assert.equal(notDir.exitCode, 2);
   assert.match(notDir.stderr, /^moe-prof: --out .*: cannot create: ENOTDIR\n$/);
   const layers = await cli(["hist", path.join(FIXTURES, "seed-schema.jsonl"), "--layers", "5", "--out", tempDir()]);

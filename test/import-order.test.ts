@@ -77,7 +77,10 @@ test("no import in src/ runs against the folder order", () => {
   assert.ok(files.size > 50, `read ${files.size} sources`);
   const bad = violations(files);
   assert.deepEqual(
-    bad.map((v) => `src/${v.file}: imports ${v.spec} (${v.from} -> ${v.to}${LAYERS.includes(v.to) && LAYERS.includes(v.from) ? "" : ", not in LAYERS"})`),
+    bad.map(
+      (v) =>
+        `src/${v.file}: imports ${v.spec} (${v.from} -> ${v.to}${LAYERS.includes(v.to) && LAYERS.includes(v.from) ? "" : ", not in LAYERS"})`,
+    ),
     [],
   );
 });
@@ -85,17 +88,30 @@ test("no import in src/ runs against the folder order", () => {
 test("every folder and top-level module of src/ is placed in the order", () => {
   const units = new Set([...sourceFiles().keys()].map(unitOf));
   assert.deepEqual([...units].filter((u) => !LAYERS.includes(u)).sort(), []);
-  assert.deepEqual(LAYERS.filter((u) => !units.has(u)), [], "LAYERS names something src/ does not have");
+  assert.deepEqual(
+    LAYERS.filter((u) => !units.has(u)),
+    [],
+    "LAYERS names something src/ does not have",
+  );
 });
 
 test("the check finds imports that run back up: static, dynamic, re-export and side-effect", () => {
   const files = new Map([
     ["routes/a.ts", 'import { x } from "../analysis/b.js";\nconst y = await import("../render/c.js");'],
-    ["analysis/b.ts", 'export { z } from "../commands/d.js";\nimport "../cli.js";\nimport { w } from "../routes/ok.js";'],
+    [
+      "analysis/b.ts",
+      'export { z } from "../commands/d.js";\nimport "../cli.js";\nimport { w } from "../routes/ok.js";',
+    ],
     ["errors.ts", 'import { q } from "./errors-extra.js";'],
   ]);
   assert.deepEqual(
     violations(files).map((v) => `${v.file} -> ${v.to}`),
-    ["routes/a.ts -> analysis", "routes/a.ts -> render", "analysis/b.ts -> commands", "analysis/b.ts -> cli", "errors.ts -> errors-extra"],
+    [
+      "routes/a.ts -> analysis",
+      "routes/a.ts -> render",
+      "analysis/b.ts -> commands",
+      "analysis/b.ts -> cli",
+      "errors.ts -> errors-extra",
+    ],
   );
 });

@@ -10,11 +10,18 @@ import { planPasses } from "../src/passes/plan.js";
 import { workerJob } from "../src/worker/job.js";
 
 test("python/moe_prof/worker/job.schema.json is what src/worker/job.ts generates", () => {
-  assert.equal(readFileSync(JOB_SCHEMA_FILE, "utf8"), jobSchemaText(), "stale: run node dist/scripts/gen-job-schema.js");
+  assert.equal(
+    readFileSync(JOB_SCHEMA_FILE, "utf8"),
+    jobSchemaText(),
+    "stale: run node dist/scripts/gen-job-schema.js",
+  );
 });
 
 test("the job a run writes passes the schema, with --layers as a list and --engine-args as an object", () => {
-  const cfg = resolveRunConfig({ layers: "0,5-7", engineArgs: '{"max_num_seqs": 8}' }, { python: "python3", now: new Date(0) });
+  const cfg = resolveRunConfig(
+    { layers: "0,5-7", engineArgs: '{"max_num_seqs": 8}' },
+    { python: "python3", now: new Date(0) },
+  );
   const [noLog, log] = planPasses(1, "/tmp/work");
   const job = jobFor(cfg, log!, ["q1", "q2"]);
   assert.deepEqual(job.layers, [0, 5, 6, 7]);
@@ -27,7 +34,13 @@ test("the job a run writes passes the schema, with --layers as a list and --engi
 test("--device cpu is for the hf engine; --engine-args must be a JSON object", () => {
   const now = new Date(0);
   assert.throws(() => resolveRunConfig({ device: "cpu" }, { python: "p", now }), /--device: cpu needs --engine hf/);
-  assert.throws(() => resolveRunConfig({ engineArgs: "[1]" }, { python: "p", now }), /--engine-args: expected a JSON object/);
+  assert.throws(
+    () => resolveRunConfig({ engineArgs: "[1]" }, { python: "p", now }),
+    /--engine-args: expected a JSON object/,
+  );
   assert.throws(() => resolveRunConfig({ engineArgs: "{x" }, { python: "p", now }), /--engine-args: not JSON/);
-  assert.throws(() => resolveRunConfig({ engine: "hf", engineArgs: "{}" }, { python: "p", now }), /--engine-args: is for --engine vllm/);
+  assert.throws(
+    () => resolveRunConfig({ engine: "hf", engineArgs: "{}" }, { python: "p", now }),
+    /--engine-args: is for --engine vllm/,
+  );
 });

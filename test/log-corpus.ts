@@ -29,7 +29,9 @@ function bigLog(fault: "none" | "duplicate" | "missing"): string {
     for (let t = 0; t < tokens; t++)
       for (const layer of [0, 3]) {
         if (fault === "missing" && r === requests - 3 && t === 7 && layer === 3) continue;
-        parts.push(`{"type":"route","req_id":"req-${r}","token_idx":${t},"layer":${layer},"topk_ids":[${(r + t) % 8},${(r + t + 1 + layer) % 8}],"topk_weights":[0.625,0.375],"phase":"${t < 20 ? "prefill" : "decode"}"}`);
+        parts.push(
+          `{"type":"route","req_id":"req-${r}","token_idx":${t},"layer":${layer},"topk_ids":[${(r + t) % 8},${(r + t + 1 + layer) % 8}],"topk_weights":[0.625,0.375],"phase":"${t < 20 ? "prefill" : "decode"}"}`,
+        );
       }
   if (fault === "duplicate") parts.push(parts[parts.length - 4]!);
   return parts.join("\n") + "\n";
@@ -43,10 +45,12 @@ export function buildCorpus(): CorpusLog[] {
     writeFileSync(file, content);
     out.push({ name, file });
   };
-  const lines = (name: string, l: string[], noFinalNewline = false) => add(name, l.join("\n") + (noFinalNewline ? "" : "\n"));
+  const lines = (name: string, l: string[], noFinalNewline = false) =>
+    add(name, l.join("\n") + (noFinalNewline ? "" : "\n"));
 
   // valid ones
-  for (const f of ["seed-schema.jsonl", "full-schema.jsonl", "seed-layout.jsonl"]) out.push({ name: `fixture ${f}`, file: path.join(FIXTURES, f) });
+  for (const f of ["seed-schema.jsonl", "full-schema.jsonl", "seed-layout.jsonl"])
+    out.push({ name: `fixture ${f}`, file: path.join(FIXTURES, f) });
   out.push({ name: "recorded H100 log", file: path.join(ROOT, "fixtures/recorded/hf-smoke-h100/moe_routes.jsonl") });
   lines("good", goodLines());
   lines("good without final newline", goodLines(), true);
@@ -63,12 +67,25 @@ export function buildCorpus(): CorpusLog[] {
   lines("not JSON", replaced(3, "{oops"));
   lines("array line", replaced(3, "[1,2]"));
   lines("number line", replaced(3, "42"));
-  lines("NaN", replaced(2, '{"type":"route","req_id":"r0","token_idx":1,"layer":0,"topk_ids":[0,1],"topk_weights":[NaN,0.4]}'));
+  lines(
+    "NaN",
+    replaced(2, '{"type":"route","req_id":"r0","token_idx":1,"layer":0,"topk_ids":[0,1],"topk_weights":[NaN,0.4]}'),
+  );
   const bad = Buffer.from(goodLines()[2]!.replace('"r0"', '"r\u00e9"'));
   bad[bad.indexOf(0xc3)] = 0xff;
-  add("invalid UTF-8", Buffer.concat([Buffer.from(goodLines().slice(0, 2).join("\n") + "\n"), bad, Buffer.from("\n" + goodLines().slice(3).join("\n") + "\n")]));
+  add(
+    "invalid UTF-8",
+    Buffer.concat([
+      Buffer.from(goodLines().slice(0, 2).join("\n") + "\n"),
+      bad,
+      Buffer.from("\n" + goodLines().slice(3).join("\n") + "\n"),
+    ]),
+  );
   add("binary", Buffer.from([0x7f, 0x45, 0x4c, 0x46, 0, 1, 2, 0x0a, 0xff]));
-  lines("line over 8 MiB", replaced(4, JSON.stringify({ ...route("r0", 2, 0, [2, 3], [0.6, 0.4]), pad: "x".repeat(8.5 * 1024 * 1024) })));
+  lines(
+    "line over 8 MiB",
+    replaced(4, JSON.stringify({ ...route("r0", 2, 0, [2, 3], [0.6, 0.4]), pad: "x".repeat(8.5 * 1024 * 1024) })),
+  );
   add("partial name", goodLines().join("\n") + "\n", "moe_routes.jsonl.partial");
 
   // meta line
@@ -83,7 +100,10 @@ export function buildCorpus(): CorpusLog[] {
     ["meta top_k 0", withMeta({ top_k: 0 })],
     ["meta top_k over limit", withMeta({ top_k: 257 })],
     ["meta top_k over num_experts", withMeta({ num_experts: 1 })],
-    ["meta shape over limit", withMeta({ num_experts: 65536, layers_logged: Array.from({ length: 256 }, (_, i) => i) })],
+    [
+      "meta shape over limit",
+      withMeta({ num_experts: 65536, layers_logged: Array.from({ length: 256 }, (_, i) => i) }),
+    ],
     ["meta num_experts over 65536", withMeta({ num_experts: 70000 })],
     ["meta engine", withMeta({ engine: 3 })],
     ["meta device missing", JSON.stringify({ ...META, device: undefined })],
@@ -126,10 +146,21 @@ export function buildCorpus(): CorpusLog[] {
   const missing = goodLines();
   missing.splice(7, 1);
   lines("missing row", missing);
-  lines("request missing from a layer", goodLines().filter((x) => !(x.includes('"r1"') && x.includes('"layer":0'))));
+  lines(
+    "request missing from a layer",
+    goodLines().filter((x) => !(x.includes('"r1"') && x.includes('"layer":0'))),
+  );
   const seedLayout = readFileSync(path.join(FIXTURES, "seed-layout.jsonl"), "utf8");
-  add("seed layout with a row lost", seedLayout.split("\n").filter((_, i) => i !== 8).join("\n"));
-  const pairs = [JSON.stringify({ ...META, layers_logged: Array.from({ length: 4096 }, (_, i) => i), top_k: 1, num_experts: 4 })];
+  add(
+    "seed layout with a row lost",
+    seedLayout
+      .split("\n")
+      .filter((_, i) => i !== 8)
+      .join("\n"),
+  );
+  const pairs = [
+    JSON.stringify({ ...META, layers_logged: Array.from({ length: 4096 }, (_, i) => i), top_k: 1, num_experts: 4 }),
+  ];
   for (let r = 0; r <= 1024; r++) pairs.push(JSON.stringify(route(`r${r}`, 0, 0, [0], [1])));
   lines("requests x layers over limit", pairs);
 

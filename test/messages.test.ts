@@ -26,7 +26,10 @@ test("a log the user may not read: exit 2 and one line, for validate and hist", 
   chmodSync(out, 0o777);
   // root reads anything: run the CLI as nobody then
   const asUser = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {};
-  for (const args of [["validate", log], ["hist", log, "--out", out]]) {
+  for (const args of [
+    ["validate", log],
+    ["hist", log, "--out", out],
+  ]) {
     const r = await cli(args, asUser);
     assert.equal(r.exitCode, 2, `${args[0]}: ${r.stderr}`);
     assert.equal(r.stderr, `moe-prof: ${log}: cannot read: EACCES`);
@@ -42,8 +45,18 @@ test("--num-prompts beyond the prompt set is a usage error (exit 2)", async () =
 test("a binary --prompts file is refused, naming the line; a BOM is not part of the first prompt", () => {
   const dir = tempDir();
   const bin = path.join(dir, "weights.bin");
-  writeFileSync(bin, Buffer.concat([Buffer.from("first line\nsecond\n"), Buffer.from([0x7f, 0x45, 0x4c, 0x46, 0x00, 0x01])]));
-  assert.throws(() => readPromptsFile(bin, 25), (e: unknown) => e instanceof UserError && e.exitCode === 1 && e.message === `${bin}:3: not a text file (a NUL byte): --prompts takes JSONL or plain UTF-8 text, one prompt per line`);
+  writeFileSync(
+    bin,
+    Buffer.concat([Buffer.from("first line\nsecond\n"), Buffer.from([0x7f, 0x45, 0x4c, 0x46, 0x00, 0x01])]),
+  );
+  assert.throws(
+    () => readPromptsFile(bin, 25),
+    (e: unknown) =>
+      e instanceof UserError &&
+      e.exitCode === 1 &&
+      e.message ===
+        `${bin}:3: not a text file (a NUL byte): --prompts takes JSONL or plain UTF-8 text, one prompt per line`,
+  );
   const latin1 = path.join(dir, "prompts.txt");
   writeFileSync(latin1, Buffer.from("caf\xe9\n", "latin1"));
   assert.throws(() => readPromptsFile(latin1, 25), /prompts\.txt:1: not a text file \(bytes that are not UTF-8\)/);
@@ -54,7 +67,10 @@ test("a binary --prompts file is refused, naming the line; a BOM is not part of 
 test("a UTF-8 byte-order mark before the meta line is skipped by validate and hist", async () => {
   const dir = tempDir();
   const log = path.join(dir, "moe_routes.jsonl");
-  writeFileSync(log, Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), readFileSync(path.join(FIXTURES, "seed-schema.jsonl"))]));
+  writeFileSync(
+    log,
+    Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), readFileSync(path.join(FIXTURES, "seed-schema.jsonl"))]),
+  );
   const v = await cli(["validate", log]);
   assert.equal(v.exitCode, 0, v.stderr);
   const h = await cli(["hist", log, "--json", "--out", dir]);
@@ -68,13 +84,20 @@ test("integers beyond 2^53 - 1 are refused with that reason, not 'must be an int
   const log = writeLog(lines);
   const v = await cli(["validate", log]);
   assert.equal(v.exitCode, 1);
-  assert.equal(v.stderr, `moe-prof: ${log}:1: seed: must be within ±(2^53 - 1) = ±9007199254740991: larger integers cannot be read exactly from JSON`);
+  assert.equal(
+    v.stderr,
+    `moe-prof: ${log}:1: seed: must be within ±(2^53 - 1) = ±9007199254740991: larger integers cannot be read exactly from JSON`,
+  );
   const row = goodLines();
   row[1] = row[1]!.replace('"token_idx":0', '"token_idx":18014398509481984');
   const r = await cli(["validate", writeLog(row)]);
   assert.match(r.stderr, /:2: token_idx: must be within ±\(2\^53 - 1\)/);
 
-  for (const [seed, what] of [["9007199254740993", "must be at most 4294967295"], ["1.5", "must be an integer"], ["-1", "must be >= 0"]]) {
+  for (const [seed, what] of [
+    ["9007199254740993", "must be at most 4294967295"],
+    ["1.5", "must be an integer"],
+    ["-1", "must be >= 0"],
+  ]) {
     const s = await cli(["run", "--seed", seed!, "--python", "/nonexistent/python"]);
     assert.equal(s.exitCode, 2);
     oneLine(s.stderr);

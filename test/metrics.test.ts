@@ -1,9 +1,20 @@
 // Every metric against values worked out by hand (the arithmetic is in the comments).
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { entropyBits, normalizedEntropy, loadStats, gini, deadExperts, utilization, topExperts, topPairs, repetition } from "../src/analysis/metrics.js";
+import {
+  entropyBits,
+  normalizedEntropy,
+  loadStats,
+  gini,
+  deadExperts,
+  utilization,
+  topExperts,
+  topPairs,
+  repetition,
+} from "../src/analysis/metrics.js";
 
-const close = (a: number | null, b: number, eps = 1e-12) => assert.ok(a !== null && Math.abs(a - b) < eps, `${a} != ${b}`);
+const close = (a: number | null, b: number, eps = 1e-12) =>
+  assert.ok(a !== null && Math.abs(a - b) < eps, `${a} != ${b}`);
 
 test("entropy in bits", () => {
   close(entropyBits([1, 1, 1, 1]), 2); // uniform over 4: log2 4

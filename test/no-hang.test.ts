@@ -36,13 +36,19 @@ async function waitDead(pid: number): Promise<boolean> {
 }
 
 test("a --python whose child hangs holding the pipe: stopped at the timeout with its group, one line, exit 2", async () => {
-  for (const args of [["patch", "check"], ["run", "--engine", "hf", "--out", path.join(tempDir(), "out")]]) {
+  for (const args of [
+    ["patch", "check"],
+    ["run", "--engine", "hf", "--out", path.join(tempDir(), "out")],
+  ]) {
     const w = wrapper("exec sleep 300");
     const started = Date.now();
     const r = await cli([...args, "--python", w.python], { MOE_PROF_PYTHON_TIMEOUT_S: "1" });
     const took = Date.now() - started;
     assert.equal(r.exitCode, 2, `${args[0]}: ${r.stderr}`);
-    assert.match(r.stderr, /^moe-prof: .*python( -m moe_prof.preflight)? did not answer .*within 1 s \(stopped it and its children/);
+    assert.match(
+      r.stderr,
+      /^moe-prof: .*python( -m moe_prof.preflight)? did not answer .*within 1 s \(stopped it and its children/,
+    );
     assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
     assert.ok(took < 15_000, `${args[0]} took ${took} ms`);
     assert.ok(await waitDead(w.orphanPid()), "the wrapper's child was ended with its group");
@@ -60,11 +66,17 @@ test("a --python that answers but leaves a child holding the pipe is not waited 
 });
 
 test("--python that is a directory: one line, exit 2, no script text, no 'undefined'", async () => {
-  for (const args of [["patch", "check"], ["run", "--engine", "hf", "--out", path.join(tempDir(), "out")]]) {
+  for (const args of [
+    ["patch", "check"],
+    ["run", "--engine", "hf", "--out", path.join(tempDir(), "out")],
+  ]) {
     const r = await cli([...args, "--python", "/tmp"]);
     assert.equal(r.exitCode, 2, r.stderr);
     assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
-    assert.match(r.stderr, /^moe-prof: \/tmp cannot be run \(EACCES: a directory, or a file without execute permission\)/);
+    assert.match(
+      r.stderr,
+      /^moe-prof: \/tmp cannot be run \(EACCES: a directory, or a file without execute permission\)/,
+    );
     assert.doesNotMatch(r.stderr, /undefined|importlib/);
   }
 });
@@ -72,11 +84,17 @@ test("--python that is a directory: one line, exit 2, no script text, no 'undefi
 test("output directories on kernel filesystems are refused at once (exit 2), nothing made", async () => {
   const log = path.join(FIXTURES, "seed-schema.jsonl");
   for (const out of ["/proc/moe-prof-test/x", "/sys/moe-prof-test", "/dev/moe-prof-test/out"]) {
-    for (const args of [["hist", log, "--out", out], ["run", "--out", out]]) {
+    for (const args of [
+      ["hist", log, "--out", out],
+      ["run", "--out", out],
+    ]) {
       const started = Date.now();
       const r = await cli(args);
       assert.equal(r.exitCode, 2, `${args.join(" ")}: ${r.stderr}`);
-      assert.match(r.stderr, /^moe-prof: --out .*: is under \/(proc|sys|dev), a kernel filesystem, not a place for output files$/);
+      assert.match(
+        r.stderr,
+        /^moe-prof: --out .*: is under \/(proc|sys|dev), a kernel filesystem, not a place for output files$/,
+      );
       assert.ok(Date.now() - started < 10_000);
     }
     assert.equal(existsSync(out), false);

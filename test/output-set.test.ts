@@ -10,7 +10,8 @@ import { execa } from "execa";
 import { CLI, FIXTURES, tempDir } from "./helpers.js";
 import { MANIFEST_FILE, removeStaleStaging } from "../src/artifacts/output-set.js";
 
-const cli = (args: string[], env: Record<string, string> = {}) => execa(process.execPath, [CLI, ...args], { reject: false, env, timeout: 60_000 });
+const cli = (args: string[], env: Record<string, string> = {}) =>
+  execa(process.execPath, [CLI, ...args], { reject: false, env, timeout: 60_000 });
 const SEED = path.join(FIXTURES, "seed-schema.jsonl");
 const FULL = path.join(FIXTURES, "full-schema.jsonl");
 const SET = ["expert_hist.png", "expert_heatmap.png", "summary.json"];
@@ -28,7 +29,13 @@ function vouchedSet(dir: string): Manifest | null {
   const m = JSON.parse(readFileSync(file, "utf8")) as Manifest;
   assert.deepEqual(Object.keys(m.files).sort(), [...SET].sort());
   for (const [name, { sha256 }] of Object.entries(m.files)) {
-    assert.equal(createHash("sha256").update(readFileSync(path.join(dir, name))).digest("hex"), sha256, `${name} does not match ${MANIFEST_FILE}`);
+    assert.equal(
+      createHash("sha256")
+        .update(readFileSync(path.join(dir, name)))
+        .digest("hex"),
+      sha256,
+      `${name} does not match ${MANIFEST_FILE}`,
+    );
   }
   return m;
 }
@@ -85,7 +92,10 @@ test("a write failing midway: exit 2 in one line, no manifest claims the mixed s
   mkdirSync(path.join(out, "summary.json", "x"), { recursive: true });
   const r = await cli(["hist", FULL, "--out", out]);
   assert.equal(r.exitCode, 2);
-  assert.match(r.stderr, /^moe-prof: --out .*: cannot write: E[A-Z]+ \(no complete output set there: hist-manifest\.json is missing or names the previous one\)$/);
+  assert.match(
+    r.stderr,
+    /^moe-prof: --out .*: cannot write: E[A-Z]+ \(no complete output set there: hist-manifest\.json is missing or names the previous one\)$/,
+  );
   assert.equal(existsSync(path.join(out, MANIFEST_FILE)), false);
   assert.deepEqual(strays(out), []);
 });

@@ -9,7 +9,17 @@ import { tempDir } from "./helpers.js";
 
 function synthLog(optionalFields = true): string {
   const file = path.join(tempDir(), "moe_routes.jsonl");
-  writeSynthRoutes(file, { ...DEFAULT_SYNTH, seed: 7, requests: 6, batch: 4, layers: 4, experts: 16, promptTokens: [5, 20], decodeTokens: [5, 30], optionalFields });
+  writeSynthRoutes(file, {
+    ...DEFAULT_SYNTH,
+    seed: 7,
+    requests: 6,
+    batch: 4,
+    layers: 4,
+    experts: 16,
+    promptTokens: [5, 20],
+    decodeTokens: [5, 30],
+    optionalFields,
+  });
   return file;
 }
 
@@ -50,12 +60,24 @@ test("logs without num_experts, or with any problem, are not vouched for by the 
   bad[n - 3] = bad[n - 3]!.replace('"layer":', '"layer":-');
   const badFile = write(bad);
   assert.equal(await analyseInParallel(badFile, PAR), null);
-  await assert.rejects(analyseRoutesFile(badFile, PAR), (e: Error) => e.message.startsWith(`${badFile}:${n - 2}: layer: `));
+  await assert.rejects(analyseRoutesFile(badFile, PAR), (e: Error) =>
+    e.message.startsWith(`${badFile}:${n - 2}: layer: `),
+  );
 });
 
 test("without num_experts the tallies grow with the ids seen, and still count exactly", async () => {
   const file = path.join(tempDir(), "moe_routes.jsonl");
-  writeSynthRoutes(file, { ...DEFAULT_SYNTH, seed: 3, requests: 3, layers: 3, experts: 200, topK: 6, promptTokens: [5, 9], decodeTokens: [5, 9], optionalFields: false });
+  writeSynthRoutes(file, {
+    ...DEFAULT_SYNTH,
+    seed: 3,
+    requests: 3,
+    layers: 3,
+    experts: 200,
+    topK: 6,
+    promptTokens: [5, 9],
+    decodeTokens: [5, 9],
+    optionalFields: false,
+  });
   const { summary } = await analyseRoutesFile(file);
   // Count the plain way.
   const counts = new Map<number, number>();
@@ -71,7 +93,10 @@ test("without num_experts the tallies grow with the ids seen, and still count ex
   }
   assert.ok(maxId >= 64, "the log must use ids past the initial capacity");
   assert.equal(summary.num_experts, maxId + 1);
-  assert.deepEqual(summary.overall.counts, Array.from({ length: maxId + 1 }, (_, e) => counts.get(e) ?? 0));
+  assert.deepEqual(
+    summary.overall.counts,
+    Array.from({ length: maxId + 1 }, (_, e) => counts.get(e) ?? 0),
+  );
   for (const p of summary.overall.top_pairs!) assert.equal(p.rows, pairs.get(p.experts.join(",")));
   const best = Math.max(...pairs.values());
   assert.equal(summary.overall.top_pairs![0]!.rows, best);

@@ -37,7 +37,18 @@ function mixedLog(): string[] {
         if (t % 3 !== 0) extra.phase = t < 40 ? "prefill" : "decode";
         if (t % 5 !== 0) extra.token_id = 1000 + t;
         if (t % 7 !== 0) extra.step = t;
-        lines.push(JSON.stringify(route(q, t, layer, [(t + layer) % 6, (t + layer + 1 + (q.length % 4)) % 6], [0.1 + (t % 9) / 10 - 0.05, 0.30000000000000004], extra)));
+        lines.push(
+          JSON.stringify(
+            route(
+              q,
+              t,
+              layer,
+              [(t + layer) % 6, (t + layer + 1 + (q.length % 4)) % 6],
+              [0.1 + (t % 9) / 10 - 0.05, 0.30000000000000004],
+              extra,
+            ),
+          ),
+        );
       }
     }
   }
@@ -170,11 +181,18 @@ test("moe-prof's own Parquet files are read by the plain reader, row for row as 
   // the bad row is refused by export (invalid log): write it with --lenient, then the Parquet file is valid
   await runExport(log, { format: "parquet", out, lenient: true });
   const seen: unknown[] = [];
-  assert.notEqual(await readPlainRoutesParquet(out, { value: (v) => seen.push(v), stopped: false }), null, "the plain layout was recognised");
+  assert.notEqual(
+    await readPlainRoutesParquet(out, { value: (v) => seen.push(v), stopped: false }),
+    null,
+    "the plain layout was recognised",
+  );
   assert.equal(seen.length, lines.length - 1); // meta + every row but the skipped one
   const rows = async () => {
     const got: string[] = [];
-    const r = await scanRoutesFile(out, { mode: "all-errors", onRow: (row, req, li) => got.push(JSON.stringify([req, li, row])) });
+    const r = await scanRoutesFile(out, {
+      mode: "all-errors",
+      onRow: (row, req, li) => got.push(JSON.stringify([req, li, row])),
+    });
     return JSON.stringify({ r, got });
   };
   const plain = await rows();

@@ -11,9 +11,16 @@ let files = process.env.MOE_PROF_VLLM_FILES;
 let fetchError = "";
 if (!files) {
   try {
-    files = execFileSync("python3", [path.join(ROOT, "scripts", "vllm-wheel-files.py")], { encoding: "utf8", timeout: 900_000 }).trim();
+    files = execFileSync("python3", [path.join(ROOT, "scripts", "vllm-wheel-files.py")], {
+      encoding: "utf8",
+      timeout: 900_000,
+    }).trim();
   } catch (err) {
-    fetchError = String((err as { stderr?: string }).stderr || err).trim().split("\n").pop() ?? "";
+    fetchError =
+      String((err as { stderr?: string }).stderr || err)
+        .trim()
+        .split("\n")
+        .pop() ?? "";
   }
 }
 export const FILES = files;

@@ -35,9 +35,21 @@ test("apply, check, idempotent apply, revert to byte-identical files", { skip },
   const patched = await snapshot(dir);
   for (const [rel, text] of await snapshot(ref)) assert.equal(patched.get(rel), text, rel);
 
-  await execa("python3", ["-m", "py_compile", ...["vllm/model_executor/layers/fused_moe/layer.py", "vllm/v1/worker/gpu_model_runner.py",
-    "vllm/v1/worker/gpu_worker.py", "vllm/moe_prof_capture/glue.py", "vllm/moe_prof_capture/capture.py"].map((p) => path.join(dir, p))],
-    { env: { PYTHONPYCACHEPREFIX: path.join(path.dirname(dir), "pyc") } });
+  await execa(
+    "python3",
+    [
+      "-m",
+      "py_compile",
+      ...[
+        "vllm/model_executor/layers/fused_moe/layer.py",
+        "vllm/v1/worker/gpu_model_runner.py",
+        "vllm/v1/worker/gpu_worker.py",
+        "vllm/moe_prof_capture/glue.py",
+        "vllm/moe_prof_capture/capture.py",
+      ].map((p) => path.join(dir, p)),
+    ],
+    { env: { PYTHONPYCACHEPREFIX: path.join(path.dirname(dir), "pyc") } },
+  );
 
   assert.deepEqual(await run("check", python), { code: 0, lines: [`applied: vLLM 0.15.1 in ${dir}`] });
   assert.match((await run("apply", python)).lines[0]!, /^already patched/);
@@ -61,7 +73,10 @@ test("a file changed by something else is reported as conflicting and left alone
   assert.equal(c.code, 2);
   assert.match(c.lines[0]!, /^conflicting: .*vllm\/v1\/worker\/gpu_worker\.py \(changed by something else\)/);
   for (const action of ["apply", "revert"] as const) {
-    await assert.rejects(run(action, python), (e: unknown) => e instanceof UserError && e.exitCode === EXIT_ENV && /gpu_worker\.py/.test(e.message));
+    await assert.rejects(
+      run(action, python),
+      (e: unknown) => e instanceof UserError && e.exitCode === EXIT_ENV && /gpu_worker\.py/.test(e.message),
+    );
   }
   assert.deepEqual(await snapshot(dir), state);
 });
@@ -79,8 +94,13 @@ test("refuses another vLLM version, naming both", { skip }, async () => {
   const { dir, python } = await site();
   const meta = path.join(dir, "vllm-0.15.1.dist-info/METADATA");
   await writeFile(meta, (await readFile(meta, "utf8")).replace(/^Version: 0\.15\.1$/m, "Version: 0.15.0"));
-  await assert.rejects(run("check", python), (e: unknown) =>
-    e instanceof UserError && e.exitCode === EXIT_ENV && /vLLM 0\.15\.0 is installed .* for vLLM 0\.15\.1/.test(e.message));
+  await assert.rejects(
+    run("check", python),
+    (e: unknown) =>
+      e instanceof UserError &&
+      e.exitCode === EXIT_ENV &&
+      /vLLM 0\.15\.0 is installed .* for vLLM 0\.15\.1/.test(e.message),
+  );
 });
 
 test("no vLLM and no interpreter are one-line environment errors", async () => {
@@ -88,9 +108,17 @@ test("no vLLM and no interpreter are one-line environment errors", async () => {
   const python = path.join(base, "python");
   await writeFile(python, `#!/bin/sh\nexec python3 -S "$@"\n`); // -S: no site-packages, so no vllm
   await chmod(python, 0o755);
-  await assert.rejects(run("check", python), (e: unknown) => e instanceof UserError && /vLLM is not installed for /.test(e.message));
-  await assert.rejects(run("check", path.join(base, "missing")), (e: unknown) => e instanceof UserError && /^Python not found: /.test(e.message));
-  const cli = await execa("node", [path.join(ROOT, "dist/src/cli.js"), "patch", "check", "--python", python], { reject: false });
+  await assert.rejects(
+    run("check", python),
+    (e: unknown) => e instanceof UserError && /vLLM is not installed for /.test(e.message),
+  );
+  await assert.rejects(
+    run("check", path.join(base, "missing")),
+    (e: unknown) => e instanceof UserError && /^Python not found: /.test(e.message),
+  );
+  const cli = await execa("node", [path.join(ROOT, "dist/src/cli.js"), "patch", "check", "--python", python], {
+    reject: false,
+  });
   assert.equal(cli.exitCode, 2);
   assert.equal(cli.stderr.trim().split("\n").length, 1);
   await rm(base, { recursive: true, force: true });
@@ -104,35 +132,46 @@ test("read-only site-packages maps to an environment error", () => {
   }
 });
 
-test("an install patched by another moe-prof version: check says so (1), apply replaces it, revert restores the original bytes", { skip }, async () => {
-  const { applyPatch, loadPatch } = await import("../src/patch/vllm-patch.js");
-  const { parseUnifiedDiff } = await import("../src/patch/unified-diff.js");
-  const { dir, python } = await site();
-  const before = await snapshot(dir);
-  // An older patch: another glue (one added line differs) and no edits of vllm/v1/engine/core.py.
-  const text = await readFile(PATCH, "utf8");
-  const blocks = text.split(/^(?=--- (?:a\/|\/dev\/null))/m);
-  const older = blocks
-    .filter((b) => !b.startsWith("--- a/vllm/v1/engine/core.py"))
-    .map((b) => (b.includes("+++ b/vllm/moe_prof_capture/glue.py") ? b.replace("+SHUTDOWN_WAIT_S = 3.0", "+SHUTDOWN_WAIT_S = 9.0") : b))
-    .join("");
-  assert.notEqual(older, text);
-  await applyPatch(dir, parseUnifiedDiff(older, "older.patch"));
-  assert.equal((await snapshot(dir)).get("vllm/v1/engine/core.py"), before.get("vllm/v1/engine/core.py"));
+test(
+  "an install patched by another moe-prof version: check says so (1), apply replaces it, revert restores the original bytes",
+  { skip },
+  async () => {
+    const { applyPatch, loadPatch } = await import("../src/patch/vllm-patch.js");
+    const { parseUnifiedDiff } = await import("../src/patch/unified-diff.js");
+    const { dir, python } = await site();
+    const before = await snapshot(dir);
+    // An older patch: another glue (one added line differs) and no edits of vllm/v1/engine/core.py.
+    const text = await readFile(PATCH, "utf8");
+    const blocks = text.split(/^(?=--- (?:a\/|\/dev\/null))/m);
+    const older = blocks
+      .filter((b) => !b.startsWith("--- a/vllm/v1/engine/core.py"))
+      .map((b) =>
+        b.includes("+++ b/vllm/moe_prof_capture/glue.py")
+          ? b.replace("+SHUTDOWN_WAIT_S = 3.0", "+SHUTDOWN_WAIT_S = 9.0")
+          : b,
+      )
+      .join("");
+    assert.notEqual(older, text);
+    await applyPatch(dir, parseUnifiedDiff(older, "older.patch"));
+    assert.equal((await snapshot(dir)).get("vllm/v1/engine/core.py"), before.get("vllm/v1/engine/core.py"));
 
-  const c = await run("check", python);
-  assert.equal(c.code, 1);
-  assert.match(c.lines.at(-1)!, /carries the patch of another moe-prof version \(run `moe-prof patch apply` to replace it\)$/);
-  const a = await run("apply", python);
-  assert.equal(a.code, 0);
-  assert.deepEqual(a.lines, ["removed the patch of another moe-prof version", `patched vLLM 0.15.1 in ${dir}`]);
-  assert.equal((await run("check", python)).code, 0);
-  const current = await loadPatch();
-  assert.ok(current.length > 0);
+    const c = await run("check", python);
+    assert.equal(c.code, 1);
+    assert.match(
+      c.lines.at(-1)!,
+      /carries the patch of another moe-prof version \(run `moe-prof patch apply` to replace it\)$/,
+    );
+    const a = await run("apply", python);
+    assert.equal(a.code, 0);
+    assert.deepEqual(a.lines, ["removed the patch of another moe-prof version", `patched vLLM 0.15.1 in ${dir}`]);
+    assert.equal((await run("check", python)).code, 0);
+    const current = await loadPatch();
+    assert.ok(current.length > 0);
 
-  // revert from another version's patch: the pip-installed bytes again
-  await run("revert", python);
-  await applyPatch(dir, parseUnifiedDiff(older, "older.patch"));
-  assert.equal((await run("revert", python)).code, 0);
-  assert.deepEqual(await snapshot(dir), before);
-});
+    // revert from another version's patch: the pip-installed bytes again
+    await run("revert", python);
+    await applyPatch(dir, parseUnifiedDiff(older, "older.patch"));
+    assert.equal((await run("revert", python)).code, 0);
+    assert.deepEqual(await snapshot(dir), before);
+  },
+);

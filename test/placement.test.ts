@@ -16,12 +16,21 @@ import {
 import { redundantSlots, sglangPhysicalToLogical } from "../src/analysis/placement-report.js";
 import { mulberry32, pickIds } from "./brute-force.js";
 
-const close = (a: number | null, b: number, eps = 1e-9, what = "") => assert.ok(a !== null && Math.abs(a - b) <= eps * Math.max(1, Math.abs(b)), `${what}: ${a} != ${b}`);
+const close = (a: number | null, b: number, eps = 1e-9, what = "") =>
+  assert.ok(a !== null && Math.abs(a - b) <= eps * Math.max(1, Math.abs(b)), `${what}: ${a} != ${b}`);
 
 test("contiguous is vLLM 0.15.1's linear expert map", () => {
   // determine_expert_map: base = E // G, the first E % G ranks get one more.
-  assert.deepEqual(contiguousPlacement(60, 8).experts.map((l) => l.length), [8, 8, 8, 8, 7, 7, 7, 7]);
-  assert.deepEqual(contiguousPlacement(10, 4).experts, [[0, 1, 2], [3, 4, 5], [6, 7], [8, 9]]);
+  assert.deepEqual(
+    contiguousPlacement(60, 8).experts.map((l) => l.length),
+    [8, 8, 8, 8, 7, 7, 7, 7],
+  );
+  assert.deepEqual(contiguousPlacement(10, 4).experts, [
+    [0, 1, 2],
+    [3, 4, 5],
+    [6, 7],
+    [8, 9],
+  ]);
   // When G divides E it is floor(e * G / E).
   const p = contiguousPlacement(64, 8);
   p.experts.forEach((list, g) => list.forEach((e) => assert.equal(Math.floor((e * 8) / 64), g)));
@@ -46,7 +55,14 @@ test("balanced and replicated follow the greedy definitions (random loads, ties 
     const E = 2 + Math.floor(rnd() * 14);
     const G = 1 + Math.floor(rnd() * Math.min(E, 6));
     const counts = Float64Array.from({ length: E }, () => Math.floor(rnd() * 6)); // small values: many ties
-    assert.deepEqual(balancedPlacement(counts, G).experts, plainPack([...counts].map((w, e) => ({ e, w })), G, Math.ceil(E / G)));
+    assert.deepEqual(
+      balancedPlacement(counts, G).experts,
+      plainPack(
+        [...counts].map((w, e) => ({ e, w })),
+        G,
+        Math.ceil(E / G),
+      ),
+    );
     const R = Math.floor(rnd() * 6);
     const rep = replicatedPlacement(counts, G, R);
     const r = Array(E).fill(1);
@@ -60,7 +76,13 @@ test("balanced and replicated follow the greedy definitions (random loads, ties 
     assert.deepEqual(rep.experts, plainPack(items, G, Math.ceil((E + R) / G)));
     // Loads conserve the total, whatever the policy.
     const total = counts.reduce((a, b) => a + b, 0);
-    for (const p of [rep, balancedPlacement(counts, G), contiguousPlacement(E, G)]) close(gpuLoads(p, counts).reduce((a, b) => a + b, 0), total, 1e-9, "load total");
+    for (const p of [rep, balancedPlacement(counts, G), contiguousPlacement(E, G)])
+      close(
+        gpuLoads(p, counts).reduce((a, b) => a + b, 0),
+        total,
+        1e-9,
+        "load total",
+      );
   }
 });
 
@@ -73,7 +95,9 @@ test("default redundant slots: the fewest (>= 1) that fill every GPU equally", (
 
 test("the replicated plan's SGLang map equals DeepSeek eplb.py's (numpy transcription, global policy)", async () => {
   const rnd = mulberry32(11);
-  const layers = Array.from({ length: 3 }, () => Array.from({ length: 16 }, () => 1 + Math.floor(rnd() * 100000) + rnd()));
+  const layers = Array.from({ length: 3 }, () =>
+    Array.from({ length: 16 }, () => 1 + Math.floor(rnd() * 100000) + rnd()),
+  );
   const G = 4;
   const R = 4;
   const ours = sglangPhysicalToLogical(
@@ -146,15 +170,30 @@ test("local assignments equal the per-row expectation; coact never keeps less th
     const W = new Float64Array(E * E);
     for (let a = 0; a < E; a++) for (let b = 0; b < E; b++) if (a !== b) W[a * E + b] = T[a * E + b]! + T[b * E + a]!;
     const slack = rnd() * 0.3;
-    const plans = [contiguousPlacement(E, G), balancedPlacement(counts, G), replicatedPlacement(counts, G, Math.floor(rnd() * 4)), coactPlacement(counts, W, G, slack)];
+    const plans = [
+      contiguousPlacement(E, G),
+      balancedPlacement(counts, G),
+      replicatedPlacement(counts, G, Math.floor(rnd() * 4)),
+      coactPlacement(counts, W, G, slack),
+    ];
     for (const p of plans) {
       const want = rows.reduce((s, ids, i) => s + plainRowLocal(p, ids, tops[i]!), 0);
       close(localAssignments(p, T, rows.length), want, 1e-9, "local");
     }
     const [, bal, , co] = plans as [Placement, Placement, Placement, Placement];
-    assert.ok(localAssignments(co, T, rows.length) >= localAssignments(bal, T, rows.length), "coact starts from balanced and only improves");
-    assert.deepEqual(co.experts.map((l) => l.length).sort(), bal.experts.map((l) => l.length).sort(), "same slots per GPU");
-    assert.deepEqual(co.experts.flat().sort((a, b) => a - b), Array.from({ length: E }, (_, e) => e));
+    assert.ok(
+      localAssignments(co, T, rows.length) >= localAssignments(bal, T, rows.length),
+      "coact starts from balanced and only improves",
+    );
+    assert.deepEqual(
+      co.experts.map((l) => l.length).sort(),
+      bal.experts.map((l) => l.length).sort(),
+      "same slots per GPU",
+    );
+    assert.deepEqual(
+      co.experts.flat().sort((a, b) => a - b),
+      Array.from({ length: E }, (_, e) => e),
+    );
     const mean = counts.reduce((a, b) => a + b, 0) / G;
     const balLoads = gpuLoads(bal, counts);
     const coLoads = [...gpuLoads(co, counts)].sort((a, b) => a - b);

@@ -18,7 +18,11 @@ test("prefix_caching true: valid, and hist's summary and text say what it means"
   const r = spawnSync(process.execPath, [CLI, "hist", log, "--out", out], { encoding: "utf8" });
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /prefix caching was on: prompt positions served from the cache have no rows/);
-  const s = readJson(path.join(out, "summary.json")) as { prefix_caching: boolean; notes: string[]; per_request: { min_token_idx: number }[] };
+  const s = readJson(path.join(out, "summary.json")) as {
+    prefix_caching: boolean;
+    notes: string[];
+    per_request: { min_token_idx: number }[];
+  };
   assert.equal(s.prefix_caching, true);
   assert.equal(s.per_request[0]!.min_token_idx, 16);
   assert.ok(s.notes.some((n) => n.startsWith("prefix caching was on")));

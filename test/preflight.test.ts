@@ -33,11 +33,16 @@ const msg = (check: () => void) => {
 test("the facts recorded on the H100 pass the hf checks", () => {
   assert.doesNotThrow(() => checkTorchCuda(h100));
   assert.doesNotThrow(() => checkTransformers(h100));
-  assert.doesNotThrow(() => checkGpuMemory(h100, { engine: "hf", gpuMemoryUtilization: 0.9, tensorParallelSize: 1, weightBytes: 28.6e9 }));
+  assert.doesNotThrow(() =>
+    checkGpuMemory(h100, { engine: "hf", gpuMemoryUtilization: 0.9, tensorParallelSize: 1, weightBytes: 28.6e9 }),
+  );
 });
 
 test("no torch, no GPU: each one line with the fix", () => {
-  assert.match(msg(() => checkTorchCuda(facts({ torch: null }))), /^torch is not installed for .*python3: run `moe-prof setup`/);
+  assert.match(
+    msg(() => checkTorchCuda(facts({ torch: null }))),
+    /^torch is not installed for .*python3: run `moe-prof setup`/,
+  );
   assert.match(
     msg(() => checkTorchCuda(facts({ cuda: { available: false, devices: [] } }))),
     /^no CUDA GPU is visible to torch 2\.11\.0 in .*: moe-prof run needs an NVIDIA GPU; check nvidia-smi and CUDA_VISIBLE_DEVICES$/,
@@ -45,20 +50,42 @@ test("no torch, no GPU: each one line with the fix", () => {
 });
 
 test("vLLM missing or another version: names both versions and the fix", () => {
-  assert.match(msg(() => checkVllmVersion(h100)), /^vLLM is not installed for .*: run `moe-prof setup`, or use --engine hf/);
-  assert.match(msg(() => checkVllmVersion(facts({ vllm: "0.16.0" }))), /^vLLM 0\.16\.0 is installed for .*, but moe-prof's patch is made for vLLM 0\.15\.1/);
+  assert.match(
+    msg(() => checkVllmVersion(h100)),
+    /^vLLM is not installed for .*: run `moe-prof setup`, or use --engine hf/,
+  );
+  assert.match(
+    msg(() => checkVllmVersion(facts({ vllm: "0.16.0" }))),
+    /^vLLM 0\.16\.0 is installed for .*, but moe-prof's patch is made for vLLM 0\.15\.1/,
+  );
   assert.doesNotThrow(() => checkVllmVersion(facts({ vllm: "0.15.1" })));
 });
 
 test("GPU memory: vLLM needs utilization x total free; hf the weights plus room", () => {
-  const busy = facts({ cuda: { available: true, devices: [{ index: 0, name: "H100", free_bytes: 40 * GiB, total_bytes: 80 * GiB }] } });
+  const busy = facts({
+    cuda: { available: true, devices: [{ index: 0, name: "H100", free_bytes: 40 * GiB, total_bytes: 80 * GiB }] },
+  });
   assert.match(
-    msg(() => checkGpuMemory(busy, { engine: "vllm", gpuMemoryUtilization: 0.9, tensorParallelSize: 1, weightBytes: null })),
+    msg(() =>
+      checkGpuMemory(busy, { engine: "vllm", gpuMemoryUtilization: 0.9, tensorParallelSize: 1, weightBytes: null }),
+    ),
     /^GPU 0 \(H100\) has 40\.0 GiB free of 80\.0 GiB; vLLM needs 72\.0 GiB for --gpu-memory-utilization 0\.9: free the GPU or lower/,
   );
-  assert.doesNotThrow(() => checkGpuMemory(busy, { engine: "vllm", gpuMemoryUtilization: 0.45, tensorParallelSize: 1, weightBytes: null }));
-  assert.match(msg(() => checkGpuMemory(busy, { engine: "hf", gpuMemoryUtilization: 0.9, tensorParallelSize: 1, weightBytes: 40 * GiB })), /needs about 48\.0 GiB/);
-  assert.match(msg(() => checkGpuMemory(busy, { engine: "vllm", gpuMemoryUtilization: 0.5, tensorParallelSize: 2, weightBytes: null })), /needs 2 GPUs; torch sees 1/);
+  assert.doesNotThrow(() =>
+    checkGpuMemory(busy, { engine: "vllm", gpuMemoryUtilization: 0.45, tensorParallelSize: 1, weightBytes: null }),
+  );
+  assert.match(
+    msg(() =>
+      checkGpuMemory(busy, { engine: "hf", gpuMemoryUtilization: 0.9, tensorParallelSize: 1, weightBytes: 40 * GiB }),
+    ),
+    /needs about 48\.0 GiB/,
+  );
+  assert.match(
+    msg(() =>
+      checkGpuMemory(busy, { engine: "vllm", gpuMemoryUtilization: 0.5, tensorParallelSize: 2, weightBytes: null }),
+    ),
+    /needs 2 GPUs; torch sees 1/,
+  );
 });
 
 test("Qwen1.5-MoE-A2.7B's config has 14.3B parameters (its model card's figure)", () => {
@@ -70,13 +97,18 @@ test("Qwen1.5-MoE-A2.7B's config has 14.3B parameters (its model card's figure)"
 });
 
 test("preflight: which named checks a run gets, in order (vLLM on a GPU: all; hf on the CPU: transformers only)", () => {
-  const names = (cfg: Partial<RunConfig>) => PREFLIGHT_CHECKS.filter((c) => c.applies(cfg as RunConfig)).map((c) => c.name);
+  const names = (cfg: Partial<RunConfig>) =>
+    PREFLIGHT_CHECKS.filter((c) => c.applies(cfg as RunConfig)).map((c) => c.name);
   assert.deepEqual(names({ engine: "vllm", device: "cuda" }), [
     "torch sees a CUDA GPU",
     "vLLM 0.15.1 is installed",
     "enough free GPU memory",
     "the moe-prof patch is applied to vLLM",
   ]);
-  assert.deepEqual(names({ engine: "hf", device: "cuda" }), ["torch sees a CUDA GPU", "transformers and torch are installed", "enough free GPU memory"]);
+  assert.deepEqual(names({ engine: "hf", device: "cuda" }), [
+    "torch sees a CUDA GPU",
+    "transformers and torch are installed",
+    "enough free GPU memory",
+  ]);
   assert.deepEqual(names({ engine: "hf", device: "cpu" }), ["transformers and torch are installed"]);
 });

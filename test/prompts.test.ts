@@ -22,19 +22,34 @@ test("default prompts: the first 25 questions", async () => {
 });
 
 test("GSM8K lines are checked with file:line:field", () => {
-  fails(() => parseGsm8k('{"question":"a"}\n{"answer":"b"}\n', "g.jsonl", 2), "g.jsonl:2: question: expected a non-empty string");
+  fails(
+    () => parseGsm8k('{"question":"a"}\n{"answer":"b"}\n', "g.jsonl", 2),
+    "g.jsonl:2: question: expected a non-empty string",
+  );
   fails(() => parseGsm8k('{"question":"a"}\n{oops\n', "g.jsonl", 2), "g.jsonl:2: not valid JSON");
   fails(() => parseGsm8k('{"question":"a"}\n', "g.jsonl", 3), "--num-prompts 3: g.jsonl has only 1 question");
-  assert.throws(() => parseGsm8k('{"question":"a"}\n', "g.jsonl", 3), (e: unknown) => e instanceof UserError && e.exitCode === 2, "a usage error");
+  assert.throws(
+    () => parseGsm8k('{"question":"a"}\n', "g.jsonl", 3),
+    (e: unknown) => e instanceof UserError && e.exitCode === 2,
+    "a usage error",
+  );
 });
 
 test("prompts files: text lines, JSONL strings and objects", () => {
   assert.deepEqual(parsePromptsFile("one\r\n\ntwo\nthree\n", "p.txt", 2), ["one", "two"]);
-  assert.deepEqual(
-    parsePromptsFile('"a"\n{"prompt":"b"}\n{"question":"c"}\n{"text":"d"}\n', "p.jsonl", 10),
-    ["a", "b", "c", "d"],
+  assert.deepEqual(parsePromptsFile('"a"\n{"prompt":"b"}\n{"question":"c"}\n{"text":"d"}\n', "p.jsonl", 10), [
+    "a",
+    "b",
+    "c",
+    "d",
+  ]);
+  fails(
+    () => parsePromptsFile('{"q":1}\n', "p.jsonl", 5),
+    "p.jsonl:1: prompt|question|text: expected a JSON string or an object with a string prompt, question or text",
   );
-  fails(() => parsePromptsFile('{"q":1}\n', "p.jsonl", 5), "p.jsonl:1: prompt|question|text: expected a JSON string or an object with a string prompt, question or text");
   fails(() => parsePromptsFile("\n\n", "p.txt", 5), "p.txt: contains no prompts");
-  fails(() => parsePromptsFile('"a"\n[1\n', "p.jsonl", 5), "p.jsonl:2: not valid JSON (a .jsonl prompts file needs one JSON value per line)");
+  fails(
+    () => parsePromptsFile('"a"\n[1\n', "p.jsonl", 5),
+    "p.jsonl:2: not valid JSON (a .jsonl prompts file needs one JSON value per line)",
+  );
 });

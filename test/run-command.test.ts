@@ -14,14 +14,37 @@ const cli = path.join(root, "dist", "src", "cli.js");
 const standIn = path.join(root, "test", "stand-ins", "replay-python");
 const replayDir = path.join(root, "fixtures", "recorded", "hf-smoke-h100");
 const runArgs = (out: string) => [
-  cli, "run", "--engine", "hf", "--random-weights", "--config", path.join(root, "fixtures/models/qwen1.5-moe-a2.7b"),
-  "--num-prompts", "4", "--max-tokens", "16", "--deterministic", "--python", standIn, "--out", out,
+  cli,
+  "run",
+  "--engine",
+  "hf",
+  "--random-weights",
+  "--config",
+  path.join(root, "fixtures/models/qwen1.5-moe-a2.7b"),
+  "--num-prompts",
+  "4",
+  "--max-tokens",
+  "16",
+  "--deterministic",
+  "--python",
+  standIn,
+  "--out",
+  out,
 ];
 
-interface Ran { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }
+interface Ran {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
 
 /** Runs the CLI; `poll`, if given, is called every 50 ms with the child until it exits. */
-function runCli(args: string[], env: Record<string, string>, poll?: (child: ReturnType<typeof spawn>) => void): Promise<Ran> {
+function runCli(
+  args: string[],
+  env: Record<string, string>,
+  poll?: (child: ReturnType<typeof spawn>) => void,
+): Promise<Ran> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, args, { env: { ...process.env, MOE_PROF_REPLAY_DIR: replayDir, ...env } });
     let stdout = "";
@@ -44,7 +67,14 @@ test("a run publishes a complete result directory with checked routes, timing an
   const r = await runCli(runArgs(out), {});
   assert.equal(r.code, 0, r.stderr);
   assert.ok(!existsSync(`${out}.partial`));
-  for (const f of ["moe_routes.jsonl", "expert_hist.png", "expert_heatmap.png", "summary.json", "timing.json", "passes.json"])
+  for (const f of [
+    "moe_routes.jsonl",
+    "expert_hist.png",
+    "expert_heatmap.png",
+    "summary.json",
+    "timing.json",
+    "passes.json",
+  ])
     assert.ok(existsSync(path.join(out, f)), f);
   const png = readFileSync(path.join(out, "expert_hist.png"));
   assert.equal(png.subarray(1, 4).toString(), "PNG");
@@ -78,7 +108,10 @@ test("a worker killed mid-pass: exit 1, one line naming the signal, only <out>.p
   assert.ok(!existsSync(out));
   assert.ok(existsSync(`${out}.partial`));
   const last = r.stderr.trim().split("\n").pop()!;
-  assert.match(last, /^moe-prof: log worker was killed by SIGKILL before reporting a result \(see .*worker-log-1\.log\) \[unfinished run kept in .*res\.partial\]$/);
+  assert.match(
+    last,
+    /^moe-prof: log worker was killed by SIGKILL before reporting a result \(see .*worker-log-1\.log\) \[unfinished run kept in .*res\.partial\]$/,
+  );
   assert.doesNotMatch(r.stderr, /\n\s+at /); // no stack trace
 });
 
@@ -87,12 +120,16 @@ test("Ctrl-C mid-pass ends the worker's whole process group and exits 130", asyn
   const out = path.join(dir, "res");
   const pidFile = path.join(dir, "child.pid");
   let sent = false;
-  const r = await runCli(runArgs(out), { MOE_PROF_REPLAY_FAULT: "hang-after:4", MOE_PROF_REPLAY_CHILD_PID_FILE: pidFile }, (child) => {
-    if (!sent && existsSync(pidFile)) {
-      sent = true;
-      child.kill("SIGINT");
-    }
-  });
+  const r = await runCli(
+    runArgs(out),
+    { MOE_PROF_REPLAY_FAULT: "hang-after:4", MOE_PROF_REPLAY_CHILD_PID_FILE: pidFile },
+    (child) => {
+      if (!sent && existsSync(pidFile)) {
+        sent = true;
+        child.kill("SIGINT");
+      }
+    },
+  );
   // The stand-in writes the pid file once its child runs, then hangs for 300 s.
   assert.ok(sent, `never reached the hang: ${r.stderr}`);
   assert.equal(r.code, 130, r.stderr);

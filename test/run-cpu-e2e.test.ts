@@ -12,51 +12,90 @@ import { CLI, ROOT, tempDir, venvPython } from "./helpers.js";
 const python = venvPython();
 const skip = python === null ? "no venv Python (run `moe-prof setup`); CI runs this test" : false;
 const args = (out: string, ...more: string[]) => [
-  CLI, "run", "--engine", "hf", "--device", "cpu", "--random-weights",
-  "--config", path.join(ROOT, "fixtures/models/tiny-qwen2-moe"), "--tokenizer", path.join(ROOT, "fixtures/models/qwen1.5-moe-a2.7b"),
-  "--num-prompts", "4", "--max-tokens", "12", "--python", python ?? "", "--out", out, ...more,
+  CLI,
+  "run",
+  "--engine",
+  "hf",
+  "--device",
+  "cpu",
+  "--random-weights",
+  "--config",
+  path.join(ROOT, "fixtures/models/tiny-qwen2-moe"),
+  "--tokenizer",
+  path.join(ROOT, "fixtures/models/qwen1.5-moe-a2.7b"),
+  "--num-prompts",
+  "4",
+  "--max-tokens",
+  "12",
+  "--python",
+  python ?? "",
+  "--out",
+  out,
+  ...more,
 ];
 const json = (f: string) => JSON.parse(readFileSync(f, "utf8"));
 
-test("a real run on the CPU: complete result directory, valid log, conservation, identical passes", { skip, timeout: 900_000 }, () => {
-  const out = path.join(tempDir(), "res");
-  const r = spawnSync(process.execPath, args(out, "--deterministic", "--log-format", "both"), { encoding: "utf8", timeout: 900_000 });
-  assert.equal(r.status, 0, r.stderr);
-  assert.ok(!existsSync(`${out}.partial`));
-  for (const f of ["moe_routes.jsonl", "expert_hist.png", "expert_heatmap.png", "summary.json", "timing.json", "passes.json"])
-    assert.ok(existsSync(path.join(out, f)), f);
-  const v = spawnSync(process.execPath, [CLI, "validate", path.join(out, "moe_routes.jsonl")], { encoding: "utf8" });
-  assert.equal(v.status, 0, v.stderr);
-  const meta = JSON.parse(readFileSync(path.join(out, "moe_routes.jsonl"), "utf8").split("\n", 1)[0]!);
-  assert.equal(meta.engine, "hf");
-  assert.deepEqual(meta.layers_logged, [0, 2, 3]); // layer 1 is dense (mlp_only_layers)
-  assert.equal(meta.top_k, 2);
-  assert.equal(meta.num_experts, 8);
-  assert.match(meta.device, /^cpu/);
-  assert.equal(meta.prefix_caching, false);
-  const summary = json(path.join(out, "summary.json"));
-  const c = summary.run.conservation[0];
-  assert.equal(c.ok, true, c.violations.join("; "));
-  assert.equal(summary.rows, c.expected_rows_per_layer * 3);
-  assert.equal(summary.run.output_agreement[0].identical, 4);
-  const passes = json(path.join(out, "passes.json"));
-  assert.equal(passes[1].capture.rows_written, c.expected_rows_per_layer);
-  assert.equal(passes[1].capture.writer_stalls, 0);
-  assert.match(r.stdout, /conservation: ok, \d+ rows per layer x 3 layers for 4 requests/);
-  // --log-format both: the capture's Parquet file beside the JSONL, with the same analysis
-  const pq = path.join(out, "moe_routes.parquet");
-  assert.ok(existsSync(pq));
-  const a = spawnSync(process.execPath, [CLI, "hist", path.join(out, "moe_routes.jsonl"), "--out", tempDir(), "--json"], { encoding: "utf8" });
-  const b = spawnSync(process.execPath, [CLI, "hist", pq, "--out", tempDir(), "--json"], { encoding: "utf8" });
-  assert.equal(b.status, 0, b.stderr);
-  assert.deepEqual({ ...JSON.parse(b.stdout), source: null }, { ...JSON.parse(a.stdout), source: null });
-});
+test(
+  "a real run on the CPU: complete result directory, valid log, conservation, identical passes",
+  { skip, timeout: 900_000 },
+  () => {
+    const out = path.join(tempDir(), "res");
+    const r = spawnSync(process.execPath, args(out, "--deterministic", "--log-format", "both"), {
+      encoding: "utf8",
+      timeout: 900_000,
+    });
+    assert.equal(r.status, 0, r.stderr);
+    assert.ok(!existsSync(`${out}.partial`));
+    for (const f of [
+      "moe_routes.jsonl",
+      "expert_hist.png",
+      "expert_heatmap.png",
+      "summary.json",
+      "timing.json",
+      "passes.json",
+    ])
+      assert.ok(existsSync(path.join(out, f)), f);
+    const v = spawnSync(process.execPath, [CLI, "validate", path.join(out, "moe_routes.jsonl")], { encoding: "utf8" });
+    assert.equal(v.status, 0, v.stderr);
+    const meta = JSON.parse(readFileSync(path.join(out, "moe_routes.jsonl"), "utf8").split("\n", 1)[0]!);
+    assert.equal(meta.engine, "hf");
+    assert.deepEqual(meta.layers_logged, [0, 2, 3]); // layer 1 is dense (mlp_only_layers)
+    assert.equal(meta.top_k, 2);
+    assert.equal(meta.num_experts, 8);
+    assert.match(meta.device, /^cpu/);
+    assert.equal(meta.prefix_caching, false);
+    const summary = json(path.join(out, "summary.json"));
+    const c = summary.run.conservation[0];
+    assert.equal(c.ok, true, c.violations.join("; "));
+    assert.equal(summary.rows, c.expected_rows_per_layer * 3);
+    assert.equal(summary.run.output_agreement[0].identical, 4);
+    const passes = json(path.join(out, "passes.json"));
+    assert.equal(passes[1].capture.rows_written, c.expected_rows_per_layer);
+    assert.equal(passes[1].capture.writer_stalls, 0);
+    assert.match(r.stdout, /conservation: ok, \d+ rows per layer x 3 layers for 4 requests/);
+    // --log-format both: the capture's Parquet file beside the JSONL, with the same analysis
+    const pq = path.join(out, "moe_routes.parquet");
+    assert.ok(existsSync(pq));
+    const a = spawnSync(
+      process.execPath,
+      [CLI, "hist", path.join(out, "moe_routes.jsonl"), "--out", tempDir(), "--json"],
+      { encoding: "utf8" },
+    );
+    const b = spawnSync(process.execPath, [CLI, "hist", pq, "--out", tempDir(), "--json"], { encoding: "utf8" });
+    assert.equal(b.status, 0, b.stderr);
+    assert.deepEqual({ ...JSON.parse(b.stdout), source: null }, { ...JSON.parse(a.stdout), source: null });
+  },
+);
 
-test("--layers naming a dense layer is refused by the worker before the model loads", { skip, timeout: 300_000 }, () => {
-  const out = path.join(tempDir(), "res");
-  const r = spawnSync(process.execPath, args(out, "--layers", "0-1"), { encoding: "utf8", timeout: 300_000 });
-  assert.equal(r.status, 1);
-  const last = r.stderr.trim().split("\n").pop()!;
-  assert.match(last, /--layers 0-1: layers 1 are not MoE layers of this model \(its MoE layers: 0,2-3\)/);
-  assert.doesNotMatch(r.stdout + r.stderr, /model loaded/);
-});
+test(
+  "--layers naming a dense layer is refused by the worker before the model loads",
+  { skip, timeout: 300_000 },
+  () => {
+    const out = path.join(tempDir(), "res");
+    const r = spawnSync(process.execPath, args(out, "--layers", "0-1"), { encoding: "utf8", timeout: 300_000 });
+    assert.equal(r.status, 1);
+    const last = r.stderr.trim().split("\n").pop()!;
+    assert.match(last, /--layers 0-1: layers 1 are not MoE layers of this model \(its MoE layers: 0,2-3\)/);
+    assert.doesNotMatch(r.stdout + r.stderr, /model loaded/);
+  },
+);

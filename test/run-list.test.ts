@@ -30,7 +30,10 @@ function check(list: RunList, model: Set<number>, what: string): void {
   assert.equal(list.runs, runs.length / 2, what);
   assert.equal(list.min, runs.length ? runs[0] : -1);
   assert.equal(list.max, runs.length ? runs[runs.length - 1] : -1);
-  assert.ok(list.capacity >= list.runs && list.capacity <= 2 * list.runs + 256, `${what}: capacity ${list.capacity} for ${list.runs} runs`);
+  assert.ok(
+    list.capacity >= list.runs && list.capacity <= 2 * list.runs + 256,
+    `${what}: capacity ${list.capacity} for ${list.runs} runs`,
+  );
 }
 
 test("points and ranges in random, ascending and descending order, with and without gaps, match a Set", () => {

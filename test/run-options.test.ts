@@ -76,7 +76,8 @@ const message = (raw: Record<string, unknown>): string => {
 for (const [key, flag, outOfRange, rangeMessage] of NUMERIC) {
   test(`${flag}: a value that is not a number, or out of range, is named and quoted`, () => {
     const kind = key === "temperature" || key === "gpuMemoryUtilization" ? "a number" : "an integer";
-    for (const bad of ["abc", "", " ", "0x10", "1,5", "Infinity", "NaN"]) assert.equal(message({ [key]: bad }), `${flag}: must be ${kind}, got ${JSON.stringify(bad)}`);
+    for (const bad of ["abc", "", " ", "0x10", "1,5", "Infinity", "NaN"])
+      assert.equal(message({ [key]: bad }), `${flag}: must be ${kind}, got ${JSON.stringify(bad)}`);
     assert.ok(message({ [key]: outOfRange }).startsWith(`${flag}: ${rangeMessage}`), message({ [key]: outOfRange }));
     assert.ok(message({ [key]: outOfRange }).endsWith(`, got "${outOfRange}"`));
     if (kind === "an integer") assert.equal(message({ [key]: "2.5" }), `${flag}: must be an integer, got "2.5"`);
@@ -84,7 +85,13 @@ for (const [key, flag, outOfRange, rangeMessage] of NUMERIC) {
 }
 
 test("numeric options read decimal text: signs, spaces around, exponents", () => {
-  const c = resolve({ temperature: " 0.7 ", maxTokens: "1e3", seed: "+7", gpuMemoryUtilization: ".5", maxModelLen: "4096" });
+  const c = resolve({
+    temperature: " 0.7 ",
+    maxTokens: "1e3",
+    seed: "+7",
+    gpuMemoryUtilization: ".5",
+    maxModelLen: "4096",
+  });
   assert.equal(c.temperature, 0.7);
   assert.equal(c.maxTokens, 1000);
   assert.equal(c.seed, 7);
@@ -93,9 +100,11 @@ test("numeric options read decimal text: signs, spaces around, exponents", () =>
   assert.equal(message({ maxTokens: "1e20" }), `--max-tokens: must be at most 9007199254740991, got "1e20"`);
 });
 
-test("the table above holds every numeric option of run (every option that reads \"1\" or \"16\" as a number)", () => {
+test('the table above holds every numeric option of run (every option that reads "1" or "16" as a number)', () => {
   const numeric = Object.entries(runOptionsSchema.shape)
-    .filter(([, schema]) => ["1", "16"].some((v) => typeof (schema.safeParse(v) as { data?: unknown }).data === "number"))
+    .filter(([, schema]) =>
+      ["1", "16"].some((v) => typeof (schema.safeParse(v) as { data?: unknown }).data === "number"),
+    )
     .map(([key]) => key);
   assert.deepEqual(numeric.sort(), NUMERIC.map(([k]) => k).sort());
 });
@@ -103,7 +112,9 @@ test("the table above holds every numeric option of run (every option that reads
 test("the CLI: --temperature abc is one line naming the option, exit 2", async () => {
   const { execa } = await import("execa");
   const { CLI } = await import("./helpers.js");
-  const r = await execa(process.execPath, [CLI, "run", "--temperature", "abc", "--python", "/nonexistent/python"], { reject: false });
+  const r = await execa(process.execPath, [CLI, "run", "--temperature", "abc", "--python", "/nonexistent/python"], {
+    reject: false,
+  });
   assert.equal(r.exitCode, 2);
   assert.equal(r.stderr, 'moe-prof: --temperature: must be a number, got "abc"');
 });
@@ -123,9 +134,15 @@ test("run directory problems are one line with exit 2, not an internal error", a
   writeFileSync(file, "x");
   assert.throws(
     () => createRunDir(path.join(file, "run")),
-    (e: unknown) => e instanceof UserError && e.exitCode === 2 && /^--out .*a-file\/run: cannot create the run directory \(ENOTDIR\)$/.test(e.message),
+    (e: unknown) =>
+      e instanceof UserError &&
+      e.exitCode === 2 &&
+      /^--out .*a-file\/run: cannot create the run directory \(ENOTDIR\)$/.test(e.message),
   );
-  assert.throws(() => createRunDir(file), (e: unknown) => e instanceof UserError && e.exitCode === 2);
+  assert.throws(
+    () => createRunDir(file),
+    (e: unknown) => e instanceof UserError && e.exitCode === 2,
+  );
   const ok = createRunDir(path.join(dir, "fresh"));
   assert.equal(ok.work, path.join(dir, "fresh.partial"));
 });
@@ -139,6 +156,9 @@ test("a Python whose preflight output is not the probe's JSON: one line, exit 2"
   chmodSync(py, 0o755);
   await assert.rejects(
     probePython(py),
-    (e: unknown) => e instanceof UserError && e.exitCode === 2 && e.message.startsWith(`${py}: unexpected preflight probe output: welcome`),
+    (e: unknown) =>
+      e instanceof UserError &&
+      e.exitCode === 2 &&
+      e.message.startsWith(`${py}: unexpected preflight probe output: welcome`),
   );
 });

@@ -12,13 +12,20 @@ import type { HistSummary } from "../src/analysis/summary.js";
 
 const LOG = path.join(FIXTURES, "seed-layout.jsonl");
 const cli = (args: string[]) => execa(process.execPath, [CLI, ...args], { reject: false, timeout: 60_000 });
-const HINT = "this looks like the original capture's layout (one req_id for every row, token_idx restarting at 0 each engine step): analyse it with `moe-prof hist --as-batches`";
+const HINT =
+  "this looks like the original capture's layout (one req_id for every row, token_idx restarting at 0 each engine step): analyse it with `moe-prof hist --as-batches`";
 
 test("validate and hist name the old layout in one line at the first collision", async () => {
-  for (const args of [["validate", LOG], ["hist", LOG, "--out", tempDir()]]) {
+  for (const args of [
+    ["validate", LOG],
+    ["hist", LOG, "--out", tempDir()],
+  ]) {
     const r = await cli(args);
     assert.equal(r.exitCode, 1);
-    assert.equal(r.stderr, `moe-prof: ${LOG}:8: duplicate row: req_id "r0", token_idx 0, layer 0 already seen; ${HINT}`);
+    assert.equal(
+      r.stderr,
+      `moe-prof: ${LOG}:8: duplicate row: req_id "r0", token_idx 0, layer 0 already seen; ${HINT}`,
+    );
   }
 });
 
@@ -43,13 +50,22 @@ test("hist --as-batches counts every row as written, labelled, with no per-reque
   assert.equal(s.requests, null);
   assert.deepEqual(s.per_request, []);
   // layer 0 rows {0,1} {2,3} {0,2} {0,1} {3,2} {0,3}; layer 3 {1,0} {3,0} {1,3} {3,1} {3,1} {2,1}
-  assert.deepEqual(s.layers.map((l) => l.counts), [[4, 2, 3, 3], [2, 5, 1, 4]]);
+  assert.deepEqual(
+    s.layers.map((l) => l.counts),
+    [
+      [4, 2, 3, 3],
+      [2, 5, 1, 4],
+    ],
+  );
   assert.deepEqual(s.overall.counts, [6, 7, 4, 7]);
   assert.deepEqual([s.overall.top1_repetition.pairs, s.overall.top1_repetition.rate], [0, null]);
   assert.ok(s.notes.some((n) => /^--as-batches: rows counted as written and grouped into 3 batches/.test(n)));
 
   const human = await cli(["hist", LOG, "--as-batches", "--out", out]);
-  assert.match(human.stdout, /^seed-layout\.jsonl: 12 rows, in 3 batches \(--as-batches: req_id\/token_idx do not identify requests\), 2 layers logged/);
+  assert.match(
+    human.stdout,
+    /^seed-layout\.jsonl: 12 rows, in 3 batches \(--as-batches: req_id\/token_idx do not identify requests\), 2 layers logged/,
+  );
   assert.match(human.stdout, /top-1 repetition between consecutive tokens: not computed \(rows grouped as batches\)/);
 });
 
@@ -60,7 +76,10 @@ test("--as-batches still applies the whole-file rules: a row lost from one layer
   await import("node:fs").then((fs) => fs.writeFileSync(file, lines.join("\n") + "\n"));
   const r = await cli(["hist", file, "--as-batches", "--out", tempDir()]);
   assert.equal(r.exitCode, 1);
-  assert.equal(r.stderr, `moe-prof: ${file}: layer 0: missing row req_id "r0#batch1", token_idx 1, present in other layers`);
+  assert.equal(
+    r.stderr,
+    `moe-prof: ${file}: layer 0: missing row req_id "r0#batch1", token_idx 1, present in other layers`,
+  );
 });
 
 test("--lenient on the old layout: the dropped share is in the headline, the pictures' data and summary.json", async () => {

@@ -43,5 +43,6 @@ test("--version and --help answer (the lazy imports broke nothing)", () => {
   assert.match(v.stdout, /^\d+\.\d+\.\d+\n$/);
   const h = spawnSync(process.execPath, [CLI, "--help"], { encoding: "utf8" });
   assert.equal(h.status, 0);
-  for (const c of ["run", "hist", "validate", "cache", "place", "export", "compare", "patch", "setup"]) assert.match(h.stdout, new RegExp(`\\n  ${c}\\b`));
+  for (const c of ["run", "hist", "validate", "cache", "place", "export", "compare", "patch", "setup"])
+    assert.match(h.stdout, new RegExp(`\\n  ${c}\\b`));
 });

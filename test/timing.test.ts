@@ -21,14 +21,24 @@ test("median", () => {
 });
 
 test("timing.json: medians per pass kind and log/no-log ratios", () => {
-  const t = buildTiming([rec("no_log", 1, 10), rec("log", 1, 10.1), rec("no_log", 2, 9), rec("log", 2, 50), rec("no_log", 3, 11), rec("log", 3, 10.2)], {
-    engine: "hf",
-  });
+  const t = buildTiming(
+    [
+      rec("no_log", 1, 10),
+      rec("log", 1, 10.1),
+      rec("no_log", 2, 9),
+      rec("log", 2, 50),
+      rec("no_log", 3, 11),
+      rec("log", 3, 10.2),
+    ],
+    {
+      engine: "hf",
+    },
+  );
   assert.equal(t.no_log.generate_s, 10);
   assert.equal(t.log.generate_s, 10.2);
   assert.equal(t.no_log.tokens_per_s, 100);
   assert.equal(t.log.tokens_per_s, Number((1000 / 10.2).toFixed(2)));
-  assert.equal(t.overhead.tokens_per_s_ratio, Number(((1000 / 10.2) / 100).toFixed(4)));
+  assert.equal(t.overhead.tokens_per_s_ratio, Number((1000 / 10.2 / 100).toFixed(4)));
   assert.equal(t.overhead.generate_s_ratio, 1.02);
   assert.equal(t.overhead.repeats, 3);
   assert.deepEqual(t.overhead.paired_tokens_per_s_ratios, [0.9901, 0.18, 1.0784]);

@@ -6,20 +6,29 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import path from "node:path";
 import { execa } from "execa";
-import { mutualInformationBits, expectedMutualInformationBits, dependence, jsDivergenceBits } from "../src/analysis/info-theory.js";
+import {
+  mutualInformationBits,
+  expectedMutualInformationBits,
+  dependence,
+  jsDivergenceBits,
+} from "../src/analysis/info-theory.js";
 import type { HistSummary } from "../src/analysis/summary.js";
 import { analyseRoutesFile, analyseInParallel } from "../src/log-scan/analyse-routes.js";
 import { CLI, tempDir, writeLog } from "./helpers.js";
 import { parseLog, randomLog, top1, mulberry32 } from "./brute-force.js";
 
-const close = (a: number | null, b: number, eps = 1e-9) => assert.ok(a !== null && Math.abs(a - b) <= eps, `${a} != ${b}`);
+const close = (a: number | null, b: number, eps = 1e-9) =>
+  assert.ok(a !== null && Math.abs(a - b) <= eps, `${a} != ${b}`);
 
 test("mutual information and JS divergence by hand", () => {
   // Perfect dependence on 2x2 uniform: 1 bit; independence: 0.
   close(mutualInformationBits({ counts: [5, 0, 0, 5], rows: 2, cols: 2 }), 1);
   close(mutualInformationBits({ counts: [2, 2, 3, 3], rows: 2, cols: 2 }), 0);
   // p = [[.5, 0], [.25, .25]]: I = .5 log2(.5/(.5*.75)) + .25 log2(.25/(.5*.75)) + .25 log2(.25/(.5*.25))
-  close(mutualInformationBits({ counts: [2, 0, 1, 1], rows: 2, cols: 2 }), 0.5 * Math.log2(4 / 3) + 0.25 * Math.log2(2 / 3) + 0.25);
+  close(
+    mutualInformationBits({ counts: [2, 0, 1, 1], rows: 2, cols: 2 }),
+    0.5 * Math.log2(4 / 3) + 0.25 * Math.log2(2 / 3) + 0.25,
+  );
   close(jsDivergenceBits([1, 2, 3], [2, 4, 6]), 0);
   close(jsDivergenceBits([1, 0], [0, 1]), 1);
   // p = [1, 0], q = [.5, .5]: m = [.75, .25]; H(m) - (0 + 1)/2
@@ -112,7 +121,10 @@ test("hist layer_transitions equal direct counting, in either row order, and the
       continue;
     }
     const t = summary.layer_transitions!;
-    assert.deepEqual(t.pairs.map((p) => `${p.from_layer}->${p.to_layer}`), [...want.keys()]);
+    assert.deepEqual(
+      t.pairs.map((p) => `${p.from_layer}->${p.to_layer}`),
+      [...want.keys()],
+    );
     for (const p of t.pairs) {
       const m = want.get(`${p.from_layer}->${p.to_layer}`)!;
       assert.deepEqual(p.matrix, m);
@@ -127,7 +139,9 @@ test("hist layer_transitions equal direct counting, in either row order, and the
         p.top.map((t) => [t.from, t.to, t.tokens]),
         cells.slice(0, 10).map((c) => [c.from, c.to, c.tokens]),
       );
-      p.top.forEach((t) => (close(t.share, t.tokens / N), close(t.lift, (t.tokens * N) / (rowSum[t.from]! * colSum[t.to]!))));
+      p.top.forEach(
+        (t) => (close(t.share, t.tokens / N), close(t.lift, (t.tokens * N) / (rowSum[t.from]! * colSum[t.to]!))),
+      );
     }
     const par = await analyseInParallel(file, { threads: 3, parallelMinBytes: 0 });
     assert.deepEqual(par, summary, "the parallel scan merges pending tokens across parts exactly");
@@ -140,7 +154,10 @@ test("hist --layers keeps only pairs of analysed consecutive layers; the picture
   const out = tempDir();
   const r = await execa(process.execPath, [CLI, "hist", file, "--layers", "0,1,3", "--out", out, "--json"]);
   const s = JSON.parse(r.stdout) as HistSummary;
-  assert.deepEqual(s.layer_transitions!.pairs.map((p) => [p.from_layer, p.to_layer]), [[0, 1]]);
+  assert.deepEqual(
+    s.layer_transitions!.pairs.map((p) => [p.from_layer, p.to_layer]),
+    [[0, 1]],
+  );
   assert.deepEqual(s.layer_transitions!.pairs[0]!.matrix, bruteTransitions(text, 5).get("0->1"));
   const { readFileSync } = await import("node:fs");
   assert.equal(readFileSync(path.join(out, "layer_transitions.png")).subarray(1, 4).toString(), "PNG");

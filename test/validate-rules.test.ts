@@ -6,7 +6,10 @@ import { validateRoutesFile } from "../src/log-scan/validate-file.js";
 import { META, FIXTURES, goodLines, route, tempDir, writeLog } from "./helpers.js";
 
 /** Validates the lines and returns the first error with the file name replaced by FILE. */
-async function firstError(lines: string[], opts: { noFinalNewline?: boolean; maxLineBytes?: number } = {}): Promise<string> {
+async function firstError(
+  lines: string[],
+  opts: { noFinalNewline?: boolean; maxLineBytes?: number } = {},
+): Promise<string> {
   const file = writeLog(lines, "moe_routes.jsonl", opts.noFinalNewline);
   const r = await validateRoutesFile(file, { maxLineBytes: opts.maxLineBytes });
   assert.equal(r.valid, false, "expected the log to be rejected");
@@ -63,7 +66,8 @@ test("meta field rules", async () => {
     [{ num_experts: 1 }, /^FILE:1: top_k: must be <= num_experts$/],
     [{ engine: 3 }, /^FILE:1: engine: must be a string$/],
   ];
-  for (const [patch, re] of cases) assert.match(await firstError(replaceLine(0, withMeta(patch))), re, JSON.stringify(patch));
+  for (const [patch, re] of cases)
+    assert.match(await firstError(replaceLine(0, withMeta(patch))), re, JSON.stringify(patch));
   const { device: _d, ...noDevice } = META;
   assert.equal(await firstError(replaceLine(0, JSON.stringify(noDevice))), "FILE:1: device: missing");
 });
@@ -106,11 +110,21 @@ test("non-object lines, bad JSON, blank lines, NaN/Infinity", async () => {
   assert.equal(await firstError(replaceLine(2, '{"type":"route",')), "FILE:3: not valid JSON");
   assert.equal(await firstError(replaceLine(2, "")), "FILE:3: blank line");
   assert.equal(
-    await firstError(replaceLine(2, '{"type":"route","req_id":"r0","token_idx":1,"layer":0,"topk_ids":[0,1],"topk_weights":[NaN,0.4]}')),
+    await firstError(
+      replaceLine(
+        2,
+        '{"type":"route","req_id":"r0","token_idx":1,"layer":0,"topk_ids":[0,1],"topk_weights":[NaN,0.4]}',
+      ),
+    ),
     "FILE:3: topk_weights: NaN/Infinity is not valid JSON (write finite numbers)",
   );
   assert.equal(
-    await firstError(replaceLine(2, '{"type":"route","req_id":"r0","token_idx":1,"layer":0,"topk_ids":[0,1],"topk_weights":[0.1,-Infinity]}')),
+    await firstError(
+      replaceLine(
+        2,
+        '{"type":"route","req_id":"r0","token_idx":1,"layer":0,"topk_ids":[0,1],"topk_weights":[0.1,-Infinity]}',
+      ),
+    ),
     "FILE:3: topk_weights: NaN/Infinity is not valid JSON (write finite numbers)",
   );
 });
@@ -129,13 +143,19 @@ test("a row missing from one layer names the layer and the row", async () => {
   assert.equal(await firstError(l), 'FILE: layer 3: missing row req_id "r0", token_idx 1, present in other layers');
   // A request entirely absent from a layer.
   const m = goodLines().filter((x) => !(x.includes('"r1"') && x.includes('"layer":0')));
-  assert.equal(await firstError(m), 'FILE: layer 0: missing row req_id "r1", token_idx 0, present in other layers (and 1 more positions of this request)');
+  assert.equal(
+    await firstError(m),
+    'FILE: layer 0: missing row req_id "r1", token_idx 0, present in other layers (and 1 more positions of this request)',
+  );
 });
 
 test("truncated last line is reported as a truncated file; a complete last line without newline is fine", async () => {
   const l = goodLines();
   l[l.length - 1] = l[l.length - 1]!.slice(0, 30);
-  assert.equal(await firstError(l, { noFinalNewline: true }), `FILE:${l.length}: truncated file: the last line ends without a newline and is not complete JSON`);
+  assert.equal(
+    await firstError(l, { noFinalNewline: true }),
+    `FILE:${l.length}: truncated file: the last line ends without a newline and is not complete JSON`,
+  );
   const ok = await validateRoutesFile(writeLog(goodLines(), "x.jsonl", true));
   assert.equal(ok.valid, true);
 });
@@ -147,7 +167,14 @@ test("invalid UTF-8 and overlong lines", async () => {
   const bad = Buffer.from(lines[2]!.replace('"r0"', '"r\u00e9"'));
   const at = bad.indexOf(0xc3);
   bad[at] = 0xff; // not a valid UTF-8 lead byte
-  writeFileSync(file, Buffer.concat([Buffer.from(lines.slice(0, 2).join("\n") + "\n"), bad, Buffer.from("\n" + lines.slice(3).join("\n") + "\n")]));
+  writeFileSync(
+    file,
+    Buffer.concat([
+      Buffer.from(lines.slice(0, 2).join("\n") + "\n"),
+      bad,
+      Buffer.from("\n" + lines.slice(3).join("\n") + "\n"),
+    ]),
+  );
   const r = await validateRoutesFile(file);
   assert.equal(r.errors[0], `${file}:3: not valid UTF-8`);
 
@@ -163,7 +190,10 @@ test("with --all-errors, a line 1 that cannot be read stops the scan with one er
   const r = await validateRoutesFile(file, { allErrors: true, maxLineBytes: 1024 });
   assert.deepEqual(r.errors, [`${file}:1: line longer than 1024 bytes`]);
   const bin = path.join(tempDir(), "bin.jsonl");
-  writeFileSync(bin, Buffer.concat([Buffer.from([0xff, 0xfe, 0x0a]), Buffer.from(goodLines().slice(1).join("\n") + "\n")]));
+  writeFileSync(
+    bin,
+    Buffer.concat([Buffer.from([0xff, 0xfe, 0x0a]), Buffer.from(goodLines().slice(1).join("\n") + "\n")]),
+  );
   const b = await validateRoutesFile(bin, { allErrors: true });
   assert.deepEqual(b.errors, [`${bin}:1: not valid UTF-8`]);
 });
@@ -172,7 +202,10 @@ test("a .partial file is reported as incomplete", async () => {
   const file = writeLog(goodLines(), "moe_routes.jsonl.partial");
   const r = await validateRoutesFile(file);
   assert.equal(r.valid, false);
-  assert.equal(r.errors[0], `${file}: file name ends in .partial: the log is incomplete (still being written, or left by a crash)`);
+  assert.equal(
+    r.errors[0],
+    `${file}: file name ends in .partial: the log is incomplete (still being written, or left by a crash)`,
+  );
 });
 
 test("--all-errors keeps going and counts every problem", async () => {
@@ -197,5 +230,8 @@ test("--all-errors keeps going and counts every problem", async () => {
 
 test("a missing file is an environment error, not an invalid log", async () => {
   const dir = tempDir();
-  await assert.rejects(validateRoutesFile(path.join(dir, "nope.jsonl")), (e: Error & { exitCode?: number }) => e.exitCode === 2 && /cannot read: ENOENT/.test(e.message));
+  await assert.rejects(
+    validateRoutesFile(path.join(dir, "nope.jsonl")),
+    (e: Error & { exitCode?: number }) => e.exitCode === 2 && /cannot read: ENOENT/.test(e.message),
+  );
 });

@@ -31,8 +31,15 @@ function checkCache(text: string, r: CacheReport, onlyLayers?: number[], capacit
       const seq = r.order === "request" ? requestSequence(rows, l.layer) : stepSequence(rows, l.layer);
       assert.equal(l.accesses, seq.length);
       if (policy === "lru") totalAcc += seq.length;
-      const hits = r.capacities.map((C) => (onlyLayers && !onlyLayers.includes(l.layer)) || (capacities && !capacities.includes(C)) ? null : bruteCacheHits(seq, E, C, policy));
-      hits.forEach((h, i) => h !== null && close(l.hit_rate[i], h / seq.length, 1e-12, `${policy} layer ${l.layer} C=${r.capacities[i]}`));
+      const hits = r.capacities.map((C) =>
+        (onlyLayers && !onlyLayers.includes(l.layer)) || (capacities && !capacities.includes(C))
+          ? null
+          : bruteCacheHits(seq, E, C, policy),
+      );
+      hits.forEach(
+        (h, i) =>
+          h !== null && close(l.hit_rate[i], h / seq.length, 1e-12, `${policy} layer ${l.layer} C=${r.capacities[i]}`),
+      );
       if (!onlyLayers) {
         const t = totalHits.get(policy) ?? r.capacities.map(() => 0);
         hits.forEach((h, i) => (t[i]! += h ?? 0));
@@ -51,7 +58,12 @@ function checkCache(text: string, r: CacheReport, onlyLayers?: number[], capacit
 }
 
 test("cache: request and step order on random logs equal per-capacity simulation of the lines", async () => {
-  for (const [seed, order, tokenMajor] of [[1, "request", false], [2, "request", true], [3, "step", false], [4, "step", true]] as const) {
+  for (const [seed, order, tokenMajor] of [
+    [1, "request", false],
+    [2, "request", true],
+    [3, "step", false],
+    [4, "step", true],
+  ] as const) {
     const text = randomLog({ seed, requests: 4, layers: [0, 2, 1], experts: 7, topK: 2, maxTokens: 9, tokenMajor });
     const log = writeLog(text.trimEnd().split("\n"));
     const report = await runCache(log, { order });
@@ -79,7 +91,14 @@ test("cache on the recorded H100 log and on a synthetic log (request and step or
     assert.ok(last.every((x) => x === last[0]));
   }
   const synth = path.join(tempDir(), "moe_routes.jsonl");
-  writeSynthRoutes(synth, { ...DEFAULT_SYNTH, requests: 3, layers: 4, experts: 16, promptTokens: [5, 20], decodeTokens: [5, 30] });
+  writeSynthRoutes(synth, {
+    ...DEFAULT_SYNTH,
+    requests: 3,
+    layers: 4,
+    experts: 16,
+    promptTokens: [5, 20],
+    decodeTokens: [5, 30],
+  });
   checkCache(readFileSync(synth, "utf8"), await runCache(synth, {}));
 });
 
@@ -109,7 +128,12 @@ function scorePlacement(rows: Row[], layer: number, experts: number[][], k: numb
       local += here / homes(a).length;
     }
   }
-  return { loads, mom: mom(loads), step: stepRatios.reduce((a, b) => a + b, 0) / stepRatios.length, share: local / (mine.length * k) };
+  return {
+    loads,
+    mom: mom(loads),
+    step: stepRatios.reduce((a, b) => a + b, 0) / stepRatios.length,
+    share: local / (mine.length * k),
+  };
 }
 
 function checkPlacement(text: string, r: PlacementReport, onlyLayers?: number[]): void {
@@ -120,14 +144,18 @@ function checkPlacement(text: string, r: PlacementReport, onlyLayers?: number[])
         if (onlyLayers && !onlyLayers.includes(l.layer)) continue;
         const what = `${policy} G=${e.gpus} layer ${l.layer}`;
         assert.equal(l.experts.length, e.gpus);
-        assert.ok(l.experts.every((list) => list.length <= e.slots_per_gpu), what);
+        assert.ok(
+          l.experts.every((list) => list.length <= e.slots_per_gpu),
+          what,
+        );
         const s = scorePlacement(rows, l.layer, l.experts, r.top_k);
         s.loads.forEach((x, g) => close(l.gpu_loads[g], x, 1e-9, `${what} load ${g}`));
         close(l.max_over_mean, s.mom, 1e-9, what);
         close(l.step_max_over_mean, s.step, 1e-9, `${what} steps`);
         close(l.top1_gpu_share, s.share, 1e-9, `${what} share`);
       }
-      if (!onlyLayers) close(e.max_over_mean, e.layers.reduce((a, l) => a + l.max_over_mean!, 0) / e.layers.length, 1e-12);
+      if (!onlyLayers)
+        close(e.max_over_mean, e.layers.reduce((a, l) => a + l.max_over_mean!, 0) / e.layers.length, 1e-12);
     }
   }
 }
@@ -140,19 +168,37 @@ test("place: loads, max/mean (whole log and per step) and top-1 GPU share equal 
   assert.equal(r.exitCode, 0, r.stderr);
   const report = JSON.parse(r.stdout) as PlacementReport;
   checkPlacement(text, report);
-  assert.deepEqual(report.policies.replicated.map((e) => e.redundant), [2, 2, 5]); // 12/2, 12/3, 15/5
+  assert.deepEqual(
+    report.policies.replicated.map((e) => e.redundant),
+    [2, 2, 5],
+  ); // 12/2, 12/3, 15/5
   for (const G of [2, 3, 5]) {
     const map = JSON.parse(readFileSync(path.join(out, `sglang_expert_location_g${G}.json`), "utf8"));
-    assert.deepEqual(Object.keys(map), ["physical_to_logical_map"], "SGLang passes the keys as arguments: nothing else may be there");
+    assert.deepEqual(
+      Object.keys(map),
+      ["physical_to_logical_map"],
+      "SGLang passes the keys as arguments: nothing else may be there",
+    );
     const entry = report.policies.replicated.find((e) => e.gpus === G)!;
-    assert.deepEqual(map.physical_to_logical_map, entry.layers.map((l) => l.experts.flat()));
+    assert.deepEqual(
+      map.physical_to_logical_map,
+      entry.layers.map((l) => l.experts.flat()),
+    );
   }
-  assert.deepEqual(readdirSync(out).sort(), ["placement.json", "placement.png", "sglang_expert_location_g2.json", "sglang_expert_location_g3.json", "sglang_expert_location_g5.json"]);
+  assert.deepEqual(readdirSync(out).sort(), [
+    "placement.json",
+    "placement.png",
+    "sglang_expert_location_g2.json",
+    "sglang_expert_location_g3.json",
+    "sglang_expert_location_g5.json",
+  ]);
 
   // A fixed R that does not divide: no SGLang file for that G, and the report says why.
   const { report: rep2, sglang } = await runPlace(log, { gpus: "4", redundant: "1" });
   assert.deepEqual(sglang, []);
-  assert.deepEqual(rep2.sglang_init_expert_location, [{ gpus: 4, file: null, reason: "SGLang needs E + R = 11 physical experts to divide evenly over 4 GPUs" }]);
+  assert.deepEqual(rep2.sglang_init_expert_location, [
+    { gpus: 4, file: null, reason: "SGLang needs E + R = 11 physical experts to divide evenly over 4 GPUs" },
+  ]);
   checkPlacement(text, rep2);
 });
 
@@ -164,12 +210,21 @@ test("place on the recorded H100 log and a synthetic log", async () => {
     assert.ok(e.top1_gpu_share! >= bal.top1_gpu_share! - 1e-12, "coact keeps at least what balanced keeps");
   }
   const synth = path.join(tempDir(), "moe_routes.jsonl");
-  writeSynthRoutes(synth, { ...DEFAULT_SYNTH, requests: 3, layers: 3, experts: 12, promptTokens: [5, 20], decodeTokens: [5, 30] });
+  writeSynthRoutes(synth, {
+    ...DEFAULT_SYNTH,
+    requests: 3,
+    layers: 3,
+    experts: 12,
+    promptTokens: [5, 20],
+    decodeTokens: [5, 30],
+  });
   checkPlacement(readFileSync(synth, "utf8"), (await runPlace(synth, { gpus: "2,4" })).report);
 });
 
 test("what-if commands refuse invalid logs like validate, write nothing, and --lenient skips", async () => {
-  const lines = randomLog({ seed: 41, requests: 2, layers: [0, 1], experts: 5, topK: 2, maxTokens: 4 }).trimEnd().split("\n");
+  const lines = randomLog({ seed: 41, requests: 2, layers: [0, 1], experts: 5, topK: 2, maxTokens: 4 })
+    .trimEnd()
+    .split("\n");
   lines[3] = "{oops";
   const log = writeLog(lines);
   const message = `${log}:4: not valid JSON`;
@@ -210,13 +265,19 @@ test("what-if usage errors: exit 2 with one line; --order step needs step", asyn
     assert.equal(r.exitCode, 2, `${args.join(" ")}: ${r.stderr}`);
     assert.match(r.stderr, msg);
   }
-  const noStep = writeLog(randomLog({ seed: 43, requests: 2, layers: [0], experts: 5, topK: 2, maxTokens: 4, withStep: false }).trimEnd().split("\n"));
+  const noStep = writeLog(
+    randomLog({ seed: 43, requests: 2, layers: [0], experts: 5, topK: 2, maxTokens: 4, withStep: false })
+      .trimEnd()
+      .split("\n"),
+  );
   await assert.rejects(
     runCache(noStep, { order: "step" }),
     (e: unknown) =>
       e instanceof UserError &&
       e.exitCode === 1 &&
-      /^.*: step: missing on the row req_id "q\d", token_idx \d+, layer 0 \(--order step groups rows by engine step; use --order request for this log\)$/.test(e.message),
+      /^.*: step: missing on the row req_id "q\d", token_idx \d+, layer 0 \(--order step groups rows by engine step; use --order request for this log\)$/.test(
+        e.message,
+      ),
   );
   const { report } = await runPlace(noStep, { gpus: "2" });
   assert.equal(report.policies.balanced[0]!.step_max_over_mean, null);

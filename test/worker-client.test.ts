@@ -17,7 +17,9 @@ const recorded = path.join(packageRoot(), "fixtures", "recorded", "hf-smoke-h100
 
 test("every message recorded from the H100 run passes the protocol schema", () => {
   for (const pass of ["no_log", "log"]) {
-    const lines = readFileSync(path.join(recorded, `worker-${pass}-1.protocol.jsonl`), "utf8").trim().split("\n");
+    const lines = readFileSync(path.join(recorded, `worker-${pass}-1.protocol.jsonl`), "utf8")
+      .trim()
+      .split("\n");
     const types = lines.map((l) => {
       const r = parseWorkerLine(l);
       assert.ok(r.ok, `${pass}: ${!r.ok && r.error}`);
@@ -43,7 +45,12 @@ test("a worker that fails reports one line through the protocol; the traceback g
   const job = path.join(dir, "job.json");
   // engine hf on a machine without torch/GPU: the real worker gets as far as loading the engine.
   const cfg = resolveRunConfig(
-    { engine: "hf", randomWeights: true, config: path.join(packageRoot(), "fixtures/models/qwen1.5-moe-a2.7b"), maxTokens: "2" },
+    {
+      engine: "hf",
+      randomWeights: true,
+      config: path.join(packageRoot(), "fixtures/models/qwen1.5-moe-a2.7b"),
+      maxTokens: "2",
+    },
     { python: "python3", now: new Date(0) },
   );
   writeFileSync(job, JSON.stringify(jobFor(cfg, planPasses(1, dir)[0]!, ["q"])));
@@ -51,7 +58,8 @@ test("a worker that fails reports one line through the protocol; the traceback g
   const stderrPath = path.join(dir, "worker.log");
   await assert.rejects(
     runWorker({ python: "python3", jobPath: job, stderrPath, label: "no-log", onMessage: (m) => seen.push(m.type) }),
-    (e: unknown) => e instanceof UserError && e.exitCode === 1 && /^no-log pass failed: .+ \(see .*worker\.log\)$/.test(e.message),
+    (e: unknown) =>
+      e instanceof UserError && e.exitCode === 1 && /^no-log pass failed: .+ \(see .*worker\.log\)$/.test(e.message),
   );
   assert.deepEqual(seen.slice(0, 2), ["hello", "phase"]);
   assert.equal(seen.at(-1), "error");
@@ -62,7 +70,10 @@ test("a missing interpreter is an error naming it", async () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), "moe-prof-worker-"));
   await assert.rejects(
     runWorker({ python: path.join(dir, "no-python"), jobPath: "j", stderrPath: path.join(dir, "l"), label: "log" }),
-    (e: unknown) => e instanceof UserError && e.exitCode === 2 && e.message === `Python not found: ${path.join(dir, "no-python")} (pass --python PATH)`,
+    (e: unknown) =>
+      e instanceof UserError &&
+      e.exitCode === 2 &&
+      e.message === `Python not found: ${path.join(dir, "no-python")} (pass --python PATH)`,
   );
 });
 

@@ -10,6 +10,7 @@ not share its attribution (numpy + stdlib; no vLLM, no torch).
   top1_agreement: a weaker oracle of another engine (transformers on the unquantized
       checkpoint, teacher-forced on vLLM's tokens): the share of rows whose top-1 expert agrees.
 """
+
 from __future__ import annotations
 
 import json
@@ -34,7 +35,10 @@ def read_log(path: str) -> RoutesLog:
         meta = json.loads(f.readline())
         for line in f:
             r = json.loads(line)
-            rows.setdefault(r["req_id"], {})[(r["token_idx"], r["layer"])] = (tuple(r["topk_ids"]), tuple(r["topk_weights"]))
+            rows.setdefault(r["req_id"], {})[(r["token_idx"], r["layer"])] = (
+                tuple(r["topk_ids"]),
+                tuple(r["topk_weights"]),
+            )
     return RoutesLog(meta, rows)
 
 
@@ -88,13 +92,17 @@ def between_logs(a: RoutesLog, b: RoutesLog, requests: Iterable[str], name: str)
         for key in sorted(set(ra) | set(rb)):
             if key not in ra or key not in rb:
                 rep.missing += 1
-                rep.note(f"request {req} position {key[0]} layer {key[1]}: only in {'the first' if key in ra else 'the second'} log")
+                rep.note(
+                    f"request {req} position {key[0]} layer {key[1]}: only in {'the first' if key in ra else 'the second'} log"
+                )
                 continue
             rep.compared += 1
             (ia, wa), (ib, wb) = ra[key], rb[key]
             if ia != ib or np.float32(wa).tobytes() != np.float32(wb).tobytes():
                 rep.mismatched += 1
-                rep.note(f"request {req} position {key[0]} layer {key[1]}: {list(ia)} {list(wa)} vs {list(ib)} {list(wb)}")
+                rep.note(
+                    f"request {req} position {key[0]} layer {key[1]}: {list(ia)} {list(wa)} vs {list(ib)} {list(wb)}"
+                )
     return rep
 
 

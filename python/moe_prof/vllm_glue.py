@@ -23,6 +23,7 @@ never calls begin_step, so their rows are written into the buffers but never rea
 Control from the process that owns the LLM (runs on every worker, between steps):
     llm.collective_rpc("moe_prof_control", args=("resume", 25))  # or "pause" / "flush" / "close" / "stats"
 """
+
 from __future__ import annotations
 
 import logging
@@ -104,7 +105,9 @@ def unsupported_reason(worker: Any, layers: list[Any]) -> str | None:
         return "pipeline parallelism is not supported (each stage sees only its own layers)"
     if pc.data_parallel_size > 1:
         return "data parallelism is not supported (each rank serves its own requests, with colliding ids)"
-    if getattr(pc, "prefill_context_parallel_size", 1) > 1 or any(getattr(layer, "pcp_size", 1) > 1 for layer in layers):
+    if getattr(pc, "prefill_context_parallel_size", 1) > 1 or any(
+        getattr(layer, "pcp_size", 1) > 1 for layer in layers
+    ):
         return "prefill context parallelism is not supported"
     if getattr(pc, "use_ubatching", False):
         return "micro-batching (DBO) is not supported"
@@ -210,7 +213,9 @@ def record(
         end = int(cu[r])
         topk_ids, topk_weights = topk_ids[start:end], topk_weights[start:end]
     if row_offset + topk_ids.shape[0] > session.cap.max_rows:
-        session.disable(f"a forward of {row_offset + topk_ids.shape[0]} rows exceeds the buffers' {session.cap.max_rows}")
+        session.disable(
+            f"a forward of {row_offset + topk_ids.shape[0]} rows exceeds the buffers' {session.cap.max_rows}"
+        )
         return
     session.cap.record(lid, topk_ids, topk_weights, row_offset)
 
@@ -248,7 +253,9 @@ def _segments(session: _Session, runner: Any, num_scheduled_tokens_np: Any) -> l
     return segs
 
 
-def begin_step(runner: Any, num_scheduled_tokens_np: Any, num_tokens_unpadded: int, input_ids: torch.Tensor | None) -> None:
+def begin_step(
+    runner: Any, num_scheduled_tokens_np: Any, num_tokens_unpadded: int, input_ids: torch.Tensor | None
+) -> None:
     """Before the forward of a real step: which request and position each real row is."""
     session: _Session | None = getattr(runner, _ATTR, None)
     if session is None or session.cap is None:
@@ -264,7 +271,9 @@ def begin_step(runner: Any, num_scheduled_tokens_np: Any, num_tokens_unpadded: i
             session.disable(f"MoE layers {missing} never reached the routing hook")
             return
     try:
-        session.cap.begin_step(_segments(session, runner, num_scheduled_tokens_np), int(num_tokens_unpadded), input_ids, step)
+        session.cap.begin_step(
+            _segments(session, runner, num_scheduled_tokens_np), int(num_tokens_unpadded), input_ids, step
+        )
     except Exception as e:
         session.disable(f"step attribution failed: {e}")
 
@@ -361,7 +370,8 @@ def control(worker: Any, action: str, req_id_offset: int = 0) -> dict[str, objec
             log.warning(
                 "moe-prof: engine shut down with %d requests unfinished: the route log stays %s.partial "
                 "(close it with collective_rpc('moe_prof_control', args=('close',)) before shutdown)",
-                req_id_offset, cap.out_path,
+                req_id_offset,
+                cap.out_path,
             )
             cap.abandon()
         elif action != "stats":

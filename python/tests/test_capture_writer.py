@@ -1,5 +1,6 @@
 """The writer process end to end with real arrays: JSONL content, float32 round trip,
 .partial + rename on close, .partial kept when the engine goes away."""
+
 import json
 import os
 import signal
@@ -195,7 +196,9 @@ def test_parquet_only_and_abandoned_parquet_stays_partial(tmp_path):
     assert not os.path.exists(out) and not os.path.exists(out + ".partial")
     _parquet_footer_ok(w.out_path)
 
-    w2 = WriterClient(str(tmp_path / "b.jsonl"), format_meta({"model_id": "m", "top_k": K, "layers_logged": LAYERS}), "parquet")
+    w2 = WriterClient(
+        str(tmp_path / "b.jsonl"), format_meta({"model_id": "m", "top_k": K, "layers_logged": LAYERS}), "parquet"
+    )
     w2.send_step(0, [Segment("0", 0, 2, "prefill")], LAYERS, ids, wt, tok)
     w2.abandon()
     _wait_gone(w2.pid)

@@ -1,6 +1,7 @@
 """The cross-check's comparisons on recorded data: the routes log of an H100 run
 (fixtures/recorded/hf-smoke-h100), reshaped into vLLM's routed_experts layout ([P+G-1, layers,
 top_k] per request) as the oracle, then disturbed the ways a wrong attribution would."""
+
 import copy
 import os
 

@@ -1,5 +1,6 @@
 """The package inside patches/vllm-v0.15.1-moe-logger.patch must equal what python/ generates.
 (The call-site hunks need pristine vLLM files: .ci/run checks them against the real wheel.)"""
+
 import importlib.util
 import os
 

@@ -1,6 +1,7 @@
 """The vLLM glue's pure parts with stand-in runner objects (SimpleNamespace holding numpy arrays
 shaped like vLLM's InputBatch). The same code runs on vLLM 0.15.1's real scheduler, input batch
 and model runner in python/tests_vllm (the lock's venv); these run everywhere, fast."""
+
 from types import SimpleNamespace
 
 import numpy as np
@@ -51,11 +52,19 @@ def test_marks_of_finished_requests_are_dropped():
 
 def test_control_without_a_session_reports_inactive():
     worker = SimpleNamespace(model_runner=SimpleNamespace())
-    assert vllm_glue.control(worker, "stats") == {"active": False, "enabled": vllm_glue.ENABLED, "disabled_reason": None}
+    assert vllm_glue.control(worker, "stats") == {
+        "active": False,
+        "enabled": vllm_glue.ENABLED,
+        "disabled_reason": None,
+    }
 
 
 def test_control_says_why_logging_was_refused():
     runner = SimpleNamespace()
     setattr(runner, vllm_glue._ATTR, vllm_glue._Session("speculative decoding is not supported"))
     answer = vllm_glue.control(SimpleNamespace(model_runner=runner), "close")
-    assert answer == {"active": False, "enabled": vllm_glue.ENABLED, "disabled_reason": "speculative decoding is not supported"}
+    assert answer == {
+        "active": False,
+        "enabled": vllm_glue.ENABLED,
+        "disabled_reason": "speculative decoding is not supported",
+    }

@@ -16,11 +16,30 @@ PYTHON_DIR = pathlib.Path(__file__).resolve().parents[1]
 
 
 FULL_JOB: dict[str, object] = {
-    "engine": "hf", "pass_name": "log", "model": "m", "prompts": ["a", "b"], "seed": 1, "max_tokens": 4,
-    "temperature": 0, "routes_path": "/tmp/r.jsonl", "log_format": "jsonl", "layers": None, "warmup_prompts": 2, "warmup_max_tokens": 16,
-    "tensor_parallel_size": 1, "gpu_memory_utilization": 0.9, "max_model_len": None, "enforce_eager": False,
-    "deterministic": False, "chat_template": True, "random_weights": False, "config_dir": None, "tokenizer": None,
-    "dtype": "bfloat16", "device": "cuda", "engine_args": {},
+    "engine": "hf",
+    "pass_name": "log",
+    "model": "m",
+    "prompts": ["a", "b"],
+    "seed": 1,
+    "max_tokens": 4,
+    "temperature": 0,
+    "routes_path": "/tmp/r.jsonl",
+    "log_format": "jsonl",
+    "layers": None,
+    "warmup_prompts": 2,
+    "warmup_max_tokens": 16,
+    "tensor_parallel_size": 1,
+    "gpu_memory_utilization": 0.9,
+    "max_model_len": None,
+    "enforce_eager": False,
+    "deterministic": False,
+    "chat_template": True,
+    "random_weights": False,
+    "config_dir": None,
+    "tokenizer": None,
+    "dtype": "bfloat16",
+    "device": "cuda",
+    "engine_args": {},
 }
 
 
@@ -37,7 +56,11 @@ def _run_worker(job: str, code: str | None = None) -> subprocess.CompletedProces
     env = {**os.environ, "PYTHONPATH": str(PYTHON_DIR)}
     args = [sys.executable, "-m", "moe_prof.worker", "--job", job]
     if code is not None:  # run the worker entry point after some code that prints to stdout
-        args = [sys.executable, "-c", code + f"\nimport sys\nfrom moe_prof.worker.__main__ import main\nsys.exit(main(['--job', {job!r}]))"]
+        args = [
+            sys.executable,
+            "-c",
+            code + f"\nimport sys\nfrom moe_prof.worker.__main__ import main\nsys.exit(main(['--job', {job!r}]))",
+        ]
     return subprocess.run(args, env=env, capture_output=True, text=True, timeout=60)
 
 
@@ -71,7 +94,9 @@ def test_job_dataclass_mirrors_the_schema() -> None:
         ({}, ("device",), "job.device: missing"),
     ],
 )
-def test_load_job_rejects_bad_fields(tmp_path: pathlib.Path, over: dict[str, object], drop: tuple[str, ...], message: str) -> None:
+def test_load_job_rejects_bad_fields(
+    tmp_path: pathlib.Path, over: dict[str, object], drop: tuple[str, ...], message: str
+) -> None:
     with pytest.raises(JobError, match=message):
         load_job(_job(tmp_path, drop, **over))
 
@@ -89,10 +114,7 @@ def test_bad_job_is_one_error_message_on_the_protocol_channel(tmp_path: pathlib.
 def test_other_output_on_fd1_goes_to_stderr_not_the_protocol(tmp_path: pathlib.Path) -> None:
     # Libraries (vLLM's logger, C extensions, child processes) print to fd 1 after the worker
     # claimed stdout: none of it may reach the protocol stream.
-    code = (
-        "import atexit, os\n"
-        "atexit.register(lambda: (print('python print'), os.write(1, b'raw fd1\\n')))"
-    )
+    code = "import atexit, os\natexit.register(lambda: (print('python print'), os.write(1, b'raw fd1\\n')))"
     r = _run_worker(_job(tmp_path, prompts=[]), code)
     assert all(json.loads(line)["type"] in ("hello", "error") for line in r.stdout.splitlines())
     assert "python print" in r.stderr and "raw fd1" in r.stderr

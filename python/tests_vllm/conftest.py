@@ -3,6 +3,7 @@
 
 Without that venv the tier is skipped, except where MOE_PROF_REQUIRE_VLLM=1 (CI sets it): then a
 missing or stale install fails every test with what to do."""
+
 from __future__ import annotations
 
 import os

@@ -13,6 +13,7 @@ inherited by the writer: a full disk), "shutdown": "close" (control close, then 
 down and continued once the engine is gone) or "exit" (the program just ends).
 RESULT: outputs per request, control answers, the writer's pid, errors.
 """
+
 from __future__ import annotations
 
 import gc

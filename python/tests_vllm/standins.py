@@ -25,6 +25,7 @@ Stand-ins (named here, each because the real thing needs a GPU or the model weig
 Settings reach the engine-core process through environment variables (MOE_TEST_*), because vLLM
 builds the worker from a class name there.
 """
+
 from __future__ import annotations
 
 import json
@@ -77,8 +78,15 @@ class _CpuAsyncOutput(_gmr.AsyncGPUModelRunnerOutput):
     """AsyncGPUModelRunnerOutput without the CUDA copy stream: the sampled tokens are already on
     the host. get_output() is vLLM's own."""
 
-    def __init__(self, model_runner_output: Any, sampled_token_ids: torch.Tensor, logprobs_tensors: Any,
-                 invalid_req_indices: list[int], async_output_copy_stream: Any, vocab_size: int) -> None:
+    def __init__(
+        self,
+        model_runner_output: Any,
+        sampled_token_ids: torch.Tensor,
+        logprobs_tensors: Any,
+        invalid_req_indices: list[int],
+        async_output_copy_stream: Any,
+        vocab_size: int,
+    ) -> None:
         self._model_runner_output = model_runner_output
         self._invalid_req_indices = invalid_req_indices
         self.async_copy_ready_event = _NoEvent()
@@ -120,7 +128,9 @@ class StandInFusedMoE(torch.nn.Module):
             moe_prof_glue.record(self, topk_ids, topk_weights, dispatched=False)
             return
         for start in range(0, topk_ids.shape[0], chunk):  # forward_impl_chunked
-            moe_prof_glue.record(self, topk_ids[start : start + chunk], topk_weights[start : start + chunk], row_offset=start)
+            moe_prof_glue.record(
+                self, topk_ids[start : start + chunk], topk_weights[start : start + chunk], row_offset=start
+            )
 
 
 class _QuantMethod:
@@ -141,7 +151,9 @@ class StandInMoEModel(torch.nn.Module):
         self.stop_every = int(os.environ.get("MOE_TEST_STOP_EVERY", "0"))
         self.chunk = int(os.environ.get("MOE_TEST_MOE_CHUNK", "0"))
 
-    def forward(self, input_ids: torch.Tensor | None = None, positions: torch.Tensor | None = None, **_: Any) -> torch.Tensor:
+    def forward(
+        self, input_ids: torch.Tensor | None = None, positions: torch.Tensor | None = None, **_: Any
+    ) -> torch.Tensor:
         assert input_ids is not None and positions is not None
         for layer in self.moe:
             layer.route(input_ids, positions, self.chunk)
@@ -169,7 +181,9 @@ class _ScheduleOracle:
         for i, rid in enumerate(cached.req_ids):
             first[rid] = int(cached.num_computed_tokens[i])
         sched = [[rid, first[rid], int(n)] for rid, n in so.num_scheduled_tokens.items()]
-        self._f.write(json.dumps({"step": self._step, "scheduled": sched, "preempted": sorted(so.preempted_req_ids or [])}) + "\n")
+        self._f.write(
+            json.dumps({"step": self._step, "scheduled": sched, "preempted": sorted(so.preempted_req_ids or [])}) + "\n"
+        )
         self._f.flush()
         self._step += 1
 
@@ -181,7 +195,9 @@ class RouteTestWorker(Worker):
         from vllm.v1.worker.cpu_model_runner import CPUModelRunner
         from vllm.v1.worker.gpu_worker import init_worker_distributed_environment
 
-        init_worker_distributed_environment(self.vllm_config, self.rank, self.distributed_init_method, self.local_rank, "gloo")
+        init_worker_distributed_environment(
+            self.vllm_config, self.rank, self.distributed_init_method, self.local_rank, "gloo"
+        )
         _gmr.is_pin_memory_available = lambda: False  # no CUDA: the runner's buffers stay pageable
         _gmr.AsyncGPUModelRunnerOutput = _CpuAsyncOutput  # type: ignore[misc]
         self.device = torch.device("cpu")
@@ -198,7 +214,11 @@ class RouteTestWorker(Worker):
         self._oracle = _ScheduleOracle(os.environ.get("MOE_TEST_SCHEDULE_LOG"))
 
     def get_kv_cache_spec(self) -> dict[str, Any]:
-        return {"model.layers.0.self_attn.attn": FullAttentionSpec(block_size=self.cache_config.block_size, num_kv_heads=1, head_size=1, dtype=torch.float32)}
+        return {
+            "model.layers.0.self_attn.attn": FullAttentionSpec(
+                block_size=self.cache_config.block_size, num_kv_heads=1, head_size=1, dtype=torch.float32
+            )
+        }
 
     def determine_available_memory(self) -> int:
         if not self.use_v2_model_runner:
@@ -259,4 +279,14 @@ def expected_rows(oracle_steps: list[dict[str, Any]], req_id_of: Any) -> dict[st
     return out
 
 
-__all__ = ["STOP_TOKEN", "NUM_EXPERTS", "TOP_K", "routing", "next_token", "RouteTestWorker", "read_oracle", "expected_rows", "np"]
+__all__ = [
+    "STOP_TOKEN",
+    "NUM_EXPERTS",
+    "TOP_K",
+    "routing",
+    "next_token",
+    "RouteTestWorker",
+    "read_oracle",
+    "expected_rows",
+    "np",
+]

@@ -8,6 +8,7 @@ The oracle is what the scheduler itself scheduled each step (recorded by the sta
 from the SchedulerOutput it was handed) and the stand-in model's routing function: every test
 asserts the exact set of logged (req_id, token_idx, layer) rows, each row's values, and that
 `moe-prof validate` accepts the file."""
+
 from __future__ import annotations
 
 import json
@@ -47,9 +48,20 @@ class Scenario:
         return self.result["generations"][-1]
 
 
-def run_scenario(tmp_path: Any, *, flow: str = "run", engine: dict[str, Any] | None = None, env: dict[str, str] | None = None,
-                 prompts: list[list[int]], warmup: list[list[int]] | None = None, max_tokens: int = 24, stop: int = 0,
-                 log_name: str = "routes.jsonl", timeout: int = 600, **extra: Any) -> Scenario:
+def run_scenario(
+    tmp_path: Any,
+    *,
+    flow: str = "run",
+    engine: dict[str, Any] | None = None,
+    env: dict[str, str] | None = None,
+    prompts: list[list[int]],
+    warmup: list[list[int]] | None = None,
+    max_tokens: int = 24,
+    stop: int = 0,
+    log_name: str = "routes.jsonl",
+    timeout: int = 600,
+    **extra: Any,
+) -> Scenario:
     log = str(tmp_path / log_name)
     oracle = str(tmp_path / "schedule.jsonl")
     spec = {
@@ -72,8 +84,13 @@ def run_scenario(tmp_path: Any, *, flow: str = "run", engine: dict[str, Any] | N
     }
     spec_path, result_path = tmp_path / "spec.json", tmp_path / "result.json"
     spec_path.write_text(json.dumps(spec))
-    proc = subprocess.run([sys.executable, SCENARIO, str(spec_path), str(result_path)], capture_output=True, text=True, timeout=timeout,
-                          env={**os.environ, "PYTHONPATH": os.path.dirname(SCENARIO)})
+    proc = subprocess.run(
+        [sys.executable, SCENARIO, str(spec_path), str(result_path)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, "PYTHONPATH": os.path.dirname(SCENARIO)},
+    )
     assert result_path.exists(), f"scenario crashed:\n{proc.stderr[-4000:]}"
     result = json.loads(result_path.read_text())
     steps = [json.loads(line) for line in open(oracle, encoding="utf-8")] if os.path.exists(oracle) else []
@@ -148,7 +165,9 @@ def check_conservation(sc: Scenario, expected: dict[str, set[int]]) -> None:
     for i, o in enumerate(sc.outputs):
         p, g, c = len(o["prompt_token_ids"]), len(o["output_token_ids"]), o["num_cached_tokens"]
         extra = 1 if asyncs and o["finish_reason"] == "stop" else 0
-        assert expected[str(i)] == set(range(c, p + g - 1 + extra)), f"request {i}: P={p} G={g} C={c} {o['finish_reason']}"
+        assert expected[str(i)] == set(range(c, p + g - 1 + extra)), (
+            f"request {i}: P={p} G={g} C={c} {o['finish_reason']}"
+        )
 
 
 def _preempted(sc: Scenario) -> int:
@@ -169,8 +188,12 @@ def _chunked(sc: Scenario) -> bool:
 def test_preemption_and_chunked_prefill_log_each_position_once(tmp_path: Any) -> None:
     """Hole 1: 12 KV blocks of 16 for three requests of up to 130 tokens: vLLM preempts and
     recomputes from position 0; a 64-token budget chunks the prompts."""
-    sc = run_scenario(tmp_path, engine={"max_num_batched_tokens": 64, "max_num_seqs": 4, "num_gpu_blocks_override": 12},
-                      prompts=[_prompt(1, 70), _prompt(2, 66), _prompt(3, 40)], max_tokens=60)
+    sc = run_scenario(
+        tmp_path,
+        engine={"max_num_batched_tokens": 64, "max_num_seqs": 4, "num_gpu_blocks_override": 12},
+        prompts=[_prompt(1, 70), _prompt(2, 66), _prompt(3, 40)],
+        max_tokens=60,
+    )
     assert _preempted(sc) > 0 and _chunked(sc)
     expected = check_log_is_the_engines(sc)
     check_conservation(sc, expected)
@@ -182,18 +205,34 @@ def test_preemption_and_chunked_prefill_log_each_position_once(tmp_path: Any) ->
 def test_async_scheduling_with_early_stops_and_preemption(tmp_path: Any) -> None:
     """vLLM's default async scheduling: the step after a stop is scheduled before the stop is
     seen, so a request that stops early is computed once more; preemption on top."""
-    sc = run_scenario(tmp_path, engine={"max_num_batched_tokens": 48, "max_num_seqs": 4, "num_gpu_blocks_override": 14,
-                                        "async_scheduling": True},
-                      prompts=[_prompt(i, 20 + 9 * i) for i in range(5)], max_tokens=40, stop=41)
-    assert any(o["finish_reason"] == "stop" for o in sc.outputs) and any(o["finish_reason"] == "length" for o in sc.outputs)
+    sc = run_scenario(
+        tmp_path,
+        engine={
+            "max_num_batched_tokens": 48,
+            "max_num_seqs": 4,
+            "num_gpu_blocks_override": 14,
+            "async_scheduling": True,
+        },
+        prompts=[_prompt(i, 20 + 9 * i) for i in range(5)],
+        max_tokens=40,
+        stop=41,
+    )
+    assert any(o["finish_reason"] == "stop" for o in sc.outputs) and any(
+        o["finish_reason"] == "length" for o in sc.outputs
+    )
     expected = check_log_is_the_engines(sc)
     assert sc.meta["async_scheduling"] is True
     check_conservation(sc, expected)
 
 
 def test_sync_scheduling_with_early_stops(tmp_path: Any) -> None:
-    sc = run_scenario(tmp_path, engine={"max_num_batched_tokens": 256, "max_num_seqs": 8},
-                      prompts=[_prompt(i, 12 + 5 * i) for i in range(6)], max_tokens=30, stop=41)
+    sc = run_scenario(
+        tmp_path,
+        engine={"max_num_batched_tokens": 256, "max_num_seqs": 8},
+        prompts=[_prompt(i, 12 + 5 * i) for i in range(6)],
+        max_tokens=30,
+        stop=41,
+    )
     assert any(o["finish_reason"] == "stop" for o in sc.outputs)
     check_conservation(sc, check_log_is_the_engines(sc))
 
@@ -205,9 +244,15 @@ def test_prefix_caching_logs_computed_positions_and_says_so(tmp_path: Any) -> No
     shut down the way a program's end shuts it down."""
     shared = _prompt(7, 48)
     prompts = [shared + _prompt(i, 5 + i) for i in range(4)]
-    sc = run_scenario(tmp_path, flow="plain", shutdown="engine",
-                      engine={"enable_prefix_caching": True, "max_num_seqs": 1, "max_num_batched_tokens": 256},
-                      env={"VLLM_ENABLE_V1_MULTIPROCESSING": "1"}, prompts=prompts, max_tokens=10)
+    sc = run_scenario(
+        tmp_path,
+        flow="plain",
+        shutdown="engine",
+        engine={"enable_prefix_caching": True, "max_num_seqs": 1, "max_num_batched_tokens": 256},
+        env={"VLLM_ENABLE_V1_MULTIPROCESSING": "1"},
+        prompts=prompts,
+        max_tokens=10,
+    )
     assert any(o["num_cached_tokens"] > 0 for o in sc.outputs)
     expected = check_log_is_the_engines(sc)
     assert sc.meta["prefix_caching"] is True
@@ -216,8 +261,13 @@ def test_prefix_caching_logs_computed_positions_and_says_so(tmp_path: Any) -> No
 
 def test_moe_chunked_forward_and_a_layer_subset(tmp_path: Any) -> None:
     """FusedMoE.forward_impl_chunked (rows recorded at an offset) and VLLM_LOG_MOE_LAYERS."""
-    sc = run_scenario(tmp_path, env={"MOE_TEST_MOE_CHUNK": "16", "VLLM_LOG_MOE_LAYERS": "0,5-7,23"},
-                      engine={"max_num_batched_tokens": 100}, prompts=[_prompt(i, 30 + i) for i in range(3)], max_tokens=8)
+    sc = run_scenario(
+        tmp_path,
+        env={"MOE_TEST_MOE_CHUNK": "16", "VLLM_LOG_MOE_LAYERS": "0,5-7,23"},
+        engine={"max_num_batched_tokens": 100},
+        prompts=[_prompt(i, 30 + i) for i in range(3)],
+        max_tokens=8,
+    )
     check_conservation(sc, check_log_is_the_engines(sc, layers=[0, 5, 6, 7, 23]))
 
 
@@ -225,7 +275,9 @@ def test_moe_chunked_forward_and_a_layer_subset(tmp_path: Any) -> None:
 def test_a_second_llm_in_one_process_is_logged_to_its_own_file(tmp_path: Any) -> None:
     """Hole 6: two LLMs one after the other in one process; the second one is not closed through
     control and its program just ends (logged through to the end at interpreter exit)."""
-    sc = run_scenario(tmp_path, flow="plain", llms=2, shutdown="exit", prompts=[_prompt(1, 9), _prompt(2, 11)], max_tokens=6)
+    sc = run_scenario(
+        tmp_path, flow="plain", llms=2, shutdown="exit", prompts=[_prompt(1, 9), _prompt(2, 11)], max_tokens=6
+    )
     assert sc.result["error"] is None, sc.result.get("traceback")
     first = check_log_is_the_engines(Scenario(sc.result, sc.log, _steps_of_engine(sc, 0), 0, ""))
     second_log = str(tmp_path / "routes.2.jsonl")
@@ -244,8 +296,14 @@ def test_shutdown_lets_a_stalled_writer_finish_after_the_engine_is_gone(tmp_path
     """Hole 4: the writer cannot keep up when the engine shuts down (here: it is stopped), and
     vLLM kills the engine process's tree 5 s after SIGTERM. The detached writer completes the
     log once it runs again; the engine does not wait for it past its bounded time."""
-    sc = run_scenario(tmp_path, flow="plain", shutdown="stop_writer", env={"VLLM_ENABLE_V1_MULTIPROCESSING": "1"},
-                      prompts=[_prompt(i, 25) for i in range(4)], max_tokens=12)
+    sc = run_scenario(
+        tmp_path,
+        flow="plain",
+        shutdown="stop_writer",
+        env={"VLLM_ENABLE_V1_MULTIPROCESSING": "1"},
+        prompts=[_prompt(i, 25) for i in range(4)],
+        max_tokens=12,
+    )
     assert sc.result["shutdown_s"] < 10
     check_conservation(sc, check_log_is_the_engines(sc))
 
@@ -293,7 +351,13 @@ def test_paths_that_never_reach_the_hook_are_refused_at_start(tmp_path: Any, env
 
 
 def test_monolithic_engine_still_generates(tmp_path: Any) -> None:
-    sc = run_scenario(tmp_path, flow="plain", shutdown="engine", env={"MOE_TEST_MONOLITHIC": "1"},
-                      prompts=[_prompt(1, 8)], max_tokens=5)
+    sc = run_scenario(
+        tmp_path,
+        flow="plain",
+        shutdown="engine",
+        env={"MOE_TEST_MONOLITHIC": "1"},
+        prompts=[_prompt(1, 8)],
+        max_tokens=5,
+    )
     assert sc.result["error"] is None and len(sc.outputs[0]["output_token_ids"]) == 5
     assert not os.path.exists(sc.log) and not os.path.exists(sc.log + ".partial")

@@ -2,6 +2,7 @@
 worker holding them is a stand-in: a pipeline- or data-parallel engine needs several GPU
 processes to start). Each refusal is a sentence the user reads in the warning and in
 `moe-prof run`'s error."""
+
 from __future__ import annotations
 
 import os
@@ -27,7 +28,9 @@ def _config(**parallel: Any) -> Any:
         parallel_config=ParallelConfig(**parallel),
         device_config=DeviceConfig(device="cpu"),
         cache_config=CacheConfig(block_size=16),
-        speculative_config=SpeculativeConfig(model="ngram", num_speculative_tokens=2, prompt_lookup_max=3) if spec else None,
+        speculative_config=SpeculativeConfig(model="ngram", num_speculative_tokens=2, prompt_lookup_max=3)
+        if spec
+        else None,
     )
 
 

@@ -2,6 +2,7 @@
 run` starts them for a log pass, on vLLM 0.15.1's real engine (stand-ins: standins.py, chosen with
 --engine-args). Its engine core runs in its own process, as in the product. Checks: the protocol
 messages, warm-up never logged, request ids from 0, the log complete, valid, and conserved."""
+
 from __future__ import annotations
 
 import json
@@ -28,16 +29,35 @@ LAUNCH = (
 
 def _job(tmp: Any, pass_name: str, layers: list[int] | None) -> dict[str, Any]:
     return {
-        "engine": "vllm", "pass_name": pass_name, "model": MODEL,
+        "engine": "vllm",
+        "pass_name": pass_name,
+        "model": MODEL,
         "prompts": ["Natalia sold clips to 48 of her friends.", "How many bolts in total?", "A robe takes 2 bolts."],
-        "seed": 1234, "max_tokens": 12, "temperature": 0,
+        "seed": 1234,
+        "max_tokens": 12,
+        "temperature": 0,
         "routes_path": str(tmp / "moe_routes.jsonl") if pass_name == "log" else None,
-        "layers": layers, "warmup_prompts": 2, "warmup_max_tokens": 4, "tensor_parallel_size": 1,
-        "gpu_memory_utilization": 0.9, "max_model_len": 512, "enforce_eager": True, "deterministic": False,
-        "chat_template": True, "random_weights": False, "config_dir": None, "tokenizer": None,
-        "dtype": "bfloat16", "device": "cuda",
-        "engine_args": {"worker_cls": "standins.RouteTestWorker", "distributed_executor_backend": "uni", "block_size": 16,
-                        "num_gpu_blocks_override": 64, "max_num_batched_tokens": 64},
+        "layers": layers,
+        "warmup_prompts": 2,
+        "warmup_max_tokens": 4,
+        "tensor_parallel_size": 1,
+        "gpu_memory_utilization": 0.9,
+        "max_model_len": 512,
+        "enforce_eager": True,
+        "deterministic": False,
+        "chat_template": True,
+        "random_weights": False,
+        "config_dir": None,
+        "tokenizer": None,
+        "dtype": "bfloat16",
+        "device": "cuda",
+        "engine_args": {
+            "worker_cls": "standins.RouteTestWorker",
+            "distributed_executor_backend": "uni",
+            "block_size": 16,
+            "num_gpu_blocks_override": 64,
+            "max_num_batched_tokens": 64,
+        },
     }
 
 
@@ -53,7 +73,14 @@ def _run(tmp: Any, job: dict[str, Any]) -> list[dict[str, Any]]:
 
 def test_log_pass_through_the_worker_protocol(tmp_path: Any) -> None:
     msgs = _run(tmp_path, _job(tmp_path, "log", [0, 3, 4, 5]))
-    assert [m["type"] for m in msgs if m["type"] != "progress"] == ["hello", "phase", "ready", "phase", "phase", "result"]
+    assert [m["type"] for m in msgs if m["type"] != "progress"] == [
+        "hello",
+        "phase",
+        "ready",
+        "phase",
+        "phase",
+        "result",
+    ]
     ready, result = msgs[2], msgs[-1]
     assert ready["engine"]["engine"] == "vllm" and ready["engine"]["enable_prefix_caching"] is False
     routes = result["routes"]

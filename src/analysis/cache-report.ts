@@ -27,7 +27,15 @@ export interface CacheReport {
   accesses: number;
   capacities: number[];
   targets: number[];
-  policies: Partial<Record<CachePolicy, { hit_rate: (number | null)[]; layers: { layer: number; accesses: number; steps: number | null; hit_rate: (number | null)[] }[] }>>;
+  policies: Partial<
+    Record<
+      CachePolicy,
+      {
+        hit_rate: (number | null)[];
+        layers: { layer: number; accesses: number; steps: number | null; hit_rate: (number | null)[] }[];
+      }
+    >
+  >;
   capacity_for: Partial<Record<CachePolicy, Record<string, number | null>>>;
   notes: string[];
 }

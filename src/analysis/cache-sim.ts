@@ -111,7 +111,11 @@ export function accessCounts(seq: Int32Array, E: number): Float64Array {
  * The smallest capacity (of those given, ascending) whose hit rate reaches each target;
  * null when none does. Keys are the targets as written ("0.9").
  */
-export function capacityFor(capacities: readonly number[], hitRates: readonly (number | null)[], targets: readonly number[]): Record<string, number | null> {
+export function capacityFor(
+  capacities: readonly number[],
+  hitRates: readonly (number | null)[],
+  targets: readonly number[],
+): Record<string, number | null> {
   const out: Record<string, number | null> = {};
   for (const target of targets) {
     let found: number | null = null;

@@ -14,7 +14,8 @@ export function compareOutputs(a: number[][], b: number[][]): OutputComparison {
     const n = Math.min(x.length, y.length);
     let k = 0;
     while (k < n && x[k] === y[k]) k++;
-    if (k < n || x.length !== y.length) diverged.push({ request: i, firstDifferentPosition: k, lengths: [x.length, y.length] });
+    if (k < n || x.length !== y.length)
+      diverged.push({ request: i, firstDifferentPosition: k, lengths: [x.length, y.length] });
   });
   return { requests: a.length, identical: a.length - diverged.length, diverged };
 }

@@ -34,7 +34,11 @@ export function compareDistributions(a: ArrayLike<number>, b: ArrayLike<number>,
     moved.push({ expert: e, share_a: pa, share_b: pb, delta: pb - pa });
   }
   moved.sort((x, y) => Math.abs(y.delta) - Math.abs(x.delta) || x.expert - y.expert);
-  return { js_divergence_bits: jsd, js_distance: jsd === null ? null : Math.sqrt(jsd), moved: moved.slice(0, MOVED).filter((m) => m.delta !== 0) };
+  return {
+    js_divergence_bits: jsd,
+    js_distance: jsd === null ? null : Math.sqrt(jsd),
+    moved: moved.slice(0, MOVED).filter((m) => m.delta !== 0),
+  };
 }
 
 function sum(c: ArrayLike<number>, E: number): number {
@@ -91,7 +95,9 @@ export class AlignAccumulator {
   joinBucket(a: RowColumns, b: RowColumns): void {
     const k = this.k;
     const order = (c: RowColumns) =>
-      Uint32Array.from({ length: c.count }, (_, i) => i).sort((x, y) => c.req[x]! - c.req[y]! || c.layer[x]! - c.layer[y]! || c.token[x]! - c.token[y]!);
+      Uint32Array.from({ length: c.count }, (_, i) => i).sort(
+        (x, y) => c.req[x]! - c.req[y]! || c.layer[x]! - c.layer[y]! || c.token[x]! - c.token[y]!,
+      );
     const ia = order(a);
     const ib = order(b);
     let i = 0;
@@ -133,10 +139,12 @@ export class AlignAccumulator {
         t.identical += same;
       }
       const tok = a.token[x!]!;
-      if (!same && (rt.firstDiv === null || tok < rt.firstDiv[0] || (tok === rt.firstDiv[0] && layer < rt.firstDiv[1]))) rt.firstDiv = [tok, layer];
+      if (!same && (rt.firstDiv === null || tok < rt.firstDiv[0] || (tok === rt.firstDiv[0] && layer < rt.firstDiv[1])))
+        rt.firstDiv = [tok, layer];
       const ta = a.tokenId[x!]!;
       const tb = b.tokenId[y!]!;
-      if (ta >= 0 && tb >= 0 && ta !== tb && (rt.firstTokenDiv === null || tok < rt.firstTokenDiv)) rt.firstTokenDiv = tok;
+      if (ta >= 0 && tb >= 0 && ta !== tb && (rt.firstTokenDiv === null || tok < rt.firstTokenDiv))
+        rt.firstTokenDiv = tok;
     }
   }
 }
@@ -169,10 +177,19 @@ export interface AlignedComparison extends AlignedScope {
 
 function scope(t: Tally): AlignedScope {
   const r = t.rows;
-  return { rows: r, top1_agreement: r ? t.top1Agree / r : null, topk_overlap: r ? t.overlap / r : null, topk_identical: r ? t.identical / r : null };
+  return {
+    rows: r,
+    top1_agreement: r ? t.top1Agree / r : null,
+    topk_overlap: r ? t.overlap / r : null,
+    topk_identical: r ? t.identical / r : null,
+  };
 }
 
-export function alignedResult(acc: AlignAccumulator, reqIds: readonly string[], layers: readonly number[]): AlignedComparison {
+export function alignedResult(
+  acc: AlignAccumulator,
+  reqIds: readonly string[],
+  layers: readonly number[],
+): AlignedComparison {
   const requests = [...acc.byRequest.entries()]
     .sort((x, y) => x[0] - y[0])
     .map(([r, t]) => ({

@@ -61,7 +61,9 @@ export function checkConservation(
       if (n !== want) note(`request ${i}, layer ${layers[li]}: ${n} rows, expected ${want} (${pg})`);
     });
     if (got.min_token_idx !== first || got.max_token_idx !== first + want - 1)
-      note(`request ${i}: token_idx ${got.min_token_idx}..${got.max_token_idx}, expected ${first}..${first + want - 1} (${pg})`);
+      note(
+        `request ${i}: token_idx ${got.min_token_idx}..${got.max_token_idx}, expected ${first}..${first + want - 1} (${pg})`,
+      );
   });
   for (const r of logged) {
     const n = Number(r.req_id);

@@ -68,7 +68,13 @@ export function expectedMutualInformationBits(t: Contingency): number {
       const mode = Math.min(hi, Math.max(lo, Math.floor(((ai + 1) * (bj + 1)) / (N + 2))));
       // ln P(n) = ln C(a, n) + ln C(N - a, b - n) - ln C(N, b)
       const lnP = (n: number) =>
-        lf[ai]! - lf[n]! - lf[ai - n]! + lf[N - ai]! - lf[bj - n]! - lf[N - ai - bj + n]! - (lf[N]! - lf[bj]! - lf[N - bj]!);
+        lf[ai]! -
+        lf[n]! -
+        lf[ai - n]! +
+        lf[N - ai]! -
+        lf[bj - n]! -
+        lf[N - ai - bj + n]! -
+        (lf[N]! - lf[bj]! - lf[N - bj]!);
       // In nats here; converted to bits once at the end.
       const lnNab = Math.log(N / (ai * bj));
       const term = (n: number, p: number) => p * n * (lnNab + Math.log(n));

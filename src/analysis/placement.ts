@@ -39,7 +39,9 @@ interface Item {
  * the least-loaded GPU that has a free slot (ties: lowest GPU); `slots` items per GPU at most.
  */
 function pack(items: Item[], G: number, slots: number): number[][] {
-  const order = items.map((_, i) => i).sort((a, b) => items[b]!.weight - items[a]!.weight || items[a]!.expert - items[b]!.expert || a - b);
+  const order = items
+    .map((_, i) => i)
+    .sort((a, b) => items[b]!.weight - items[a]!.weight || items[a]!.expert - items[b]!.expert || a - b);
   const load = new Float64Array(G);
   const out: number[][] = Array.from({ length: G }, () => []);
   for (const i of order) {
@@ -75,7 +77,8 @@ export function replicatedPlacement(counts: ArrayLike<number>, G: number, R: num
     replicas[best]!++;
   }
   const items: Item[] = [];
-  for (let e = 0; e < E; e++) for (let j = 0; j < replicas[e]!; j++) items.push({ expert: e, weight: counts[e]! / replicas[e]! });
+  for (let e = 0; e < E; e++)
+    for (let j = 0; j < replicas[e]!; j++) items.push({ expert: e, weight: counts[e]! / replicas[e]! });
   return { gpus: G, experts: pack(items, G, Math.ceil((E + R) / G)), replicas };
 }
 
@@ -90,7 +93,13 @@ export function replicatedPlacement(counts: ArrayLike<number>, G: number, R: num
  * (ties: lowest partner id), until a pass changes nothing (at most `maxPasses`). Each GPU lists
  * its experts in ascending id.
  */
-export function coactPlacement(counts: ArrayLike<number>, W: Float64Array, G: number, slack: number, maxPasses = 50): Placement {
+export function coactPlacement(
+  counts: ArrayLike<number>,
+  W: Float64Array,
+  G: number,
+  slack: number,
+  maxPasses = 50,
+): Placement {
   const E = counts.length;
   const start = balancedPlacement(counts, G);
   const gpuOf = new Int32Array(E);

@@ -89,7 +89,13 @@ function restride(m: Float64Array, cap: number, E: number): Float64Array {
   return out;
 }
 
-function scope(counts: Float64Array, rows: number, pairs: Float64Array | null, E: number, rep: [number, number]): ScopeMetrics {
+function scope(
+  counts: Float64Array,
+  rows: number,
+  pairs: Float64Array | null,
+  E: number,
+  rep: [number, number],
+): ScopeMetrics {
   return {
     rows,
     counts: Array.from(counts),
@@ -114,21 +120,29 @@ export function buildSummary(input: SummaryInput): HistSummary {
     for (const c of tally.layerCounts) for (let i = c.length - 1; i > maxId; i--) if (c[i]! > 0) maxId = i;
     E = maxId + 1;
     source = "max_id_plus_1";
-    notes.push(`num_experts is not in the meta line: using max expert id + 1 = ${E} (experts above it that were never used cannot be seen)`);
+    notes.push(
+      `num_experts is not in the meta line: using max expert id + 1 = ${E} (experts above it that were never used cannot be seen)`,
+    );
   }
   if (meta.prefix_caching === true)
     notes.push(
       "prefix caching was on: prompt positions served from vLLM's prefix cache were never computed and have no rows (a request's first row is its first computed position)",
     );
   if (tally.transitions.tooLarge)
-    notes.push(`layer transitions not counted: ${E} experts need ${E} x ${E} counters per layer pair, more than the ${TRANSITION_BUDGET.toLocaleString("en-US")} allowed`);
+    notes.push(
+      `layer transitions not counted: ${E} experts need ${E} x ${E} counters per layer pair, more than the ${TRANSITION_BUDGET.toLocaleString("en-US")} allowed`,
+    );
 
   const cap = tally.cap;
   const cut = (a: Float64Array) => a.subarray(0, E);
 
   const layers: LayerSummary[] = [];
   const overallCounts = new Float64Array(E);
-  const overallPairs = tally.layerPairs ? new Float64Array(E * E) : tally.overallPairs ? restride(tally.overallPairs, cap, E) : null;
+  const overallPairs = tally.layerPairs
+    ? new Float64Array(E * E)
+    : tally.overallPairs
+      ? restride(tally.overallPairs, cap, E)
+      : null;
   let overallRows = 0;
   let repPairs = 0;
   let repRepeats = 0;
@@ -142,7 +156,10 @@ export function buildSummary(input: SummaryInput): HistSummary {
     overallRows += rows;
     repPairs += tally.repPairs[li]!;
     repRepeats += tally.repRepeats[li]!;
-    layers.push({ layer: meta.layers_logged[li]!, ...scope(counts, rows, pairs, E, [tally.repPairs[li]!, tally.repRepeats[li]!]) });
+    layers.push({
+      layer: meta.layers_logged[li]!,
+      ...scope(counts, rows, pairs, E, [tally.repPairs[li]!, tally.repRepeats[li]!]),
+    });
   }
 
   const { prefill, decode, none } = tally.phaseRows;
@@ -150,7 +167,14 @@ export function buildSummary(input: SummaryInput): HistSummary {
     const counts = cut(c);
     return { rows, counts: Array.from(counts), entropy_bits: entropyBits(counts) };
   };
-  const phases = prefill + decode > 0 ? { prefill: phase(prefill, tally.phaseCounts.prefill), decode: phase(decode, tally.phaseCounts.decode), rows_without_phase: none } : null;
+  const phases =
+    prefill + decode > 0
+      ? {
+          prefill: phase(prefill, tally.phaseCounts.prefill),
+          decode: phase(decode, tally.phaseCounts.decode),
+          rows_without_phase: none,
+        }
+      : null;
 
   const asBatches = input.batches !== undefined && input.batches !== null;
   if (asBatches)
@@ -158,11 +182,13 @@ export function buildSummary(input: SummaryInput): HistSummary {
       `--as-batches: rows counted as written and grouped into ${input.batches} batches (token_idx restarting); req_id and token_idx do not identify requests or positions in this log, so requests, per-request figures and top-1 repetition are not given`,
     );
   const anyPhase = tally.reqPhaseRows.prefill.length + tally.reqPhaseRows.decode.length > 0;
-  const per_request = asBatches ? [] : input.requests.map((r, i) => ({
-    ...r,
-    prefill_rows: anyPhase ? (tally.reqPhaseRows.prefill[i] ?? 0) : null,
-    decode_rows: anyPhase ? (tally.reqPhaseRows.decode[i] ?? 0) : null,
-  }));
+  const per_request = asBatches
+    ? []
+    : input.requests.map((r, i) => ({
+        ...r,
+        prefill_rows: anyPhase ? (tally.reqPhaseRows.prefill[i] ?? 0) : null,
+        decode_rows: anyPhase ? (tally.reqPhaseRows.decode[i] ?? 0) : null,
+      }));
 
   return {
     schema: SUMMARY_SCHEMA,

@@ -59,7 +59,11 @@ export class RouteTally {
     this.allocPairs();
     this.repPairs = new Float64Array(this.layerCount);
     this.repRepeats = new Float64Array(this.layerCount);
-    this.transitions = new TransitionTally(layers.length === selected.length ? layers : [], layers.length === selected.length ? selected : [], this.cap);
+    this.transitions = new TransitionTally(
+      layers.length === selected.length ? layers : [],
+      layers.length === selected.length ? selected : [],
+      this.cap,
+    );
   }
 
   private allocPairs(): void {
@@ -98,7 +102,8 @@ export class RouteTally {
     this.phaseCounts = { prefill: widen(this.phaseCounts.prefill), decode: widen(this.phaseCounts.decode) };
     this.allocPairs();
     this.transitions.grow(cap);
-    if (this.layerPairs && oldLayerPairs) this.layerPairs = oldLayerPairs.map((p, i) => (this.selected[i] ? widenPairs(p) : p));
+    if (this.layerPairs && oldLayerPairs)
+      this.layerPairs = oldLayerPairs.map((p, i) => (this.selected[i] ? widenPairs(p) : p));
     else if (this.overallPairs && oldLayerPairs) {
       // Per-layer matrices no longer fit: fold what was counted into the overall one.
       const o = new Float64Array(old * old);

@@ -167,7 +167,9 @@ export class TransitionTally {
   exportState(): TransitionState {
     const pending: TransitionState["pending"] = [];
     const w = this.layers.length + 1;
-    this.pending.forEach((m, req) => m?.forEach((slot, token) => pending.push({ req, token, top1: this.pool.slice(slot * w, slot * w + w - 1) })));
+    this.pending.forEach((m, req) =>
+      m?.forEach((slot, token) => pending.push({ req, token, top1: this.pool.slice(slot * w, slot * w + w - 1) })),
+    );
     return { cap: this.cap, counts: this.counts, pending };
   }
 
@@ -179,7 +181,8 @@ export class TransitionTally {
       for (let x = 0; x < m.length; x++) m[x]! += theirs[x]!;
     });
     for (const p of o.pending) {
-      for (let li = 0; li < p.top1.length; li++) if (p.top1[li]! >= 0) this.add(reqMap[p.req]!, p.token, li, p.top1[li]!);
+      for (let li = 0; li < p.top1.length; li++)
+        if (p.top1[li]! >= 0) this.add(reqMap[p.req]!, p.token, li, p.top1[li]!);
     }
   }
 
@@ -224,7 +227,11 @@ export interface TransitionsSummary {
 export const MATRIX_MAX_EXPERTS = 128;
 const TOP_TRANSITIONS = 10;
 
-export function transitionsSummary(t: TransitionTally, layers: readonly number[], E: number): TransitionsSummary | null {
+export function transitionsSummary(
+  t: TransitionTally,
+  layers: readonly number[],
+  E: number,
+): TransitionsSummary | null {
   if (t.pairs.length === 0) return null;
   const cap = t.cap;
   const all = t.finalCounts();
@@ -261,7 +268,10 @@ export function transitionsSummary(t: TransitionTally, layers: readonly number[]
       tokens,
       ...dependence({ counts: m, rows: E, cols: E }),
       top,
-      matrix: E <= MATRIX_MAX_EXPERTS ? Array.from({ length: E }, (_, a) => Array.from(m.subarray(a * E, (a + 1) * E))) : null,
+      matrix:
+        E <= MATRIX_MAX_EXPERTS
+          ? Array.from({ length: E }, (_, a) => Array.from(m.subarray(a * E, (a + 1) * E)))
+          : null,
     };
   });
   const avg = (f: (p: LayerPairTransitions) => number | null) => {

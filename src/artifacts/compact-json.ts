@@ -15,7 +15,8 @@ function scalar(v: unknown): string {
 
 export function toCompactJson(value: unknown, indent = 2): string {
   const walk = (v: unknown, pad: string): string | undefined => {
-    if (v !== null && typeof v === "object" && typeof (v as { toJSON?: unknown }).toJSON === "function") v = (v as { toJSON: () => unknown }).toJSON();
+    if (v !== null && typeof v === "object" && typeof (v as { toJSON?: unknown }).toJSON === "function")
+      v = (v as { toJSON: () => unknown }).toJSON();
     if (v === undefined || typeof v === "function" || typeof v === "symbol") return undefined;
     if (isPlain(v)) return scalar(v);
     const inner = pad + " ".repeat(indent);

@@ -34,7 +34,11 @@ function bytesOf(a: ArrayBufferView): Buffer {
 }
 
 /** A whole .npy file. Typed arrays are little-endian on every platform Node runs on (checked at load). */
-export function encodeNpy(descr: "<i2" | "<i4" | "<i8" | "<f8", shape: readonly number[], data: Int16Array | Int32Array | BigInt64Array | Float64Array): Buffer {
+export function encodeNpy(
+  descr: "<i2" | "<i4" | "<i8" | "<f8",
+  shape: readonly number[],
+  data: Int16Array | Int32Array | BigInt64Array | Float64Array,
+): Buffer {
   const n = shape.reduce((a, b) => a * b, 1);
   if (data.length !== n) throw new Error(`npy: ${data.length} values for shape ${shapeLiteral(shape)}`);
   return Buffer.concat([npyHeader(descr, shape), bytesOf(data)]);
@@ -49,4 +53,5 @@ export function encodeNpyStrings(values: readonly string[]): Buffer {
   return Buffer.concat([npyHeader(`<U${width}`, [values.length]), bytesOf(data)]);
 }
 
-if (new Uint8Array(new Uint16Array([1]).buffer)[0] !== 1) throw new Error("moe-prof writes .npy files on little-endian machines only");
+if (new Uint8Array(new Uint16Array([1]).buffer)[0] !== 1)
+  throw new Error("moe-prof writes .npy files on little-endian machines only");

@@ -63,7 +63,11 @@ async function writeDurably(file: string, data: string | Uint8Array): Promise<vo
  * Publishes `files` (and the manifest describing them and `about`) into `dir` as one set.
  * Returns the paths written. On an error before the first rename, `dir` is as it was.
  */
-export async function publishOutputSet(dir: string, files: OutputFile[], about: Record<string, unknown>): Promise<string[]> {
+export async function publishOutputSet(
+  dir: string,
+  files: OutputFile[],
+  about: Record<string, unknown>,
+): Promise<string[]> {
   const stage = path.join(dir, `.moe-prof-hist-${process.pid}-${randomBytes(4).toString("hex")}.tmp`);
   await mkdir(stage);
   stepDone("stage dir");
@@ -78,7 +82,10 @@ export async function publishOutputSet(dir: string, files: OutputFile[], about: 
       created_at: new Date().toISOString(),
       ...about,
       files: Object.fromEntries(
-        files.map((f) => [f.name, { sha256: createHash("sha256").update(f.data).digest("hex"), bytes: Buffer.byteLength(f.data) }]),
+        files.map((f) => [
+          f.name,
+          { sha256: createHash("sha256").update(f.data).digest("hex"), bytes: Buffer.byteLength(f.data) },
+        ]),
       ),
     };
     await writeDurably(path.join(stage, MANIFEST_FILE), JSON.stringify(manifest, null, 2) + "\n");

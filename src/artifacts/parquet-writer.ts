@@ -112,7 +112,12 @@ function list(id: number, etype: number, items: ((b: Bytes) => void)[]): Field {
     },
   ];
 }
-const listI32 = (id: number, xs: number[]) => list(id, T_I32, xs.map((x) => (b: Bytes) => b.varint(zigzag(x))));
+const listI32 = (id: number, xs: number[]) =>
+  list(
+    id,
+    T_I32,
+    xs.map((x) => (b: Bytes) => b.varint(zigzag(x))),
+  );
 const listStr = (id: number, xs: string[]) =>
   list(
     id,
@@ -140,7 +145,10 @@ const COLUMNS: ColumnDesc[] = [
 ];
 
 function schemaElements(): ((b: Bytes) => void)[] {
-  const el = (name: string, o: { type?: number; rep?: number; children?: number; converted?: number; logical?: number }) =>
+  const el = (
+    name: string,
+    o: { type?: number; rep?: number; children?: number; converted?: number; logical?: number },
+  ) =>
     struct([
       o.type !== undefined ? i32(1, o.type) : null,
       i32(3, o.rep ?? REQUIRED),
@@ -299,8 +307,9 @@ export class ParquetRouteWriter {
     levels(listLevels, new Uint8Array(n * k).fill(1));
     const page = (parts: (Uint8Array | ((b: Bytes) => void))[]): Buffer => {
       const b = new Bytes();
-      for (const p of parts) if (typeof p === "function") p(b);
-      else b.bytes(p);
+      for (const p of parts)
+        if (typeof p === "function") p(b);
+        else b.bytes(p);
       return Buffer.from(b.view());
     };
     const pages: [ColumnDesc, number, Buffer][] = [
@@ -310,19 +319,37 @@ export class ParquetRouteWriter {
       [COLUMNS[3]!, n * k, page([listLevels.view(), new Uint8Array(this.ids.buffer, 0, 4 * n * k)])],
       [COLUMNS[4]!, n * k, page([listLevels.view(), new Uint8Array(this.weights.buffer, 0, 8 * n * k)])],
       [COLUMNS[5]!, n, page([(b) => levels(b, this.phasePresent.subarray(0, n)), this.phase.view()])],
-      [COLUMNS[6]!, n, page([(b) => levels(b, this.tokenIdPresent.subarray(0, n)), int64s(this.tokenId, this.tokenIdPresent)])],
+      [
+        COLUMNS[6]!,
+        n,
+        page([(b) => levels(b, this.tokenIdPresent.subarray(0, n)), int64s(this.tokenId, this.tokenIdPresent)]),
+      ],
       [COLUMNS[7]!, n, page([(b) => levels(b, this.stepPresent.subarray(0, n)), int64s(this.stepV, this.stepPresent)])],
     ];
     const start = this.offset;
     const chunks: ((b: Bytes) => void)[] = [];
     for (const [col, numValues, data] of pages) {
       const h = new Bytes();
-      struct([i32(1, 0 /* DATA_PAGE */), i32(2, data.length), i32(3, data.length), sub(5, struct([i32(1, numValues), i32(2, PLAIN), i32(3, RLE), i32(4, RLE)]))])(h);
+      struct([
+        i32(1, 0 /* DATA_PAGE */),
+        i32(2, data.length),
+        i32(3, data.length),
+        sub(5, struct([i32(1, numValues), i32(2, PLAIN), i32(3, RLE), i32(4, RLE)])),
+      ])(h);
       const pageOffset = this.offset;
       this.write(h.view());
       this.write(data);
       const size = h.len + data.length;
-      const meta = struct([i32(1, col.type), listI32(2, [PLAIN, RLE]), listStr(3, col.path), i32(4, 0 /* UNCOMPRESSED */), i64(5, numValues), i64(6, size), i64(7, size), i64(9, pageOffset)]);
+      const meta = struct([
+        i32(1, col.type),
+        listI32(2, [PLAIN, RLE]),
+        listStr(3, col.path),
+        i32(4, 0 /* UNCOMPRESSED */),
+        i64(5, numValues),
+        i64(6, size),
+        i64(7, size),
+        i64(9, pageOffset),
+      ]);
       chunks.push(struct([i64(2, pageOffset), sub(3, meta)]));
     }
     const total = this.offset - start;

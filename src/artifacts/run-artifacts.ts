@@ -56,7 +56,9 @@ export async function writeRunArtifacts(
     prompt_token_counts: p.outcome.result.prompt_token_counts,
     output_token_ids: p.outcome.result.output_token_ids,
     // the worker's paths point into <out>.partial/, renamed since: keep only the file name
-    capture: p.outcome.result.routes ? { ...p.outcome.result.routes.stats, out_path: path.basename(p.outcome.result.routes.path) } : null,
+    capture: p.outcome.result.routes
+      ? { ...p.outcome.result.routes.stats, out_path: path.basename(p.outcome.result.routes.path) }
+      : null,
   }));
   await writeFileAtomic(path.join(dir, SUMMARY_FILE), json(summary));
   await writeFileAtomic(path.join(dir, TIMING_FILE), json(timing));

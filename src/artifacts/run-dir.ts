@@ -25,7 +25,10 @@ function makeRunDir(outDir: string): RunDir {
     throw new UserError(`${outDir} already exists and is not empty: choose another --out`, EXIT_ENV);
   const work = `${outDir}.partial`;
   if (existsSync(work))
-    throw new UserError(`${work} exists (left by an earlier interrupted run): remove it or choose another --out`, EXIT_ENV);
+    throw new UserError(
+      `${work} exists (left by an earlier interrupted run): remove it or choose another --out`,
+      EXIT_ENV,
+    );
   mkdirSync(work, { recursive: true });
   return { final: outDir, work };
 }

@@ -21,7 +21,8 @@ export function parseFractionList(option: string, text: string): number[] {
   for (const part of text.split(",")) {
     const t = part.trim();
     const n = Number(t);
-    if (t === "" || !Number.isFinite(n) || n <= 0 || n > 1) throw envError(`${option}: cannot read "${part}" (expected numbers in (0, 1] like 0.9,0.99)`);
+    if (t === "" || !Number.isFinite(n) || n <= 0 || n > 1)
+      throw envError(`${option}: cannot read "${part}" (expected numbers in (0, 1] like 0.9,0.99)`);
     out.add(n);
   }
   return [...out].sort((a, b) => a - b);
@@ -32,7 +33,8 @@ export function parseNameList<T extends string>(option: string, text: string, al
   const want = new Set<string>();
   for (const part of text.split(",")) {
     const t = part.trim();
-    if (!(allowed as readonly string[]).includes(t)) throw envError(`${option}: unknown "${part}" (expected some of ${allowed.join(",")})`);
+    if (!(allowed as readonly string[]).includes(t))
+      throw envError(`${option}: unknown "${part}" (expected some of ${allowed.join(",")})`);
     want.add(t);
   }
   return allowed.filter((a) => want.has(a));

@@ -34,8 +34,10 @@ export function numberOption(rule: NumberRule) {
     const n = typeof v === "number" ? v : DECIMAL.test(v.trim()) ? Number(v.trim()) : NaN;
     if (!Number.isFinite(n)) return fail(rule.integer ? "must be an integer" : "must be a number");
     if (rule.integer && !Number.isInteger(n)) return fail("must be an integer");
-    if (rule.min !== undefined && (rule.minExclusive ? n <= rule.min : n < rule.min)) return fail(`must be ${rule.minExclusive ? ">" : ">="} ${rule.min}`);
-    if (rule.max !== undefined && n > rule.max) return fail(`must be at most ${rule.max}${rule.maxReason ? ` (${rule.maxReason})` : ""}`);
+    if (rule.min !== undefined && (rule.minExclusive ? n <= rule.min : n < rule.min))
+      return fail(`must be ${rule.minExclusive ? ">" : ">="} ${rule.min}`);
+    if (rule.max !== undefined && n > rule.max)
+      return fail(`must be at most ${rule.max}${rule.maxReason ? ` (${rule.maxReason})` : ""}`);
     if (rule.integer && !Number.isSafeInteger(n)) return fail(`must be at most ${Number.MAX_SAFE_INTEGER}`);
     return n;
   });
@@ -52,7 +54,12 @@ export const runOptionsSchema = z
     numPrompts: intFrom(1).default(25),
     datasetUrl: z.string().url().optional(),
     // vLLM seeds numpy, whose seeds stop at 2^32 - 1.
-    seed: numberOption({ integer: true, min: 0, max: 2 ** 32 - 1, maxReason: "2^32 - 1, the largest seed numpy takes; vLLM seeds numpy" }).default(1234),
+    seed: numberOption({
+      integer: true,
+      min: 0,
+      max: 2 ** 32 - 1,
+      maxReason: "2^32 - 1, the largest seed numpy takes; vLLM seeds numpy",
+    }).default(1234),
     maxTokens: intFrom(1).default(256),
     temperature: numberOption({ min: 0 }).default(0),
     out: z.string().optional(),
@@ -78,13 +85,25 @@ export const runOptionsSchema = z
     if (o.randomWeights && o.engine !== "hf")
       ctx.addIssue({ code: "custom", path: ["randomWeights"], message: "--random-weights needs --engine hf" });
     if (o.randomWeights && !o.config)
-      ctx.addIssue({ code: "custom", path: ["config"], message: "--random-weights needs --config DIR (a config.json)" });
+      ctx.addIssue({
+        code: "custom",
+        path: ["config"],
+        message: "--random-weights needs --config DIR (a config.json)",
+      });
     if (o.prompts && o.datasetUrl)
       ctx.addIssue({ code: "custom", path: ["prompts"], message: "give --prompts or --dataset-url, not both" });
     if (o.device === "cpu" && o.engine !== "hf")
-      ctx.addIssue({ code: "custom", path: ["device"], message: "cpu needs --engine hf (vLLM 0.15.1's CUDA build runs on GPUs)" });
+      ctx.addIssue({
+        code: "custom",
+        path: ["device"],
+        message: "cpu needs --engine hf (vLLM 0.15.1's CUDA build runs on GPUs)",
+      });
     if (o.engineArgs !== undefined && o.engine !== "vllm")
-      ctx.addIssue({ code: "custom", path: ["engineArgs"], message: "is for --engine vllm (keyword arguments of vllm.LLM)" });
+      ctx.addIssue({
+        code: "custom",
+        path: ["engineArgs"],
+        message: "is for --engine vllm (keyword arguments of vllm.LLM)",
+      });
   });
 
 export type RunOptions = z.infer<typeof runOptionsSchema>;
@@ -117,7 +136,10 @@ function flagName(key: string): string {
 }
 
 export function timestampDirName(now: Date): string {
-  return now.toISOString().replace(/\.\d+Z$/, "Z").replace(/[:]/g, "-");
+  return now
+    .toISOString()
+    .replace(/\.\d+Z$/, "Z")
+    .replace(/[:]/g, "-");
 }
 
 export function resolveRunConfig(raw: Record<string, unknown>, defaults: { python: string; now: Date }): RunConfig {
@@ -131,7 +153,8 @@ export function resolveRunConfig(raw: Record<string, unknown>, defaults: { pytho
   // backwards or huge ranges: exit 2 now, not after a pass; the worker gets the list
   const layers = o.layers !== undefined ? parseLayerList(o.layers) : undefined;
   // A random-weights model is not the default checkpoint: name it after its config.
-  const model = o.randomWeights && raw.model === undefined ? `random-weights/${path.basename(path.resolve(o.config!))}` : o.model;
+  const model =
+    o.randomWeights && raw.model === undefined ? `random-weights/${path.basename(path.resolve(o.config!))}` : o.model;
   const outDir = path.resolve(o.out ?? path.join("moe-prof-out", timestampDirName(defaults.now)));
   refuseSpecialOutDir(outDir); // before any check or pass: mkdir under /proc never returns
   return {
@@ -153,6 +176,9 @@ export function parseEngineArgs(text: string): Record<string, unknown> {
     throw new UserError(`--engine-args: not JSON: ${text.slice(0, 80)}`, EXIT_ENV);
   }
   if (v === null || typeof v !== "object" || Array.isArray(v))
-    throw new UserError(`--engine-args: expected a JSON object of vllm.LLM keyword arguments, e.g. '{"max_num_seqs": 64}'`, EXIT_ENV);
+    throw new UserError(
+      `--engine-args: expected a JSON object of vllm.LLM keyword arguments, e.g. '{"max_num_seqs": 64}'`,
+      EXIT_ENV,
+    );
   return v as Record<string, unknown>;
 }

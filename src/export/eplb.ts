@@ -54,7 +54,11 @@ export const eplbFormat: ExportFormat = {
         return {
           files: [{ file: EPLB_FILE, what: "assignments per layer (row) and expert (column)", dtype: "<i8", shape }],
           details: { layers: sorted, num_experts: E, num_experts_source: read.numExpertsSource },
-          notes: contiguous ? [] : [`rows are layers ${sorted.join(",")}, not 0..${sorted.length - 1}: tools that index rows by layer need the model's other layers filled in`],
+          notes: contiguous
+            ? []
+            : [
+                `rows are layers ${sorted.join(",")}, not 0..${sorted.length - 1}: tools that index rows by layer need the model's other layers filled in`,
+              ],
         };
       },
       async dispose() {},

@@ -10,18 +10,29 @@ import type { RoutesMeta } from "../routes/schema.js";
 import { ParquetRouteWriter, ROW_GROUP_ROWS } from "../artifacts/parquet-writer.js";
 import type { ExportFormat, ExportSink, ExportTarget } from "./format.js";
 
-export const PARQUET_COLUMNS = ["req_id", "token_idx", "layer", "topk_ids", "topk_weights", "phase", "token_id", "step"];
+export const PARQUET_COLUMNS = [
+  "req_id",
+  "token_idx",
+  "layer",
+  "topk_ids",
+  "topk_weights",
+  "phase",
+  "token_id",
+  "step",
+];
 
 /** The file a log exports to: --out FILE.parquet, else <log stem>.parquet in the output directory. */
 export function parquetTarget(logFile: string, out: string | undefined): ExportTarget {
-  if (out !== undefined && out.endsWith(".parquet")) return { dir: path.dirname(path.resolve(out)), name: path.basename(out) };
+  if (out !== undefined && out.endsWith(".parquet"))
+    return { dir: path.dirname(path.resolve(out)), name: path.basename(out) };
   const stem = path.basename(logFile).replace(/\.(jsonl|parquet)$/, "");
   return { dir: out ?? path.dirname(path.resolve(logFile)), name: `${stem}.parquet` };
 }
 
 export const parquetFormat: ExportFormat = {
   name: "parquet",
-  description: "<log>.parquet (or --out FILE.parquet): one row per route line, topk_ids/topk_weights as lists, the meta line as key-value metadata",
+  description:
+    "<log>.parquet (or --out FILE.parquet): one row per route line, topk_ids/topk_weights as lists, the meta line as key-value metadata",
   target: parquetTarget,
   begin(_file: string, target?: ExportTarget): ExportSink {
     if (!target) throw new Error("parquet export needs its target before the scan");
@@ -44,14 +55,22 @@ export const parquetFormat: ExportFormat = {
         done = true;
         const { size } = await stat(final);
         return {
-          files: [{ file: target.name, what: `${read.rows} route rows (${PARQUET_COLUMNS.join(", ")}), ${size} bytes` }],
-          details: { columns: PARQUET_COLUMNS, row_group_rows: ROW_GROUP_ROWS, meta_key: "moe_prof.meta", weights: "float64", num_rows: read.rows },
+          files: [
+            { file: target.name, what: `${read.rows} route rows (${PARQUET_COLUMNS.join(", ")}), ${size} bytes` },
+          ],
+          details: {
+            columns: PARQUET_COLUMNS,
+            row_group_rows: ROW_GROUP_ROWS,
+            meta_key: "moe_prof.meta",
+            weights: "float64",
+            num_rows: read.rows,
+          },
           notes: [],
         };
       },
       async dispose() {
         if (done) return;
-        (writer)?.abandon();
+        writer?.abandon();
         await rm(tmp, { force: true });
       },
     };

@@ -89,18 +89,25 @@ export const r3Format: ExportFormat = {
             EXIT_INVALID,
           );
         }
-        if (read.numExperts - 1 > INT16_MAX) throw new UserError(`${file}: expert ids up to ${read.numExperts - 1} do not fit r3's int16`, EXIT_INVALID);
+        if (read.numExperts - 1 > INT16_MAX)
+          throw new UserError(`${file}: expert ids up to ${read.numExperts - 1} do not fit r3's int16`, EXIT_INVALID);
         const L = sortedLayers.length;
         // Each request's positions must be 0..T-1 in every layer, prompt before generated.
         const shapes = read.requests.map((q, r) => {
           const T = q.tokens;
           const where = `${file}: request ${JSON.stringify(q.req_id)}`;
           if (q.min_token_idx !== 0 || q.max_token_idx !== T - 1 || q.rows_per_layer.some((n) => n !== T)) {
-            throw new UserError(`${where}: positions are not 0..${T - 1} in every layer (r3 arrays are indexed by position)`, EXIT_INVALID);
+            throw new UserError(
+              `${where}: positions are not 0..${T - 1} in every layer (r3 arrays are indexed by position)`,
+              EXIT_INVALID,
+            );
           }
           const P = maxPrefill[r]! + 1;
           if (minDecode[r]! !== Infinity && minDecode[r]! !== P) {
-            throw new UserError(`${where}: decode rows start at token_idx ${minDecode[r]}, prefill rows end at ${P - 1} (r3 needs the prompt first)`, EXIT_INVALID);
+            throw new UserError(
+              `${where}: decode rows start at token_idx ${minDecode[r]}, prefill rows end at ${P - 1} (r3 needs the prompt first)`,
+              EXIT_INVALID,
+            );
           }
           return { T, P };
         });
@@ -127,8 +134,14 @@ export const r3Format: ExportFormat = {
                 const { T, P } = shapes[r]!;
                 const split = P * L * k;
                 const bytes = (a: Int16Array) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
-                await zip.add(`${key(r)}/prompt_routed_experts.npy`, [npyHeader("<i2", [P, L, k]), bytes(buf.subarray(0, split))]);
-                await zip.add(`${key(r)}/routed_experts.npy`, [npyHeader("<i2", [T - P, L, k]), bytes(buf.subarray(split))]);
+                await zip.add(`${key(r)}/prompt_routed_experts.npy`, [
+                  npyHeader("<i2", [P, L, k]),
+                  bytes(buf.subarray(0, split)),
+                ]);
+                await zip.add(`${key(r)}/routed_experts.npy`, [
+                  npyHeader("<i2", [T - P, L, k]),
+                  bytes(buf.subarray(split)),
+                ]);
                 entries += 2;
                 open.delete(r);
               }
@@ -142,12 +155,24 @@ export const r3Format: ExportFormat = {
           throw e;
         }
         return {
-          files: [{ file: R3_FILE, what: "per request <key>/prompt_routed_experts and <key>/routed_experts, int16 [tokens, layers, top_k]; req_ids", dtype: "<i2", entries }],
+          files: [
+            {
+              file: R3_FILE,
+              what: "per request <key>/prompt_routed_experts and <key>/routed_experts, int16 [tokens, layers, top_k]; req_ids",
+              dtype: "<i2",
+              entries,
+            },
+          ],
           details: {
             layers: sortedLayers,
             top_k: k,
             keys: plain ? "req_id" : "request index (order of first row); req_ids maps them",
-            requests: read.requests.map((q, r) => ({ key: key(r), req_id: q.req_id, prompt_tokens: shapes[r]!.P, routed_tokens: shapes[r]!.T - shapes[r]!.P })),
+            requests: read.requests.map((q, r) => ({
+              key: key(r),
+              req_id: q.req_id,
+              prompt_tokens: shapes[r]!.P,
+              routed_tokens: shapes[r]!.T - shapes[r]!.P,
+            })),
           },
           notes: [],
         };

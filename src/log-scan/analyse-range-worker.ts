@@ -7,8 +7,19 @@ import type { RangeJob, RangeOutcome } from "./analyse-routes.js";
 // The job comes as workerData, or (a worker started early, range-worker-start.ts) as a message.
 async function run(job: RangeJob): Promise<void> {
   const tally = job.tally ? new RouteTally(job.selected, job.meta.num_experts, job.meta.layers_logged) : null;
-  const r = await scanRouteRange(job.file, job.meta, job.range, tally ? (row, req, li) => tally.add(row, req, li) : undefined);
-  const outcome: RangeOutcome = { ok: r.ok, rows: r.rows, lines: r.lines, coverage: r.acceptor.coverage.exportState(), tally: tally?.exportState() ?? null };
+  const r = await scanRouteRange(
+    job.file,
+    job.meta,
+    job.range,
+    tally ? (row, req, li) => tally.add(row, req, li) : undefined,
+  );
+  const outcome: RangeOutcome = {
+    ok: r.ok,
+    rows: r.rows,
+    lines: r.lines,
+    coverage: r.acceptor.coverage.exportState(),
+    tally: tally?.exportState() ?? null,
+  };
   parentPort!.postMessage(outcome);
   parentPort!.close();
 }

@@ -61,7 +61,10 @@ export interface RangeOutcome {
 function selectedLayers(file: string, meta: RoutesMeta, wanted: number[] | undefined): boolean[] {
   if (wanted) {
     const missing = wanted.filter((l) => !meta.layers_logged.includes(l));
-    if (missing.length) throw envError(`--layers: ${missing.join(",")} not logged in ${file} (layers_logged: ${meta.layers_logged.join(",")})`);
+    if (missing.length)
+      throw envError(
+        `--layers: ${missing.join(",")} not logged in ${file} (layers_logged: ${meta.layers_logged.join(",")})`,
+      );
   }
   return meta.layers_logged.map((l) => !wanted || wanted.includes(l));
 }
@@ -81,7 +84,12 @@ async function analyseSequentially(file: string, opts: AnalyseOptions): Promise<
   const scan = await scanRoutesFile(file, {
     mode: opts.lenient ? "lenient" : "first-error",
     onMeta: (meta) => {
-      tally = new RouteTally(selectedLayers(file, meta, opts.layers), meta.num_experts, meta.layers_logged, !opts.asBatches);
+      tally = new RouteTally(
+        selectedLayers(file, meta, opts.layers),
+        meta.num_experts,
+        meta.layers_logged,
+        !opts.asBatches,
+      );
     },
     onRow: (row, req, li) => tally!.add(row, req, li),
     asBatches: opts.asBatches,
@@ -122,7 +130,9 @@ export async function analyseInParallel(file: string, opts: AnalyseOptions): Pro
   // This thread takes the first range while workers take the rest.
   const tally = new RouteTally(selected, meta.num_experts, meta.layers_logged);
   const own = scanRouteRange(file, meta, ranges[0]!, (row, req, li) => tally.add(row, req, li)).catch(() => null);
-  const others = ranges.slice(1).map((range, i) => runRangeWorker({ file, meta, range, selected, tally: true }, i === 0 ? opts.worker : null));
+  const others = ranges
+    .slice(1)
+    .map((range, i) => runRangeWorker({ file, meta, range, selected, tally: true }, i === 0 ? opts.worker : null));
   const [mine, ...theirs] = await Promise.all([own, ...others]);
   if (!mine || !mine.ok || theirs.some((t) => t === null || !t.ok)) return null;
   const coverage = mine.acceptor.coverage;
@@ -139,7 +149,14 @@ export async function analyseInParallel(file: string, opts: AnalyseOptions): Pro
     rows += t.rows;
   }
   if (coverage.missingRows().length > 0) return null;
-  return buildSummary({ meta, tally, requests: coverage.requests(), rows, skippedLines: 0, source: { file: path.basename(file), bytes: size } });
+  return buildSummary({
+    meta,
+    tally,
+    requests: coverage.requests(),
+    rows,
+    skippedLines: 0,
+    source: { file: path.basename(file), bytes: size },
+  });
 }
 
 export interface ParallelPlan {
@@ -154,7 +171,11 @@ export interface ParallelPlan {
  * a small or .partial file, or a first line that is not an accepted meta line (the sequential
  * scan words what is wrong).
  */
-export async function parallelPlan(file: string, threads: number, minBytes = PARALLEL_MIN_BYTES): Promise<ParallelPlan | null> {
+export async function parallelPlan(
+  file: string,
+  threads: number,
+  minBytes = PARALLEL_MIN_BYTES,
+): Promise<ParallelPlan | null> {
   if (threads < 2 || file.endsWith(".partial")) return null;
   let size: number;
   try {

@@ -19,7 +19,9 @@ export async function validateInParallel(
   const { meta, ranges, size } = plan;
   const selected = meta.layers_logged.map(() => true);
   const own = scanRouteRange(file, meta, ranges[0]!).catch(() => null);
-  const others = ranges.slice(1).map((range, i) => runRangeWorker({ file, meta, range, selected, tally: false }, i === 0 ? opts.worker : null));
+  const others = ranges
+    .slice(1)
+    .map((range, i) => runRangeWorker({ file, meta, range, selected, tally: false }, i === 0 ? opts.worker : null));
   const [mine, ...theirs] = await Promise.all([own, ...others]);
   if (!mine || !mine.ok || theirs.some((t) => t === null || !t.ok)) return null;
   const coverage = mine.acceptor.coverage;
@@ -37,5 +39,20 @@ export async function validateInParallel(
     lines += t.lines;
   }
   if (coverage.missingRows().length > 0) return null;
-  return { file, bytes: size, lines, meta, rows, badLines: 0, problems: [], messages: [], problemCount: 0, requests: coverage.requests(), partial: false, overLimit: null, layoutHint: null, batches: null };
+  return {
+    file,
+    bytes: size,
+    lines,
+    meta,
+    rows,
+    badLines: 0,
+    problems: [],
+    messages: [],
+    problemCount: 0,
+    requests: coverage.requests(),
+    partial: false,
+    overLimit: null,
+    layoutHint: null,
+    batches: null,
+  };
 }

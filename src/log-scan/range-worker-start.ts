@@ -25,7 +25,10 @@ export function newRangeWorker(): Worker {
  * A range worker started now, waiting for its job, when the file is large enough to be split
  * (null otherwise). The caller hands it to the parallel scan, which uses or stops it.
  */
-export function startRangeWorker(file: string, opts: { threads?: number; parallelMinBytes?: number } = {}): Worker | null {
+export function startRangeWorker(
+  file: string,
+  opts: { threads?: number; parallelMinBytes?: number } = {},
+): Worker | null {
   if (threadCount(opts) < 2 || file.endsWith(".partial")) return null;
   try {
     const st = statSync(file);

@@ -26,6 +26,9 @@ export async function validateRoutesFile(file: string, opts: ValidateOptions = {
   if (opts.maxLineBytes !== undefined) void opts.worker?.terminate();
   const fast = opts.maxLineBytes === undefined ? await validateInParallel(file, opts) : null;
   if (fast !== null) return { valid: true, scan: fast, errors: [] };
-  const scan = await scanRoutesFile(file, { mode: opts.allErrors ? "all-errors" : "first-error", maxLineBytes: opts.maxLineBytes });
+  const scan = await scanRoutesFile(file, {
+    mode: opts.allErrors ? "all-errors" : "first-error",
+    maxLineBytes: opts.maxLineBytes,
+  });
   return { valid: scan.problemCount === 0, scan, errors: scan.messages };
 }

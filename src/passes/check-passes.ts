@@ -38,7 +38,10 @@ export async function checkPasses(passes: CompletedPass[]): Promise<PassChecks> 
     if (p.planned.pass !== "log") continue;
     const routesPath = p.outcome.result.routes?.path ?? p.planned.routesPath!;
     const { summary } = await analyseRoutesFile(routesPath);
-    conservation.push({ repeat: p.planned.repeat, ...checkConservation(expectedRows(p), summary.per_request, summary.layers_logged) });
+    conservation.push({
+      repeat: p.planned.repeat,
+      ...checkConservation(expectedRows(p), summary.per_request, summary.layers_logged),
+    });
     if (first === null) first = summary;
     else {
       // repeats' logs were checked; the first one is kept (with --log-format both, its .parquet too)

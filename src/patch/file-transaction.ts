@@ -50,7 +50,9 @@ const sha256 = (s: string | Buffer) => createHash("sha256").update(s).digest("he
 export function writeFailure(root: string, err: unknown): Error {
   const e = err as NodeJS.ErrnoException;
   if (e.code === "EACCES" || e.code === "EPERM" || e.code === "EROFS") {
-    return envError(`cannot write to ${root} (${e.code}: read-only site-packages?): run as a user who owns that vLLM install, or use a virtualenv`);
+    return envError(
+      `cannot write to ${root} (${e.code}: read-only site-packages?): run as a user who owns that vLLM install, or use a virtualenv`,
+    );
   }
   return err instanceof Error ? err : new Error(String(err));
 }
@@ -93,7 +95,9 @@ async function copyAttrs(fh: FileHandle, from: Stats, target: string, warn: (w: 
   try {
     await fh.chown(from.uid, from.gid);
   } catch (err) {
-    warn(`${target}: could not keep owner ${from.uid}:${from.gid} (${(err as NodeJS.ErrnoException).code}); it is now ${st.uid}:${st.gid}`);
+    warn(
+      `${target}: could not keep owner ${from.uid}:${from.gid} (${(err as NodeJS.ErrnoException).code}); it is now ${st.uid}:${st.gid}`,
+    );
   }
 }
 
@@ -122,7 +126,8 @@ async function removeJournal(root: string): Promise<void> {
 /** The directories `file`'s parent needs that do not exist yet, outermost first. */
 async function missingDirs(root: string, rel: string): Promise<string[]> {
   const out: string[] = [];
-  for (let d = path.dirname(rel); d !== "." && d !== "/" && !(await exists(path.join(root, d))); d = path.dirname(d)) out.unshift(d);
+  for (let d = path.dirname(rel); d !== "." && d !== "/" && !(await exists(path.join(root, d))); d = path.dirname(d))
+    out.unshift(d);
   return out;
 }
 
@@ -133,9 +138,12 @@ async function missingDirs(root: string, rel: string): Promise<string[]> {
 export async function runTransaction(root: string, action: string, txid: string, changes: Change[]): Promise<string[]> {
   const warnings: string[] = [];
   const made: string[] = [];
-  for (const c of changes) if (c.kind === "write") for (const d of await missingDirs(root, c.path)) if (!made.includes(d)) made.push(d);
+  for (const c of changes)
+    if (c.kind === "write") for (const d of await missingDirs(root, c.path)) if (!made.includes(d)) made.push(d);
   const ops: Op[] = changes.map((c) =>
-    c.kind === "write" ? { op: "write", path: c.path, tmp: `${c.path}${TMP_MARK}-${txid}`, sha256: sha256(c.content) } : { op: c.kind, path: c.path },
+    c.kind === "write"
+      ? { op: "write", path: c.path, tmp: `${c.path}${TMP_MARK}-${txid}`, sha256: sha256(c.content) }
+      : { op: c.kind, path: c.path },
   );
   const journal: Journal = { moe_prof_patch_journal: 1, action, txid, phase: "staging", made_dirs: made, ops };
   try {
@@ -157,7 +165,8 @@ export async function runTransaction(root: string, action: string, txid: string,
       const tmp = path.join(root, (ops[i] as { tmp: string }).tmp);
       const fh = await writeDurably(tmp, c.content, "wx");
       try {
-        if (c.attrsFrom && (await exists(c.attrsFrom))) await copyAttrs(fh, await stat(c.attrsFrom), path.join(root, c.path), (w) => warnings.push(w));
+        if (c.attrsFrom && (await exists(c.attrsFrom)))
+          await copyAttrs(fh, await stat(c.attrsFrom), path.join(root, c.path), (w) => warnings.push(w));
       } finally {
         await fh.close();
       }
@@ -215,7 +224,8 @@ async function rollForward(root: string, j: Journal): Promise<void> {
         if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
         // Renamed before the interruption, or the temp is gone: only the target's bytes can tell.
         const now = await readFile(abs).catch(() => null);
-        if (now === null || sha256(now) !== op.sha256) throw new CannotFinish(`${op.path}: its staged content ${op.tmp} is gone and the file does not hold it`);
+        if (now === null || sha256(now) !== op.sha256)
+          throw new CannotFinish(`${op.path}: its staged content ${op.tmp} is gone and the file does not hold it`);
       }
     } else {
       await rmIfThere(abs, op.op === "rmtree");
@@ -241,7 +251,9 @@ async function readJournal(root: string): Promise<Journal | null> {
     /* below */
   }
   // Written by rename from a fsynced temp: a journal is whole or absent. This one is neither.
-  throw envError(`${path.join(root, JOURNAL_FILE)}: not a moe-prof patch journal; move it away and run \`moe-prof patch check\``);
+  throw envError(
+    `${path.join(root, JOURNAL_FILE)}: not a moe-prof patch journal; move it away and run \`moe-prof patch check\``,
+  );
 }
 
 export async function hasJournal(root: string): Promise<boolean> {
@@ -292,4 +304,3 @@ export async function sweepStrayTemps(root: string, dirs: Iterable<string>): Pro
   }
   return n;
 }
-

@@ -29,7 +29,10 @@ export async function locateVllm(python: string): Promise<VllmInstall> {
   const r = await runBounded(python, ["-c", PROBE], { timeoutMs });
   if (r.spawnError) throw envError(pythonSpawnProblem(python, r.spawnError));
   if (r.interrupted) throw new UserError(`interrupted while asking ${python} where vLLM is`, EXIT_INTERRUPTED);
-  if (r.timedOut) throw envError(`${python} did not answer the vLLM lookup within ${timeoutMs / 1000} s (stopped it and its children)`);
+  if (r.timedOut)
+    throw envError(
+      `${python} did not answer the vLLM lookup within ${timeoutMs / 1000} s (stopped it and its children)`,
+    );
   if (r.exitCode !== 0) {
     const why = lastLine(r.stderr) || (r.signal ? `killed by ${r.signal}` : `exit code ${r.exitCode}`);
     throw envError(`${python} could not run the vLLM lookup: ${why}`);

@@ -104,7 +104,9 @@ export async function acquirePatchLock(root: string, txid: string, waitMs = WAIT
     }
     if (Date.now() > deadline) {
       const who = holder ? `moe-prof pid ${holder.pid} on ${holder.host} (since ${holder.started})` : "another process";
-      throw envError(`${file} is held by ${who}: wait for it to finish, or delete that file if no moe-prof is running there`);
+      throw envError(
+        `${file} is held by ${who}: wait for it to finish, or delete that file if no moe-prof is running there`,
+      );
     }
     await sleep(50);
   }

@@ -51,7 +51,11 @@ export async function readRecord(root: string, distInfo: string): Promise<Map<st
 /** With RECORD, a modified file is pristine only if its bytes are the installed ones, patched only
  *  if reversing the patch gives them: a hunk's context matching is not enough (an edit elsewhere in
  *  the file is still someone else's change). Without RECORD, context decides. */
-export async function fileStates(root: string, patches: FilePatch[], record: Map<string, string> | null = null): Promise<FileReport[]> {
+export async function fileStates(
+  root: string,
+  patches: FilePatch[],
+  record: Map<string, string> | null = null,
+): Promise<FileReport[]> {
   const out: FileReport[] = [];
   for (const fp of patches) {
     const current = await readOrNull(path.join(root, fp.path));
@@ -62,7 +66,8 @@ export async function fileStates(root: string, patches: FilePatch[], record: Map
       state = "conflicting";
     } else {
       const installed = record?.get(fp.path);
-      const matches = (text: string | null): boolean => text !== null && (installed === undefined || recordHash(text) === installed);
+      const matches = (text: string | null): boolean =>
+        text !== null && (installed === undefined || recordHash(text) === installed);
       if (applyExact(current, fp) !== null && matches(current)) state = "pristine";
       else if (matches(applyExact(current, fp, true))) state = "patched";
       else state = "conflicting";

@@ -23,7 +23,8 @@ export function parseUnifiedDiff(text: string, source: string): FilePatch[] {
     if (line.startsWith("--- ") && lines[i + 1]?.startsWith("+++ ")) {
       const oldName = line.slice(4).trim();
       const newName = lines[i + 1]!.slice(4).trim();
-      if (!newName.startsWith("b/")) throw new Error(`${source}:${i + 2}: expected "+++ b/PATH", got ${JSON.stringify(newName)}`);
+      if (!newName.startsWith("b/"))
+        throw new Error(`${source}:${i + 2}: expected "+++ b/PATH", got ${JSON.stringify(newName)}`);
       cur = { path: newName.slice(2), isNew: oldName === "/dev/null", hunks: [] };
       files.push(cur);
       i += 2;
@@ -40,11 +41,15 @@ export function parseUnifiedDiff(text: string, source: string): FilePatch[] {
         const h = lines[i];
         if (h === undefined) throw new Error(`${source}:${i + 1}: hunk ends early`);
         const tag = h[0];
-        if (tag === " ") { oldLeft--; newLeft--; }
-        else if (tag === "-") oldLeft--;
+        if (tag === " ") {
+          oldLeft--;
+          newLeft--;
+        } else if (tag === "-") oldLeft--;
         else if (tag === "+") newLeft--;
-        else if (h.startsWith("\\")) { i++; continue; }
-        else throw new Error(`${source}:${i + 1}: unexpected line in hunk`);
+        else if (h.startsWith("\\")) {
+          i++;
+          continue;
+        } else throw new Error(`${source}:${i + 1}: unexpected line in hunk`);
         hunk.lines.push(h);
         i++;
       }

@@ -6,7 +6,15 @@ import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { packageRoot } from "../config/package-info.js";
 import { envError, UserError, EXIT_ENV } from "../errors.js";
-import { hasJournal, newTxid, recoverInterrupted, runTransaction, sweepStrayTemps, writeFailure, type Change } from "./file-transaction.js";
+import {
+  hasJournal,
+  newTxid,
+  recoverInterrupted,
+  runTransaction,
+  sweepStrayTemps,
+  writeFailure,
+  type Change,
+} from "./file-transaction.js";
 import { acquirePatchLock } from "./lock.js";
 import { fileStates, overallState, readRecord, recordHash, type FileReport, type PatchState } from "./patch-state.js";
 import { applyExact, newFileContent, parseUnifiedDiff, type FilePatch } from "./unified-diff.js";
@@ -58,7 +66,12 @@ async function readManifest(root: string): Promise<BackupManifest | null> {
  * file only this version modifies is still pristine. Its new files live in moe-prof's own
  * directory (vllm/moe_prof_capture/), which vLLM does not have. Returns what to restore, or null.
  */
-async function otherVersionPatch(root: string, patches: FilePatch[], files: FileReport[], record: Map<string, string> | null): Promise<Restore[] | null> {
+async function otherVersionPatch(
+  root: string,
+  patches: FilePatch[],
+  files: FileReport[],
+  record: Map<string, string> | null,
+): Promise<Restore[] | null> {
   const manifest = await readManifest(root);
   const entries = Object.entries(manifest?.files ?? {});
   if (record === null || entries.length === 0) return null;
@@ -71,7 +84,8 @@ async function otherVersionPatch(root: string, patches: FilePatch[], files: File
       return null;
     }
     const original = hashes.original_sha256 ? await readBackup(root, rel, hashes.original_sha256) : null;
-    if (sha(current) !== hashes.patched_sha256 || original === null || recordHash(original) !== record.get(rel)) return null;
+    if (sha(current) !== hashes.patched_sha256 || original === null || recordHash(original) !== record.get(rel))
+      return null;
     restore.push({ path: rel, original });
   }
   const theirs = new Set(entries.map(([rel]) => rel));
@@ -83,8 +97,18 @@ async function otherVersionPatch(root: string, patches: FilePatch[], files: File
 const newDirs = (patches: FilePatch[]) => [...new Set(patches.filter((p) => p.isNew).map((p) => path.dirname(p.path)))];
 
 /** Puts another moe-prof version's patch out: originals back, its directory and backup removed. */
-async function removeOtherVersion(root: string, patches: FilePatch[], restore: Restore[], txid: string): Promise<string[]> {
-  const changes: Change[] = restore.map((r) => ({ kind: "write", path: r.path, content: r.original, attrsFrom: path.join(root, r.path) }));
+async function removeOtherVersion(
+  root: string,
+  patches: FilePatch[],
+  restore: Restore[],
+  txid: string,
+): Promise<string[]> {
+  const changes: Change[] = restore.map((r) => ({
+    kind: "write",
+    path: r.path,
+    content: r.original,
+    attrsFrom: path.join(root, r.path),
+  }));
   for (const dir of newDirs(patches)) changes.push({ kind: "rmtree", path: dir });
   changes.push({ kind: "rmtree", path: BACKUP_DIR });
   return runTransaction(root, "revert", txid, changes);
@@ -136,7 +160,8 @@ async function underLock<T>(
     const recovered = await recoverInterrupted(root);
     if (recovered) notes.push(recovered);
     const swept = await sweepStrayTemps(root, tempDirs(patches));
-    if (swept) notes.push(`removed ${swept} temporary file${swept === 1 ? "" : "s"} left by an interrupted older moe-prof`);
+    if (swept)
+      notes.push(`removed ${swept} temporary file${swept === 1 ? "" : "s"} left by an interrupted older moe-prof`);
     const value = await body(txid, notes);
     return { ...value, notes };
   } catch (err) {
@@ -158,7 +183,9 @@ export async function inspectPatch(root: string, patches: FilePatch[]): Promise<
     () => checkPatch(root, patches),
     async () => {
       if (await hasJournal(root))
-        throw envError(`an interrupted moe-prof patch transaction in ${root} must be finished by a user who can write there: run \`moe-prof patch check\` as that user`);
+        throw envError(
+          `an interrupted moe-prof patch transaction in ${root} must be finished by a user who can write there: run \`moe-prof patch check\` as that user`,
+        );
       return checkPatch(root, patches);
     },
   );
@@ -166,10 +193,16 @@ export async function inspectPatch(root: string, patches: FilePatch[]): Promise<
 
 function conflictError(root: string, files: FileReport[], what: string): UserError {
   const bad = files.filter((f) => f.state === "conflicting").map((f) => f.path);
-  return new UserError(`cannot ${what}: ${bad.join(", ")} in ${root} changed by something other than moe-prof; reinstall vllm==0.15.1`, EXIT_ENV);
+  return new UserError(
+    `cannot ${what}: ${bad.join(", ")} in ${root} changed by something other than moe-prof; reinstall vllm==0.15.1`,
+    EXIT_ENV,
+  );
 }
 
-export async function applyPatch(root: string, patches: FilePatch[]): Promise<{ result: "applied" | "already-applied" } & ActionNotes> {
+export async function applyPatch(
+  root: string,
+  patches: FilePatch[],
+): Promise<{ result: "applied" | "already-applied" } & ActionNotes> {
   return underLock(root, patches, async (txid, notes) => {
     const checked = await checkPatch(root, patches);
     let { state, files } = checked;
@@ -188,7 +221,8 @@ export async function applyPatch(root: string, patches: FilePatch[]): Promise<{ 
     for (const [i, fp] of patches.entries()) {
       const f = files[i]!;
       if (fp.isNew) {
-        if (f.state === "pristine") changes.push({ kind: "write", path: fp.path, content: newFileContent(fp), attrsFrom: like });
+        if (f.state === "pristine")
+          changes.push({ kind: "write", path: fp.path, content: newFileContent(fp), attrsFrom: like });
         continue;
       }
       const abs = path.join(root, fp.path);
@@ -220,7 +254,10 @@ async function readBackup(root: string, rel: string, want: string): Promise<stri
   }
 }
 
-export async function revertPatch(root: string, patches: FilePatch[]): Promise<{ result: "reverted" | "not-applied" } & ActionNotes> {
+export async function revertPatch(
+  root: string,
+  patches: FilePatch[],
+): Promise<{ result: "reverted" | "not-applied" } & ActionNotes> {
   return underLock(root, patches, async (txid, notes) => {
     const { state, files, otherVersion } = await checkPatch(root, patches);
     if (state === "other-version") {
@@ -241,7 +278,12 @@ export async function revertPatch(root: string, patches: FilePatch[]): Promise<{
       }
       const want = manifest.files?.[fp.path]?.original_sha256;
       const fromBackup = want ? await readBackup(root, fp.path, want) : null;
-      changes.push({ kind: "write", path: fp.path, content: fromBackup ?? applyExact(f.current!, fp, true)!, attrsFrom: path.join(root, fp.path) });
+      changes.push({
+        kind: "write",
+        path: fp.path,
+        content: fromBackup ?? applyExact(f.current!, fp, true)!,
+        attrsFrom: path.join(root, fp.path),
+      });
     }
     // The directories the patch created, with the bytecode Python left in them, and the backup.
     for (const dir of newDirs(patches)) changes.push({ kind: "rmtree", path: dir });

@@ -15,7 +15,9 @@ export const pythonFacts = z.object({
     .object({
       available: z.boolean(),
       error: z.string().optional(),
-      devices: z.array(z.object({ index: z.number(), name: z.string(), free_bytes: z.number(), total_bytes: z.number() })),
+      devices: z.array(
+        z.object({ index: z.number(), name: z.string(), free_bytes: z.number(), total_bytes: z.number() }),
+      ),
     })
     .nullable(),
 });
@@ -24,11 +26,14 @@ export type PythonFacts = z.infer<typeof pythonFacts>;
 export async function probePython(python: string): Promise<PythonFacts> {
   const timeoutMs = timeoutFromEnv("MOE_PROF_PYTHON_TIMEOUT_S", 180);
   const r = await runBounded(python, ["-m", "moe_prof.preflight"], { env: workerEnv(), timeoutMs });
-  if (r.spawnError === "ENOENT") throw envError(`Python not found: ${python}. Run \`moe-prof setup\` to create ./.venv, or pass --python PATH`);
+  if (r.spawnError === "ENOENT")
+    throw envError(`Python not found: ${python}. Run \`moe-prof setup\` to create ./.venv, or pass --python PATH`);
   if (r.spawnError) throw envError(`${pythonSpawnProblem(python, r.spawnError)}: pass --python PATH`);
   if (r.interrupted) throw new UserError(`interrupted during the preflight probe of ${python}`, EXIT_INTERRUPTED);
   if (r.timedOut)
-    throw envError(`${python} -m moe_prof.preflight did not answer within ${timeoutMs / 1000} s (stopped it and its children; is torch's CUDA initialisation hanging?)`);
+    throw envError(
+      `${python} -m moe_prof.preflight did not answer within ${timeoutMs / 1000} s (stopped it and its children; is torch's CUDA initialisation hanging?)`,
+    );
   if (r.exitCode !== 0) {
     const why = lastLine(r.stderr) || (r.signal ? `killed by ${r.signal}` : `exit code ${r.exitCode}`);
     throw envError(`${python} could not run the moe-prof preflight probe: ${why}`);

@@ -22,7 +22,11 @@ const onGpu = (cfg: RunConfig) => cfg.device === "cuda"; // --device cpu (hf eng
 export const PREFLIGHT_CHECKS: readonly PreflightCheck[] = [
   { name: "torch sees a CUDA GPU", applies: onGpu, run: (f) => checkTorchCuda(f) },
   { name: "vLLM 0.15.1 is installed", applies: (cfg) => cfg.engine === "vllm", run: (f) => checkVllmVersion(f) },
-  { name: "transformers and torch are installed", applies: (cfg) => cfg.engine === "hf", run: (f) => checkTransformers(f) },
+  {
+    name: "transformers and torch are installed",
+    applies: (cfg) => cfg.engine === "hf",
+    run: (f) => checkTransformers(f),
+  },
   {
     name: "enough free GPU memory",
     applies: onGpu,
@@ -34,7 +38,11 @@ export const PREFLIGHT_CHECKS: readonly PreflightCheck[] = [
         weightBytes: cfg.config ? weightBytesFromConfigDir(cfg.config) : null,
       }),
   },
-  { name: "the moe-prof patch is applied to vLLM", applies: (cfg) => cfg.engine === "vllm", run: (f) => checkPatchApplied(f) },
+  {
+    name: "the moe-prof patch is applied to vLLM",
+    applies: (cfg) => cfg.engine === "vllm",
+    run: (f) => checkPatchApplied(f),
+  },
 ];
 
 export async function runPreflight(cfg: RunConfig): Promise<PythonFacts> {

@@ -17,7 +17,12 @@ export interface DownloadLimits {
   totalMs: number;
 }
 
-export const DEFAULT_DOWNLOAD_LIMITS: DownloadLimits = { maxBytes: MAX_DATASET_BYTES, connectMs: 15_000, idleMs: 30_000, totalMs: 600_000 };
+export const DEFAULT_DOWNLOAD_LIMITS: DownloadLimits = {
+  maxBytes: MAX_DATASET_BYTES,
+  connectMs: 15_000,
+  idleMs: 30_000,
+  totalMs: 600_000,
+};
 
 const OFFLINE_HINT = "Leave out --dataset-url to use the bundled GSM8K split";
 
@@ -49,7 +54,11 @@ function describeFailure(err: unknown, limits: DownloadLimits, totalExpired: boo
 /** The body of `url` as text; throws a one-line UserError (exit 2) for every failure. */
 export async function downloadDataset(url: string, limits: DownloadLimits = DEFAULT_DOWNLOAD_LIMITS): Promise<string> {
   const fail = (what: string) => new UserError(`--dataset-url ${url}: ${what}`, EXIT_ENV);
-  const dispatcher = new Agent({ connect: { timeout: limits.connectMs }, headersTimeout: limits.idleMs, bodyTimeout: limits.idleMs });
+  const dispatcher = new Agent({
+    connect: { timeout: limits.connectMs },
+    headersTimeout: limits.idleMs,
+    bodyTimeout: limits.idleMs,
+  });
   const total = AbortSignal.timeout(limits.totalMs);
   try {
     let res;
@@ -62,7 +71,10 @@ export async function downloadDataset(url: string, limits: DownloadLimits = DEFA
       await res.body?.cancel();
       throw fail(`server answered HTTP ${res.status}${res.statusText ? ` ${res.statusText}` : ""}`);
     }
-    const tooLarge = () => fail(`larger than ${mib(limits.maxBytes)} (moe-prof's limit for a prompt set); download a part of it and pass it as --prompts FILE`);
+    const tooLarge = () =>
+      fail(
+        `larger than ${mib(limits.maxBytes)} (moe-prof's limit for a prompt set); download a part of it and pass it as --prompts FILE`,
+      );
     // Content-Length counts the bytes on the wire; a compressed body is checked again as it is decoded.
     const declared = Number(res.headers.get("content-length"));
     if (!res.headers.get("content-encoding") && declared > limits.maxBytes) {

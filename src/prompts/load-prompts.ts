@@ -13,7 +13,8 @@ export async function loadPrompts(opts: {
   datasetUrl?: string | undefined;
   numPrompts: number;
 }): Promise<PromptSet> {
-  if (opts.prompts) return { source: path.resolve(opts.prompts), prompts: readPromptsFile(opts.prompts, opts.numPrompts) };
+  if (opts.prompts)
+    return { source: path.resolve(opts.prompts), prompts: readPromptsFile(opts.prompts, opts.numPrompts) };
   // Problems in a downloaded file are named by the URL and line (the text is never saved).
   if (opts.datasetUrl) {
     // undici only when a download is asked for: it is not loaded at start-up.
@@ -21,5 +22,8 @@ export async function loadPrompts(opts: {
     const text = await downloadDataset(opts.datasetUrl);
     return { source: opts.datasetUrl, prompts: parseGsm8k(text, opts.datasetUrl, opts.numPrompts) };
   }
-  return { source: "bundled GSM8K test split (fixtures/gsm8k)", prompts: readGsm8k(bundledGsm8kPath(), opts.numPrompts) };
+  return {
+    source: "bundled GSM8K test split (fixtures/gsm8k)",
+    prompts: readGsm8k(bundledGsm8kPath(), opts.numPrompts),
+  };
 }

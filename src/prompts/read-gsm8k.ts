@@ -23,11 +23,16 @@ export function parseGsm8k(text: string, file: string, count: number): string[] 
       throw problemError(file, i + 1, null, "not valid JSON");
     }
     const q = (row as { question?: unknown } | null)?.question;
-    if (typeof q !== "string" || q.trim() === "") throw problemError(file, i + 1, "question", "expected a non-empty string");
+    if (typeof q !== "string" || q.trim() === "")
+      throw problemError(file, i + 1, "question", "expected a non-empty string");
     questions.push(q);
   }
   // Asking for more prompts than the set holds is a usage error (exit 2), not a bad file.
-  if (questions.length < count) throw new UserError(`--num-prompts ${count}: ${file} has only ${questions.length} question${questions.length === 1 ? "" : "s"}`, EXIT_ENV);
+  if (questions.length < count)
+    throw new UserError(
+      `--num-prompts ${count}: ${file} has only ${questions.length} question${questions.length === 1 ? "" : "s"}`,
+      EXIT_ENV,
+    );
   return questions;
 }
 

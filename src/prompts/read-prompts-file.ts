@@ -20,7 +20,12 @@ function promptFromJsonLine(line: string, file: string, lineNo: number): string 
       if (typeof v === "string") return v;
     }
   }
-  throw problemError(file, lineNo, FIELDS.join("|"), "expected a JSON string or an object with a string prompt, question or text");
+  throw problemError(
+    file,
+    lineNo,
+    FIELDS.join("|"),
+    "expected a JSON string or an object with a string prompt, question or text",
+  );
 }
 
 export function parsePromptsFile(text: string, file: string, limit: number): string[] {
@@ -46,7 +51,12 @@ function refuseBinary(bytes: Buffer, file: string): void {
   let line = 1;
   for (let i = bytes.indexOf(10); i !== -1 && i < bad; i = bytes.indexOf(10, i + 1)) line++;
   const what = nul !== -1 ? "a NUL byte" : "bytes that are not UTF-8";
-  throw problemError(file, line, null, `not a text file (${what}): --prompts takes JSONL or plain UTF-8 text, one prompt per line`);
+  throw problemError(
+    file,
+    line,
+    null,
+    `not a text file (${what}): --prompts takes JSONL or plain UTF-8 text, one prompt per line`,
+  );
 }
 
 function firstInvalidUtf8(bytes: Buffer): number {
@@ -65,7 +75,10 @@ export function readPromptsFile(file: string, limit: number): string[] {
   try {
     bytes = readFileSync(file);
   } catch (err) {
-    throw new UserError(`${file}: cannot read prompts file (${(err as NodeJS.ErrnoException).code ?? "error"})`, EXIT_ENV);
+    throw new UserError(
+      `${file}: cannot read prompts file (${(err as NodeJS.ErrnoException).code ?? "error"})`,
+      EXIT_ENV,
+    );
   }
   refuseBinary(bytes, file);
   return parsePromptsFile(bytes.toString("utf8"), file, limit);

@@ -16,13 +16,19 @@ const COLOR: Record<string, string> = { lru: "#4c78a8", lfu: "#f58518", opt: "#2
 export function cacheSpec(r: CacheReport): TopLevelSpec {
   const policies = CACHE_POLICIES.filter((p) => r.policies[p]);
   const values = policies.flatMap((p) =>
-    r.capacities.map((c, i) => ({ policy: LABEL[p]!, capacity: c, hit_rate: r.policies[p]!.hit_rate[i], dashed: p === "opt" })),
+    r.capacities.map((c, i) => ({
+      policy: LABEL[p]!,
+      capacity: c,
+      hit_rate: r.policies[p]!.hit_rate[i],
+      dashed: p === "opt",
+    })),
   );
-  const order = r.order === "request" ? "requests one after another, each in token order" : "per engine step, the distinct experts it needs";
+  const order =
+    r.order === "request"
+      ? "requests one after another, each in token order"
+      : "per engine step, the distinct experts it needs";
   const targets = r.capacity_for.opt ?? r.capacity_for[policies[0]!] ?? {};
-  const t90 = policies
-    .map((p) => `${p} ${r.capacity_for[p]?.["0.9"] ?? "-"}`)
-    .join(", ");
+  const t90 = policies.map((p) => `${p} ${r.capacity_for[p]?.["0.9"] ?? "-"}`).join(", ");
   return {
     $schema: "https://vega.github.io/schema/vega-lite/v6.json",
     config,
@@ -39,8 +45,19 @@ export function cacheSpec(r: CacheReport): TopLevelSpec {
     data: { values },
     mark: { type: "line", point: r.capacities.length <= 64, strokeWidth: 2 },
     encoding: {
-      x: { field: "capacity", type: "quantitative", title: "Capacity C (experts cached per layer)", scale: { domain: [0, r.capacities[r.capacities.length - 1]!] } },
-      y: { field: "hit_rate", type: "quantitative", title: "Hit rate", scale: { domain: [0, 1] }, axis: { format: ".0%" } },
+      x: {
+        field: "capacity",
+        type: "quantitative",
+        title: "Capacity C (experts cached per layer)",
+        scale: { domain: [0, r.capacities[r.capacities.length - 1]!] },
+      },
+      y: {
+        field: "hit_rate",
+        type: "quantitative",
+        title: "Hit rate",
+        scale: { domain: [0, 1] },
+        axis: { format: ".0%" },
+      },
       color: {
         field: "policy",
         type: "nominal",
@@ -51,7 +68,13 @@ export function cacheSpec(r: CacheReport): TopLevelSpec {
       strokeDash: {
         field: "dashed",
         type: "nominal",
-        scale: { domain: [false, true], range: [[1, 0], [6, 4]] },
+        scale: {
+          domain: [false, true],
+          range: [
+            [1, 0],
+            [6, 4],
+          ],
+        },
         legend: null,
       },
     },

@@ -16,9 +16,17 @@ export function compareSpec(r: CompareReport): TopLevelSpec {
         { layer: l.layer, what: "identical top-k set", value: l.topk_identical },
       ])
     : [];
-  const x = { field: "layer", type: "ordinal" as const, title: "Layer", axis: { labelAngle: 0, labelOverlap: "parity" as const } };
+  const x = {
+    field: "layer",
+    type: "ordinal" as const,
+    title: "Layer",
+    axis: { labelAngle: 0, labelOverlap: "parity" as const },
+  };
   const width = Math.min(1400, Math.max(900, 22 * r.layers.length));
-  const moved = r.distribution.overall.moved.slice(0, 5).map((m) => `${m.expert} (${pct(m.share_a, 2)} -> ${pct(m.share_b, 2)})`).join(", ");
+  const moved = r.distribution.overall.moved
+    .slice(0, 5)
+    .map((m) => `${m.expert} (${pct(m.share_a, 2)} -> ${pct(m.share_b, 2)})`)
+    .join(", ");
   return {
     $schema: "https://vega.github.io/schema/vega-lite/v6.json",
     config,
@@ -34,7 +42,10 @@ export function compareSpec(r: CompareReport): TopLevelSpec {
     },
     vconcat: [
       {
-        title: { text: "Jensen-Shannon distance between the layer's expert shares (0 = same, 1 = disjoint)", fontSize: 15 },
+        title: {
+          text: "Jensen-Shannon distance between the layer's expert shares (0 = same, 1 = disjoint)",
+          fontSize: 15,
+        },
         width,
         height: 220,
         data: { values: jsd },
@@ -51,12 +62,21 @@ export function compareSpec(r: CompareReport): TopLevelSpec {
               mark: { type: "line" as const, point: true, strokeWidth: 2 },
               encoding: {
                 x,
-                y: { field: "value", type: "quantitative" as const, title: "share of matched rows", scale: { zero: false, domainMax: 1 }, axis: { format: ".1%" } },
+                y: {
+                  field: "value",
+                  type: "quantitative" as const,
+                  title: "share of matched rows",
+                  scale: { zero: false, domainMax: 1 },
+                  axis: { format: ".1%" },
+                },
                 color: {
                   field: "what",
                   type: "nominal" as const,
                   title: null,
-                  scale: { domain: ["top-1 agreement", "mean top-k overlap", "identical top-k set"], range: ["#d62728", "#f58518", "#54a24b"] },
+                  scale: {
+                    domain: ["top-1 agreement", "mean top-k overlap", "identical top-k set"],
+                    range: ["#d62728", "#f58518", "#54a24b"],
+                  },
                   legend: { orient: "bottom" as const },
                 },
               },

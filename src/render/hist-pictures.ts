@@ -28,7 +28,10 @@ export function histPictureSpecs(summary: HistSummary): { name: string; spec: ()
 
 /** The pictures as PNG bytes, with their file names, in a fixed order (`hist` publishes them as
  * one set with summary.json). */
-export async function histPictureFiles(summary: HistSummary, concurrency = PICTURE_CONCURRENCY): Promise<{ name: string; data: Buffer }[]> {
+export async function histPictureFiles(
+  summary: HistSummary,
+  concurrency = PICTURE_CONCURRENCY,
+): Promise<{ name: string; data: Buffer }[]> {
   const limit = pLimit(concurrency);
   const specs = histPictureSpecs(summary);
   return Promise.all(specs.map(({ name, spec }) => limit(async () => ({ name, data: await specToPng(spec()) }))));

@@ -17,12 +17,18 @@ export function rowsHeadline(s: HistSummary): string {
 
 export function humanSummary(s: HistSummary): string {
   const o = s.overall;
-  const grouping = s.grouping === "batches" ? `in ${s.batches} batches (--as-batches: req_id/token_idx do not identify requests)` : `${s.requests} requests`;
+  const grouping =
+    s.grouping === "batches"
+      ? `in ${s.batches} batches (--as-batches: req_id/token_idx do not identify requests)`
+      : `${s.requests} requests`;
   const lines = [
     `${s.source.file}: ${rowsHeadline(s)}, ${grouping}, ${s.layers_logged.length} layers logged` +
       (s.layers_analysed.length < s.layers_logged.length ? ` (analysed: ${s.layers_analysed.join(",")})` : "") +
       `, top-${s.top_k} of ${s.num_experts} experts${s.num_experts_source === "meta" ? "" : " (inferred: max id + 1)"}, ${s.model_id}`,
-    `top experts: ${o.top.slice(0, 5).map((t) => `${t.expert} (${pct(t.share)})`).join(", ")}`,
+    `top experts: ${o.top
+      .slice(0, 5)
+      .map((t) => `${t.expert} (${pct(t.share)})`)
+      .join(", ")}`,
     `entropy ${num(o.entropy_bits)} of max ${num(o.max_entropy_bits)} bits (normalized ${num(o.normalized_entropy, 3)})`,
     `imbalance: busiest expert ${num(o.max_over_mean)}x mean load, CV ${num(o.cv)}, Gini ${num(o.gini, 3)}, ` +
       `${o.dead_experts.length} dead expert${o.dead_experts.length === 1 ? "" : "s"}${o.dead_experts.length ? ` (${o.dead_experts.slice(0, 10).join(",")}${o.dead_experts.length > 10 ? ",..." : ""})` : ""}`,

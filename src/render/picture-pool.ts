@@ -42,8 +42,16 @@ export class PicturePool {
       });
       this.child.once("message", (a: Answer) => {
         this.answered = true;
-        if (a.error === undefined) return resolve(a.files!.map((f) => ({ name: f.name, data: Buffer.from(f.data.buffer, f.data.byteOffset, f.data.byteLength) })));
-        const err = a.exitCode ? new UserError(a.error, a.exitCode) : Object.assign(new Error(a.error), a.code ? { code: a.code } : {});
+        if (a.error === undefined)
+          return resolve(
+            a.files!.map((f) => ({
+              name: f.name,
+              data: Buffer.from(f.data.buffer, f.data.byteOffset, f.data.byteLength),
+            })),
+          );
+        const err = a.exitCode
+          ? new UserError(a.error, a.exitCode)
+          : Object.assign(new Error(a.error), a.code ? { code: a.code } : {});
         reject(err);
       });
       this.child.send({ summary });

@@ -16,7 +16,11 @@ async function answer(m: { summary: HistSummary }): Promise<void> {
     reply = { files: await histPictureFiles(m.summary) };
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    reply = { error: e instanceof Error ? e.message : String(e), exitCode: e instanceof UserError ? e.exitCode : null, code: code ?? null };
+    reply = {
+      error: e instanceof Error ? e.message : String(e),
+      exitCode: e instanceof UserError ? e.exitCode : null,
+      code: code ?? null,
+    };
   }
   // Disconnect once the answer is on its way: a large one (the PNG bytes) is still being written
   // when send() returns, and disconnecting then drops it.

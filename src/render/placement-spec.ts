@@ -6,12 +6,20 @@ import type { PlacementReport } from "../analysis/placement-report.js";
 import { PLACEMENT_POLICIES } from "../analysis/placement.js";
 import { config } from "./specs.js";
 
-const COLOR: Record<string, string> = { contiguous: "#4c78a8", balanced: "#f58518", replicated: "#54a24b", coact: "#b279a2" };
+const COLOR: Record<string, string> = {
+  contiguous: "#4c78a8",
+  balanced: "#f58518",
+  replicated: "#54a24b",
+  coact: "#b279a2",
+};
 
 export function placementSpec(r: PlacementReport): TopLevelSpec {
   const values = PLACEMENT_POLICIES.flatMap((policy) =>
     r.policies[policy].map((e) => ({
-      policy: e.redundant === undefined ? policy : `${policy} (R=${r.policies.replicated.map((x) => x.redundant).join(",")} redundant slots)`,
+      policy:
+        e.redundant === undefined
+          ? policy
+          : `${policy} (R=${r.policies.replicated.map((x) => x.redundant).join(",")} redundant slots)`,
       key: policy,
       gpus: e.gpus,
       whole: e.max_over_mean,
@@ -20,7 +28,13 @@ export function placementSpec(r: PlacementReport): TopLevelSpec {
     })),
   );
   const names = [...new Set(values.map((v) => v.policy))];
-  const color = { field: "policy", type: "nominal" as const, title: "Policy", scale: { domain: names, range: PLACEMENT_POLICIES.map((p) => COLOR[p]!) }, legend: { orient: "bottom" as const, labelLimit: 300 } };
+  const color = {
+    field: "policy",
+    type: "nominal" as const,
+    title: "Policy",
+    scale: { domain: names, range: PLACEMENT_POLICIES.map((p) => COLOR[p]!) },
+    legend: { orient: "bottom" as const, labelLimit: 300 },
+  };
   const x = { field: "gpus", type: "ordinal" as const, title: "GPUs (expert-parallel ranks)", axis: { labelAngle: 0 } };
   const stepKnown = values.some((v) => v.step !== null);
   const panel = (field: string, title: string, yTitle: string, format: string, domain?: [number, number]) => ({
@@ -30,7 +44,13 @@ export function placementSpec(r: PlacementReport): TopLevelSpec {
     mark: { type: "line" as const, point: { size: 60 }, strokeWidth: 2 },
     encoding: {
       x,
-      y: { field, type: "quantitative" as const, title: yTitle, scale: domain ? { domain } : { zero: false }, axis: { format } },
+      y: {
+        field,
+        type: "quantitative" as const,
+        title: yTitle,
+        scale: domain ? { domain } : { zero: false },
+        axis: { format },
+      },
       color,
     },
   });

@@ -72,7 +72,12 @@ export function expertHistSpec(s: HistSummary): TopLevelSpec {
       count += o.counts[e]!;
       if (top.has(e)) ranks.push(rank.get(e)!);
     }
-    values.push({ expert: first, count, label: ranks.length ? `#${ranks.join(",#")}` : "", group: ranks.length ? topLabel : "other" });
+    values.push({
+      expert: first,
+      count,
+      label: ranks.length ? `#${ranks.join(",#")}` : "",
+      group: ranks.length ? topLabel : "other",
+    });
   }
   const grouped = per > 1 ? ` (bars of ${per} experts, labelled by the first id)` : "";
   const topText = o.top
@@ -106,7 +111,12 @@ export function expertHistSpec(s: HistSummary): TopLevelSpec {
             title: per > 1 ? `Expert id (groups of ${per})` : "Expert id",
             axis: { labelAngle: 0, labelOverlap: "parity" },
           },
-          y: { field: "count", type: "quantitative", title: "Assignments (tokens x top-k slots)", axis: { format: ",.0f", tickMinStep: 1 } },
+          y: {
+            field: "count",
+            type: "quantitative",
+            title: "Assignments (tokens x top-k slots)",
+            axis: { format: ",.0f", tickMinStep: 1 },
+          },
           color: {
             field: "group",
             type: "nominal",
@@ -135,7 +145,15 @@ export function expertHistSpec(s: HistSummary): TopLevelSpec {
       {
         // Right of the plot, at the end of the dashed line: inside it, the label sat on the first bar.
         data: { values: [{ mean: o.mean_load, label: "mean load" }] },
-        mark: { type: "text", align: "left", baseline: "middle", dx: 6, x: { expr: "width" }, fontSize: 12, color: "#333" },
+        mark: {
+          type: "text",
+          align: "left",
+          baseline: "middle",
+          dx: 6,
+          x: { expr: "width" },
+          fontSize: 12,
+          color: "#333",
+        },
         encoding: { y: { field: "mean", type: "quantitative" }, text: { field: "label" } },
       },
     ],
@@ -151,7 +169,8 @@ export function expertHeatmapSpec(s: HistSummary): TopLevelSpec {
   const values: { layer: number; expert: number; count: number }[] = [];
   for (let g = 0; g < s.layers.length; g += perLayer) {
     const sums = new Float64Array(Math.ceil(s.num_experts / perExpert));
-    for (const l of s.layers.slice(g, g + perLayer)) l.counts.forEach((count, expert) => (sums[Math.floor(expert / perExpert)]! += count));
+    for (const l of s.layers.slice(g, g + perLayer))
+      l.counts.forEach((count, expert) => (sums[Math.floor(expert / perExpert)]! += count));
     sums.forEach((count, i) => values.push({ layer: s.layers[g]!.layer, expert: i * perExpert, count }));
   }
   const columns = Math.max(1, Math.ceil(s.num_experts / perExpert));
@@ -159,7 +178,10 @@ export function expertHeatmapSpec(s: HistSummary): TopLevelSpec {
   const ticks = [1 / 16, 1 / 4, 1, 4, 16];
   const tickLabel = (x: number) => (x < 1 ? `1/${1 / x}x` : `${x}x`);
   const cell = Math.max(8, Math.min(20, Math.floor(1400 / columns)));
-  const grouped = [perExpert > 1 ? `experts in groups of ${perExpert}` : "", perLayer > 1 ? `layers in groups of ${perLayer}` : ""].filter(Boolean);
+  const grouped = [
+    perExpert > 1 ? `experts in groups of ${perExpert}` : "",
+    perLayer > 1 ? `layers in groups of ${perLayer}` : "",
+  ].filter(Boolean);
   return {
     $schema: "https://vega.github.io/schema/vega-lite/v6.json",
     config,
@@ -184,14 +206,36 @@ export function expertHeatmapSpec(s: HistSummary): TopLevelSpec {
     ],
     mark: { type: "rect" },
     encoding: {
-      x: { field: "expert", type: "ordinal", title: perExpert > 1 ? `Expert id (groups of ${perExpert})` : "Expert id", axis: { labelAngle: 0, labelOverlap: "parity" } },
-      y: { field: "layer", type: "ordinal", title: perLayer > 1 ? `Layer (groups of ${perLayer})` : "Layer", sort: "ascending" },
+      x: {
+        field: "expert",
+        type: "ordinal",
+        title: perExpert > 1 ? `Expert id (groups of ${perExpert})` : "Expert id",
+        axis: { labelAngle: 0, labelOverlap: "parity" },
+      },
+      y: {
+        field: "layer",
+        type: "ordinal",
+        title: perLayer > 1 ? `Layer (groups of ${perLayer})` : "Layer",
+        sort: "ascending",
+      },
       color: {
         field: "ratio",
         type: "quantitative",
         title: ["Share / uniform", "(log2 scale)"],
-        scale: { type: "log", base: 2, domain: [1 / RATIO_SPAN, RATIO_SPAN], domainMid: 1, scheme: "blueorange", clamp: true },
-        legend: { values: ticks, labelExpr: `{${ticks.map((t) => `'${t}': '${tickLabel(t)}'`).join(", ")}}[datum.value + ''] || datum.label`, gradientLength: 240, orient: "right" },
+        scale: {
+          type: "log",
+          base: 2,
+          domain: [1 / RATIO_SPAN, RATIO_SPAN],
+          domainMid: 1,
+          scheme: "blueorange",
+          clamp: true,
+        },
+        legend: {
+          values: ticks,
+          labelExpr: `{${ticks.map((t) => `'${t}': '${tickLabel(t)}'`).join(", ")}}[datum.value + ''] || datum.label`,
+          gradientLength: 240,
+          orient: "right",
+        },
       },
     },
   };

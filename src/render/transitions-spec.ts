@@ -16,7 +16,10 @@ export function transitionsSpec(s: HistSummary, t: TransitionsSummary): TopLevel
     { pair: p.from_layer, what: MI, bits: p.mutual_information_bits },
     { pair: p.from_layer, what: CHANCE, bits: p.expected_mi_bits },
   ]);
-  const best = t.pairs.reduce<LayerPairTransitions | null>((b, p) => (p.matrix && (b === null || (p.adjusted_mi ?? -1) > (b.adjusted_mi ?? -1)) ? p : b), null);
+  const best = t.pairs.reduce<LayerPairTransitions | null>(
+    (b, p) => (p.matrix && (b === null || (p.adjusted_mi ?? -1) > (b.adjusted_mi ?? -1)) ? p : b),
+    null,
+  );
   const cells: { from: number; to: number; p: number }[] = [];
   if (best?.matrix) {
     best.matrix.forEach((row, a) => {
@@ -35,7 +38,12 @@ export function transitionsSpec(s: HistSummary, t: TransitionsSummary): TopLevel
     data: { values: lines },
     mark: { type: "line" as const, point: true, strokeWidth: 2 },
     encoding: {
-      x: { field: "pair", type: "quantitative" as const, title: "Layer pair (l -> l+1), by l", axis: { tickMinStep: 1, format: "d" } },
+      x: {
+        field: "pair",
+        type: "quantitative" as const,
+        title: "Layer pair (l -> l+1), by l",
+        axis: { tickMinStep: 1, format: "d" },
+      },
       y: { field: "bits", type: "quantitative" as const, title: "Bits" },
       color: {
         field: "what",
@@ -44,7 +52,18 @@ export function transitionsSpec(s: HistSummary, t: TransitionsSummary): TopLevel
         scale: { domain: [MI, CHANCE], range: ["#d62728", "#7f7f7f"] },
         legend: { orient: "bottom" as const, direction: "vertical" as const, labelLimit: 420 },
       },
-      strokeDash: { field: "what", type: "nominal" as const, scale: { domain: [MI, CHANCE], range: [[1, 0], [5, 4]] }, legend: null },
+      strokeDash: {
+        field: "what",
+        type: "nominal" as const,
+        scale: {
+          domain: [MI, CHANCE],
+          range: [
+            [1, 0],
+            [5, 4],
+          ],
+        },
+        legend: null,
+      },
     },
   };
   const right = best
@@ -56,9 +75,27 @@ export function transitionsSpec(s: HistSummary, t: TransitionsSummary): TopLevel
           data: { values: cells },
           mark: { type: "rect" as const },
           encoding: {
-            x: { field: "to", type: "ordinal" as const, title: `Top-1 expert in layer ${best.to_layer}`, scale: { domain: Array.from({ length: E }, (_, i) => i) }, axis: { labelOverlap: "parity" as const, labelAngle: 0 } },
-            y: { field: "from", type: "ordinal" as const, title: `Top-1 expert in layer ${best.from_layer}`, scale: { domain: Array.from({ length: E }, (_, i) => i) }, axis: { labelOverlap: "parity" as const } },
-            color: { field: "p", type: "quantitative" as const, title: "P(to | from)", scale: { scheme: "viridis", domain: [0, 1] }, legend: { format: ".0%" } },
+            x: {
+              field: "to",
+              type: "ordinal" as const,
+              title: `Top-1 expert in layer ${best.to_layer}`,
+              scale: { domain: Array.from({ length: E }, (_, i) => i) },
+              axis: { labelOverlap: "parity" as const, labelAngle: 0 },
+            },
+            y: {
+              field: "from",
+              type: "ordinal" as const,
+              title: `Top-1 expert in layer ${best.from_layer}`,
+              scale: { domain: Array.from({ length: E }, (_, i) => i) },
+              axis: { labelOverlap: "parity" as const },
+            },
+            color: {
+              field: "p",
+              type: "quantitative" as const,
+              title: "P(to | from)",
+              scale: { scheme: "viridis", domain: [0, 1] },
+              legend: { format: ".0%" },
+            },
           },
         },
       ]

@@ -8,7 +8,13 @@
 // - a pair whose positions have gaps, or arrive out of order with gaps, moves to a RunList
 //   (run-list.ts), charged against MAX_EXTRA_POSITION_RUNS: beyond it the log is refused.
 import { RunList } from "./run-list.js";
-import { LimitExceeded, MAX_EXTRA_POSITION_RUNS, MAX_REQUEST_LAYER_PAIRS, MAX_REQUESTS, MAX_REQ_ID_CHARS } from "./limits.js";
+import {
+  LimitExceeded,
+  MAX_EXTRA_POSITION_RUNS,
+  MAX_REQUEST_LAYER_PAIRS,
+  MAX_REQUESTS,
+  MAX_REQ_ID_CHARS,
+} from "./limits.js";
 
 /** Per-request facts the `run` command needs to check conservation (rows per layer, positions). */
 export interface RequestRows {
@@ -59,7 +65,12 @@ export class RowCoverage {
   /** `limits` only for tests: the defaults are limits.ts's. */
   constructor(
     private readonly layers: readonly number[],
-    private readonly limits = { requests: MAX_REQUESTS, requestLayerPairs: MAX_REQUEST_LAYER_PAIRS, reqIdChars: MAX_REQ_ID_CHARS, extraRuns: MAX_EXTRA_POSITION_RUNS },
+    private readonly limits = {
+      requests: MAX_REQUESTS,
+      requestLayerPairs: MAX_REQUEST_LAYER_PAIRS,
+      reqIdChars: MAX_REQ_ID_CHARS,
+      extraRuns: MAX_EXTRA_POSITION_RUNS,
+    },
   ) {
     this.L = layers.length;
   }
@@ -79,14 +90,20 @@ export class RowCoverage {
     if (known !== undefined) return known;
     const r = this.reqIds.length;
     if (r + 1 > this.limits.requests)
-      throw new LimitExceeded("req_id", `more than ${this.limits.requests} distinct requests: over moe-prof's limit (README "Limits"); split the log by req_id`);
+      throw new LimitExceeded(
+        "req_id",
+        `more than ${this.limits.requests} distinct requests: over moe-prof's limit (README "Limits"); split the log by req_id`,
+      );
     if ((r + 1) * this.L > this.limits.requestLayerPairs)
       throw new LimitExceeded(
         "req_id",
         `request ${r + 1} with ${this.L} layers logged: over moe-prof's limit of ${this.limits.requestLayerPairs} requests x layers (README "Limits"); split the log by req_id`,
       );
     if (this.reqIdChars + reqId.length > this.limits.reqIdChars)
-      throw new LimitExceeded("req_id", `the distinct req_id values together exceed ${this.limits.reqIdChars} characters (README "Limits")`);
+      throw new LimitExceeded(
+        "req_id",
+        `the distinct req_id values together exceed ${this.limits.reqIdChars} characters (README "Limits")`,
+      );
     this.reqIdChars += reqId.length;
     this.reqIndex.set(reqId, r);
     this.reqIds.push(reqId);
@@ -253,7 +270,12 @@ export class RowCoverage {
       for (let li = 0; li < L; li++) {
         const got = intervalsSize(per[li]!);
         if (got === total) continue;
-        out.push({ layer: this.layers[li]!, req_id: this.reqIds[r]!, token_idx: firstMissing(union, per[li]!), missing: total - got });
+        out.push({
+          layer: this.layers[li]!,
+          req_id: this.reqIds[r]!,
+          token_idx: firstMissing(union, per[li]!),
+          missing: total - got,
+        });
       }
     }
     return out;
@@ -330,7 +352,7 @@ export function unionIntervals(a: readonly number[], b: readonly number[]): numb
 function firstMissing(all: readonly number[], part: readonly number[]): number {
   let j = 0;
   for (let i = 0; i < all.length; i += 2) {
-    for (let t = all[i]!; t <= all[i + 1]!; ) {
+    for (let t = all[i]!; t <= all[i + 1]!;) {
       while (j < part.length && part[j + 1]! < t) j += 2;
       if (j >= part.length || part[j]! > t) return t;
       t = part[j + 1]! + 1;

@@ -35,7 +35,12 @@ export interface ByteRange {
   end: number;
 }
 
-export async function readLines(file: string, sink: LineSink, maxLineBytes = DEFAULT_MAX_LINE_BYTES, range?: ByteRange): Promise<ReadLinesResult> {
+export async function readLines(
+  file: string,
+  sink: LineSink,
+  maxLineBytes = DEFAULT_MAX_LINE_BYTES,
+  range?: ByteRange,
+): Promise<ReadLinesResult> {
   // The in-chunk fast path never checks length, so chunks must not be longer than the limit.
   const highWaterMark = Math.min(CHUNK_BYTES, maxLineBytes);
   const stream =

@@ -4,12 +4,22 @@
 import { RowCoverage, unionIntervals, intervalsSize, type MissingRows } from "./coverage.js";
 
 /** The (req_id, token_idx, layer) of a rejected line, when it names a logged row; else null. */
-export function namedRow(value: unknown, layerIndex: Int32Array): { reqId: string; token: number; layerIdx: number } | null {
+export function namedRow(
+  value: unknown,
+  layerIndex: Int32Array,
+): { reqId: string; token: number; layerIdx: number } | null {
   if (typeof value !== "object" || value === null) return null;
   const o = value as Record<string, unknown>;
   const { req_id: reqId, token_idx: token, layer } = o;
   if (typeof reqId !== "string" || typeof token !== "number" || !Number.isSafeInteger(token) || token < 0) return null;
-  if (typeof layer !== "number" || !Number.isInteger(layer) || layer < 0 || layer >= layerIndex.length || layerIndex[layer]! < 0) return null;
+  if (
+    typeof layer !== "number" ||
+    !Number.isInteger(layer) ||
+    layer < 0 ||
+    layer >= layerIndex.length ||
+    layerIndex[layer]! < 0
+  )
+    return null;
   return { reqId, token, layerIdx: layerIndex[layer]! };
 }
 
@@ -30,7 +40,7 @@ export class RejectedRows {
 function firstMissing(all: readonly number[], part: readonly number[]): number {
   let j = 0;
   for (let i = 0; i < all.length; i += 2) {
-    for (let t = all[i]!; t <= all[i + 1]!; ) {
+    for (let t = all[i]!; t <= all[i + 1]!;) {
       while (j < part.length && part[j + 1]! < t) j += 2;
       if (j >= part.length || part[j]! > t) return t;
       t = part[j + 1]! + 1;
@@ -40,7 +50,11 @@ function firstMissing(all: readonly number[], part: readonly number[]): number {
 }
 
 /** cov.missingRows(), with positions of rows in `rejected` not counted as missing. */
-export function missingRowsExcept(cov: RowCoverage, rejected: RejectedRows | null, layers: readonly number[]): MissingRows[] {
+export function missingRowsExcept(
+  cov: RowCoverage,
+  rejected: RejectedRows | null,
+  layers: readonly number[],
+): MissingRows[] {
   if (rejected === null || rejected.count === 0) return cov.missingRows();
   const L = layers.length;
   const out: MissingRows[] = [];

@@ -160,7 +160,12 @@ function plainChunks(fmd: Thrift): { rows: number; chunks: Map<string, Chunk> }[
       if (encodings.some((e) => e !== 0 && e !== 3)) return null; // dictionary etc.
       if (md.get(11) !== undefined) return null; // a dictionary page
       const path = ((md.get(3) as Buffer[]) ?? []).map(str);
-      chunks.set(path[0]!, { name: path[0]!, numValues: md.get(5) as number, offset: md.get(9) as number, size: md.get(7) as number });
+      chunks.set(path[0]!, {
+        name: path[0]!,
+        numValues: md.get(5) as number,
+        offset: md.get(9) as number,
+        size: md.get(7) as number,
+      });
     }
     if (chunks.size !== 8) return null;
     groups.push({ rows: rg.get(3) as number, chunks });
@@ -177,7 +182,10 @@ export interface PlainRowSink {
  * Reads a Parquet routes log in moe-prof's plain layout into the sink (meta as line 1, row r as
  * line r + 2), or returns null, having handed on nothing, when the file is not in that layout.
  */
-export async function readPlainRoutesParquet(file: string, sink: PlainRowSink): Promise<{ lines: number; bytes: number } | null> {
+export async function readPlainRoutesParquet(
+  file: string,
+  sink: PlainRowSink,
+): Promise<{ lines: number; bytes: number } | null> {
   let fh: FileHandle;
   try {
     fh = await open(file, "r");

@@ -15,7 +15,9 @@ export const PARQUET_META_KEY = "moe_prof.meta";
 
 /** Problems on "line" 1 are the meta's (named by its key); on "line" n >= 2, row n - 1's. */
 export const parquetPlace: PlaceProblem = (line, field) =>
-  line === 1 ? { line: null, field: field === null ? PARQUET_META_KEY : `${PARQUET_META_KEY} ${field}` } : { line: line - 1, field, row: true };
+  line === 1
+    ? { line: null, field: field === null ? PARQUET_META_KEY : `${PARQUET_META_KEY} ${field}` }
+    : { line: line - 1, field, row: true };
 const MAGIC = Buffer.from("PAR1");
 /** Rows turned into objects at a time: bounds memory for files with very large row groups. */
 const SLICE_ROWS = 262_144;
@@ -49,7 +51,8 @@ export interface ParquetRowSink {
 function plain(v: unknown): unknown {
   if (typeof v === "bigint") return Number(v);
   if (Array.isArray(v)) return v.map(plain);
-  if (ArrayBuffer.isView(v) && !(v instanceof DataView)) return Array.from(v as unknown as ArrayLike<number | bigint>, plain);
+  if (ArrayBuffer.isView(v) && !(v instanceof DataView))
+    return Array.from(v as unknown as ArrayLike<number | bigint>, plain);
   return v;
 }
 
@@ -90,7 +93,9 @@ export async function readParquetRows(file: string, sink: ParquetRowSink): Promi
   const bytes = buffer.byteLength;
   const kv = metadata.key_value_metadata?.find((x) => x.key === PARQUET_META_KEY);
   if (kv === undefined || kv.value === undefined) {
-    sink.fileProblem(`no "${PARQUET_META_KEY}" key-value metadata: a routes log in Parquet carries its meta line there (moe-prof export --format parquet and the capture write it)`);
+    sink.fileProblem(
+      `no "${PARQUET_META_KEY}" key-value metadata: a routes log in Parquet carries its meta line there (moe-prof export --format parquet and the capture write it)`,
+    );
     return { lines: 0, bytes };
   }
   let meta: unknown;

@@ -63,7 +63,9 @@ export async function readRoutesLog(file: string, opts: { lenient?: boolean }, s
   const notes: string[] = [];
   const declared = scan.meta.num_experts;
   if (declared === undefined) {
-    notes.push(`num_experts is not in the meta line: using max expert id + 1 = ${maxId + 1} (experts above it that were never used cannot be seen)`);
+    notes.push(
+      `num_experts is not in the meta line: using max expert id + 1 = ${maxId + 1} (experts above it that were never used cannot be seen)`,
+    );
   }
   const lenientSummary = scan.problemCount > 0 ? lenientNote(scan.problemCount, scan.badLines, scan.rows) : null;
   if (lenientSummary !== null) notes.push(lenientSummary);

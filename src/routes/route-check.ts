@@ -37,7 +37,14 @@ export function makeRouteCheck(rules: RouteRules): RouteCheck {
     if (o.type !== "route" || typeof o.req_id !== "string") return false;
     if (!isNonNegInt(o.token_idx)) return false;
     const layer = o.layer;
-    if (typeof layer !== "number" || !Number.isSafeInteger(layer) || layer < 0 || layer > maxLayer || layerOk[layer] !== 1) return false;
+    if (
+      typeof layer !== "number" ||
+      !Number.isSafeInteger(layer) ||
+      layer < 0 ||
+      layer > maxLayer ||
+      layerOk[layer] !== 1
+    )
+      return false;
     const ids = o.topk_ids;
     if (!Array.isArray(ids) || ids.length !== k) return false;
     for (let i = 0; i < k; i++) {

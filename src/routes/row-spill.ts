@@ -46,7 +46,8 @@ export class RowSpill {
     readonly partitions: number,
     readonly layout: SpillLayout,
   ) {
-    if (partitions < 1 || partitions > MAX_PARTITIONS) throw new Error(`RowSpill: ${partitions} partitions (1..${MAX_PARTITIONS})`);
+    if (partitions < 1 || partitions > MAX_PARTITIONS)
+      throw new Error(`RowSpill: ${partitions} partitions (1..${MAX_PARTITIONS})`);
     const words32 = 2 * layout.f64 + layout.i32;
     this.recordBytes = Math.max(8, Math.ceil((words32 * 4) / 8) * 8);
     this.w64 = this.recordBytes / 8;
@@ -60,7 +61,9 @@ export class RowSpill {
     try {
       this.dir = mkdtempSync(path.join(tmpdir(), "moe-prof-spill-"));
     } catch (e) {
-      throw envError(`cannot create a temp directory in ${tmpdir()}: ${(e as NodeJS.ErrnoException).code ?? String(e)} (set TMPDIR)`);
+      throw envError(
+        `cannot create a temp directory in ${tmpdir()}: ${(e as NodeJS.ErrnoException).code ?? String(e)} (set TMPDIR)`,
+      );
     }
   }
 
@@ -98,7 +101,9 @@ export class RowSpill {
       let off = 0;
       while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off);
     } catch (e) {
-      throw envError(`cannot write temp file ${file}: ${(e as NodeJS.ErrnoException).code ?? String(e)} (set TMPDIR to a disk with more room)`);
+      throw envError(
+        `cannot write temp file ${file}: ${(e as NodeJS.ErrnoException).code ?? String(e)} (set TMPDIR to a disk with more room)`,
+      );
     }
     this.fill[partition] = 0;
   }
@@ -132,7 +137,7 @@ export class RowSpill {
     const buf = new ArrayBuffer(per * this.recordBytes);
     const fd = this.openForRead(partition);
     try {
-      for (let done = 0; done < total; ) {
+      for (let done = 0; done < total;) {
         const n = Math.min(per, total - done);
         const bytes = new Uint8Array(buf, 0, n * this.recordBytes);
         this.readFully(fd, bytes, done * this.recordBytes, partition);
@@ -149,7 +154,9 @@ export class RowSpill {
     try {
       return openSync(this.file(partition), "r");
     } catch (e) {
-      throw envError(`cannot read temp file ${this.file(partition)}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+      throw envError(
+        `cannot read temp file ${this.file(partition)}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`,
+      );
     }
   }
 
@@ -157,7 +164,10 @@ export class RowSpill {
     const fd = this.openForRead(partition);
     try {
       const size = fstatSync(fd).size;
-      if (size !== bytes.length + position) throw envError(`temp file ${this.file(partition)} has ${size} bytes, expected ${bytes.length} (changed by something else?)`);
+      if (size !== bytes.length + position)
+        throw envError(
+          `temp file ${this.file(partition)} has ${size} bytes, expected ${bytes.length} (changed by something else?)`,
+        );
       this.readFully(fd, bytes, position, partition);
     } finally {
       closeSync(fd);

@@ -3,7 +3,8 @@
 
 /** Why JSON.parse rejected a line, worded. `terminated`: the line ended with "\n". */
 export function jsonProblem(text: string, terminated: boolean): { field: string | null; what: string } {
-  if (!terminated) return { field: null, what: "truncated file: the last line ends without a newline and is not complete JSON" };
+  if (!terminated)
+    return { field: null, what: "truncated file: the last line ends without a newline and is not complete JSON" };
   if (text.trim() === "") return { field: null, what: "blank line" };
   const nf = nonFiniteField(text);
   if (nf) return { field: nf, what: "NaN/Infinity is not valid JSON (write finite numbers)" };

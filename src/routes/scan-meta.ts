@@ -3,7 +3,8 @@
 import { MetaSchema, firstSchemaProblem, type RoutesMeta } from "./schema.js";
 import { notAnObject } from "./scan-line.js";
 
-export type MetaVerdict = { meta: RoutesMeta; field?: undefined; what?: undefined } | { meta: null; field: string | null; what: string };
+export type MetaVerdict =
+  { meta: RoutesMeta; field?: undefined; what?: undefined } | { meta: null; field: string | null; what: string };
 
 /** The meta line's value, checked: the meta, or the problem that refuses the log. */
 export function checkMetaLine(value: unknown): MetaVerdict {
@@ -11,7 +12,11 @@ export function checkMetaLine(value: unknown): MetaVerdict {
   if (nonObject !== null) return { meta: null, field: null, what: nonObject };
   const type = (value as { type?: unknown }).type;
   if (type !== "meta") {
-    return { meta: null, field: "type", what: `line 1 must be the meta line ({"type":"meta", ...}), got ${JSON.stringify(type) ?? "no type"}` };
+    return {
+      meta: null,
+      field: "type",
+      what: `line 1 must be the meta line ({"type":"meta", ...}), got ${JSON.stringify(type) ?? "no type"}`,
+    };
   }
   const problem = firstSchemaProblem(MetaSchema, value);
   if (problem) return { meta: null, field: problem[0], what: problem[1] };

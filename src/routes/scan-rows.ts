@@ -42,7 +42,9 @@ export class RouteAcceptor {
     let req: number;
     let li: number;
     try {
-      req = this.coverage.requestIndex(this.batches ? this.batches.key(value.req_id, value.layer, value.token_idx) : value.req_id);
+      req = this.coverage.requestIndex(
+        this.batches ? this.batches.key(value.req_id, value.layer, value.token_idx) : value.req_id,
+      );
       li = this.layerIndex[value.layer]!;
       if (!this.coverage.add(req, li, value.token_idx)) return "duplicate";
     } catch (err) {
@@ -111,7 +113,8 @@ export class RowLoop {
     const rules = routeRulesFromMeta(meta);
     this.schema = routeSchema(rules);
     this.acceptor = new RouteAcceptor(meta, opts.onRow, opts.asBatches ? new BatchGrouping() : null);
-    this.fast = (opts.fastPath ?? fastScanEnabled()) && !opts.asBatches ? FastRouteLines.create(rules, this.acceptor) : null;
+    this.fast =
+      (opts.fastPath ?? fastScanEnabled()) && !opts.asBatches ? FastRouteLines.create(rules, this.acceptor) : null;
   }
 
   /** A route line's text. */
@@ -152,7 +155,11 @@ export class RowLoop {
     const problem = firstSchemaProblem(this.schema, value);
     if (problem === null) {
       // Unreachable unless the fast check and the schema disagree; say so rather than accept silently.
-      return this.problems.rejectLine(lineNo, null, "rejected by the fast route check but accepted by the schema (moe-prof bug)");
+      return this.problems.rejectLine(
+        lineNo,
+        null,
+        "rejected by the fast route check but accepted by the schema (moe-prof bug)",
+      );
     }
     // A bad line that still names its row is not reported again as that row missing from its layer.
     const named = namedRow(value, this.acceptor.layerIndex);
@@ -170,7 +177,11 @@ export class RowLoop {
     for (const m of missingRowsExcept(this.acceptor.coverage, this.rejected, this.meta.layers_logged)) {
       if (this.problems.stopped) break;
       const more = m.missing > 1 ? ` (and ${m.missing - 1} more positions of this request)` : "";
-      this.problems.add(null, `layer ${m.layer}`, `missing row req_id ${JSON.stringify(m.req_id)}, token_idx ${m.token_idx}, present in other layers${more}`);
+      this.problems.add(
+        null,
+        `layer ${m.layer}`,
+        `missing row req_id ${JSON.stringify(m.req_id)}, token_idx ${m.token_idx}, present in other layers${more}`,
+      );
     }
   }
 }

@@ -63,7 +63,8 @@ export interface ScanResult {
 
 /** What a lenient read skipped, in one line (the summary's note and stderr). */
 export function lenientNote(problems: number, lines: number, rows: number): string {
-  const share = lines + rows > 0 ? ` (${((100 * lines) / (lines + rows)).toFixed(1)}% of ${lines + rows} route lines)` : "";
+  const share =
+    lines + rows > 0 ? ` (${((100 * lines) / (lines + rows)).toFixed(1)}% of ${lines + rows} route lines)` : "";
   return `--lenient: ${problems} problem${problems === 1 ? "" : "s"}, ${lines} line${lines === 1 ? "" : "s"} skipped${share}`;
 }
 
@@ -90,7 +91,12 @@ export async function scanRoutesFile(file: string, opts: ScanOptions = {}): Prom
     place: parquet ? parquetPlace : undefined,
   });
   const partial = file.endsWith(".partial");
-  if (partial) problems.add(null, null, "file name ends in .partial: the log is incomplete (still being written, or left by a crash)");
+  if (partial)
+    problems.add(
+      null,
+      null,
+      "file name ends in .partial: the log is incomplete (still being written, or left by a crash)",
+    );
 
   /** Made by the meta step; null until line 1 is accepted. */
   let rows: RowLoop | null = null;
@@ -117,7 +123,8 @@ export async function scanRoutesFile(file: string, opts: ScanOptions = {}): Prom
     },
     lines(buf, start, end, firstLineNo) {
       const loop = rows;
-      if (loop !== null) return loop.fast === null ? null : { lines: loop.fastLines(buf, start, end, firstLineNo, this), next: end };
+      if (loop !== null)
+        return loop.fast === null ? null : { lines: loop.fastLines(buf, start, end, firstLineNo, this), next: end };
       if (firstLineNo !== 1) return null;
       // Line 1 (the meta line) the usual way; the rest of the chunk then through the fast path.
       const nl = buf.indexOf(10, start);
@@ -151,18 +158,19 @@ export async function scanRoutesFile(file: string, opts: ScanOptions = {}): Prom
     },
   };
 
-  const read = await (parquet
-    ? readParquetRows(file, {
-        value,
-        fileProblem: (what) => {
-          problems.stop();
-          problems.add(null, null, what);
-        },
-        get stopped() {
-          return problems.stopped;
-        },
-      })
-    : readLines(file, sink, opts.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES)
+  const read = await (
+    parquet
+      ? readParquetRows(file, {
+          value,
+          fileProblem: (what) => {
+            problems.stop();
+            problems.add(null, null, what);
+          },
+          get stopped() {
+            return problems.stopped;
+          },
+        })
+      : readLines(file, sink, opts.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES)
   ).catch((e) => {
     throw readFailure(file, e);
   });
@@ -170,7 +178,8 @@ export async function scanRoutesFile(file: string, opts: ScanOptions = {}): Prom
   if (!problems.stopped) {
     if (read.bytes === 0) problems.add(null, null, "empty file: expected a meta line and route rows");
     // A log of only its meta line is not something hist could analyse: both commands say so.
-    else if (loop !== null && read.lines === 1) problems.add(null, null, "no route rows: the log holds only its meta line (nothing was logged)");
+    else if (loop !== null && read.lines === 1)
+      problems.add(null, null, "no route rows: the log holds only its meta line (nothing was logged)");
   }
   if (!problems.stopped && loop !== null) loop.reportMissingRows();
   return {

@@ -16,34 +16,42 @@ export const MAX_LAYER = 65_535;
  * floats, in jq), so such a value is refused with that reason rather than "not an integer".
  * Same acceptance as zod's .int() (a safe integer), which route-check.ts mirrors.
  */
-export const UNSAFE_INT = "must be within ±(2^53 - 1) = ±9007199254740991: larger integers cannot be read exactly from JSON";
-const jsonInt = () => z.number("must be an integer").refine(Number.isInteger, "must be an integer").refine(Number.isSafeInteger, UNSAFE_INT);
+export const UNSAFE_INT =
+  "must be within ±(2^53 - 1) = ±9007199254740991: larger integers cannot be read exactly from JSON";
+const jsonInt = () =>
+  z
+    .number("must be an integer")
+    .refine(Number.isInteger, "must be an integer")
+    .refine(Number.isSafeInteger, UNSAFE_INT);
 const nonNegInt = jsonInt().nonnegative("must be >= 0");
 
-export const MetaSchema = z.looseObject({
-  type: z.literal("meta", 'must be "meta"'),
-  model_id: z.string("must be a string"),
-  vllm_version: z.string("must be a string"),
-  torch_version: z.string("must be a string"),
-  device: z.string("must be a string"),
-  seed: jsonInt(),
-  layers_logged: z
-    .array(
-      nonNegInt.max(MAX_LAYER, `must be <= ${MAX_LAYER}`),
-      "must be an array of layer numbers",
-    )
-    .min(1, "must not be empty")
-    .refine((ls) => new Set(ls).size === ls.length, "must not repeat a layer"),
-  top_k: jsonInt().min(1, "must be >= 1").max(MAX_TOP_K, `must be <= ${MAX_TOP_K} (moe-prof's limit, README "Limits")`),
-  // Optional fields written by later versions of the capture; absent in seed-schema logs.
-  num_experts: jsonInt().min(1, "must be >= 1").max(MAX_EXPERT_ID + 1, `must be <= ${MAX_EXPERT_ID + 1}`).optional(),
-  schema_version: z.union([jsonInt(), z.string()], "must be an integer or a string").optional(),
-  engine: z.string("must be a string").optional(),
-  created_at: z.string("must be a string").optional(),
-  // true: rows exist only for computed positions (vLLM's prefix cache served the rest)
-  prefix_caching: z.boolean("must be true or false").optional(),
-  prompts: z.unknown().optional(),
-})
+export const MetaSchema = z
+  .looseObject({
+    type: z.literal("meta", 'must be "meta"'),
+    model_id: z.string("must be a string"),
+    vllm_version: z.string("must be a string"),
+    torch_version: z.string("must be a string"),
+    device: z.string("must be a string"),
+    seed: jsonInt(),
+    layers_logged: z
+      .array(nonNegInt.max(MAX_LAYER, `must be <= ${MAX_LAYER}`), "must be an array of layer numbers")
+      .min(1, "must not be empty")
+      .refine((ls) => new Set(ls).size === ls.length, "must not repeat a layer"),
+    top_k: jsonInt()
+      .min(1, "must be >= 1")
+      .max(MAX_TOP_K, `must be <= ${MAX_TOP_K} (moe-prof's limit, README "Limits")`),
+    // Optional fields written by later versions of the capture; absent in seed-schema logs.
+    num_experts: jsonInt()
+      .min(1, "must be >= 1")
+      .max(MAX_EXPERT_ID + 1, `must be <= ${MAX_EXPERT_ID + 1}`)
+      .optional(),
+    schema_version: z.union([jsonInt(), z.string()], "must be an integer or a string").optional(),
+    engine: z.string("must be a string").optional(),
+    created_at: z.string("must be a string").optional(),
+    // true: rows exist only for computed positions (vLLM's prefix cache served the rest)
+    prefix_caching: z.boolean("must be true or false").optional(),
+    prompts: z.unknown().optional(),
+  })
   .refine((m) => m.num_experts === undefined || m.top_k <= m.num_experts, {
     message: "must be <= num_experts",
     path: ["top_k"],
@@ -75,9 +83,14 @@ export function routeRulesFromMeta(meta: RoutesMeta): RouteRules {
   const L = meta.layers_logged.length;
   const rules = { layers: meta.layers_logged, topK: meta.top_k };
   if (meta.num_experts !== undefined)
-    return { ...rules, expertLimit: meta.num_experts, expertLimitMessage: `must be < num_experts (${meta.num_experts})` };
+    return {
+      ...rules,
+      expertLimit: meta.num_experts,
+      expertLimitMessage: `must be < num_experts (${meta.num_experts})`,
+    };
   const byCells = Math.floor(MAX_LAYER_EXPERT_CELLS / L);
-  if (byCells > MAX_EXPERT_ID) return { ...rules, expertLimit: MAX_EXPERT_ID + 1, expertLimitMessage: `must be <= ${MAX_EXPERT_ID}` };
+  if (byCells > MAX_EXPERT_ID)
+    return { ...rules, expertLimit: MAX_EXPERT_ID + 1, expertLimitMessage: `must be <= ${MAX_EXPERT_ID}` };
   return {
     ...rules,
     expertLimit: byCells,
@@ -96,14 +109,14 @@ export function routeSchema(rules: RouteRules) {
     token_idx: nonNegInt,
     layer: jsonInt().refine((l) => layerSet.has(l), `must be one of layers_logged [${rules.layers.join(",")}]`),
     topk_ids: z
-      .array(
-        nonNegInt.lt(rules.expertLimit, limitMsg),
-        "must be an array of expert ids",
-      )
+      .array(nonNegInt.lt(rules.expertLimit, limitMsg), "must be an array of expert ids")
       .length(k, `must have top_k = ${k} entries`)
       .refine((ids) => new Set(ids).size === ids.length, "must not repeat an expert"),
     topk_weights: z
-      .array(z.number("must be a finite number").min(0, "must be in [0, 1]").max(1, "must be in [0, 1]"), "must be an array of numbers")
+      .array(
+        z.number("must be a finite number").min(0, "must be in [0, 1]").max(1, "must be in [0, 1]"),
+        "must be an array of numbers",
+      )
       .length(k, `must have top_k = ${k} entries`),
     phase: z.enum(["prefill", "decode"], 'must be "prefill" or "decode"').optional(),
     token_id: nonNegInt.optional(),
@@ -126,7 +139,13 @@ export function firstSchemaProblem(schema: z.ZodType, value: unknown): [string, 
   if (r.success) return null;
   const issue = r.error.issues[0]!;
   // A missing key reports as "must be a string" etc.; say "missing" instead, it is what happened.
-  if (issue.code === "invalid_type" && issue.path.length === 1 && value !== null && typeof value === "object" && !((issue.path[0] as string) in value)) {
+  if (
+    issue.code === "invalid_type" &&
+    issue.path.length === 1 &&
+    value !== null &&
+    typeof value === "object" &&
+    !((issue.path[0] as string) in value)
+  ) {
     return [fieldName(issue.path), "missing"];
   }
   return [fieldName(issue.path), issue.message];

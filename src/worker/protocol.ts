@@ -3,7 +3,12 @@ import { z } from "zod";
 
 const base = { t: z.number().optional() };
 
-export const helloMsg = z.looseObject({ type: z.literal("hello"), protocol: z.literal(1), pid: z.number().int(), ...base });
+export const helloMsg = z.looseObject({
+  type: z.literal("hello"),
+  protocol: z.literal(1),
+  pid: z.number().int(),
+  ...base,
+});
 export const phaseMsg = z.looseObject({
   type: z.literal("phase"),
   phase: z.enum(["load", "warmup", "generate"]),
@@ -39,9 +44,21 @@ export const resultMsg = z.looseObject({
   notes: z.array(z.string()).optional(),
   ...base,
 });
-export const errorMsg = z.looseObject({ type: z.literal("error"), message: z.string(), kind: z.string().optional(), ...base });
+export const errorMsg = z.looseObject({
+  type: z.literal("error"),
+  message: z.string(),
+  kind: z.string().optional(),
+  ...base,
+});
 
-export const workerMessage = z.discriminatedUnion("type", [helloMsg, phaseMsg, readyMsg, progressMsg, resultMsg, errorMsg]);
+export const workerMessage = z.discriminatedUnion("type", [
+  helloMsg,
+  phaseMsg,
+  readyMsg,
+  progressMsg,
+  resultMsg,
+  errorMsg,
+]);
 
 export type WorkerMessage = z.infer<typeof workerMessage>;
 export type ReadyMsg = z.infer<typeof readyMsg>;

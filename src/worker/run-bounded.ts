@@ -74,7 +74,10 @@ export async function runBounded(file: string, args: string[], opts: BoundedOpti
     const r = await child;
     await ending;
     const code = (r as { code?: string }).code;
-    const spawnError = r.exitCode === undefined && r.signal === undefined && code && code !== "ERR_STREAM_PREMATURE_CLOSE" ? code : undefined;
+    const spawnError =
+      r.exitCode === undefined && r.signal === undefined && code && code !== "ERR_STREAM_PREMATURE_CLOSE"
+        ? code
+        : undefined;
     return {
       exitCode: timedOut || interrupted ? undefined : r.exitCode,
       signal: r.signal,

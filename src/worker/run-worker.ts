@@ -92,7 +92,8 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerOutcome> {
       }
     }
     const exit = await child;
-    if ((exit as { code?: string }).code === "ENOENT") throw new UserError(`Python not found: ${opts.python} (pass --python PATH)`, EXIT_ENV);
+    if ((exit as { code?: string }).code === "ENOENT")
+      throw new UserError(`Python not found: ${opts.python} (pass --python PATH)`, EXIT_ENV);
     if (aborted) throw new UserError(`interrupted during the ${opts.label} pass; worker stopped`, EXIT_INTERRUPTED);
     if (failure) throw new UserError(`${failure} (${logHint})`, EXIT_INVALID);
     // A worker that reported its result but hung in engine teardown was ended by us: the result stands.

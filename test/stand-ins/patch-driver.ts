@@ -7,6 +7,11 @@ import { applyPatch, inspectPatch, loadPatch, revertPatch } from "../../src/patc
 const [action, root] = process.argv.slice(2);
 if (action && root) {
   const patches = await loadPatch();
-  const r = action === "apply" ? await applyPatch(root, patches) : action === "revert" ? await revertPatch(root, patches) : await inspectPatch(root, patches);
+  const r =
+    action === "apply"
+      ? await applyPatch(root, patches)
+      : action === "revert"
+        ? await revertPatch(root, patches)
+        : await inspectPatch(root, patches);
   process.stdout.write(JSON.stringify(r) + "\n");
 }

@@ -2,6 +2,7 @@
 
 RouteCapture and capture_from_settings need torch and are loaded on first use, so the CPU-only parts
 (attribution, layer specs, JSONL, the writer) import without it."""
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
@@ -14,8 +15,15 @@ if TYPE_CHECKING:
     from .env import capture_from_settings
 
 __all__ = [
-    "RouteCapture", "Segment", "capture_from_settings", "parse_layer_spec", "select_layers",
-    "expand_segments", "shift_request_id", "split_by_phase", "user_request_id",
+    "RouteCapture",
+    "Segment",
+    "capture_from_settings",
+    "parse_layer_spec",
+    "select_layers",
+    "expand_segments",
+    "shift_request_id",
+    "split_by_phase",
+    "user_request_id",
 ]
 
 

@@ -12,6 +12,7 @@ Life of a step (engine thread):   begin_step -> forward (record() per layer) -> 
               driver API is unavailable.
 Collector thread: waits for the slot's event (GIL released), writes the raw bytes to the writer
 process, frees the slot. When all host slots are busy, end_step waits (reported, never dropped)."""
+
 from __future__ import annotations
 
 import collections
@@ -40,8 +41,15 @@ class RouteWriter(Protocol):
     which RouteCapture prefers: the packed block goes out as is. The arrays are views of a pinned
     slot that is reused once the call returns."""
 
-    def send_step(self, step: int, segments: Sequence[Segment], layers: Sequence[int], ids: np.ndarray,
-                  weights: np.ndarray, tokens: np.ndarray | None) -> None: ...
+    def send_step(
+        self,
+        step: int,
+        segments: Sequence[Segment],
+        layers: Sequence[int],
+        ids: np.ndarray,
+        weights: np.ndarray,
+        tokens: np.ndarray | None,
+    ) -> None: ...
     def flush(self) -> None: ...
     def close(self, timeout: float | None = None) -> str | None: ...
     def abandon(self) -> None: ...
@@ -194,11 +202,17 @@ class RouteCapture:
             topk_ids = topk_ids.to(torch.int32)
         if topk_weights.dtype != torch.float32:
             topk_weights = topk_weights.float()
-        torch.cat((topk_ids, topk_weights.view(torch.int32)), dim=1, out=self._layer_views[s][row_offset : row_offset + n])
+        torch.cat(
+            (topk_ids, topk_weights.view(torch.int32)), dim=1, out=self._layer_views[s][row_offset : row_offset + n]
+        )
 
     # ---- around the forward of a real step ----
     def begin_step(
-        self, segments: Sequence[Segment], num_real_rows: int, input_ids: torch.Tensor | None = None, step: int | None = None
+        self,
+        segments: Sequence[Segment],
+        num_real_rows: int,
+        input_ids: torch.Tensor | None = None,
+        step: int | None = None,
     ) -> None:
         """`step`: the engine's step number, logged with the rows (default: this capture's count)."""
         if self._paused or self._closed:
@@ -211,8 +225,17 @@ class RouteCapture:
                 f"(buffers hold {self.max_rows})"
             )
         # the offset is applied by the writer: nothing per segment on the engine thread
-        skipped = sum([s[2] for s in segments if s[3] == RECOMPUTED]) if any([s[3] == RECOMPUTED for s in segments]) else 0
-        self._pending = (list(segments), num_real_rows, input_ids, self._offset, skipped, self._step if step is None else step)
+        skipped = (
+            sum([s[2] for s in segments if s[3] == RECOMPUTED]) if any([s[3] == RECOMPUTED for s in segments]) else 0
+        )
+        self._pending = (
+            list(segments),
+            num_real_rows,
+            input_ids,
+            self._offset,
+            skipped,
+            self._step if step is None else step,
+        )
 
     def end_step(self) -> None:
         p, self._pending = self._pending, None
@@ -236,7 +259,10 @@ class RouteCapture:
             if self._stalls == 1 or self._stalls % 100 == 0:
                 log.warning(
                     "moe-prof: route writer is behind; step %d waited %.1f ms for a host slot "
-                    "(%d stalls so far, nothing dropped)", self._step, waited * 1e3, self._stalls,
+                    "(%d stalls so far, nothing dropped)",
+                    self._step,
+                    waited * 1e3,
+                    self._stalls,
                 )
         slot = self._slots[i]
         has_tokens = input_ids is not None
@@ -301,7 +327,9 @@ class RouteCapture:
                 else:
                     k = self.top_k
                     segs = [s._replace(req_id=shift_request_id(s.req_id, offset)) for s in segs]
-                    self._writer.send_step(step, segs, self.layers, block[..., :k], block[..., k:].view(np.float32), tokens)
+                    self._writer.send_step(
+                        step, segs, self.layers, block[..., :k], block[..., k:].view(np.float32), tokens
+                    )
         except BaseException as e:  # surfaced by the next end_step/flush, never swallowed
             self._error = e
         finally:

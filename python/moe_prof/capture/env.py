@@ -1,4 +1,5 @@
 """`VLLM_LOG_MOE*` environment variables -> capture settings (pure) -> a RouteCapture."""
+
 from __future__ import annotations
 
 import os

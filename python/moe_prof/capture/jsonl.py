@@ -3,6 +3,7 @@
 Standalone on purpose (stdlib + numpy, no package-relative imports): the writer process loads
 this file by path, without importing the package that holds it (inside vLLM that would import
 vLLM itself)."""
+
 from __future__ import annotations
 
 import json
@@ -44,9 +45,7 @@ def format_routes(
     k = ids.shape[2]
     # '%.9g' round-trips every float32 exactly (9 significant digits suffice for binary32); one
     # format string per line part keeps the writer at several 100k lines/s.
-    line_fmt = (
-        '%s%s,"topk_ids":[' + ",".join(["%d"] * k) + '],"topk_weights":[' + ",".join(["%.9g"] * k) + "]%s"
-    )
+    line_fmt = '%s%s,"topk_ids":[' + ",".join(["%d"] * k) + '],"topk_weights":[' + ",".join(["%.9g"] * k) + "]%s"
     out: list[str] = []
     row = 0
     for req_id, first_pos, num_rows, phase in segments:

@@ -1,11 +1,12 @@
 """Which MoE layers to log: the `VLLM_LOG_MOE_LAYERS` spec."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 
 def parse_layer_spec(spec: str) -> list[int]:
-    """"0,5-7" -> [0, 5, 6, 7] (sorted, unique). Raises ValueError naming the bad part."""
+    """ "0,5-7" -> [0, 5, 6, 7] (sorted, unique). Raises ValueError naming the bad part."""
     out: set[int] = set()
     for raw in spec.split(","):
         part = raw.strip()
@@ -32,7 +33,8 @@ def select_layers(moe_layer_ids: Sequence[int], wanted: Sequence[int] | None) ->
     if missing:
         raise ValueError(
             f"VLLM_LOG_MOE_LAYERS names layers {missing} that are not MoE layers of this model "
-            f"(MoE layers: {present[0]}..{present[-1]}, {len(present)} in all)" if present else
-            f"VLLM_LOG_MOE_LAYERS names layers {missing} but the model has no MoE layers"
+            f"(MoE layers: {present[0]}..{present[-1]}, {len(present)} in all)"
+            if present
+            else f"VLLM_LOG_MOE_LAYERS names layers {missing} but the model has no MoE layers"
         )
     return sorted(set(int(x) for x in wanted))

@@ -1,6 +1,7 @@
 """The routes log's meta line (line 1), built in this one place for every engine.
 
 RouteCapture adds what it decides itself: layers_logged, top_k, schema_version."""
+
 from __future__ import annotations
 
 from collections.abc import Mapping

@@ -19,6 +19,7 @@ File key-value metadata: `moe_prof.meta` = the JSONL meta line (a JSON object wi
 Rows are buffered and written as row groups of ROW_GROUP_ROWS rows (bounded memory); the footer is
 written by close(). A file without its footer (a crash) is not a Parquet file: readers refuse it,
 as the rules refuse a `.partial` JSONL."""
+
 from __future__ import annotations
 
 import json
@@ -239,13 +240,20 @@ class ParquetRouteWriter:
         req_plain = b"".join(_byte_arrays([r.encode("utf-8")]) * c for r, c in req_runs)
         ph_present = np.concatenate([np.full(c, v is not None) for v, c in phase_runs])
         ph_plain = b"".join(_byte_arrays([v.encode("utf-8")]) * c for v, c in phase_runs if v is not None)
-        self._parts.append({
-            "n": n, "req": req_plain, "ph_present": ph_present, "ph": ph_plain,
-            "token_idx": np.asarray(token_idx, dtype="<i8"), "layer": np.asarray(layer, dtype="<i4"),
-            "ids": np.ascontiguousarray(ids, dtype="<i4"), "weights": np.ascontiguousarray(weights, dtype="<f4"),
-            "token_id": None if token_id is None else np.asarray(token_id, dtype="<i8"),
-            "step": None if step is None else np.asarray(step, dtype="<i8"),
-        })
+        self._parts.append(
+            {
+                "n": n,
+                "req": req_plain,
+                "ph_present": ph_present,
+                "ph": ph_plain,
+                "token_idx": np.asarray(token_idx, dtype="<i8"),
+                "layer": np.asarray(layer, dtype="<i4"),
+                "ids": np.ascontiguousarray(ids, dtype="<i4"),
+                "weights": np.ascontiguousarray(weights, dtype="<f4"),
+                "token_id": None if token_id is None else np.asarray(token_id, dtype="<i8"),
+                "step": None if step is None else np.asarray(step, dtype="<i8"),
+            }
+        )
         self._buffered += n
         if self._buffered >= self.row_group_rows:
             self._flush_group()
@@ -282,16 +290,28 @@ class ParquetRouteWriter:
         chunks = []
         start = self.offset
         for col, num_values, data in pages:
-            header = _Struct().i32(1, _DATA_PAGE).i32(2, len(data)).i32(3, len(data)).struct(
-                5, _Struct().i32(1, num_values).i32(2, _PLAIN).i32(3, _RLE).i32(4, _RLE)
-            ).done()
+            header = (
+                _Struct()
+                .i32(1, _DATA_PAGE)
+                .i32(2, len(data))
+                .i32(3, len(data))
+                .struct(5, _Struct().i32(1, num_values).i32(2, _PLAIN).i32(3, _RLE).i32(4, _RLE))
+                .done()
+            )
             page_offset = self.offset
             self._write(header)
             self._write(data)
             size = len(header) + len(data)
             meta = (
-                _Struct().i32(1, col.ptype).list(2, _T_I32, [_PLAIN, _RLE]).list(3, _T_BINARY, col.path).i32(4, _UNCOMPRESSED)
-                .i64(5, num_values).i64(6, size).i64(7, size).i64(9, page_offset)
+                _Struct()
+                .i32(1, col.ptype)
+                .list(2, _T_I32, [_PLAIN, _RLE])
+                .list(3, _T_BINARY, col.path)
+                .i32(4, _UNCOMPRESSED)
+                .i64(5, num_values)
+                .i64(6, size)
+                .i64(7, size)
+                .i64(9, page_offset)
             )
             chunks.append(_Struct().i64(2, page_offset).struct(3, meta))
         total = self.offset - start
@@ -303,8 +323,13 @@ class ParquetRouteWriter:
         self._flush_group()
         kv = [_Struct().string(1, META_KEY).string(2, self.meta_line)]
         footer = (
-            _Struct().i32(1, 1).list(2, _T_STRUCT, _schema()).i64(3, self.num_rows).list(4, _T_STRUCT, self.row_groups)
-            .list(5, _T_STRUCT, kv).string(6, "moe-prof capture (python/moe_prof/capture/parquet.py)")
+            _Struct()
+            .i32(1, 1)
+            .list(2, _T_STRUCT, _schema())
+            .i64(3, self.num_rows)
+            .list(4, _T_STRUCT, self.row_groups)
+            .list(5, _T_STRUCT, kv)
+            .string(6, "moe-prof capture (python/moe_prof/capture/parquet.py)")
         ).done()
         self._write(footer)
         self._write(struct.pack("<I", len(footer)))

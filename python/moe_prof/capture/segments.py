@@ -1,4 +1,5 @@
 """Attribution of a step's rows to requests and positions (pure Python + numpy)."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence

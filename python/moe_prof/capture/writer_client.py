@@ -4,6 +4,7 @@ Formatting ~600 JSONL lines per decode step in a thread of the engine process wo
 GIL for milliseconds against vLLM's scheduler loop; a separate process costs the engine only a
 pipe write of the raw bytes (os.write releases the GIL). The writer is detached from the engine's
 process tree (see writer_proc.py), so it is not our child: it is known by its pid and its pipes."""
+
 from __future__ import annotations
 
 import marshal
@@ -140,14 +141,16 @@ class WriterClient:
         req_id_offset: int = 0,
     ) -> None:
         """ids int32 [rows, layers, top_k], weights float32 of the same shape, tokens [rows] or None."""
-        block = np.concatenate([np.asarray(ids, dtype=np.int32), np.asarray(weights, dtype=np.float32).view(np.int32)], axis=2)
+        block = np.concatenate(
+            [np.asarray(ids, dtype=np.int32), np.asarray(weights, dtype=np.float32).view(np.int32)], axis=2
+        )
         self.send_block(step, segments, [int(x) for x in layers], np.ascontiguousarray(block), tokens, req_id_offset)
 
     def _expect(self, prefix: str, timeout: float | None) -> str:
         line = self._reply(timeout)
         if not line.startswith(prefix):
             raise WriterError(f"route writer: {line or 'exited without an answer'}")
-        return line[len(prefix):].strip()
+        return line[len(prefix) :].strip()
 
     def flush(self) -> None:
         """Returns once every step sent so far is written and fsynced to the .partial file."""

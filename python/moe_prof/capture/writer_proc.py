@@ -13,6 +13,7 @@ full pipe while lines are being formatted), the main thread formats and writes t
 the engine process. vLLM ends its engine-core process by SIGTERM and, 5 s later, kills its whole
 process tree; a detached writer that already holds the close frame finishes the log and renames
 it even then. It stays in the engine's process group, so a Ctrl-C of the group still stops it."""
+
 from __future__ import annotations
 
 import json
@@ -129,7 +130,9 @@ class _Out:
         if self.text is not None:
             self.text.write(self.jsonl.format_routes(segs, ids, weights, tok, msg["layers"], msg["step"]))
         if self.pq is not None:
-            self.parquet.append_step(self.pq, segs, ids, weights, tok, msg["layers"], msg["step"], self.jsonl.RECOMPUTED)
+            self.parquet.append_step(
+                self.pq, segs, ids, weights, tok, msg["layers"], msg["step"], self.jsonl.RECOMPUTED
+            )
 
     def flush(self) -> None:
         for f in (self.text, self.pq_file):
@@ -236,4 +239,3 @@ if __name__ == "__main__":
     fmt = rest[rest.index("--format") + 1] if "--format" in rest else "jsonl"
     code = main(sys.argv[1], "--detach" in rest, fmt)
     os._exit(code)  # no flush of a reply pipe the engine may have closed
-

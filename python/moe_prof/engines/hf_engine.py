@@ -80,7 +80,9 @@ class HFEngine:
         # not run-to-run reproducible on H100 even with torch's deterministic mode (measured:
         # 24 of 25 greedy requests diverged between two identical runs); the eager expert loop
         # (index_add_, made deterministic by torch) and eager attention are.
-        impl: dict[str, str] = {"attn_implementation": "eager", "experts_implementation": "eager"} if job.deterministic else {}
+        impl: dict[str, str] = (
+            {"attn_implementation": "eager", "experts_implementation": "eager"} if job.deterministic else {}
+        )
         self.implementations = impl or {"attn_implementation": "default", "experts_implementation": "default"}
         t0 = time.perf_counter()
         if job.random_weights and not job.config_dir:
@@ -92,16 +94,16 @@ class HFEngine:
             with torch.device(self.device):
                 model = _load_compat(AutoModelForCausalLM.from_config, config, dtype=dtype, **impl)
         else:
-            model = _load_compat(AutoModelForCausalLM.from_pretrained, job.model, dtype=dtype, device_map=job.device, **impl)
+            model = _load_compat(
+                AutoModelForCausalLM.from_pretrained, job.model, dtype=dtype, device_map=job.device, **impl
+            )
         self.model = model.eval()
         self.config = self.model.config
         self.tokenizer = AutoTokenizer.from_pretrained(job.tokenizer or job.config_dir or job.model)
         self.load_s = time.perf_counter() - t0
 
         self.top_k = int(self.config.num_experts_per_tok)
-        self.num_experts = int(
-            getattr(self.config, "num_experts", None) or self.config.num_local_experts
-        )
+        self.num_experts = int(getattr(self.config, "num_experts", None) or self.config.num_local_experts)
         self.moe = _find_moe_modules(self.model)
         if not self.moe:
             raise ValueError(f"{type(self.model).__name__}: found no MoE blocks to capture")
@@ -160,7 +162,11 @@ class HFEngine:
             seed=self.job.seed,
             num_experts=self.num_experts,
             prefix_caching=False,
-            extra={"transformers_version": transformers.__version__, "random_weights": self.job.random_weights, "dtype": self.job.dtype},
+            extra={
+                "transformers_version": transformers.__version__,
+                "random_weights": self.job.random_weights,
+                "dtype": self.job.dtype,
+            },
         )
         self.capture = RouteCapture(
             out_path=routes_path,

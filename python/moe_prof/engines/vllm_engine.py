@@ -67,7 +67,9 @@ class VLLMRouteLog:
         if reasons:
             raise RouteLogError(f"vLLM did not log routes: {'; '.join(reasons)}")
         if not any(r.get("enabled") for r in answers):
-            raise RouteLogError("VLLM_LOG_MOE did not reach vLLM's workers: is the moe-prof patch applied to this vLLM?")
+            raise RouteLogError(
+                "VLLM_LOG_MOE did not reach vLLM's workers: is the moe-prof patch applied to this vLLM?"
+            )
         raise RouteLogError("no vLLM worker is capturing routes")
 
 
@@ -114,7 +116,9 @@ def _moe_layers_before_load(job: Job) -> list[int] | None:
     from transformers import AutoConfig
 
     try:
-        cfg = AutoConfig.from_pretrained(job.model, trust_remote_code=bool(job.engine_args.get("trust_remote_code", False)))
+        cfg = AutoConfig.from_pretrained(
+            job.model, trust_remote_code=bool(job.engine_args.get("trust_remote_code", False))
+        )
     except Exception:  # vLLM reports a model it cannot read better than we could here
         return None
     return moe_layers_of_config(cfg)
@@ -177,9 +181,7 @@ class VLLMEngine:
 
         params = SamplingParams(temperature=self.job.temperature, seed=self.job.seed, max_tokens=max_tokens)
         t0 = time.perf_counter()
-        outs = self.llm.generate(
-            [{"prompt_token_ids": p} for p in prompts], params, use_tqdm=_Progress(progress)
-        )
+        outs = self.llm.generate([{"prompt_token_ids": p} for p in prompts], params, use_tqdm=_Progress(progress))
         generate_s = time.perf_counter() - t0
         return Generation(
             [list(o.prompt_token_ids or []) for o in outs],

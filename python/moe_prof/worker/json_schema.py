@@ -3,13 +3,27 @@
 minLength, minimum, maximum, exclusiveMinimum). Any other keyword is refused, so the schema
 cannot silently mean more than is checked here. Stdlib only: the worker runs on machines whose
 Python has vLLM or transformers but not necessarily a jsonschema package."""
+
 from __future__ import annotations
 
 from typing import Any
 
 _KNOWN = {
-    "$schema", "type", "enum", "anyOf", "properties", "required", "additionalProperties", "propertyNames",
-    "items", "minItems", "minLength", "minimum", "maximum", "exclusiveMinimum", "description",
+    "$schema",
+    "type",
+    "enum",
+    "anyOf",
+    "properties",
+    "required",
+    "additionalProperties",
+    "propertyNames",
+    "items",
+    "minItems",
+    "minLength",
+    "minimum",
+    "maximum",
+    "exclusiveMinimum",
+    "description",
 }
 
 

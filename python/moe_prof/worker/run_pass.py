@@ -33,7 +33,9 @@ def run_pass(job_path: str, channel: Channel) -> None:
     channel.send("phase", phase="load", pass_name=job.pass_name, engine=job.engine)
     t_start = time.perf_counter()
     engine = _make_engine(job)
-    channel.send("ready", pass_name=job.pass_name, engine=engine.describe(), load_s=round(time.perf_counter() - t_start, 3))
+    channel.send(
+        "ready", pass_name=job.pass_name, engine=engine.describe(), load_s=round(time.perf_counter() - t_start, 3)
+    )
 
     prompts = engine.encode_prompts(job.prompts, job.chat_template)
     channel.send("phase", phase="warmup", requests=min(job.warmup_prompts, len(prompts)))

@@ -5,8 +5,18 @@ import { readRoutesLog, reportSkipped, sourceOf } from "../../routes/read-log.js
 import { RowSpill, MAX_PARTITIONS } from "../../routes/row-spill.js";
 import type { RoutesMeta } from "../../routes/schema.js";
 import { CACHE_POLICIES, simulateCache, type CachePolicy } from "../../analysis/cache-sim.js";
-import { requestOrderSequence, stepOrderSequence, type AccessOrder, type LayerRows } from "../../analysis/access-order.js";
-import { buildCacheReport, DEFAULT_TARGETS, type CacheReport, type LayerSimulation } from "../../analysis/cache-report.js";
+import {
+  requestOrderSequence,
+  stepOrderSequence,
+  type AccessOrder,
+  type LayerRows,
+} from "../../analysis/access-order.js";
+import {
+  buildCacheReport,
+  DEFAULT_TARGETS,
+  type CacheReport,
+  type LayerSimulation,
+} from "../../analysis/cache-report.js";
 import { parseIntList, parseFractionList, parseNameList } from "../../config/number-list.js";
 import { prepareOutDir, writeOutputs, toJson } from "../command-output.js";
 import { UserError, envError, EXIT_INVALID } from "../../errors.js";
@@ -23,7 +33,6 @@ interface CacheOptions {
   json?: boolean;
   lenient?: boolean;
 }
-
 
 function parseOrder(text: string | undefined): AccessOrder {
   if (text === undefined || text === "request" || text === "step") return text ?? "request";
@@ -46,7 +55,10 @@ export async function runCache(file: string, opts: CacheOptions): Promise<CacheR
   try {
     const read = await readRoutesLog(file, opts, {
       onMeta(meta: RoutesMeta) {
-        if (meta.layers_logged.length > MAX_PARTITIONS) throw envError(`${file}: ${meta.layers_logged.length} layers logged; cache handles at most ${MAX_PARTITIONS}`);
+        if (meta.layers_logged.length > MAX_PARTITIONS)
+          throw envError(
+            `${file}: ${meta.layers_logged.length} layers logged; cache handles at most ${MAX_PARTITIONS}`,
+          );
         k = meta.top_k;
         i32 = new Int32Array(1 + k);
         spill = new RowSpill(meta.layers_logged.length, { f64: 2, i32: 1 + k });
@@ -54,7 +66,8 @@ export async function runCache(file: string, opts: CacheOptions): Promise<CacheR
       onRow(row, req, li) {
         f64[0] = row.token_idx;
         f64[1] = row.step ?? -1;
-        if (row.step === undefined && noStep === null) noStep = { req_id: row.req_id, token_idx: row.token_idx, layer: row.layer };
+        if (row.step === undefined && noStep === null)
+          noStep = { req_id: row.req_id, token_idx: row.token_idx, layer: row.layer };
         i32[0] = req;
         for (let j = 0; j < k; j++) i32[1 + j] = row.topk_ids[j]!;
         spill!.append(li, f64, i32);
@@ -74,7 +87,8 @@ export async function runCache(file: string, opts: CacheOptions): Promise<CacheR
     const E = read.numExperts;
     const capacities = wanted ?? Array.from({ length: E }, (_, i) => i + 1);
     const over = capacities.filter((c) => c > E);
-    if (over.length) throw envError(`--capacities: ${over.join(",")} exceed the ${E} experts of ${path.basename(file)}`);
+    if (over.length)
+      throw envError(`--capacities: ${over.join(",")} exceed the ${E} experts of ${path.basename(file)}`);
 
     const layers: LayerSimulation[] = read.meta.layers_logged.map((layer, li) => {
       const rows = layerRows(s, li, k);
@@ -106,7 +120,14 @@ export async function runCache(file: string, opts: CacheOptions): Promise<CacheR
 /** One layer's rows as columns, read chunk by chunk from its spill file. */
 function layerRows(spill: RowSpill, li: number, k: number): LayerRows {
   const n = spill.count(li);
-  const rows: LayerRows = { count: n, k, req: new Int32Array(n), token: new Float64Array(n), step: new Float64Array(n), ids: new Int32Array(n * k) };
+  const rows: LayerRows = {
+    count: n,
+    k,
+    req: new Int32Array(n),
+    token: new Float64Array(n),
+    step: new Float64Array(n),
+    ids: new Int32Array(n * k),
+  };
   let r = 0;
   const base = spill.i32Base;
   for (const c of spill.chunks(li)) {
@@ -154,7 +175,11 @@ export function cacheSummaryText(r: CacheReport): string {
   }
   const targets = r.targets.filter((t) => t >= 0.8 && t <= 0.95);
   for (const t of targets) {
-    lines.push(`capacity for ${pct(t)} hits: ${Object.entries(r.capacity_for).map(([p, v]) => `${p} ${v[String(t)] ?? `> ${r.capacities[r.capacities.length - 1]}`}`).join(", ")}`);
+    lines.push(
+      `capacity for ${pct(t)} hits: ${Object.entries(r.capacity_for)
+        .map(([p, v]) => `${p} ${v[String(t)] ?? `> ${r.capacities[r.capacities.length - 1]}`}`)
+        .join(", ")}`,
+    );
   }
   return lines.join("\n") + "\n";
 }

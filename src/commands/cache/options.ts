@@ -8,7 +8,11 @@ export function defineCache(program: Command): Command {
     .command("cache")
     .description("Simulate a per-layer expert cache (LRU, LFU, OPT, static) over a routes log: hit rate vs capacity.")
     .argument("<routes.jsonl>", "routes log written by `moe-prof run` (or any writer of the schema)")
-    .option("--order <order>", "access order: request (one request after another) or step (per engine step, distinct experts)", "request")
+    .option(
+      "--order <order>",
+      "access order: request (one request after another) or step (per engine step, distinct experts)",
+      "request",
+    )
     .option("--capacities <list>", "cache sizes in experts, e.g. 4,8,16 (default: 1..num_experts)")
     .option("--policies <list>", `some of ${CACHE_POLICIES.join(",")}`, CACHE_POLICIES.join(","))
     .option("--targets <list>", "hit rates to find the smallest capacity for", DEFAULT_TARGETS.join(","))

@@ -5,7 +5,16 @@ import { stat } from "node:fs/promises";
 import { readRoutesLog, reportSkipped, sourceOf, type LogRead } from "../../routes/read-log.js";
 import { RowSpill, MAX_PARTITIONS, type SpillRecords } from "../../routes/row-spill.js";
 import type { RoutesMeta } from "../../routes/schema.js";
-import { AlignAccumulator, alignedResult, compareDistributions, COMPARE_SCHEMA, type AlignedComparison, type CompareReport, type LogSide, type RowColumns } from "../../analysis/compare.js";
+import {
+  AlignAccumulator,
+  alignedResult,
+  compareDistributions,
+  COMPARE_SCHEMA,
+  type AlignedComparison,
+  type CompareReport,
+  type LogSide,
+  type RowColumns,
+} from "../../analysis/compare.js";
 import { prepareOutDir, writeOutputs, toJson } from "../command-output.js";
 import { UserError, envError, EXIT_INVALID } from "../../errors.js";
 
@@ -25,7 +34,6 @@ interface CompareOptions {
   bucketBytes?: number;
 }
 
-
 interface SideState {
   read: LogRead;
   counts: Float64Array[];
@@ -36,7 +44,13 @@ interface SideState {
  * Reads one log: per-layer counts, and every row into `spill` bucket (shared request % buckets).
  * Spill record: f64 [token_idx, token_id or -1], i32 [shared request, layer, top-1 expert, topk_ids...].
  */
-async function readSide(file: string, opts: CompareOptions, buckets: number, shared: Map<string, number>, spills: RowSpill[]): Promise<SideState> {
+async function readSide(
+  file: string,
+  opts: CompareOptions,
+  buckets: number,
+  shared: Map<string, number>,
+  spills: RowSpill[],
+): Promise<SideState> {
   let counts: Float64Array[] = [];
   let cap = 0;
   let k = 0;
@@ -102,7 +116,15 @@ function columns(rec: SpillRecords, spill: RowSpill, k: number, keep: Set<number
   const idx: number[] = [];
   for (let i = 0; i < rec.count; i++) if (keep.has(rec.i32[i * spill.w32 + spill.i32Base + 1]!)) idx.push(i);
   const n = idx.length;
-  const c: RowColumns = { count: n, req: new Int32Array(n), layer: new Int32Array(n), token: new Float64Array(n), tokenId: new Float64Array(n), top1: new Int32Array(n), ids: new Int32Array(n * k) };
+  const c: RowColumns = {
+    count: n,
+    req: new Int32Array(n),
+    layer: new Int32Array(n),
+    token: new Float64Array(n),
+    tokenId: new Float64Array(n),
+    top1: new Int32Array(n),
+    ids: new Int32Array(n * k),
+  };
   idx.forEach((i, r) => {
     const o = i * spill.w32 + spill.i32Base;
     c.token[r] = rec.f64[i * spill.w64]!;
@@ -148,10 +170,18 @@ export async function runCompare(fileA: string, fileB: string, opts: CompareOpti
     const la = A.read.meta.layers_logged;
     const lb = B.read.meta.layers_logged;
     const layers = la.filter((l) => lb.includes(l)).sort((x, y) => x - y);
-    if (layers.length === 0) throw new UserError(`${fileA} and ${fileB} have no logged layer in common (${la.join(",")} vs ${lb.join(",")})`, EXIT_INVALID);
-    if (layers.length < Math.max(la.length, lb.length)) notes.push(`only the ${layers.length} layers logged in both are compared`);
+    if (layers.length === 0)
+      throw new UserError(
+        `${fileA} and ${fileB} have no logged layer in common (${la.join(",")} vs ${lb.join(",")})`,
+        EXIT_INVALID,
+      );
+    if (layers.length < Math.max(la.length, lb.length))
+      notes.push(`only the ${layers.length} layers logged in both are compared`);
     const E = Math.max(A.read.numExperts, B.read.numExperts);
-    if (A.read.numExperts !== B.read.numExperts) notes.push(`num_experts differs (${A.read.numExperts} vs ${B.read.numExperts}): shares are compared over ${E} experts`);
+    if (A.read.numExperts !== B.read.numExperts)
+      notes.push(
+        `num_experts differs (${A.read.numExperts} vs ${B.read.numExperts}): shares are compared over ${E} experts`,
+      );
 
     const perLayer = layers.map((layer) => ({
       layer,
@@ -170,7 +200,8 @@ export async function runCompare(fileA: string, fileB: string, opts: CompareOpti
 
     let aligned: AlignedComparison | null = null;
     const k = A.read.meta.top_k;
-    if (k !== B.read.meta.top_k) notes.push(`top_k differs (${k} vs ${B.read.meta.top_k}): rows are not compared one by one`);
+    if (k !== B.read.meta.top_k)
+      notes.push(`top_k differs (${k} vs ${B.read.meta.top_k}): rows are not compared one by one`);
     else {
       const acc = new AlignAccumulator(k);
       const keep = new Set(layers);
@@ -181,7 +212,10 @@ export async function runCompare(fileA: string, fileB: string, opts: CompareOpti
       for (const [id, i] of shared) reqIds[i] = id;
       const result = alignedResult(acc, reqIds, layers);
       if (result.rows > 0) aligned = result;
-      else notes.push("no row of a has the same (req_id, token_idx, layer) as a row of b: rows are not compared one by one");
+      else
+        notes.push(
+          "no row of a has the same (req_id, token_idx, layer) as a row of b: rows are not compared one by one",
+        );
     }
     return {
       schema: COMPARE_SCHEMA,
@@ -208,17 +242,31 @@ export function compareSummaryText(r: CompareReport): string {
   const lines = [
     `${r.a.file} (${r.a.rows} rows, ${r.a.model_id}) vs ${r.b.file} (${r.b.rows} rows, ${r.b.model_id}): ${r.layers.length} layers compared`,
     `Jensen-Shannon distance of expert shares: all layers ${f3(d.overall.js_distance)}, per layer mean ${f3(mean)}, largest ${f3(worst.js_distance)} (layer ${worst.layer})`,
-    `moved most (all layers): ${d.overall.moved.slice(0, 5).map((m) => `${m.expert} ${pct(m.share_a, 2)} -> ${pct(m.share_b, 2)}`).join(", ") || "none"}`,
+    `moved most (all layers): ${
+      d.overall.moved
+        .slice(0, 5)
+        .map((m) => `${m.expert} ${pct(m.share_a, 2)} -> ${pct(m.share_b, 2)}`)
+        .join(", ") || "none"
+    }`,
   ];
   const a = r.aligned;
   if (a) {
-    lines.push(`rows matched on (req_id, token_idx, layer): ${a.rows} (only in a: ${a.rows_only_a}, only in b: ${a.rows_only_b})`);
-    lines.push(`top-1 agreement ${pct(a.top1_agreement)}, mean top-k overlap ${pct(a.topk_overlap)}, identical top-k sets ${pct(a.topk_identical)}`);
+    lines.push(
+      `rows matched on (req_id, token_idx, layer): ${a.rows} (only in a: ${a.rows_only_a}, only in b: ${a.rows_only_b})`,
+    );
+    lines.push(
+      `top-1 agreement ${pct(a.top1_agreement)}, mean top-k overlap ${pct(a.topk_overlap)}, identical top-k sets ${pct(a.topk_identical)}`,
+    );
     const div = a.requests.filter((q) => q.first_divergence !== null);
-    const first = div.reduce<(typeof div)[number] | null>((m, q) => (m === null || q.first_divergence!.token_idx < m.first_divergence!.token_idx ? q : m), null);
+    const first = div.reduce<(typeof div)[number] | null>(
+      (m, q) => (m === null || q.first_divergence!.token_idx < m.first_divergence!.token_idx ? q : m),
+      null,
+    );
     lines.push(
       `${a.requests_diverged} of ${a.requests_compared} requests route differently somewhere` +
-        (first ? `; earliest: request ${JSON.stringify(first.req_id)} at token ${first.first_divergence!.token_idx}, layer ${first.first_divergence!.layer}` : ""),
+        (first
+          ? `; earliest: request ${JSON.stringify(first.req_id)} at token ${first.first_divergence!.token_idx}, layer ${first.first_divergence!.layer}`
+          : ""),
     );
   } else lines.push("rows not compared one by one (see notes)");
   return lines.join("\n") + "\n";

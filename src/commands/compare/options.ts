@@ -4,7 +4,9 @@ import type { Command } from "commander";
 export function defineCompare(program: Command): Command {
   return program
     .command("compare")
-    .description("Compare the routing of two logs: per-layer distribution distance, experts that moved, and row-by-row agreement.")
+    .description(
+      "Compare the routing of two logs: per-layer distribution distance, experts that moved, and row-by-row agreement.",
+    )
     .argument("<a.jsonl>", "first routes log")
     .argument("<b.jsonl>", "second routes log (same prompts, or different ones)")
     .option("--out <dir>", "where to write compare.json and compare.png (default: the first log's directory)")

@@ -26,15 +26,17 @@ export interface ExportManifest extends ExportResult {
   requests: number;
 }
 
-
 /** Reads (validating) the log through the format's sink, writes its files and the manifest. */
 export async function runExport(file: string, opts: ExportOptions): Promise<ExportManifest> {
   const format = findFormat(opts.format ?? "");
-  if (!format) throw envError(`--format: unknown "${opts.format}" (expected ${orList(EXPORT_FORMATS.map((f) => f.name))})`);
+  if (!format)
+    throw envError(`--format: unknown "${opts.format}" (expected ${orList(EXPORT_FORMATS.map((f) => f.name))})`);
   // A streaming format (parquet) writes during the scan: its directory is made first.
   const target = format.target?.(file, opts.out);
   if (target && path.resolve(target.dir, target.name) === path.resolve(file)) {
-    throw envError(`--out: ${path.join(target.dir, target.name)} is the log itself; name another file (--out FILE.parquet)`);
+    throw envError(
+      `--out: ${path.join(target.dir, target.name)} is the log itself; name another file (--out FILE.parquet)`,
+    );
   }
   if (target) await prepareOutDir(target.dir, file);
   const sink = format.begin(file, target);
@@ -67,7 +69,11 @@ export async function runExport(file: string, opts: ExportOptions): Promise<Expo
 
 export function exportSummaryText(m: ExportManifest): string {
   const files = m.files.map((f) => {
-    const facts = [f.dtype, f.shape ? `[${f.shape.join(", ")}]` : null, f.entries !== undefined ? `${f.entries} arrays` : null].filter(Boolean);
+    const facts = [
+      f.dtype,
+      f.shape ? `[${f.shape.join(", ")}]` : null,
+      f.entries !== undefined ? `${f.entries} arrays` : null,
+    ].filter(Boolean);
     return facts.length ? `${f.file} (${facts.join(" ")})` : f.file;
   });
   return `${m.source.file}: ${m.rows} rows, ${m.requests} requests, ${m.model_id}: ${m.format} export ${files.join(", ")}\n`;
@@ -81,6 +87,9 @@ export async function exportCommand(file: string, opts: ExportOptions): Promise<
     for (const n of manifest.notes) process.stderr.write(`note: ${n}\n`);
     const target = findFormat(manifest.format)?.target?.(file, opts.out);
     const outDir = target ? target.dir : (opts.out ?? path.dirname(path.resolve(file)));
-    process.stdout.write(exportSummaryText(manifest) + `wrote ${[...manifest.files.map((f) => path.join(outDir, f.file)), path.join(outDir, manifestName(manifest.format))].join(", ")}\n`);
+    process.stdout.write(
+      exportSummaryText(manifest) +
+        `wrote ${[...manifest.files.map((f) => path.join(outDir, f.file)), path.join(outDir, manifestName(manifest.format))].join(", ")}\n`,
+    );
   }
 }

@@ -6,7 +6,9 @@ export function defineExport(program: Command): Command {
   const names = EXPORT_FORMATS.map((f) => f.name);
   return program
     .command("export")
-    .description("Write a routes log in the formats other tools read: eplb (per-layer counts .npy), r3 (per-request routed experts .npz), parquet (every row).")
+    .description(
+      "Write a routes log in the formats other tools read: eplb (per-layer counts .npy), r3 (per-request routed experts .npz), parquet (every row).",
+    )
     .argument("<routes.jsonl>", "routes log written by `moe-prof run` (or any writer of the schema)")
     .requiredOption("--format <name>", `one of ${names.join(", ")}`)
     .option("--out <dir>", "where to write (default: the log's directory); parquet: also a FILE.parquet")

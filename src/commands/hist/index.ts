@@ -9,7 +9,10 @@ import { UserError, envError, EXIT_INVALID } from "../../errors.js";
 import { refuseSpecialOutDir } from "../../config/out-dir-guard.js";
 
 /** `moe-prof hist`: what the command does once commander has parsed it (cli.ts). */
-export async function histCommand(file: string, opts: { out?: string; layers?: string; json?: boolean; pretty?: boolean; lenient?: boolean; asBatches?: boolean }): Promise<void> {
+export async function histCommand(
+  file: string,
+  opts: { out?: string; layers?: string; json?: boolean; pretty?: boolean; lenient?: boolean; asBatches?: boolean },
+): Promise<void> {
   const layers = opts.layers === undefined ? undefined : parseLayerList(opts.layers);
   const outDir = opts.out ?? path.dirname(path.resolve(file));
   refuseSpecialOutDir(outDir);
@@ -17,43 +20,51 @@ export async function histCommand(file: string, opts: { out?: string; layers?: s
   const { PicturePool } = await import("../../render/picture-pool.js");
   const pool = PicturePool.start();
   try {
-  const { startRangeWorker } = await import("../../log-scan/range-worker-start.js");
-  // Batches follow the order of the whole file (never split): no early worker for them.
-  const worker = opts.lenient || opts.asBatches ? null : startRangeWorker(file);
-  const { analyseRoutesFile, lenientNote } = await import("../../log-scan/analyse-routes.js");
-  const { summary, skipped, skippedCount } = await analyseRoutesFile(file, { layers, lenient: opts.lenient, asBatches: opts.asBatches, worker });
-  // The --lenient count is printed here once; summary.notes carries it too (for summary.json).
-  const lenientLine = skippedCount > 0 ? lenientNote(skippedCount, summary.skipped_lines, summary.rows) : null;
-  if (lenientLine !== null) {
-    for (const line of skipped.slice(0, 5)) process.stderr.write(`skipped ${line}\n`);
-    process.stderr.write(`${lenientLine}\n`);
-  }
-  if (summary.rows === 0) throw new UserError(`${file}: no route rows to analyse`, EXIT_INVALID);
-  try {
-    await mkdir(outDir, { recursive: true });
-  } catch (e) {
-    throw envError(`--out ${outDir}: cannot create: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
-  }
-  let written: string[];
-  try {
-    await removeStaleStaging(outDir);
-    const files = [...(await pool.render(summary)), { name: SUMMARY_FILE, data: summaryJson(summary) }];
-    written = await publishOutputSet(outDir, files, {
-      moe_prof_version: readPackageVersion(),
-      source: { file: path.resolve(file), bytes: summary.source.bytes },
-      options: { layers: opts.layers ?? null, lenient: opts.lenient === true, as_batches: opts.asBatches === true },
+    const { startRangeWorker } = await import("../../log-scan/range-worker-start.js");
+    // Batches follow the order of the whole file (never split): no early worker for them.
+    const worker = opts.lenient || opts.asBatches ? null : startRangeWorker(file);
+    const { analyseRoutesFile, lenientNote } = await import("../../log-scan/analyse-routes.js");
+    const { summary, skipped, skippedCount } = await analyseRoutesFile(file, {
+      layers,
+      lenient: opts.lenient,
+      asBatches: opts.asBatches,
+      worker,
     });
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code && /^E[A-Z]+$/.test(code)) throw envError(`--out ${outDir}: cannot write: ${code} (no complete output set there: ${MANIFEST_FILE} is missing or names the previous one)`);
-    throw e;
-  }
-  // --json is one line (a 4-request log's summary was 118 KB indented); --pretty indents it.
-  if (opts.json) process.stdout.write(opts.pretty ? summaryJson(summary) : JSON.stringify(summary) + "\n");
-  else {
-    for (const n of summary.notes) if (n !== lenientLine) process.stderr.write(`note: ${n}\n`);
-    process.stdout.write(humanSummary(summary) + `wrote ${written.join(", ")}\n`);
-  }
+    // The --lenient count is printed here once; summary.notes carries it too (for summary.json).
+    const lenientLine = skippedCount > 0 ? lenientNote(skippedCount, summary.skipped_lines, summary.rows) : null;
+    if (lenientLine !== null) {
+      for (const line of skipped.slice(0, 5)) process.stderr.write(`skipped ${line}\n`);
+      process.stderr.write(`${lenientLine}\n`);
+    }
+    if (summary.rows === 0) throw new UserError(`${file}: no route rows to analyse`, EXIT_INVALID);
+    try {
+      await mkdir(outDir, { recursive: true });
+    } catch (e) {
+      throw envError(`--out ${outDir}: cannot create: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+    }
+    let written: string[];
+    try {
+      await removeStaleStaging(outDir);
+      const files = [...(await pool.render(summary)), { name: SUMMARY_FILE, data: summaryJson(summary) }];
+      written = await publishOutputSet(outDir, files, {
+        moe_prof_version: readPackageVersion(),
+        source: { file: path.resolve(file), bytes: summary.source.bytes },
+        options: { layers: opts.layers ?? null, lenient: opts.lenient === true, as_batches: opts.asBatches === true },
+      });
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code && /^E[A-Z]+$/.test(code))
+        throw envError(
+          `--out ${outDir}: cannot write: ${code} (no complete output set there: ${MANIFEST_FILE} is missing or names the previous one)`,
+        );
+      throw e;
+    }
+    // --json is one line (a 4-request log's summary was 118 KB indented); --pretty indents it.
+    if (opts.json) process.stdout.write(opts.pretty ? summaryJson(summary) : JSON.stringify(summary) + "\n");
+    else {
+      for (const n of summary.notes) if (n !== lenientLine) process.stderr.write(`note: ${n}\n`);
+      process.stdout.write(humanSummary(summary) + `wrote ${written.join(", ")}\n`);
+    }
   } finally {
     pool.close();
   }

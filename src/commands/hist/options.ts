@@ -4,14 +4,19 @@ import type { Command } from "commander";
 export function defineHist(program: Command): Command {
   return program
     .command("hist")
-    .description("Validate a routes log and write expert_hist.png, expert_heatmap.png, layer_transitions.png and summary.json.")
+    .description(
+      "Validate a routes log and write expert_hist.png, expert_heatmap.png, layer_transitions.png and summary.json.",
+    )
     .argument("<routes.jsonl>", "routes log written by `moe-prof run` (or any writer of the schema)")
     .option("--out <dir>", "where to write the outputs (default: the log's directory)")
     .option("--layers <list>", "analyse only these layers, e.g. 0,5-7 (validation still covers all)")
     .option("--json", "print the summary on stdout (one line of JSON) and nothing else")
     .option("--pretty", "with --json: indented, as summary.json is written")
     .option("--lenient", "skip bad lines (reported on stderr, their share in the summary) instead of refusing the log")
-    .option("--as-batches", "for logs of the original capture (one req_id, token_idx restarting each step): group rows into the batches they were written in; counts as written, no per-request figures")
+    .option(
+      "--as-batches",
+      "for logs of the original capture (one req_id, token_idx restarting each step): group rows into the batches they were written in; counts as written, no per-request figures",
+    )
     .addHelpText(
       "after",
       `

@@ -5,7 +5,11 @@ import { defaultPython } from "../../config/python.js";
 export type PatchAction = "apply" | "check" | "revert";
 
 /** Runs one action and returns the exit code; messages go to stdout, errors are thrown as UserError. */
-export async function runPatch(action: PatchAction, python: string | undefined, out: (line: string) => void): Promise<number> {
+export async function runPatch(
+  action: PatchAction,
+  python: string | undefined,
+  out: (line: string) => void,
+): Promise<number> {
   // Loaded here: locate-vllm runs Python through execa, which start-up need not load.
   const { locateVllm } = await import("../../patch/locate-vllm.js");
   const { applyPatch, inspectPatch, loadPatch, revertPatch } = await import("../../patch/vllm-patch.js");
@@ -21,7 +25,9 @@ export async function runPatch(action: PatchAction, python: string | undefined, 
   if (action === "revert") {
     const r = await revertPatch(install.root, patches);
     r.notes.forEach((n) => out(n));
-    out(r.result === "reverted" ? `reverted ${where} to its original files` : `not patched, nothing to revert: ${where}`);
+    out(
+      r.result === "reverted" ? `reverted ${where} to its original files` : `not patched, nothing to revert: ${where}`,
+    );
     return EXIT_OK;
   }
   const { state, files, notes } = await inspectPatch(install.root, patches);
@@ -35,15 +41,21 @@ export async function runPatch(action: PatchAction, python: string | undefined, 
     return EXIT_INVALID;
   }
   if (state === "other-version") {
-    out(`not applied: ${where} carries the patch of another moe-prof version (run \`moe-prof patch apply\` to replace it)`);
+    out(
+      `not applied: ${where} carries the patch of another moe-prof version (run \`moe-prof patch apply\` to replace it)`,
+    );
     return EXIT_INVALID;
   }
   if (state === "partial") {
     const patched = files.filter((f) => f.state === "patched").map((f) => f.path);
-    out(`partly applied: ${where}: only ${patched.join(", ")} patched (an older moe-prof was interrupted): run \`moe-prof patch apply\` or \`moe-prof patch revert\` to finish`);
+    out(
+      `partly applied: ${where}: only ${patched.join(", ")} patched (an older moe-prof was interrupted): run \`moe-prof patch apply\` or \`moe-prof patch revert\` to finish`,
+    );
     return EXIT_ENV;
   }
-  const detail = files.filter((f) => f.state !== "patched").map((f) => `${f.path} (${f.state === "pristine" ? "not patched" : "changed by something else"})`);
+  const detail = files
+    .filter((f) => f.state !== "patched")
+    .map((f) => `${f.path} (${f.state === "pristine" ? "not patched" : "changed by something else"})`);
   out(`conflicting: ${where}: ${detail.join(", ")}`);
   return EXIT_ENV;
 }

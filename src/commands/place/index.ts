@@ -33,15 +33,18 @@ interface PlaceOptions {
   lenient?: boolean;
 }
 
-
 function parseSlack(text: string | undefined): number {
   const x = Number(text ?? DEFAULT_SLACK);
-  if (text === "" || !Number.isFinite(x) || x < 0) throw envError(`--slack: cannot read "${text}" (expected a number >= 0, e.g. 0.05)`);
+  if (text === "" || !Number.isFinite(x) || x < 0)
+    throw envError(`--slack: cannot read "${text}" (expected a number >= 0, e.g. 0.05)`);
   return x;
 }
 
 /** The whole analysis; returns the report and the SGLang files to write (tests call it directly). */
-export async function runPlace(file: string, opts: PlaceOptions): Promise<{ report: PlacementReport; sglang: OutputFile[] }> {
+export async function runPlace(
+  file: string,
+  opts: PlaceOptions,
+): Promise<{ report: PlacementReport; sglang: OutputFile[] }> {
   const gpus = parseIntList("--gpus", opts.gpus ?? DEFAULT_GPUS.join(","), 1);
   const redundant = opts.redundant === undefined ? undefined : parseIntList("--redundant", opts.redundant, 0);
   if (redundant && redundant.length !== 1) throw envError("--redundant: one number of redundant slots");
@@ -103,17 +106,30 @@ export async function runPlace(file: string, opts: PlaceOptions): Promise<{ repo
     const sglangInfo: PlacementReport["sglang_init_expert_location"] = [];
     for (const G of gpus) {
       const R = layers[0]!.plans.find((p) => p.policy === "replicated" && p.gpus === G)!.redundant;
-      const plan = (l: (typeof layers)[number]) => l.plans.find((p: LayerPlan) => p.policy === "replicated" && p.gpus === G)!.placement;
-      const map = sglangPhysicalToLogical(layers.map((l) => ({ layer: l.layer, plan: plan(l) })), E, R, G);
+      const plan = (l: (typeof layers)[number]) =>
+        l.plans.find((p: LayerPlan) => p.policy === "replicated" && p.gpus === G)!.placement;
+      const map = sglangPhysicalToLogical(
+        layers.map((l) => ({ layer: l.layer, plan: plan(l) })),
+        E,
+        R,
+        G,
+      );
       if (map === null) {
-        sglangInfo.push({ gpus: G, file: null, reason: `SGLang needs E + R = ${E + R} physical experts to divide evenly over ${G} GPUs` });
+        sglangInfo.push({
+          gpus: G,
+          file: null,
+          reason: `SGLang needs E + R = ${E + R} physical experts to divide evenly over ${G} GPUs`,
+        });
         continue;
       }
       const unlogged = map.physical_to_logical_map.length - layers.length;
       sglangInfo.push({
         gpus: G,
         file: sglangFileName(G),
-        reason: unlogged > 0 ? `${unlogged} layers below the largest logged one are not in the log: they get SGLang's trivial map` : null,
+        reason:
+          unlogged > 0
+            ? `${unlogged} layers below the largest logged one are not in the log: they get SGLang's trivial map`
+            : null,
       });
       sglang.push({ name: sglangFileName(G), data: toJson(map) });
     }
@@ -138,7 +154,12 @@ export async function runPlace(file: string, opts: PlaceOptions): Promise<{ repo
 }
 
 /** One layer's expert counts and T[a*E+b] (rows with top-1 a that also route to b), streamed from its spill. */
-function layerCounts(spill: RowSpill, li: number, E: number, k: number): { counts: Float64Array; T: Float64Array; rows: number } {
+function layerCounts(
+  spill: RowSpill,
+  li: number,
+  E: number,
+  k: number,
+): { counts: Float64Array; T: Float64Array; rows: number } {
   const counts = new Float64Array(E);
   const T = new Float64Array(E * E);
   let rows = 0;
@@ -182,7 +203,9 @@ function* stepGroups(spill: RowSpill, li: number, E: number, k: number, ordered:
     }
   } else {
     const all = spill.readAll(li);
-    const idx = Array.from({ length: all.count }, (_, i) => i).sort((a, b) => all.f64[a * spill.w64]! - all.f64[b * spill.w64]! || a - b);
+    const idx = Array.from({ length: all.count }, (_, i) => i).sort(
+      (a, b) => all.f64[a * spill.w64]! - all.f64[b * spill.w64]! || a - b,
+    );
     for (const i of idx) {
       const step = all.f64[i * spill.w64]!;
       if (any && step !== current) {
@@ -198,12 +221,21 @@ function* stepGroups(spill: RowSpill, li: number, E: number, k: number, ordered:
   if (any) yield counts;
 }
 
-async function emitPlace(report: PlacementReport, sglang: OutputFile[], file: string, opts: PlaceOptions): Promise<void> {
+async function emitPlace(
+  report: PlacementReport,
+  sglang: OutputFile[],
+  file: string,
+  opts: PlaceOptions,
+): Promise<void> {
   const outDir = await prepareOutDir(opts.out, file);
   const { placementSpec } = await import("../../render/placement-spec.js");
   const { specToPng } = await import("../../render/to-png.js");
   const png = await specToPng(placementSpec(report));
-  const written = await writeOutputs(outDir, [{ name: PLACEMENT_JSON, data: toJson(report) }, { name: PLACEMENT_PNG, data: png }, ...sglang]);
+  const written = await writeOutputs(outDir, [
+    { name: PLACEMENT_JSON, data: toJson(report) },
+    { name: PLACEMENT_PNG, data: png },
+    ...sglang,
+  ]);
   if (opts.json) {
     process.stdout.write(toJson(report));
     return;

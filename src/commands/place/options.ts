@@ -5,12 +5,24 @@ import { DEFAULT_GPUS, DEFAULT_SLACK } from "../../analysis/placement-report.js"
 export function definePlace(program: Command): Command {
   return program
     .command("place")
-    .description("Plan expert-parallel placement from a routes log: GPU load imbalance and top-k locality per policy and GPU count.")
+    .description(
+      "Plan expert-parallel placement from a routes log: GPU load imbalance and top-k locality per policy and GPU count.",
+    )
     .argument("<routes.jsonl>", "routes log written by `moe-prof run` (or any writer of the schema)")
     .option("--gpus <list>", "GPU counts to plan for", DEFAULT_GPUS.join(","))
-    .option("--redundant <R>", "redundant expert slots for the replicated plan (default per G: the fewest >= 1 that give every GPU as many slots)")
-    .option("--slack <x>", "coact: how far above the mean a GPU's load may go (or up to balanced's busiest GPU)", String(DEFAULT_SLACK))
-    .option("--out <dir>", "where to write placement.json, placement.png and the SGLang files (default: the log's directory)")
+    .option(
+      "--redundant <R>",
+      "redundant expert slots for the replicated plan (default per G: the fewest >= 1 that give every GPU as many slots)",
+    )
+    .option(
+      "--slack <x>",
+      "coact: how far above the mean a GPU's load may go (or up to balanced's busiest GPU)",
+      String(DEFAULT_SLACK),
+    )
+    .option(
+      "--out <dir>",
+      "where to write placement.json, placement.png and the SGLang files (default: the log's directory)",
+    )
     .option("--json", "print placement.json on stdout and nothing else")
     .option("--lenient", "skip bad lines (reported on stderr) instead of refusing the log")
     .addHelpText(

@@ -36,7 +36,17 @@ function verdicts(cfg: RunConfig, checks: PassChecks): string[] {
   return problems;
 }
 
-function report(cfg: RunConfig, outDir: string, files: string[], checks: PassChecks, timing: { no_log: { tokens_per_s: number; generate_s: number }; log: { tokens_per_s: number; generate_s: number }; overhead: { tokens_per_s_ratio: number } }): string {
+function report(
+  cfg: RunConfig,
+  outDir: string,
+  files: string[],
+  checks: PassChecks,
+  timing: {
+    no_log: { tokens_per_s: number; generate_s: number };
+    log: { tokens_per_s: number; generate_s: number };
+    overhead: { tokens_per_s_ratio: number };
+  },
+): string {
   const a = checks.agreement[0]!;
   const c = checks.conservation[0]!;
   const agree =
@@ -67,7 +77,9 @@ export async function runCommand(raw: Record<string, unknown>): Promise<void> {
   const signals = abortOnSignals();
   let published = false;
   try {
-    view.note(`moe-prof run: ${cfg.model} (${cfg.engine}), ${promptSet.prompts.length} prompts, working in ${dir.work}`);
+    view.note(
+      `moe-prof run: ${cfg.model} (${cfg.engine}), ${promptSet.prompts.length} prompts, working in ${dir.work}`,
+    );
     const passes = await runPasses(cfg, promptSet.prompts, dir.work, view, signals.signal);
     const checks = await checkPasses(passes);
     const { files, timing } = await writeRunArtifacts(
@@ -94,10 +106,10 @@ export async function runCommand(raw: Record<string, unknown>): Promise<void> {
     if (problems.length) throw new UserError(problems.join("\n  "), EXIT_INVALID);
   } catch (err) {
     // An unfinished run stays in <out>.partial: say where, so its worker logs can be read.
-    if (!published && err instanceof UserError) err.message += ` [unfinished run kept in ${path.relative(process.cwd(), dir.work)}]`;
+    if (!published && err instanceof UserError)
+      err.message += ` [unfinished run kept in ${path.relative(process.cwd(), dir.work)}]`;
     throw err;
   } finally {
     signals.dispose();
   }
 }
-

@@ -8,7 +8,11 @@ export function defineRun(program: Command): Command {
     .command("run")
     .description("Profile MoE routing: a no-log and a log pass over the same prompts, then validate, check and plot.")
     .option("--model <id>", `model to run (default ${DEFAULT_MODEL})`)
-    .addOption(new Option("--engine <name>", "vllm (patched 0.15.1) or hf (transformers)").choices(["vllm", "hf"]).default("vllm"))
+    .addOption(
+      new Option("--engine <name>", "vllm (patched 0.15.1) or hf (transformers)")
+        .choices(["vllm", "hf"])
+        .default("vllm"),
+    )
     .option("--num-prompts <n>", "how many prompts (from the start of the set)", "25")
     .option("--prompts <file>", "prompts file: .jsonl (strings or {prompt|question|text}) or text, one per line")
     .option("--dataset-url <url>", "download a GSM8K-style JSONL instead of the bundled split")
@@ -22,15 +26,30 @@ export function defineRun(program: Command): Command {
     .option("--tensor-parallel-size <n>", "vLLM only: tensor parallel size", "1")
     .option("--gpu-memory-utilization <f>", "vLLM only: GPU memory fraction", "0.9")
     .option("--max-model-len <n>", "vLLM only: max model length")
-    .option("--enforce-eager", "vLLM only: turn CUDA graphs off (in both passes; transformers runs without them anyway)", false)
+    .option(
+      "--enforce-eager",
+      "vLLM only: turn CUDA graphs off (in both passes; transformers runs without them anyway)",
+      false,
+    )
     .option("--deterministic", "deterministic kernels; the two passes must then generate identical tokens", false)
     .option("--no-chat-template", "send prompts as plain text instead of through the model's chat template")
     .option("--warmup-prompts <n>", "prompts in the untimed, unlogged warm-up generation", "2")
     .option("--random-weights", "hf engine: build the model from --config with random weights (hardware tests)", false)
     .option("--config <dir>", "hf engine: directory with the model's config.json")
     .option("--tokenizer <dir>", "hf engine: tokenizer directory (default: --config, else --model)")
-    .addOption(new Option("--device <kind>", "hf engine: where the model runs (cpu: float32, no GPU needed)").choices(["cuda", "cpu"]).default("cuda"))
-    .addOption(new Option("--log-format <fmt>", "routes log of the log pass: jsonl (moe_routes.jsonl), parquet (moe_routes.parquet) or both").choices(["jsonl", "parquet", "both"]).default("jsonl"))
+    .addOption(
+      new Option("--device <kind>", "hf engine: where the model runs (cpu: float32, no GPU needed)")
+        .choices(["cuda", "cpu"])
+        .default("cuda"),
+    )
+    .addOption(
+      new Option(
+        "--log-format <fmt>",
+        "routes log of the log pass: jsonl (moe_routes.jsonl), parquet (moe_routes.parquet) or both",
+      )
+        .choices(["jsonl", "parquet", "both"])
+        .default("jsonl"),
+    )
     .option("--engine-args <json>", `vLLM only: more vllm.LLM keyword arguments, e.g. '{"max_num_seqs": 64}'`)
     .addHelpText(
       "after",

@@ -25,9 +25,15 @@ async function step(title: string, cmd: string, args: string[], o: { hint?: stri
   const timeoutMs = timeoutFromEnv("MOE_PROF_SETUP_TIMEOUT_S", 7200);
   const r = await runBounded(cmd, args, { stdio: "inherit", timeoutMs });
   if (r.interrupted) throw new UserError(`setup interrupted during: ${title}`, EXIT_INTERRUPTED);
-  if (r.timedOut) throw envError(`setup step took longer than ${timeoutMs / 1000} s and was stopped (${title}); set MOE_PROF_SETUP_TIMEOUT_S to allow more`);
+  if (r.timedOut)
+    throw envError(
+      `setup step took longer than ${timeoutMs / 1000} s and was stopped (${title}); set MOE_PROF_SETUP_TIMEOUT_S to allow more`,
+    );
   if (r.spawnError) throw envError(`setup step failed (${title}): \`${cmd}\` cannot be run (${r.spawnError})`);
-  if (r.exitCode !== 0) throw envError(`setup step failed (${title}): \`${cmd}\` exited with ${r.exitCode ?? r.signal}${o.hint ? `; ${o.hint}` : ""}`);
+  if (r.exitCode !== 0)
+    throw envError(
+      `setup step failed (${title}): \`${cmd}\` exited with ${r.exitCode ?? r.signal}${o.hint ? `; ${o.hint}` : ""}`,
+    );
 }
 
 export interface SetupOptions {
@@ -46,7 +52,11 @@ export interface PythonPlaces {
   systemDirs: string[];
 }
 
-const defaultPlaces = (): PythonPlaces => ({ env: process.env, home: os.homedir(), systemDirs: ["/usr/local/bin", "/usr/bin"] });
+const defaultPlaces = (): PythonPlaces => ({
+  env: process.env,
+  home: os.homedir(),
+  systemDirs: ["/usr/local/bin", "/usr/bin"],
+});
 
 /** Where a Python 3.12 may be installed besides PATH, in the order they are tried: pyenv's versions
  * (whose shims answer only for the selected version), uv's own Pythons, asdf's, conda's base and
@@ -55,14 +65,26 @@ export function installedPython312s({ env, home, systemDirs }: PythonPlaces = de
   const out: string[] = [];
   const versionsIn = (dir: string, pattern: RegExp, bin: string) => {
     try {
-      for (const v of readdirSync(dir).filter((d) => pattern.test(d)).sort().reverse()) out.push(path.join(dir, v, bin));
+      for (const v of readdirSync(dir)
+        .filter((d) => pattern.test(d))
+        .sort()
+        .reverse())
+        out.push(path.join(dir, v, bin));
     } catch {
       /* not installed */
     }
   };
   versionsIn(path.join(env.PYENV_ROOT ?? path.join(home, ".pyenv"), "versions"), /^3\.12(\.|$)/, "bin/python3.12");
-  versionsIn(env.UV_PYTHON_INSTALL_DIR ?? path.join(env.XDG_DATA_HOME ?? path.join(home, ".local", "share"), "uv", "python"), /^cpython-3\.12\./, "bin/python3.12");
-  versionsIn(path.join(env.ASDF_DATA_DIR ?? path.join(home, ".asdf"), "installs", "python"), /^3\.12(\.|$)/, "bin/python3.12");
+  versionsIn(
+    env.UV_PYTHON_INSTALL_DIR ?? path.join(env.XDG_DATA_HOME ?? path.join(home, ".local", "share"), "uv", "python"),
+    /^cpython-3\.12\./,
+    "bin/python3.12",
+  );
+  versionsIn(
+    path.join(env.ASDF_DATA_DIR ?? path.join(home, ".asdf"), "installs", "python"),
+    /^3\.12(\.|$)/,
+    "bin/python3.12",
+  );
   for (const conda of ["miniforge3", "miniconda3", "anaconda3"].map((d) => path.join(home, d)).concat("/opt/conda")) {
     out.push(path.join(conda, "bin", "python3.12"));
     versionsIn(path.join(conda, "envs"), /./, "bin/python3.12");
@@ -93,7 +115,10 @@ export interface PythonSearch {
 }
 
 /** requirements-lock.txt is resolved for CPython 3.12: find one (the given one must be 3.12). */
-export async function findPython312(given: string | undefined, places: PythonPlaces = defaultPlaces()): Promise<PythonSearch> {
+export async function findPython312(
+  given: string | undefined,
+  places: PythonPlaces = defaultPlaces(),
+): Promise<PythonSearch> {
   const seen: string[] = [];
   for (const py of given ? [given] : ["python3.12", "python3", ...installedPython312s(places)]) {
     const v = await pythonVersion(py);
@@ -110,13 +135,16 @@ async function workingPython312s(places: PythonPlaces): Promise<string[]> {
   return out;
 }
 
-const searched = (places: PythonPlaces) => `PATH, pyenv, uv's and asdf's Pythons, conda, ${places.systemDirs.join(", ")}`;
+const searched = (places: PythonPlaces) =>
+  `PATH, pyenv, uv's and asdf's Pythons, conda, ${places.systemDirs.join(", ")}`;
 
 /** An existing venv is reused only if it runs Python 3.12 (the lock's wheels are cp312). */
 async function checkReusedVenv(venv: string, venvPython: string): Promise<void> {
   const v = await pythonVersion(venvPython);
   if (!v.ok)
-    throw envError(`--venv ${venv} exists with ${v.what === "not found" ? "a Python that is not found" : v.what} (${venvPython}); requirements-lock.txt needs Python 3.12: delete it, or pass another --venv`);
+    throw envError(
+      `--venv ${venv} exists with ${v.what === "not found" ? "a Python that is not found" : v.what} (${venvPython}); requirements-lock.txt needs Python 3.12: delete it, or pass another --venv`,
+    );
 }
 
 async function createVenv(opts: SetupOptions, useUv: boolean): Promise<void> {
@@ -126,7 +154,9 @@ async function createVenv(opts: SetupOptions, useUv: boolean): Promise<void> {
     const others = await workingPython312s(places);
     const what = seen[0]!.slice(opts.basePython.length + 2); // "Python 3.11", "not found", ...
     throw envError(
-      (what.startsWith("Python ") ? `--base-python ${opts.basePython} is ${what}` : `--base-python ${opts.basePython}: ${what}`) +
+      (what.startsWith("Python ")
+        ? `--base-python ${opts.basePython} is ${what}`
+        : `--base-python ${opts.basePython}: ${what}`) +
         "; requirements-lock.txt is resolved for Python 3.12" +
         (others.length ? `; Python 3.12 here: ${others.join(", ")}` : ""),
     );
@@ -134,7 +164,10 @@ async function createVenv(opts: SetupOptions, useUv: boolean): Promise<void> {
   if (found && useUv) return step("create virtualenv (uv)", "uv", ["venv", "--python", found, opts.venv]);
   if (found) return step("create virtualenv", found, ["-m", "venv", opts.venv]);
   const none = `no Python 3.12 found (${seen.join("; ") || "no Python at all"}; looked in ${searched(places)})`;
-  if (!useUv) throw envError(`requirements-lock.txt is resolved for Python 3.12 and ${none}: pass --base-python PATH, or install uv (it fetches 3.12 when it has network)`);
+  if (!useUv)
+    throw envError(
+      `requirements-lock.txt is resolved for Python 3.12 and ${none}: pass --base-python PATH, or install uv (it fetches 3.12 when it has network)`,
+    );
   await step("create virtualenv (uv fetches Python 3.12)", "uv", ["venv", "--python", "3.12", opts.venv], {
     hint: `${none}, and uv could not fetch one (offline?): pass --base-python PATH to a Python 3.12`,
   });
@@ -146,11 +179,23 @@ export async function setupVenv(opts: SetupOptions): Promise<string> {
   const useUv = await has("uv", ["--version"]);
   if (existsSync(venvPython)) {
     await checkReusedVenv(opts.venv, venvPython);
-    process.stderr.write(`moe-prof setup: reusing ${opts.venv}: the lock is installed into it (only what differs changes); delete it for a fresh one\n`);
+    process.stderr.write(
+      `moe-prof setup: reusing ${opts.venv}: the lock is installed into it (only what differs changes); delete it for a fresh one\n`,
+    );
   } else {
     await createVenv(opts, useUv);
   }
-  if (useUv) await step("install requirements-lock.txt (uv)", "uv", ["pip", "install", "--python", venvPython, "--require-hashes", "-r", lock]);
-  else await step("install requirements-lock.txt", venvPython, ["-m", "pip", "install", "--require-hashes", "-r", lock]);
+  if (useUv)
+    await step("install requirements-lock.txt (uv)", "uv", [
+      "pip",
+      "install",
+      "--python",
+      venvPython,
+      "--require-hashes",
+      "-r",
+      lock,
+    ]);
+  else
+    await step("install requirements-lock.txt", venvPython, ["-m", "pip", "install", "--require-hashes", "-r", lock]);
   return venvPython;
 }

@@ -13,7 +13,10 @@ export async function validateCommand(file: string, opts: { allErrors?: boolean 
     for (const e of report.errors) process.stderr.write(`${e}\n`);
     const more = s.problemCount - report.errors.length;
     if (more > 0) process.stderr.write(`... and ${more} more errors\n`);
-    throw new UserError(`${file}: invalid: ${s.problemCount} error${s.problemCount === 1 ? "" : "s"} in ${s.lines} lines`, EXIT_INVALID);
+    throw new UserError(
+      `${file}: invalid: ${s.problemCount} error${s.problemCount === 1 ? "" : "s"} in ${s.lines} lines`,
+      EXIT_INVALID,
+    );
   }
   const m = s.meta!;
   const experts = m.num_experts === undefined ? "num_experts not declared" : `${m.num_experts} experts`;

@@ -14,7 +14,9 @@ export function checkGpuMemory(
 ): void {
   const devices = f.cuda?.devices ?? [];
   if (devices.length < need.tensorParallelSize)
-    throw envError(`--tensor-parallel-size ${need.tensorParallelSize} needs ${need.tensorParallelSize} GPUs; torch sees ${devices.length}`);
+    throw envError(
+      `--tensor-parallel-size ${need.tensorParallelSize} needs ${need.tensorParallelSize} GPUs; torch sees ${devices.length}`,
+    );
   for (const d of devices.slice(0, need.tensorParallelSize)) {
     if (need.engine === "vllm") {
       const want = need.gpuMemoryUtilization * d.total_bytes;

@@ -9,9 +9,13 @@ export async function checkPatchApplied(f: PythonFacts): Promise<void> {
   const { state, files } = await inspectPatch(install.root, await loadPatch());
   if (state === "applied") return;
   if (state === "other-version")
-    throw envError(`vLLM in ${install.root} carries another moe-prof version's patch: run \`moe-prof patch apply --python ${f.executable}\` to replace it`);
+    throw envError(
+      `vLLM in ${install.root} carries another moe-prof version's patch: run \`moe-prof patch apply --python ${f.executable}\` to replace it`,
+    );
   if (state === "not-applied" || state === "partial")
-    throw envError(`the moe-prof patch is not applied to vLLM in ${install.root}: run \`moe-prof patch apply --python ${f.executable}\``);
+    throw envError(
+      `the moe-prof patch is not applied to vLLM in ${install.root}: run \`moe-prof patch apply --python ${f.executable}\``,
+    );
   const changed = files.filter((x) => x.state === "conflicting").map((x) => x.path);
   throw envError(
     `vLLM in ${install.root} was changed by something other than moe-prof (${changed.join(", ")}): reinstall vllm==0.15.1, then \`moe-prof patch apply\``,

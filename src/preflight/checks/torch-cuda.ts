@@ -2,7 +2,8 @@ import { envError } from "../../errors.js";
 import type { PythonFacts } from "../probe.js";
 
 export function checkTorchCuda(f: PythonFacts): void {
-  if (!f.torch) throw envError(`torch is not installed for ${f.executable}: run \`moe-prof setup\` (or pass --python PATH)`);
+  if (!f.torch)
+    throw envError(`torch is not installed for ${f.executable}: run \`moe-prof setup\` (or pass --python PATH)`);
   if (!f.cuda?.available || f.cuda.devices.length === 0) {
     const why = f.cuda?.error ? ` (${f.cuda.error})` : "";
     throw envError(

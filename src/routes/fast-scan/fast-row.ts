@@ -185,10 +185,36 @@ export class FastRouteLines {
     return done;
   }
 
-  private piece(buf: Buffer, start: number, end: number, firstLineNo: number, slow: SlowLine): { lines: number; stopped: boolean } {
+  private piece(
+    buf: Buffer,
+    start: number,
+    end: number,
+    firstLineNo: number,
+    slow: SlowLine,
+  ): { lines: number; stopped: boolean } {
     const len = end - start;
     this.mem.set(buf.subarray(start, end), this.inPtr);
-    const { x, row, k, maxK, acceptor, recEnd, recOk, recReq, recReqS, recReqE, recTok, recLayer, recIds, recW, recPhase, recTokenId, recStep, reqIndex, reqId } = this;
+    const {
+      x,
+      row,
+      k,
+      maxK,
+      acceptor,
+      recEnd,
+      recOk,
+      recReq,
+      recReqS,
+      recReqE,
+      recTok,
+      recLayer,
+      recIds,
+      recW,
+      recPhase,
+      recTokenId,
+      recStep,
+      reqIndex,
+      reqId,
+    } = this;
     const ids = row.topk_ids;
     const ws = row.topk_weights;
     const inPtr = this.inPtr;
