@@ -6,6 +6,7 @@ import path from "node:path";
 import type { RoutesMeta } from "../routes/schema.js";
 import { writeFileAtomic } from "../artifacts/atomic-write.js";
 import { encodeNpy } from "../artifacts/npy.js";
+import { LayerExpertCounts } from "../analysis/layer-expert-counts.js";
 import type { ExportFormat, ExportSink } from "./format.js";
 
 export const EPLB_FILE = "expert_counts.npy";
@@ -14,38 +15,22 @@ export const eplbFormat: ExportFormat = {
   name: "eplb",
   description: `${EPLB_FILE}: int64 [layers, experts] assignment counts (DeepSeek eplb.py's weight)`,
   begin(): ExportSink {
-    let counts: Float64Array[] = [];
-    let cap = 0;
+    let counts = new LayerExpertCounts(0, undefined);
     let layers: readonly number[] = [];
     return {
       onMeta(meta: RoutesMeta) {
         layers = meta.layers_logged;
-        cap = meta.num_experts ?? 64;
-        counts = layers.map(() => new Float64Array(cap));
+        counts = new LayerExpertCounts(layers.length, meta.num_experts);
       },
       onRow(row, _req, li) {
-        const ids = row.topk_ids;
-        for (let j = 0; j < ids.length; j++) {
-          const e = ids[j]!;
-          if (e >= cap) {
-            // num_experts not declared: widen (ids are bounded by the schema's MAX_EXPERT_ID).
-            const wider = Math.max(cap * 2, e + 1);
-            counts = counts.map((c) => {
-              const w = new Float64Array(wider);
-              w.set(c);
-              return w;
-            });
-            cap = wider;
-          }
-          counts[li]![e]!++;
-        }
+        for (const e of row.topk_ids) counts.add(li, e);
       },
       async finish(read, outDir) {
         const E = read.numExperts;
         const order = layers.map((l, i) => [l, i] as const).sort((a, b) => a[0] - b[0]);
         const data = new BigInt64Array(order.length * E);
         order.forEach(([, li], r) => {
-          for (let e = 0; e < E; e++) data[r * E + e] = BigInt(counts[li]![e]!);
+          for (let e = 0; e < E; e++) data[r * E + e] = BigInt(counts.counts[li]![e]!);
         });
         const shape = [order.length, E];
         await writeFileAtomic(path.join(outDir, EPLB_FILE), encodeNpy("<i8", shape, data));

@@ -15,6 +15,7 @@ import {
   type LogSide,
   type RowColumns,
 } from "../../analysis/compare.js";
+import { LayerExpertCounts } from "../../analysis/layer-expert-counts.js";
 import { prepareOutDir, writeOutputs, toJson } from "../command-output.js";
 import { UserError, envError, EXIT_INVALID } from "../../errors.js";
 
@@ -51,8 +52,7 @@ async function readSide(
   shared: Map<string, number>,
   spills: RowSpill[],
 ): Promise<SideState> {
-  let counts: Float64Array[] = [];
-  let cap = 0;
+  let counts = new LayerExpertCounts(0, undefined);
   let k = 0;
   let spill: RowSpill | null = null;
   let toShared = new Int32Array(16).fill(-1);
@@ -61,8 +61,7 @@ async function readSide(
   const read = await readRoutesLog(file, opts, {
     onMeta(meta: RoutesMeta) {
       k = meta.top_k;
-      cap = meta.num_experts ?? 64;
-      counts = meta.layers_logged.map(() => new Float64Array(cap));
+      counts = new LayerExpertCounts(meta.layers_logged.length, meta.num_experts);
       i32 = new Int32Array(3 + k);
       spill = new RowSpill(buckets, { f64: 2, i32: 3 + k });
       spills.push(spill);
@@ -84,16 +83,7 @@ async function readSide(
       let best = 0;
       for (let j = 0; j < k; j++) {
         const e = ids[j]!;
-        if (e >= cap) {
-          const wider = Math.max(cap * 2, e + 1);
-          counts = counts.map((c) => {
-            const w = new Float64Array(wider);
-            w.set(c);
-            return w;
-          });
-          cap = wider;
-        }
-        counts[li]![e]!++;
+        counts.add(li, e);
         if (ws[j]! > ws[best]!) best = j;
         i32[3 + j] = e;
       }
@@ -109,7 +99,7 @@ async function readSide(
   const sp = spill as RowSpill | null;
   if (sp === null) throw new UserError(`${file}: no meta line`, EXIT_INVALID);
   sp.finishWriting();
-  return { read, counts, spill: sp };
+  return { read, counts: counts.counts, spill: sp };
 }
 
 function columns(rec: SpillRecords, spill: RowSpill, k: number, keep: Set<number>): RowColumns {
