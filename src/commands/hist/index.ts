@@ -1,3 +1,5 @@
+// `moe-prof hist <log>`: validate and analyse a routes log in one read, draw its pictures (in a
+// child process started first), and publish them with summary.json as one output set.
 import { mkdir } from "node:fs/promises";
 import path from "node:path";
 import { humanSummary } from "../../render/human-summary.js";

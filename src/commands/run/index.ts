@@ -1,6 +1,6 @@
 // `moe-prof run`'s work: preflight, a no-log and a log pass over the same prompts, then checks and
-// artifacts. cli.ts loads this module when run runs, so that start-up
-// (--help, --version, validate) does not load zod, execa and the passes.
+// artifacts. cli.ts loads this module only when run runs, so that start-up (--help, --version,
+// validate) does not load zod, execa and the passes.
 import path from "node:path";
 import { resolveRunConfig, type RunConfig } from "../../config/run-options.js";
 import { defaultPython } from "../../config/python.js";

@@ -1,3 +1,5 @@
+// `moe-prof validate <log>`: the log against the schema and the whole-file rules, on two threads
+// for large logs; one line on success, FILE:LINE: field: what on failure.
 import { UserError, EXIT_INVALID } from "../../errors.js";
 
 /** `moe-prof validate`: what the command does once commander has parsed it (cli.ts). */
