@@ -348,8 +348,8 @@ export function unionIntervals(a: readonly number[], b: readonly number[]): numb
   return out;
 }
 
-/** Smallest position in `all` (a superset) that `part` lacks. */
-function firstMissing(all: readonly number[], part: readonly number[]): number {
+/** Smallest position in `all` (a superset; both sorted inclusive intervals) that `part` lacks; -1 if none. */
+export function firstMissing(all: readonly number[], part: readonly number[]): number {
   let j = 0;
   for (let i = 0; i < all.length; i += 2) {
     for (let t = all[i]!; t <= all[i + 1]!;) {

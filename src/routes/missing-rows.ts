@@ -1,7 +1,7 @@
 // Missing rows, less the rows whose lines were already reported as bad. `validate --all-errors`
 // (and --lenient) keep going after a bad line; when that line still names its row (req_id,
 // token_idx and a logged layer), the row is not reported a second time as missing from its layer.
-import { RowCoverage, unionIntervals, intervalsSize, type MissingRows } from "./coverage.js";
+import { RowCoverage, unionIntervals, intervalsSize, firstMissing, type MissingRows } from "./coverage.js";
 
 /** The (req_id, token_idx, layer) of a rejected line, when it names a logged row; else null. */
 export function namedRow(
@@ -34,19 +34,6 @@ export class RejectedRows {
     this.count++;
     this.coverage.add(this.coverage.requestIndex(row.reqId), row.layerIdx, row.token);
   }
-}
-
-/** First missing position of `all` absent from `part` (both sorted inclusive intervals). */
-function firstMissing(all: readonly number[], part: readonly number[]): number {
-  let j = 0;
-  for (let i = 0; i < all.length; i += 2) {
-    for (let t = all[i]!; t <= all[i + 1]!;) {
-      while (j < part.length && part[j + 1]! < t) j += 2;
-      if (j >= part.length || part[j]! > t) return t;
-      t = part[j + 1]! + 1;
-    }
-  }
-  return -1;
 }
 
 /** cov.missingRows(), with positions of rows in `rejected` not counted as missing. */
