@@ -7,17 +7,7 @@
 // Not a model run: say so wherever its output is shown.
 import { createReadStream, openSync, writeSync, closeSync } from "node:fs";
 import { createInterface } from "node:readline";
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 } from "./synth-routes.js";
 
 export interface PerturbOptions {
   seed: number;

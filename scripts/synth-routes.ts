@@ -36,7 +36,9 @@ export const DEFAULT_SYNTH: SynthOptions = {
   modelId: "synthetic-moe (scripts/synth-routes.ts)",
 };
 
-function mulberry32(seed: number): () => number {
+/** Deterministic pseudo-random numbers in [0, 1) (mulberry32): the synthetic logs and the tests
+ * draw from it, so that a seed names a log. */
+export function mulberry32(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;

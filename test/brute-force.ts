@@ -1,6 +1,10 @@
 // Independent, deliberately plain implementations of the what-if definitions (APPENDIX.md
 // "What-if analyses"), written from the definitions and not from src/: the tests hold the
 // streaming code to these on small and randomised logs. Slow on purpose-free code paths.
+import { mulberry32 } from "../scripts/synth-routes.js";
+
+// The seeded generator the synthetic logs use (not under test here), for the tests that import it from here.
+export { mulberry32 };
 
 export interface Row {
   req_id: string;
@@ -99,17 +103,6 @@ function nextAccess(seq: number[], t: number, e: number): number {
 }
 
 // ---------------------------------------------------------------- small helpers
-
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** k distinct ids from [0, E), skewed towards low ids (so caches and placements have something to find). */
 export function pickIds(rnd: () => number, E: number, k: number, skew = 2): number[] {

@@ -13,17 +13,7 @@ import { scanRoutesFile, type ScanMode } from "../src/routes/scan.js";
 import { analyseRoutesFile, analyseInParallel } from "../src/log-scan/analyse-routes.js";
 import type { CheckedRoute } from "../src/routes/route-check.js";
 import { ROOT, tempDir } from "./helpers.js";
-
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 } from "./brute-force.js";
 
 /** Python's '%.9g' of a float32, as the capture's writer prints weights. */
 function fmt9g(x: number): string {
@@ -352,7 +342,7 @@ function mutateLine(r: () => number, line: string, k: number): string {
 
 /** A fuzzed log file: a valid log with a few lines mutated, moved, repeated or dropped, maybe a bad byte. */
 function fuzzedLog(seed: number, dir: string): string {
-  const r = rng(seed);
+  const r = mulberry32(seed);
   const { lines, k } = baseLog(r);
   const n = Math.floor(r() * 4);
   for (let i = 0; i < n; i++) {
@@ -419,7 +409,7 @@ test("the fast scanner's module is built from the committed C source", () => {
 
 test("the fast path takes every line of a capture-shaped log (JSON.parse sees only the meta line)", async () => {
   const dir = tempDir();
-  const r = rng(42);
+  const r = mulberry32(42);
   const { lines } = baseLog(r);
   const file = path.join(dir, "clean.jsonl");
   writeFileSync(file, lines.join("\n") + "\n");
@@ -463,7 +453,7 @@ test("fuzz: the scan with and without the fast path agrees on mutated logs (ever
 
 test("fuzz: lines mutated one at a time, each log checked line by line in all-errors mode", async () => {
   const dir = tempDir();
-  const r = rng(7);
+  const r = mulberry32(7);
   const { lines, k } = baseLog(r);
   // One file with many independently mutated lines: every mutation kind many times.
   const mutated = lines.map((l, i) => (i === 0 || r() < 0.5 ? l : mutateLine(r, l, k)));
@@ -477,7 +467,7 @@ test("fuzz: lines mutated one at a time, each log checked line by line in all-er
 test("hist's analysis (one thread and the parallel split) is the same with and without the fast path", async () => {
   const dir = tempDir();
   for (const seed of [3, 11, 19]) {
-    const r = rng(seed);
+    const r = mulberry32(seed);
     const { lines } = baseLog(r);
     const file = path.join(dir, `a-${seed}.jsonl`);
     // enough rows for the parallel split to cut the file in two

@@ -3,16 +3,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { makeRouteCheck } from "../src/routes/route-check.js";
 import { routeSchema, MAX_EXPERT_ID, type RouteRules } from "../src/routes/schema.js";
-
-function rng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 } from "./brute-force.js";
 
 const ODD_VALUES: unknown[] = [
   null,
@@ -66,7 +57,7 @@ test("fast route check agrees with the zod schema on many valid and mutated rows
     { layers: [1], topK: 1, expertLimit: MAX_EXPERT_ID + 1 },
     { layers: [0, 1, 2], topK: 3, expertLimit: 4 },
   ];
-  const rnd = rng(42);
+  const rnd = mulberry32(42);
   const pick = <T>(xs: readonly T[]) => xs[Math.floor(rnd() * xs.length)]!;
   let accepted = 0;
   let rejected = 0;

@@ -2,16 +2,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { RunList } from "../src/routes/run-list.js";
-
-/** Deterministic pseudo-random numbers (mulberry32). */
-function rng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 } from "./brute-force.js";
 
 function runsOf(set: Set<number>): number[] {
   const xs = [...set].sort((a, b) => a - b);
@@ -46,7 +37,7 @@ test("points and ranges in random, ascending and descending order, with and with
   ];
   for (const [name, gen] of orders) {
     for (const seed of [1, 2, 3]) {
-      const r = rng(seed);
+      const r = mulberry32(seed);
       const list = new RunList();
       const model = new Set<number>();
       const n = 3000;
