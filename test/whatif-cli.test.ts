@@ -14,7 +14,16 @@ import { runExport } from "../src/commands/export/index.js";
 import { runCompare } from "../src/commands/compare/index.js";
 import { UserError } from "../src/errors.js";
 import { CLI, ROOT, tempDir, writeLog } from "./helpers.js";
-import { bruteCacheHits, parseLog, randomLog, requestSequence, stepSequence, top1, type Row } from "./brute-force.js";
+import {
+  bruteCacheHits,
+  mulberry32,
+  parseLog,
+  randomLog,
+  requestSequence,
+  stepSequence,
+  top1,
+  type Row,
+} from "./brute-force.js";
 
 const cli = (args: string[]) => execa(process.execPath, [CLI, ...args], { reject: false });
 const close = (a: number | null | undefined, b: number | null, eps = 1e-9, what = "") =>
@@ -159,6 +168,24 @@ function checkPlacement(text: string, r: PlacementReport, onlyLayers?: number[])
     }
   }
 }
+
+test("place: a log whose steps go back within a layer (rows shuffled) is grouped by step all the same", async () => {
+  const text = randomLog({ seed: 37, requests: 6, layers: [0, 1], experts: 10, topK: 3, maxTokens: 12 });
+  const [meta, ...routes] = text.trimEnd().split("\n");
+  const rnd = mulberry32(4);
+  for (let i = routes.length - 1; i > 0; i--) {
+    const j = Math.floor(rnd() * (i + 1));
+    [routes[i], routes[j]] = [routes[j]!, routes[i]!];
+  }
+  const steps = routes.map((l) => (JSON.parse(l) as Row).step!);
+  assert.ok(
+    steps.some((s, i) => i > 0 && s < steps[i - 1]!),
+    "the shuffled log has steps that go back",
+  );
+  const shuffled = [meta!, ...routes].join("\n") + "\n";
+  const { report } = await runPlace(writeLog(shuffled.trimEnd().split("\n")), { gpus: "2,3" });
+  checkPlacement(shuffled, report);
+});
 
 test("place: loads, max/mean (whole log and per step) and top-1 GPU share equal the rows; SGLang map", async () => {
   const text = randomLog({ seed: 31, requests: 5, layers: [0, 1], experts: 10, topK: 3, maxTokens: 12 });
