@@ -2,7 +2,7 @@
 // GPUs, and how much of each token's top-k would stay on one GPU? Reads the log once (validating
 // it) into per-layer spill files, then plans and scores one layer at a time.
 import { readRoutesLog, reportSkipped, sourceOf } from "../../routes/read-log.js";
-import { RowSpill, MAX_PARTITIONS } from "../../routes/row-spill.js";
+import { RowSpill, type SpillRecords, MAX_PARTITIONS } from "../../routes/row-spill.js";
 import type { RoutesMeta } from "../../routes/schema.js";
 import {
   addStep,
@@ -187,27 +187,10 @@ function* stepGroups(spill: RowSpill, li: number, E: number, k: number, ordered:
   const counts = new Float64Array(E);
   let current = -1;
   let any = false;
-  if (ordered) {
-    for (const c of spill.chunks(li)) {
-      for (let i = 0; i < c.count; i++) {
-        const step = c.f64[i * spill.w64]!;
-        if (any && step !== current) {
-          yield counts;
-          counts.fill(0);
-        }
-        current = step;
-        any = true;
-        const o = i * spill.w32 + spill.i32Base + 1;
-        for (let j = 0; j < k; j++) counts[c.i32[o + j]!]!++;
-      }
-    }
-  } else {
-    const all = spill.readAll(li);
-    const idx = Array.from({ length: all.count }, (_, i) => i).sort(
-      (a, b) => all.f64[a * spill.w64]! - all.f64[b * spill.w64]! || a - b,
-    );
-    for (const i of idx) {
-      const step = all.f64[i * spill.w64]!;
+  for (const { records: c, order } of inStepOrder(spill, li, ordered)) {
+    for (let n = 0; n < c.count; n++) {
+      const i = order === null ? n : order[n]!;
+      const step = c.f64[i * spill.w64]!;
       if (any && step !== current) {
         yield counts;
         counts.fill(0);
@@ -215,10 +198,28 @@ function* stepGroups(spill: RowSpill, li: number, E: number, k: number, ordered:
       current = step;
       any = true;
       const o = i * spill.w32 + spill.i32Base + 1;
-      for (let j = 0; j < k; j++) counts[all.i32[o + j]!]!++;
+      for (let j = 0; j < k; j++) counts[c.i32[o + j]!]!++;
     }
   }
   if (any) yield counts;
+}
+
+/** A layer's records and the order to visit them in: chunk by chunk as spilled (order null: as they
+ * are) when its steps are already in order, else all of them at once, sorted by step (stable). */
+function* inStepOrder(
+  spill: RowSpill,
+  li: number,
+  ordered: boolean,
+): Generator<{ records: SpillRecords; order: number[] | null }> {
+  if (ordered) {
+    for (const c of spill.chunks(li)) yield { records: c, order: null };
+    return;
+  }
+  const all = spill.readAll(li);
+  const order = Array.from({ length: all.count }, (_, i) => i).sort(
+    (a, b) => all.f64[a * spill.w64]! - all.f64[b * spill.w64]! || a - b,
+  );
+  yield { records: all, order };
 }
 
 async function emitPlace(
