@@ -7,7 +7,7 @@
 import { mkdtempSync, openSync, writeSync, readSync, closeSync, fstatSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { envError } from "../errors.js";
+import { envError, UserError, EXIT_INVALID } from "../errors.js";
 
 export interface SpillLayout {
   /** float64 fields per record (positions, steps: integers up to 2^53). */
@@ -193,4 +193,12 @@ export class RowSpill {
     this.closed = true;
     rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+/** The spill that a log's meta line made, closed for writing; null means the log had no meta line
+ * (a validating read refuses such a log before this). */
+export function finishedSpill(spill: RowSpill | null, file: string): RowSpill {
+  if (spill === null) throw new UserError(`${file}: no meta line`, EXIT_INVALID);
+  spill.finishWriting();
+  return spill;
 }

@@ -2,7 +2,7 @@
 // Reads the log once (validating it) into per-layer spill files, then simulates each layer.
 import path from "node:path";
 import { readRoutesLog, reportSkipped, sourceOf } from "../../routes/read-log.js";
-import { RowSpill, MAX_PARTITIONS } from "../../routes/row-spill.js";
+import { finishedSpill, RowSpill, MAX_PARTITIONS } from "../../routes/row-spill.js";
 import type { RoutesMeta } from "../../routes/schema.js";
 import { CACHE_POLICIES, simulateCache, type CachePolicy } from "../../analysis/cache-sim.js";
 import {
@@ -73,9 +73,7 @@ export async function runCache(file: string, opts: CacheOptions): Promise<CacheR
         spill!.append(li, f64, i32);
       },
     });
-    const s = spill as RowSpill | null;
-    if (s === null) throw new UserError(`${file}: no meta line`, EXIT_INVALID);
-    s.finishWriting();
+    const s = finishedSpill(spill, file);
     reportSkipped(read, (t) => process.stderr.write(t));
     const miss = noStep as { req_id: string; token_idx: number; layer: number } | null;
     if (order === "step" && miss !== null) {

@@ -3,7 +3,7 @@
 // disk in request buckets; then the rows of each bucket are matched on (req_id, token_idx, layer).
 import { stat } from "node:fs/promises";
 import { readRoutesLog, reportSkipped, sourceOf, type LogRead } from "../../routes/read-log.js";
-import { RowSpill, MAX_PARTITIONS, type SpillRecords } from "../../routes/row-spill.js";
+import { finishedSpill, RowSpill, MAX_PARTITIONS, type SpillRecords } from "../../routes/row-spill.js";
 import type { RoutesMeta } from "../../routes/schema.js";
 import {
   AlignAccumulator,
@@ -96,9 +96,7 @@ async function readSide(
     },
   });
   reportSkipped(read, (t) => process.stderr.write(t));
-  const sp = spill as RowSpill | null;
-  if (sp === null) throw new UserError(`${file}: no meta line`, EXIT_INVALID);
-  sp.finishWriting();
+  const sp = finishedSpill(spill, file);
   return { read, counts: counts.counts, spill: sp };
 }
 

@@ -2,7 +2,7 @@
 // GPUs, and how much of each token's top-k would stay on one GPU? Reads the log once (validating
 // it) into per-layer spill files, then plans and scores one layer at a time.
 import { readRoutesLog, reportSkipped, sourceOf } from "../../routes/read-log.js";
-import { RowSpill, type SpillRecords, MAX_PARTITIONS } from "../../routes/row-spill.js";
+import { finishedSpill, RowSpill, type SpillRecords, MAX_PARTITIONS } from "../../routes/row-spill.js";
 import type { RoutesMeta } from "../../routes/schema.js";
 import {
   addStep,
@@ -18,7 +18,7 @@ import {
 import { PLACEMENT_POLICIES } from "../../analysis/placement.js";
 import { parseIntList } from "../../config/number-list.js";
 import { prepareOutDir, writeOutputs, toJson, type OutputFile } from "../command-output.js";
-import { UserError, envError, EXIT_INVALID } from "../../errors.js";
+import { envError } from "../../errors.js";
 
 export const PLACEMENT_JSON = "placement.json";
 export const PLACEMENT_PNG = "placement.png";
@@ -83,9 +83,7 @@ export async function runPlace(
         spill!.append(li, f64, i32);
       },
     });
-    const s = spill as RowSpill | null;
-    if (s === null) throw new UserError(`${file}: no meta line`, EXIT_INVALID);
-    s.finishWriting();
+    const s = finishedSpill(spill, file);
     reportSkipped(read, (t) => process.stderr.write(t));
     const E = read.numExperts;
     const tooMany = gpus.filter((G) => G > E);
