@@ -8,6 +8,7 @@ import { checkTransformers } from "./checks/transformers.js";
 import { checkGpuMemory } from "./checks/gpu-memory.js";
 import { checkPatchApplied } from "./checks/patch-applied.js";
 import { weightBytesFromConfigDir } from "./model-size.js";
+import { VLLM_VERSION } from "../patch/locate-vllm.js";
 
 export interface PreflightCheck {
   name: string;
@@ -20,12 +21,12 @@ export interface PreflightCheck {
 const onGpu = (cfg: RunConfig) => cfg.device === "cuda"; // --device cpu (hf engine) needs torch, not a GPU
 
 export const PREFLIGHT_CHECKS: readonly PreflightCheck[] = [
-  { name: "torch sees a CUDA GPU", applies: onGpu, run: (f) => checkTorchCuda(f) },
-  { name: "vLLM 0.15.1 is installed", applies: (cfg) => cfg.engine === "vllm", run: (f) => checkVllmVersion(f) },
+  { name: "torch sees a CUDA GPU", applies: onGpu, run: checkTorchCuda },
+  { name: `vLLM ${VLLM_VERSION} is installed`, applies: (cfg) => cfg.engine === "vllm", run: checkVllmVersion },
   {
     name: "transformers and torch are installed",
     applies: (cfg) => cfg.engine === "hf",
-    run: (f) => checkTransformers(f),
+    run: checkTransformers,
   },
   {
     name: "enough free GPU memory",
@@ -41,7 +42,7 @@ export const PREFLIGHT_CHECKS: readonly PreflightCheck[] = [
   {
     name: "the moe-prof patch is applied to vLLM",
     applies: (cfg) => cfg.engine === "vllm",
-    run: (f) => checkPatchApplied(f),
+    run: checkPatchApplied,
   },
 ];
 
