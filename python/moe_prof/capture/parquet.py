@@ -362,11 +362,11 @@ def append_step(
     tokens: np.ndarray | None,
     layers: Sequence[int],
     step: int,
-    skip_phase: str = "recomputed",
+    skip_phase: str,
 ) -> None:
     """One engine step, in the row order of the JSONL (for each row in batch order, one row per
     logged layer). segments: (req_id, first_pos, num_rows, phase); rows of segments whose phase is
-    `skip_phase` (a preempted request's recompute, logged the first time) are not written.
+    `skip_phase` (jsonl.RECOMPUTED: a preempted request's recompute, logged the first time) are not written.
     ids: int32 [rows, len(layers), top_k]; weights: float32 of the same shape; tokens: [rows] or None."""
     n, nl, k = ids.shape
     if weights.shape != ids.shape or nl != len(layers):
