@@ -57,6 +57,16 @@ function scopeLabel(s: HistSummary): string {
   return all ? `all ${s.layers_logged.length} logged layers` : `layers ${s.layers_analysed.join(",")}`;
 }
 
+/** The expert axis both pictures share (ids grouped `per` to a column when there are many). */
+function expertAxis(per: number) {
+  return {
+    field: "expert",
+    type: "ordinal",
+    title: per > 1 ? `Expert id (groups of ${per})` : "Expert id",
+    axis: { labelAngle: 0, labelOverlap: "parity" },
+  } as const;
+}
+
 export function expertHistSpec(s: HistSummary): TopLevelSpec {
   const o = s.overall;
   const nTop = highlightedExperts(s.num_experts);
@@ -105,12 +115,7 @@ export function expertHistSpec(s: HistSummary): TopLevelSpec {
         data: { values },
         mark: { type: "bar", tooltip: false },
         encoding: {
-          x: {
-            field: "expert",
-            type: "ordinal",
-            title: per > 1 ? `Expert id (groups of ${per})` : "Expert id",
-            axis: { labelAngle: 0, labelOverlap: "parity" },
-          },
+          x: expertAxis(per),
           y: {
             field: "count",
             type: "quantitative",
@@ -206,12 +211,7 @@ export function expertHeatmapSpec(s: HistSummary): TopLevelSpec {
     ],
     mark: { type: "rect" },
     encoding: {
-      x: {
-        field: "expert",
-        type: "ordinal",
-        title: perExpert > 1 ? `Expert id (groups of ${perExpert})` : "Expert id",
-        axis: { labelAngle: 0, labelOverlap: "parity" },
-      },
+      x: expertAxis(perExpert),
       y: {
         field: "layer",
         type: "ordinal",
