@@ -6,11 +6,11 @@ import { isUtf8 } from "node:buffer";
 import path from "node:path";
 import { Worker } from "node:worker_threads";
 import { scanRoutesFile, lenientNote } from "../routes/scan.js";
-import { scanRouteRange } from "../routes/scan-rows.js";
+import { scanRouteRange, type OnRow } from "../routes/scan-rows.js";
 import { MetaSchema, type RoutesMeta } from "../routes/schema.js";
 import { readFirstLine, splitAtLines } from "../routes/split-ranges.js";
 import { DEFAULT_MAX_LINE_BYTES, type ByteRange } from "../routes/line-reader.js";
-import type { CoverageState } from "../routes/coverage.js";
+import type { CoverageState, RowCoverage } from "../routes/coverage.js";
 import { RouteTally, type TallyState } from "../analysis/tally.js";
 import { buildSummary, type HistSummary } from "../analysis/summary.js";
 import { UserError, envError, EXIT_INVALID } from "../errors.js";
@@ -124,19 +124,59 @@ export async function analyseInParallel(file: string, opts: AnalyseOptions): Pro
     void opts.worker?.terminate();
     return null;
   }
-  const { meta, ranges, size } = plan;
+  const { meta, size } = plan;
   const selected = selectedLayers(file, meta, opts.layers);
 
-  // This thread takes the first range while workers take the rest.
   const tally = new RouteTally(selected, meta.num_experts, meta.layers_logged);
-  const own = scanRouteRange(file, meta, ranges[0]!, (row, req, li) => tally.add(row, req, li)).catch(() => null);
+  const merged = await scanRangesInParallel(file, plan, {
+    selected,
+    onRow: (row, req, li) => tally.add(row, req, li),
+    onPart: (t, reqMap) => tally.mergeFrom(t.tally!, reqMap),
+    worker: opts.worker,
+  });
+  if (merged === null) return null;
+  return buildSummary({
+    meta,
+    tally,
+    requests: merged.coverage.requests(),
+    rows: merged.rows,
+    skippedLines: 0,
+    source: { file: path.basename(file), bytes: size },
+  });
+}
+
+/**
+ * Scans a plan's ranges at once, the first on this thread (its rows to `onRow`) and the rest on
+ * range workers (tallying when `onPart` is given, which gets each worker's outcome with the map of
+ * its request indices to the merged ones), and merges their coverage. Null when the parts cannot
+ * vouch for the log: a part not clean, a row repeated across parts, a limit crossed, or rows
+ * missing; the caller then runs the sequential scan, which words what is wrong.
+ */
+export async function scanRangesInParallel(
+  file: string,
+  plan: ParallelPlan,
+  opts: {
+    selected: boolean[];
+    onRow?: OnRow;
+    onPart?: (outcome: RangeOutcome, reqMap: number[]) => void;
+    worker?: Worker | null;
+  },
+): Promise<{ coverage: RowCoverage; rows: number; lines: number } | null> {
+  const { meta, ranges } = plan;
+  const own = scanRouteRange(file, meta, ranges[0]!, opts.onRow).catch(() => null);
   const others = ranges
     .slice(1)
-    .map((range, i) => runRangeWorker({ file, meta, range, selected, tally: true }, i === 0 ? opts.worker : null));
+    .map((range, i) =>
+      runRangeWorker(
+        { file, meta, range, selected: opts.selected, tally: opts.onPart !== undefined },
+        i === 0 ? opts.worker : null,
+      ),
+    );
   const [mine, ...theirs] = await Promise.all([own, ...others]);
   if (!mine || !mine.ok || theirs.some((t) => t === null || !t.ok)) return null;
   const coverage = mine.acceptor.coverage;
   let rows = mine.rows;
+  let lines = mine.lines;
   for (const t of theirs as RangeOutcome[]) {
     let reqMap: number[] | null;
     try {
@@ -145,18 +185,12 @@ export async function analyseInParallel(file: string, opts: AnalyseOptions): Pro
       return null; // over a limit of limits.ts: the sequential scan says where
     }
     if (reqMap === null) return null; // a row repeated across parts
-    tally.mergeFrom(t.tally!, reqMap);
+    opts.onPart?.(t, reqMap);
     rows += t.rows;
+    lines += t.lines;
   }
   if (coverage.missingRows().length > 0) return null;
-  return buildSummary({
-    meta,
-    tally,
-    requests: coverage.requests(),
-    rows,
-    skippedLines: 0,
-    source: { file: path.basename(file), bytes: size },
-  });
+  return { coverage, rows, lines };
 }
 
 export interface ParallelPlan {
