@@ -15,6 +15,7 @@ import { CLI, ROOT, tempDir } from "./helpers.js";
 import { FILES, PATCH, site, skipWithoutWheel as skip, snapshot } from "./patch-site.js";
 import { acquirePatchLock } from "../src/patch/lock.js";
 import { inspectPatch, loadPatch } from "../src/patch/vllm-patch.js";
+import { supportedVllm } from "../src/patch/vllm-versions.js";
 import { applyExact, parseUnifiedDiff } from "../src/patch/unified-diff.js";
 
 const DRIVER = path.join(ROOT, "dist/test/stand-ins/patch-driver.js");
@@ -69,7 +70,7 @@ async function bothStates(): Promise<NonNullable<typeof states>> {
 /** After an interruption: check says applied or not applied, matching exactly the bytes on disk. */
 async function assertConsistent(dir: string, what: string): Promise<"pristine" | "patched"> {
   const { pristine, patched } = await bothStates();
-  const c = await inspectPatch(dir, await loadPatch());
+  const c = await inspectPatch(dir, await loadPatch(supportedVllm("0.15.1")!));
   assert.ok(c.state === "applied" || c.state === "not-applied", `${what}: check says ${c.state}`);
   assert.equal(
     whichState(await snapshot(dir), pristine, patched),

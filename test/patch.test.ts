@@ -10,7 +10,16 @@ import { runPatch } from "../src/commands/patch/index.js";
 import { UserError, EXIT_ENV } from "../src/errors.js";
 import { writeFailure } from "../src/patch/file-transaction.js";
 import { ROOT } from "./helpers.js";
-import { FILES, PATCH, site, skipWithoutWheel, snapshot } from "./patch-site.js";
+import {
+  FILES,
+  FILES_0_20_2,
+  PATCH,
+  PATCH_0_20_2,
+  site,
+  skipWithoutWheel,
+  skipWithoutWheel0202,
+  snapshot,
+} from "./patch-site.js";
 
 const skip = skipWithoutWheel;
 
@@ -90,7 +99,32 @@ test("a failing apply leaves every file as it was", { skip }, async () => {
   assert.deepEqual(await snapshot(dir), before);
 });
 
-test("refuses another vLLM version, naming both", { skip }, async () => {
+test(
+  "vLLM 0.20.2: the patch of the installed release is chosen, applies like GNU patch, reverts byte-identical",
+  {
+    skip: skipWithoutWheel0202,
+  },
+  async () => {
+    const { dir, python } = await site(FILES_0_20_2);
+    const before = await snapshot(dir);
+    const a = await run("apply", python);
+    assert.deepEqual(a, { code: 0, lines: [`patched vLLM 0.20.2 in ${dir}`] });
+    const ref = path.join(path.dirname(dir), "ref");
+    await cp(FILES_0_20_2!, ref, { recursive: true });
+    await execa("patch", ["-p1", "--fuzz=0", "--quiet", "-i", PATCH_0_20_2], { cwd: ref });
+    const patched = await snapshot(dir);
+    for (const [rel, text] of await snapshot(ref)) assert.equal(patched.get(rel), text, rel);
+    // its own adapter only, and the call site in MoERunner (0.20.2 has no routing in FusedMoE)
+    assert.ok(patched.has("vllm/moe_prof_capture/vllm_adapters/v0_20_2.py"));
+    assert.ok(!patched.has("vllm/moe_prof_capture/vllm_adapters/v0_15_1.py"));
+    assert.match(patched.get("vllm/model_executor/layers/fused_moe/runner/moe_runner.py")!, /moe_prof_glue\.record\(/);
+    assert.deepEqual(await run("check", python), { code: 0, lines: [`applied: vLLM 0.20.2 in ${dir}`] });
+    assert.equal((await run("revert", python)).code, 0);
+    assert.deepEqual(await snapshot(dir), before);
+  },
+);
+
+test("refuses a vLLM release it has no patch for, naming it and the supported ones", { skip }, async () => {
   const { dir, python } = await site();
   const meta = path.join(dir, "vllm-0.15.1.dist-info/METADATA");
   await writeFile(meta, (await readFile(meta, "utf8")).replace(/^Version: 0\.15\.1$/m, "Version: 0.15.0"));
@@ -99,7 +133,7 @@ test("refuses another vLLM version, naming both", { skip }, async () => {
     (e: unknown) =>
       e instanceof UserError &&
       e.exitCode === EXIT_ENV &&
-      /vLLM 0\.15\.0 is installed .* for vLLM 0\.15\.1/.test(e.message),
+      /vLLM 0\.15\.0 is installed .*, but moe-prof supports vLLM 0\.15\.1 or 0\.20\.2 only/.test(e.message),
   );
 });
 
@@ -137,6 +171,7 @@ test(
   { skip },
   async () => {
     const { applyPatch, loadPatch } = await import("../src/patch/vllm-patch.js");
+    const { supportedVllm } = await import("../src/patch/vllm-versions.js");
     const { parseUnifiedDiff } = await import("../src/patch/unified-diff.js");
     const { dir, python } = await site();
     const before = await snapshot(dir);
@@ -152,7 +187,7 @@ test(
       )
       .join("");
     assert.notEqual(older, text);
-    await applyPatch(dir, parseUnifiedDiff(older, "older.patch"));
+    await applyPatch(dir, { version: "0.15.1", files: parseUnifiedDiff(older, "older.patch") });
     assert.equal((await snapshot(dir)).get("vllm/v1/engine/core.py"), before.get("vllm/v1/engine/core.py"));
 
     const c = await run("check", python);
@@ -165,12 +200,12 @@ test(
     assert.equal(a.code, 0);
     assert.deepEqual(a.lines, ["removed the patch of another moe-prof version", `patched vLLM 0.15.1 in ${dir}`]);
     assert.equal((await run("check", python)).code, 0);
-    const current = await loadPatch();
-    assert.ok(current.length > 0);
+    const current = await loadPatch(supportedVllm("0.15.1")!);
+    assert.ok(current.files.length > 0);
 
     // revert from another version's patch: the pip-installed bytes again
     await run("revert", python);
-    await applyPatch(dir, parseUnifiedDiff(older, "older.patch"));
+    await applyPatch(dir, { version: "0.15.1", files: parseUnifiedDiff(older, "older.patch") });
     assert.equal((await run("revert", python)).code, 0);
     assert.deepEqual(await snapshot(dir), before);
   },

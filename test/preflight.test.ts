@@ -56,9 +56,10 @@ test("vLLM missing or another version: names both versions and the fix", () => {
   );
   assert.match(
     msg(() => checkVllmVersion(facts({ vllm: "0.16.0" }))),
-    /^vLLM 0\.16\.0 is installed for .*, but moe-prof's patch is made for vLLM 0\.15\.1/,
+    /^vLLM 0\.16\.0 is installed for .*, but moe-prof supports vLLM 0\.15\.1 or 0\.20\.2 only: run `moe-prof setup --vllm VERSION`/,
   );
   assert.doesNotThrow(() => checkVllmVersion(facts({ vllm: "0.15.1" })));
+  assert.doesNotThrow(() => checkVllmVersion(facts({ vllm: "0.20.2" })));
 });
 
 test("GPU memory: vLLM needs utilization x total free; hf the weights plus room", () => {
@@ -101,7 +102,7 @@ test("preflight: which named checks a run gets, in order (vLLM on a GPU: all; hf
     PREFLIGHT_CHECKS.filter((c) => c.applies(cfg as RunConfig)).map((c) => c.name);
   assert.deepEqual(names({ engine: "vllm", device: "cuda" }), [
     "torch sees a CUDA GPU",
-    "vLLM 0.15.1 is installed",
+    "vLLM 0.15.1 or 0.20.2 is installed",
     "enough free GPU memory",
     "the moe-prof patch is applied to vLLM",
   ]);

@@ -65,7 +65,7 @@ async function setup(m: ReturnType<typeof machine>, basePython?: string): Promis
   const saved = process.env.PATH;
   process.env.PATH = m.bin;
   try {
-    return await setupVenv({ venv: m.venv, basePython, places: m.places });
+    return await setupVenv({ venv: m.venv, basePython, places: m.places, lock: LOCK });
   } finally {
     process.env.PATH = saved;
   }

@@ -1,10 +1,12 @@
-"""vLLM 0.15.1 glue: the only code that touches vLLM objects; vllm is imported lazily here.
+"""vLLM glue (0.15.1 and 0.20.2): the only code that touches vLLM objects; vllm is imported lazily
+here. What differs between releases is read through the release's adapter (vllm_adapters/).
 
 The patch copies this file to `vllm/moe_prof_capture/glue.py` (with the capture core beside it)
 and calls it from these places, each behind `if moe_prof_glue.ENABLED:` (one attribute check per
 call when VLLM_LOG_MOE is unset; nothing is allocated and nothing else runs then):
   Worker.load_model, at its end                                 -> on_model_loaded(worker)
-  FusedMoE.forward_impl / forward_impl_chunked, after select_experts -> record(layer, ...)
+  after select_experts (0.15.1: FusedMoE.forward_impl / forward_impl_chunked;
+  0.20.2: MoERunner._apply_quant_method)                        -> record(layer, ...)
   GPUModelRunner.execute_model, around the forward             -> begin_step(runner, ...) / end_step(runner)
   EngineCore.__init__, at its end / EngineCore.shutdown            -> on_engine_start / on_engine_shutdown
   Worker.shutdown                                               -> on_shutdown(worker)
@@ -34,6 +36,7 @@ from .capture.env import capture_from_settings, log_enabled, resolve_settings
 from .capture.jsonl import RECOMPUTED
 from .capture.meta import route_log_meta
 from .capture.segments import Segment, split_by_phase, user_request_id
+from .vllm_adapters import installed as installed_adapter
 
 if TYPE_CHECKING:
     import torch
@@ -56,10 +59,16 @@ _sessions_with_files = 0  # logs this process has opened: the 2nd engine's file 
 class _Session:
     """One engine's logging: the capture (None on TP ranks > 0, when refused, or after a failure),
     which MoE layers reached the hook, and for each running request the first position not yet
-    logged (a preempted request is recomputed from an earlier position: those rows are skipped)."""
+    logged (a preempted request is recomputed from an earlier position: those rows are skipped).
+
+    The session is attached to the runner and to every MoE layer, which own the captured CUDA
+    graphs; the graphs hold the capture buffer's address and write to it on every replay, also
+    after logging stopped. So the buffer lives as long as the session (`graph_buffers`), never
+    only as long as the capture: freeing it would let replays write into reused memory."""
 
     def __init__(self, disabled_reason: str | None) -> None:
         self.cap: RouteCapture | None = None
+        self.graph_buffers: list[torch.Tensor] = []
         self.disabled_reason = disabled_reason
         self.logged_layers: set[int] = set()
         self.recorded: set[int] = set()
@@ -105,9 +114,8 @@ def unsupported_reason(worker: Any, layers: list[Any]) -> str | None:
         return "pipeline parallelism is not supported (each stage sees only its own layers)"
     if pc.data_parallel_size > 1:
         return "data parallelism is not supported (each rank serves its own requests, with colliding ids)"
-    if getattr(pc, "prefill_context_parallel_size", 1) > 1 or any(
-        getattr(layer, "pcp_size", 1) > 1 for layer in layers
-    ):
+    adapter = installed_adapter()
+    if getattr(pc, "prefill_context_parallel_size", 1) > 1 or any(adapter.layer_pcp_size(layer) > 1 for layer in layers):
         return "prefill context parallelism is not supported"
     if getattr(pc, "use_ubatching", False):
         return "micro-batching (DBO) is not supported"
@@ -170,6 +178,8 @@ def on_model_loaded(worker: Any) -> None:
             # one more row, computed in the step scheduled before its stop was seen.
             "async_scheduling": bool(vc.scheduler_config.async_scheduling),
             "block_size": cc.block_size,
+            # "dummy": vLLM's random weights; their routing says nothing about the trained model
+            "load_format": str(getattr(vc.load_config, "load_format", "auto")),
         },
     )
     try:
@@ -189,6 +199,7 @@ def on_model_loaded(worker: Any) -> None:
         session.disable(f"cannot start: {e}")
         return
     session.cap = cap
+    session.graph_buffers.append(cap.buf)
     session.logged_layers = set(cap.layers)
     log.info("moe-prof: logging layers %s to %s.partial (paused=%s)", cap.layers, cap.out_path, cap.paused)
 
@@ -208,7 +219,7 @@ def record(
         from vllm.forward_context import get_forward_context
 
         cu = get_forward_context().dp_metadata.cu_tokens_across_sp(1)
-        r = int(layer.dp_rank)
+        r = installed_adapter().layer_dp_rank(layer)
         start = 0 if r == 0 else int(cu[r - 1])
         end = int(cu[r])
         topk_ids, topk_weights = topk_ids[start:end], topk_weights[start:end]

@@ -1,8 +1,11 @@
-"""The package inside patches/vllm-v0.15.1-moe-logger.patch must equal what python/ generates.
-(The call-site hunks need pristine vLLM files: .ci/run checks them against the real wheel.)"""
+"""The package inside each release's patch (patches/vllm-v<VERSION>-moe-logger.patch) must equal
+what python/ generates. (The call-site hunks need pristine vLLM files: .ci/run checks them
+against the real wheels.)"""
 
 import importlib.util
 import os
+
+import pytest
 
 ROOT = os.path.join(os.path.dirname(__file__), "..", "..")
 
@@ -14,14 +17,24 @@ def _gen():
     return mod
 
 
-def test_generated_package_in_patch_matches_python_sources():
+@pytest.mark.parametrize("version", ["0.15.1", "0.20.2"])
+def test_generated_package_in_patch_matches_python_sources(version):
     gen = _gen()
-    with open(gen.PATCH, encoding="utf-8") as f:
+    release = gen.RELEASES[version]
+    with open(release.patch, encoding="utf-8") as f:
         in_patch = gen.new_files_in_patch(f.read())
-    want = gen.new_files()
+    want = gen.new_files(release)
     assert sorted(in_patch) == sorted(want)
     stale = [p for p in want if in_patch[p] != want[p]]
-    assert not stale, f"patch is stale for {stale}: run scripts/gen-vllm-patch.py --vllm-src DIR"
+    assert not stale, f"patch is stale for {stale}: run scripts/gen-vllm-patch.py --vllm {version} --vllm-src DIR"
+
+
+@pytest.mark.parametrize("version", ["0.15.1", "0.20.2"])
+def test_each_patch_carries_only_its_own_adapter(version):
+    files = _gen().new_files(_gen().RELEASES[version])
+    adapters = sorted(p for p in files if "/vllm_adapters/" in p)
+    own = "v" + version.replace(".", "_") + ".py"
+    assert adapters == [f"vllm/moe_prof_capture/vllm_adapters/{n}" for n in ("__init__.py", own)]
 
 
 def test_glue_imports_rewritten_for_vllm_package():

@@ -68,3 +68,17 @@ def test_control_says_why_logging_was_refused():
         "enabled": vllm_glue.ENABLED,
         "disabled_reason": "speculative decoding is not supported",
     }
+
+
+def test_marks_of_preempted_requests_survive_pruning():
+    """A preempted request waits (still in runner.requests) while hundreds of steps run and marks
+    are pruned; when it is recomputed from position 0, what was logged before is skipped."""
+    s = vllm_glue._Session(None)
+    vllm_glue._segments(s, _runner(["7-x"], [0], [10]), np.array([10]))  # its prompt, logged
+    for step in range(1, 2 * vllm_glue._PRUNE_EVERY + 2):  # two prunes while it waits
+        s.steps = step
+        others = _runner([f"{step}-y"], [0], [4], live=[f"{step}-y", "7-x"])
+        vllm_glue._segments(s, others, np.array([4]))
+    assert "7-x" in s.logged_upto
+    again = vllm_glue._segments(s, _runner(["7-x"], [0], [10]), np.array([12]))  # recomputed, 2 new
+    assert again == [Segment("7", 0, 10, RECOMPUTED), Segment("7", 10, 2, "decode")]

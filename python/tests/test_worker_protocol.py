@@ -39,6 +39,7 @@ FULL_JOB: dict[str, object] = {
     "tokenizer": None,
     "dtype": "bfloat16",
     "device": "cuda",
+    "load_format": "auto",
     "engine_args": {},
 }
 

@@ -7,7 +7,8 @@ keyword arguments), "prompts" / "warmup" (token id lists), "max_tokens", "stop" 
 "flow": "run" (what moe-prof's vLLM engine does: warm up while paused, resume with the warm-up's
 request count as offset, generate) or "plain" (a user's program with VLLM_LOG_MOE set: logging
 from the start, no control calls), "llms" (how many LLMs one after the other), "load_only",
-"kill_writer" (SIGKILL the route writer before generating), "fsize_limit" (RLIMIT_FSIZE bytes,
+"kill_writer" (SIGKILL the route writer before generating; the result says whether the capture
+buffer outlived the capture that logging stopped), "fsize_limit" (RLIMIT_FSIZE bytes,
 inherited by the writer: a full disk), "shutdown": "close" (control close, then engine shutdown),
 "engine" (engine shutdown only), "stop_writer" (the writer is stopped while the engine shuts
 down and continued once the engine is gone) or "exit" (the program just ends).
@@ -64,6 +65,7 @@ def _one_llm(spec: dict[str, Any], engine: dict[str, Any], result: dict[str, Any
         os.kill(int(pid), signal.SIGKILL)
     outs = llm.generate([{"prompt_token_ids": p} for p in spec["prompts"]], params, use_tqdm=False)
     result["generations"].append(_outputs(outs))
+    result["capture_buffer_alive"] = llm.collective_rpc("moe_test_capture_buffer_alive")
     how = spec.get("shutdown", "close")
     if how == "close":
         control.append(llm.collective_rpc("moe_prof_control", args=("close",)))

@@ -28,8 +28,10 @@ builds the worker from a class name there.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
+import weakref
 from typing import Any
 
 import numpy as np
@@ -242,6 +244,21 @@ class RouteTestWorker(Worker):
 
     def get_supported_tasks(self) -> tuple[str, ...]:
         return ("generate",)
+
+    def load_model(self, *args: Any, **kwargs: Any) -> None:
+        super().load_model(*args, **kwargs)  # the patched one: the glue's session is made at its end
+        session = getattr(self.model_runner, "_moe_prof_session", None)
+        cap = getattr(session, "cap", None)
+        # The buffer captured CUDA graphs would write into on every replay (on a GPU): watched
+        # without holding it, so the test sees whether the glue keeps it alive.
+        self._capture_buffer = weakref.ref(cap.buf) if cap is not None else None
+
+    def moe_test_capture_buffer_alive(self) -> bool | None:
+        """Whether the capture buffer made at model load still exists (None: no capture)."""
+        if self._capture_buffer is None:
+            return None
+        gc.collect()
+        return self._capture_buffer() is not None
 
     def execute_model(self, scheduler_output: Any) -> Any:
         if not self.use_v2_model_runner:

@@ -318,6 +318,9 @@ def test_killed_writer_stops_logging_and_generation_goes_on(tmp_path: Any) -> No
     assert closed["active"] is False and "writer" in closed["disabled_reason"]
     assert not os.path.exists(sc.log) and os.path.exists(sc.log + ".partial")
     assert validate(sc.log + ".partial").returncode != 0
+    # Logging stopped, but captured CUDA graphs keep writing into the capture buffer on every
+    # replay: it must not be freed (on a GPU its memory would be reused under the graphs).
+    assert sc.result["capture_buffer_alive"] == [True]
 
 
 def test_full_disk_stops_logging_and_generation_goes_on(tmp_path: Any) -> None:

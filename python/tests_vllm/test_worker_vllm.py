@@ -51,6 +51,7 @@ def _job(tmp: Any, pass_name: str, layers: list[int] | None) -> dict[str, Any]:
         "tokenizer": None,
         "dtype": "bfloat16",
         "device": "cuda",
+        "load_format": "auto",
         "engine_args": {
             "worker_cls": "standins.RouteTestWorker",
             "distributed_executor_backend": "uni",

@@ -78,6 +78,8 @@ export const runOptionsSchema = z
     tokenizer: z.string().optional(),
     device: z.enum(["cuda", "cpu"]).default("cuda"),
     engineArgs: z.string().optional(),
+    /** vLLM's weights: auto (the checkpoint) or dummy (random, from config.json alone). */
+    loadFormat: z.enum(["auto", "dummy"]).default("auto"),
     /** The log pass's routes: JSONL, Parquet (moe_routes.parquet), or both. */
     logFormat: z.enum(["jsonl", "parquet", "both"]).default("jsonl"),
   })
@@ -96,7 +98,13 @@ export const runOptionsSchema = z
       ctx.addIssue({
         code: "custom",
         path: ["device"],
-        message: "cpu needs --engine hf (vLLM 0.15.1's CUDA build runs on GPUs)",
+        message: "cpu needs --engine hf (the patched vLLM runs on CUDA GPUs)",
+      });
+    if (o.loadFormat === "dummy" && o.engine !== "vllm")
+      ctx.addIssue({
+        code: "custom",
+        path: ["loadFormat"],
+        message: "dummy is vLLM's random weights: with --engine hf use --random-weights --config DIR",
       });
     if (o.engineArgs !== undefined && o.engine !== "vllm")
       ctx.addIssue({
@@ -129,6 +137,7 @@ const FLAG: Record<string, string> = {
   warmupPrompts: "--warmup-prompts",
   chatTemplate: "--no-chat-template",
   engineArgs: "--engine-args",
+  loadFormat: "--load-format",
 };
 
 function flagName(key: string): string {

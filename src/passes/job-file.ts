@@ -30,6 +30,7 @@ export function jobFor(cfg: RunConfig, pass: PlannedPass, prompts: string[]): Wo
     tokenizer: cfg.tokenizer ? path.resolve(cfg.tokenizer) : null,
     dtype: cfg.device === "cpu" ? "float32" : "bfloat16",
     device: cfg.device,
+    load_format: cfg.loadFormat,
     engine_args: cfg.engineArgs,
   });
 }

@@ -5,12 +5,13 @@ import path from "node:path";
 import { envError, UserError, EXIT_INTERRUPTED } from "../errors.js";
 import { lastLine, pythonSpawnProblem } from "../config/python.js";
 import { runBounded, timeoutFromEnv } from "../worker/run-bounded.js";
-
-export const VLLM_VERSION = "0.15.1";
+import { DEFAULT_VLLM_VERSION, supportedList, supportedVllm, type SupportedVllm } from "./vllm-versions.js";
 
 export interface VllmInstall {
   python: string;
   version: string;
+  /** the supported release this install is (its patch and lock) */
+  supported: SupportedVllm;
   /** the directory that holds vllm/ (site-packages) */
   root: string;
 }
@@ -45,13 +46,19 @@ export async function locateVllm(python: string): Promise<VllmInstall> {
     throw envError(`${python}: unexpected output from the vLLM lookup: ${JSON.stringify(stdout.slice(0, 200))}`);
   }
   if (info.missing || !info.version || !info.root) {
-    throw envError(`vLLM is not installed for ${python} (install vllm==${VLLM_VERSION}, e.g. \`moe-prof setup\`)`);
+    throw envError(
+      `vLLM is not installed for ${python} (install vllm==${DEFAULT_VLLM_VERSION}, e.g. \`moe-prof setup\`)`,
+    );
   }
-  if (info.version !== VLLM_VERSION) {
-    throw envError(`vLLM ${info.version} is installed for ${python}, but moe-prof's patch is for vLLM ${VLLM_VERSION}`);
-  }
+  const supported = supportedVllm(info.version);
+  if (!supported) throw envError(unsupportedVllm(info.version, python));
   if (!existsSync(path.join(info.root, "vllm"))) {
     throw envError(`vLLM ${info.version}'s metadata points at ${info.root}, which holds no vllm/ directory`);
   }
-  return { python, version: info.version, root: info.root };
+  return { python, version: info.version, root: info.root, supported };
+}
+
+/** The one message for an installed vLLM that moe-prof has no patch for. */
+export function unsupportedVllm(version: string, python: string): string {
+  return `vLLM ${version} is installed for ${python}, but moe-prof supports vLLM ${supportedList()} only: run \`moe-prof setup --vllm VERSION\` (a venv with one of them), or pass --python PATH to one`;
 }

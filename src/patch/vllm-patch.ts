@@ -1,10 +1,9 @@
-// apply / check / revert moe-prof's vLLM 0.15.1 patch in an install's site-packages. Every action
+// apply / check / revert moe-prof's vLLM patch (one per supported release, vllm-versions.ts) in an install's site-packages. Every action
 // takes the install's lock, first finishes or undoes whatever transaction a killed moe-prof left
 // (file-transaction.ts), and changes files only through a journaled transaction.
 import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
-import { packageRoot } from "../config/package-info.js";
 import { envError, UserError, EXIT_ENV } from "../errors.js";
 import {
   hasJournal,
@@ -18,19 +17,25 @@ import {
 import { acquirePatchLock } from "./lock.js";
 import { fileStates, overallState, readRecord, recordHash, type FileReport, type PatchState } from "./patch-state.js";
 import { applyExact, newFileContent, parseUnifiedDiff, type FilePatch } from "./unified-diff.js";
+import { vllmPatchPath, type SupportedVllm } from "./vllm-versions.js";
 
-export const PATCH_FILE = "patches/vllm-v0.15.1-moe-logger.patch";
 /** Originals of the files the patch modifies, kept beside vllm/ for a byte-identical revert. */
 export const BACKUP_DIR = ".moe-prof-vllm-backup";
 
-export async function loadPatch(file = path.join(packageRoot(), PATCH_FILE)): Promise<FilePatch[]> {
+/** A release's patch, with the release it is for (its dist-info names the files' pip hashes). */
+export interface VllmPatch {
+  version: string;
+  files: FilePatch[];
+}
+
+export async function loadPatch(release: SupportedVllm, file = vllmPatchPath(release)): Promise<VllmPatch> {
   let text: string;
   try {
     text = await readFile(file, "utf8");
   } catch {
     throw envError(`moe-prof's patch file is missing: ${file}`);
   }
-  return parseUnifiedDiff(text, file);
+  return { version: release.version, files: parseUnifiedDiff(text, file) };
 }
 
 const sha = (s: string): string => createHash("sha256").update(s, "utf8").digest("hex");
@@ -119,11 +124,10 @@ export interface ActionNotes {
   notes: string[];
 }
 
-export const DIST_INFO = "vllm-0.15.1.dist-info";
-
 /** The state as the files are now, without the lock (see inspectPatch for the locked version). */
-export async function checkPatch(root: string, patches: FilePatch[]): Promise<StateReport> {
-  const record = await readRecord(root, DIST_INFO);
+export async function checkPatch(root: string, patch: VllmPatch): Promise<StateReport> {
+  const patches = patch.files;
+  const record = await readRecord(root, `vllm-${patch.version}.dist-info`);
   const files = await fileStates(root, patches, record);
   const state = overallState(files);
   if (state === "conflicting" || state === "partial") {
@@ -176,44 +180,45 @@ async function underLock<T>(
  * be written (a system site-packages checked by another user) it is read as it stands, unless a
  * transaction was interrupted there: then only a user who can write there can finish it.
  */
-export async function inspectPatch(root: string, patches: FilePatch[]): Promise<StateReport & ActionNotes> {
+export async function inspectPatch(root: string, patch: VllmPatch): Promise<StateReport & ActionNotes> {
   return underLock(
     root,
-    patches,
-    () => checkPatch(root, patches),
+    patch.files,
+    () => checkPatch(root, patch),
     async () => {
       if (await hasJournal(root))
         throw envError(
           `an interrupted moe-prof patch transaction in ${root} must be finished by a user who can write there: run \`moe-prof patch check\` as that user`,
         );
-      return checkPatch(root, patches);
+      return checkPatch(root, patch);
     },
   );
 }
 
-function conflictError(root: string, files: FileReport[], what: string): UserError {
+function conflictError(root: string, files: FileReport[], what: string, version: string): UserError {
   const bad = files.filter((f) => f.state === "conflicting").map((f) => f.path);
   return new UserError(
-    `cannot ${what}: ${bad.join(", ")} in ${root} changed by something other than moe-prof; reinstall vllm==0.15.1`,
+    `cannot ${what}: ${bad.join(", ")} in ${root} changed by something other than moe-prof; reinstall vllm==${version}`,
     EXIT_ENV,
   );
 }
 
 export async function applyPatch(
   root: string,
-  patches: FilePatch[],
+  patch: VllmPatch,
 ): Promise<{ result: "applied" | "already-applied" } & ActionNotes> {
+  const patches = patch.files;
   return underLock(root, patches, async (txid, notes) => {
-    const checked = await checkPatch(root, patches);
+    const checked = await checkPatch(root, patch);
     let { state, files } = checked;
     if (state === "other-version") {
       notes.push(...(await removeOtherVersion(root, patches, checked.otherVersion!, txid)).map((w) => `warning: ${w}`));
       notes.push("removed the patch of another moe-prof version");
-      ({ state, files } = await checkPatch(root, patches));
+      ({ state, files } = await checkPatch(root, patch));
       txid = newTxid();
     }
     if (state === "applied") return { result: "already-applied" as const };
-    if (state === "conflicting") throw conflictError(root, files, "apply the patch");
+    if (state === "conflicting") throw conflictError(root, files, "apply the patch", patch.version);
     // New files get the mode and owner pip gave the package's own files.
     const like = path.join(root, "vllm", "__init__.py");
     const changes: Change[] = [];
@@ -237,7 +242,7 @@ export async function applyPatch(
     changes.push({
       kind: "write",
       path: path.join(BACKUP_DIR, "manifest.json"),
-      content: JSON.stringify({ vllm: "0.15.1", files: manifest }, null, 1) + "\n",
+      content: JSON.stringify({ vllm: patch.version, files: manifest }, null, 1) + "\n",
       attrsFrom: like,
     });
     notes.push(...(await runTransaction(root, "apply", txid, changes)).map((w) => `warning: ${w}`));
@@ -256,16 +261,17 @@ async function readBackup(root: string, rel: string, want: string): Promise<stri
 
 export async function revertPatch(
   root: string,
-  patches: FilePatch[],
+  patch: VllmPatch,
 ): Promise<{ result: "reverted" | "not-applied" } & ActionNotes> {
+  const patches = patch.files;
   return underLock(root, patches, async (txid, notes) => {
-    const { state, files, otherVersion } = await checkPatch(root, patches);
+    const { state, files, otherVersion } = await checkPatch(root, patch);
     if (state === "other-version") {
       notes.push(...(await removeOtherVersion(root, patches, otherVersion!, txid)).map((w) => `warning: ${w}`));
       return { result: "reverted" as const };
     }
     if (state === "not-applied") return { result: "not-applied" as const };
-    if (state === "conflicting") throw conflictError(root, files, "revert the patch");
+    if (state === "conflicting") throw conflictError(root, files, "revert the patch", patch.version);
     // no backup: the exact reverse of the patch gives the same bytes
     const manifest: BackupManifest = (await readManifest(root)) ?? {};
     const changes: Change[] = [];

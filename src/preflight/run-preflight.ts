@@ -8,7 +8,7 @@ import { checkTransformers } from "./checks/transformers.js";
 import { checkGpuMemory } from "./checks/gpu-memory.js";
 import { checkPatchApplied } from "./checks/patch-applied.js";
 import { weightBytesFromConfigDir } from "./model-size.js";
-import { VLLM_VERSION } from "../patch/locate-vllm.js";
+import { supportedList } from "../patch/vllm-versions.js";
 
 export interface PreflightCheck {
   name: string;
@@ -22,7 +22,7 @@ const onGpu = (cfg: RunConfig) => cfg.device === "cuda"; // --device cpu (hf eng
 
 export const PREFLIGHT_CHECKS: readonly PreflightCheck[] = [
   { name: "torch sees a CUDA GPU", applies: onGpu, run: checkTorchCuda },
-  { name: `vLLM ${VLLM_VERSION} is installed`, applies: (cfg) => cfg.engine === "vllm", run: checkVllmVersion },
+  { name: `vLLM ${supportedList()} is installed`, applies: (cfg) => cfg.engine === "vllm", run: checkVllmVersion },
   {
     name: "transformers and torch are installed",
     applies: (cfg) => cfg.engine === "hf",

@@ -31,6 +31,8 @@ export const workerJob = z.strictObject({
   dtype: z.enum(["bfloat16", "float16", "float32"]),
   /** hf engine: where the model runs. */
   device: z.enum(["cuda", "cpu"]),
+  /** vllm engine: "dummy" = vLLM's random weights (nothing downloaded: config.json and a tokenizer suffice). */
+  load_format: z.enum(["auto", "dummy"]),
   /** vllm engine: more keyword arguments for vllm.LLM (--engine-args). */
   engine_args: z.record(z.string(), z.unknown()),
   /** The routes log's format (VLLM_LOG_MOE_FORMAT): parquet writes routes_path with .parquet for .jsonl. Absent: jsonl. */

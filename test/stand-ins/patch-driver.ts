@@ -3,10 +3,11 @@
 // Usage: node patch-driver.js apply|revert|check ROOT. Picked up by `node --test` with no
 // arguments, it does nothing.
 import { applyPatch, inspectPatch, loadPatch, revertPatch } from "../../src/patch/vllm-patch.js";
+import { supportedVllm } from "../../src/patch/vllm-versions.js";
 
 const [action, root] = process.argv.slice(2);
 if (action && root) {
-  const patches = await loadPatch();
+  const patches = await loadPatch(supportedVllm("0.15.1")!);
   const r =
     action === "apply"
       ? await applyPatch(root, patches)

@@ -1,4 +1,4 @@
-"""The vLLM engine: offline `LLM.generate` on a vllm==0.15.1 install carrying the moe-prof patch.
+"""The vLLM engine: offline `LLM.generate` on a vLLM install (0.15.1 or 0.20.2) carrying the moe-prof patch.
 
 The patch's capture lives in vLLM's engine-core process; VLLMRouteLog steers it through
 `LLM.collective_rpc("moe_prof_control", ...)` on every GPU worker: resume logging once the warm-up
@@ -142,6 +142,8 @@ class VLLMEngine:
         )
         if job.max_model_len:
             kwargs["max_model_len"] = job.max_model_len
+        if job.load_format != "auto":
+            kwargs["load_format"] = job.load_format  # "dummy": random weights, config.json + tokenizer suffice
         if job.deterministic:
             kwargs["attention_backend"] = "FLASH_ATTN"  # batch-invariant mode requires it
         kwargs.update(job.engine_args)  # --engine-args: the user's word is last
@@ -169,6 +171,7 @@ class VLLMEngine:
             "enable_prefix_caching": cfg.cache_config.enable_prefix_caching,
             # a request that stops before max_tokens is computed for one more row (see conservation)
             "async_scheduling": bool(cfg.scheduler_config.async_scheduling),
+            "load_format": str(cfg.load_config.load_format),
             "engine_args": self.job.engine_args,
             "load_s": round(self.load_s, 3),
         }

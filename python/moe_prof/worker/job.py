@@ -44,6 +44,7 @@ class Job:
     tokenizer: str | None
     dtype: str
     device: str  # "cuda" | "cpu" (hf engine)
+    load_format: str  # vllm engine: "auto" | "dummy" (vLLM's random weights)
     engine_args: dict[str, Any]  # vllm engine: more vllm.LLM keyword arguments
     log_format: str = "jsonl"  # "jsonl" | "parquet" | "both" (VLLM_LOG_MOE_FORMAT); absent in a job: jsonl
 

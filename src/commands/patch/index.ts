@@ -14,7 +14,7 @@ export async function runPatch(
   const { locateVllm } = await import("../../patch/locate-vllm.js");
   const { applyPatch, inspectPatch, loadPatch, revertPatch } = await import("../../patch/vllm-patch.js");
   const install = await locateVllm(python ?? defaultPython());
-  const patches = await loadPatch();
+  const patches = await loadPatch(install.supported);
   const where = `vLLM ${install.version} in ${install.root}`;
   if (action === "apply") {
     const r = await applyPatch(install.root, patches);

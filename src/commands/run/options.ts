@@ -9,7 +9,7 @@ export function defineRun(program: Command): Command {
     .description("Profile MoE routing: a no-log and a log pass over the same prompts, then validate, check and plot.")
     .option("--model <id>", `model to run (default ${DEFAULT_MODEL})`)
     .addOption(
-      new Option("--engine <name>", "vllm (patched 0.15.1) or hf (transformers)")
+      new Option("--engine <name>", "vllm (patched 0.15.1 or 0.20.2, whichever the venv has) or hf (transformers)")
         .choices(["vllm", "hf"])
         .default("vllm"),
     )
@@ -49,6 +49,14 @@ export function defineRun(program: Command): Command {
       )
         .choices(["jsonl", "parquet", "both"])
         .default("jsonl"),
+    )
+    .addOption(
+      new Option(
+        "--load-format <fmt>",
+        "vLLM only: auto (the checkpoint's weights) or dummy (vLLM's random weights: --model may be a directory with only config.json and a tokenizer)",
+      )
+        .choices(["auto", "dummy"])
+        .default("auto"),
     )
     .option("--engine-args <json>", `vLLM only: more vllm.LLM keyword arguments, e.g. '{"max_num_seqs": 64}'`)
     .addHelpText(

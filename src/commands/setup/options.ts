@@ -1,11 +1,17 @@
 // `moe-prof setup`: its options and help; the work is in index.ts, loaded when it runs.
 import type { Command } from "commander";
+import { DEFAULT_VLLM_VERSION, SUPPORTED_VLLM } from "../../patch/vllm-versions.js";
 
 export function defineSetup(program: Command): Command {
   return program
     .command("setup")
     .description(
-      "Create ./.venv with the pinned vLLM 0.15.1 stack (requirements-lock.txt) and apply the moe-prof patch.",
+      `Create ./.venv with a pinned vLLM stack (default vLLM ${DEFAULT_VLLM_VERSION}, requirements-lock.txt) and apply the moe-prof patch.`,
+    )
+    .option(
+      "--vllm <version>",
+      "the vLLM release: " + SUPPORTED_VLLM.map((s) => `${s.version} (${s.stack}, ${s.lockFile})`).join("; "),
+      DEFAULT_VLLM_VERSION,
     )
     .option(
       "--venv <dir>",

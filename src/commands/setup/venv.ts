@@ -38,6 +38,8 @@ async function step(title: string, cmd: string, args: string[], o: { hint?: stri
 
 export interface SetupOptions {
   venv: string;
+  /** the hashed lock to install (a supported vLLM release's, vllm-versions.ts) */
+  lock: string;
   /** Interpreter to make the venv from; default python3.12, else python3 if that is 3.12, else one
    * of installedPython312s(). */
   basePython?: string | undefined;
@@ -174,7 +176,7 @@ async function createVenv(opts: SetupOptions, useUv: boolean): Promise<void> {
 }
 
 export async function setupVenv(opts: SetupOptions): Promise<string> {
-  const lock = path.join(packageRoot(), "requirements-lock.txt");
+  const lock = opts.lock;
   const venvPython = path.join(opts.venv, "bin", "python");
   const useUv = await has("uv", ["--version"]);
   if (existsSync(venvPython)) {
@@ -185,8 +187,9 @@ export async function setupVenv(opts: SetupOptions): Promise<string> {
   } else {
     await createVenv(opts, useUv);
   }
+  const lockName = path.relative(packageRoot(), lock);
   if (useUv)
-    await step("install requirements-lock.txt (uv)", "uv", [
+    await step(`install ${lockName} (uv)`, "uv", [
       "pip",
       "install",
       "--python",
@@ -196,6 +199,6 @@ export async function setupVenv(opts: SetupOptions): Promise<string> {
       lock,
     ]);
   else
-    await step("install requirements-lock.txt", venvPython, ["-m", "pip", "install", "--require-hashes", "-r", lock]);
+    await step(`install ${lockName}`, venvPython, ["-m", "pip", "install", "--require-hashes", "-r", lock]);
   return venvPython;
 }

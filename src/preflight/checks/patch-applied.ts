@@ -6,7 +6,7 @@ import { inspectPatch, loadPatch } from "../../patch/vllm-patch.js";
 /** The log pass needs the moe-prof patch in the vLLM that the worker imports. */
 export async function checkPatchApplied(f: PythonFacts): Promise<void> {
   const install = await locateVllm(f.executable);
-  const { state, files } = await inspectPatch(install.root, await loadPatch());
+  const { state, files } = await inspectPatch(install.root, await loadPatch(install.supported));
   if (state === "applied") return;
   if (state === "other-version")
     throw envError(
@@ -18,6 +18,6 @@ export async function checkPatchApplied(f: PythonFacts): Promise<void> {
     );
   const changed = files.filter((x) => x.state === "conflicting").map((x) => x.path);
   throw envError(
-    `vLLM in ${install.root} was changed by something other than moe-prof (${changed.join(", ")}): reinstall vllm==0.15.1, then \`moe-prof patch apply\``,
+    `vLLM in ${install.root} was changed by something other than moe-prof (${changed.join(", ")}): reinstall vllm==${install.version}, then \`moe-prof patch apply\``,
   );
 }

@@ -1,0 +1,27 @@
+"""The per-release adapters: found by version (a local build tag ignored), refused by name otherwise,
+and each reads what its release's FusedMoE has (stand-in layers shaped like each release's)."""
+
+from types import SimpleNamespace
+
+import pytest
+from moe_prof import vllm_adapters
+
+
+def test_adapter_found_by_version_and_local_tag_ignored():
+    assert vllm_adapters.for_version("0.15.1").VERSION == "0.15.1"
+    assert vllm_adapters.for_version("0.20.2+cu130").VERSION == "0.20.2"
+
+
+def test_unsupported_release_is_refused_by_name():
+    with pytest.raises(RuntimeError, match=r"no adapter for vLLM 0\.19\.0"):
+        vllm_adapters.for_version("0.19.0")
+
+
+def test_each_release_reads_its_own_layer_attributes():
+    old = SimpleNamespace(pcp_size=2, dp_rank=1)  # 0.15.1: on FusedMoE itself
+    new = SimpleNamespace(moe_config=SimpleNamespace(pcp_size=2, dp_rank=1))  # 0.20.2: in its FusedMoEConfig
+    a15, a20 = vllm_adapters.for_version("0.15.1"), vllm_adapters.for_version("0.20.2")
+    assert (a15.layer_pcp_size(old), a15.layer_dp_rank(old)) == (2, 1)
+    assert (a20.layer_pcp_size(new), a20.layer_dp_rank(new)) == (2, 1)
+    # 0.20.2's FusedMoE has no pcp_size: reading it the 0.15.1 way would say 1 and let PCP through
+    assert a15.layer_pcp_size(new) == 1
