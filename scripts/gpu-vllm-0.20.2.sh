@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# `moe-prof run` and scripts/gpu-vllm-check.py on a GPU host with no network and no vLLM, from the
+# offline bundle (scripts/pack-vllm-bundle.py: vLLM 0.20.2 + the wheels the host lacks) and the
+# packed Node runtime (scripts/pack-node-runtime.sh). The host must have torch 2.11.0 (CUDA 13),
+# transformers, gcc (Triton builds its launchers) and xz. Steps, in one warm machine:
+#   gpu-vllm-0.20.2.sh receive DIR...   copy bundle parts / the node runtime from DIR to /tmp/moe-prof-dl
+#   gpu-vllm-0.20.2.sh install          node runtime -> /tmp/moe-prof-node, bundle -> /tmp/moe-prof-site,
+#                                       `moe-prof patch apply` on that vLLM
+#   gpu-vllm-0.20.2.sh run NAME [OPTIONS...]   `moe-prof run` (--python python3), results -> RESULTS/NAME
+#   gpu-vllm-0.20.2.sh check PART...    scripts/gpu-vllm-check.py on the GPTQ-Int4 config, dummy weights
+# RESULTS is $OUT where set (the device tool), else ./gpu-results.
+set -uo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+dl=/tmp/moe-prof-dl
+node_dir=/tmp/moe-prof-node
+site=/tmp/moe-prof-site
+results=${OUT:-$root/gpu-results}
+gptq="$root/fixtures/models/qwen1.5-moe-a2.7b-gptq-int4"
+export PYTHONPATH="$site" HF_HUB_OFFLINE=1 VLLM_NO_USAGE_STATS=1 PYTHONUNBUFFERED=1
+
+cli() {
+  # the working tree's CLI (dist/ carried) with the packed runtime's node and modules
+  [ -e "$root/node_modules" ] || ln -s "$node_dir/app/node_modules" "$root/node_modules"
+  FONTCONFIG_FILE="$node_dir/fonts/fonts.conf" "$node_dir/bin/node" "$root/dist/src/cli.js" "$@"
+}
+
+step=${1:?usage: gpu-vllm-0.20.2.sh receive|install|run|check ...}
+shift
+case "$step" in
+  receive)
+    mkdir -p "$dl"
+    for d in "$@"; do cp -r "$d"/. "$dl/"; done
+    ls -la "$dl" ;;
+  install)
+    t0=$(date +%s)
+    bash "$dl/unpack.sh" "$node_dir"
+    mkdir -p "$site"
+    bash "$dl/install.sh" "$site"
+    python3 -c "import torch, transformers, vllm; print('torch', torch.__version__, 'transformers', transformers.__version__, 'vllm', vllm.__version__)"
+    cli patch apply --python python3
+    cli patch check --python python3
+    echo "install: $(($(date +%s) - t0)) s" ;;
+  run)
+    name=${1:?run NAME [OPTIONS]}
+    shift
+    mkdir -p "$results"
+    nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
+    cli run --python python3 --out "/tmp/moe-prof-runs/$name" "$@"
+    rc=$?
+    echo "=== $name: exit $rc"
+    d=/tmp/moe-prof-runs/$name
+    [ -d "$d" ] || d=$d.partial
+    [ -f "$d/moe_routes.jsonl" ] && cli validate "$d/moe_routes.jsonl"
+    tar -C "$(dirname "$d")" --exclude='moe_routes.jsonl' --exclude='moe_routes.parquet' -czf "$results/$name.tar.gz" "$(basename "$d")"
+    exit $rc ;;
+  check)
+    mkdir -p "$results"
+    python3 "$root/scripts/gpu-vllm-check.py" --out /tmp/moe-prof-check --model "$gptq" --load-format dummy "$@"
+    rc=$?
+    (cd /tmp/moe-prof-check && tar -czf "$results/check-$(echo "$@" | tr ' ' '-').tar.gz" ./*.json ./*.log)
+    exit $rc ;;
+  *) echo "unknown step $step" >&2; exit 2 ;;
+esac
