@@ -81,14 +81,15 @@ def run_engine(spec: dict[str, Any]) -> dict[str, Any]:
     }
 
     def encode(n: int) -> list[list[int]]:
-        return [
-            list(tok.apply_chat_template([{"role": "user", "content": q}], tokenize=True, add_generation_prompt=True))
-            for q in _questions(n)
-        ]
+        from moe_prof.engines.chat import encode_messages  # what `moe-prof run` sends
+
+        return encode_messages(tok, _questions(n), True)
 
     for run in spec["runs"]:
         prompts = [{"prompt_token_ids": p} for p in encode(int(run["prompts"]))]
-        params = SamplingParams(temperature=0, max_tokens=int(run["max_tokens"]), ignore_eos=bool(run.get("ignore_eos")))
+        params = SamplingParams(
+            temperature=0, max_tokens=int(run["max_tokens"]), ignore_eos=bool(run.get("ignore_eos"))
+        )
         times: list[float] = []
         outs: Any = None
         for _ in range(int(run.get("repeats", 1))):
@@ -114,7 +115,10 @@ def run_engine(spec: dict[str, Any]) -> dict[str, Any]:
             with open(base + ".seqs.json", "w", encoding="utf-8") as f:
                 json.dump({"seqs": seqs, "finish": [o.outputs[0].finish_reason for o in outs]}, f)
             if mode in ("vllm", "both"):
-                np.savez(base + ".routed.npz", **{str(i): np.asarray(o.outputs[0].routed_experts) for i, o in enumerate(outs)})
+                np.savez(
+                    base + ".routed.npz",
+                    **{str(i): np.asarray(o.outputs[0].routed_experts) for i, o in enumerate(outs)},
+                )
         out["runs"].append(rec)
     if mode in ("log", "both"):
         out["capture"] = llm.collective_rpc("moe_prof_control", args=("close",))
@@ -131,7 +135,10 @@ def _child(spec: dict[str, Any]) -> dict[str, Any]:
     path = os.path.join(spec["dir"], f"{spec['name']}.spec.json")
     with open(path, "w", encoding="utf-8") as f:
         json.dump(spec, f)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [os.path.join(ROOT, "python"), os.environ.get("PYTHONPATH")]))}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [os.path.join(ROOT, "python"), os.environ.get("PYTHONPATH")])),
+    }
     env.pop("VLLM_LOG_MOE", None)
     t = time.perf_counter()
     r = subprocess.run([sys.executable, __file__, "--engine", path], env=env, capture_output=True, text=True)
@@ -165,7 +172,9 @@ def _token_ids_report(log: Any, seqs: dict[str, list[int]]) -> tuple[int, int, l
             if r["token_id"] != seq[r["token_idx"]]:
                 bad += 1
                 if len(examples) < 5:
-                    examples.append(f"{r['req_id']}/{r['token_idx']}: token_id {r['token_id']}, sequence {seq[r['token_idx']]}")
+                    examples.append(
+                        f"{r['req_id']}/{r['token_idx']}: token_id {r['token_id']}, sequence {seq[r['token_idx']]}"
+                    )
     return bad, total, examples
 
 
@@ -202,7 +211,16 @@ def part_crosscheck(base: dict[str, Any]) -> tuple[dict[str, Any], bool]:
         for e in rep.examples[:3]:
             print(f"  {e}")
         ok &= rep.ok
-        report["checks"].append({"name": rep.name, "ok": rep.ok, "compared": rep.compared, "mismatched": rep.mismatched, "missing": rep.missing, "examples": rep.examples})
+        report["checks"].append(
+            {
+                "name": rep.name,
+                "ok": rep.ok,
+                "compared": rep.compared,
+                "mismatched": rep.mismatched,
+                "missing": rep.missing,
+                "examples": rep.examples,
+            }
+        )
         report.setdefault("sequences", {}).update(shifted)
     bad, total, ex = _token_ids_report(spec["log"], report.pop("sequences"))
     line = f"{'PASS' if bad == 0 and total else 'FAIL'} every row's token_id is the token at its position: {total} rows, {bad} differ"
@@ -210,7 +228,9 @@ def part_crosscheck(base: dict[str, Any]) -> tuple[dict[str, Any], bool]:
     for e in ex[:3]:
         print(f"  {e}")
     ok &= bad == 0 and total > 0
-    report["checks"].append({"name": "token_id", "ok": bad == 0 and total > 0, "rows": total, "differ": bad, "examples": ex})
+    report["checks"].append(
+        {"name": "token_id", "ok": bad == 0 and total > 0, "rows": total, "differ": bad, "examples": ex}
+    )
     return report, ok
 
 
@@ -233,11 +253,27 @@ def part_deterministic(base: dict[str, Any]) -> tuple[dict[str, Any], bool]:
     a = _read_seqs(os.path.join(base["dir"], "det-graphs-r25.seqs.json"))["seqs"]
     b = _read_seqs(os.path.join(base["dir"], "det-eager-r25.seqs.json"))["seqs"]
     same = [k for k in a if a[k] == b.get(k)]
-    rep = between_logs(read_log(os.path.join(base["dir"], "det-graphs.jsonl")), read_log(os.path.join(base["dir"], "det-eager.jsonl")), same, "CUDA-graph log vs eager log under batch invariance")
+    rep = between_logs(
+        read_log(os.path.join(base["dir"], "det-graphs.jsonl")),
+        read_log(os.path.join(base["dir"], "det-eager.jsonl")),
+        same,
+        "CUDA-graph log vs eager log under batch invariance",
+    )
     print(rep.line() + f" ({len(same)} of {len(a)} requests generated identical tokens)", flush=True)
     for e in rep.examples[:3]:
         print(f"  {e}")
-    return {"engines": res, "identical_outputs": len(same), "requests": len(a), "check": {"ok": rep.ok, "compared": rep.compared, "mismatched": rep.mismatched, "missing": rep.missing, "examples": rep.examples}}, rep.ok
+    return {
+        "engines": res,
+        "identical_outputs": len(same),
+        "requests": len(a),
+        "check": {
+            "ok": rep.ok,
+            "compared": rep.compared,
+            "mismatched": rep.mismatched,
+            "missing": rep.missing,
+            "examples": rep.examples,
+        },
+    }, rep.ok
 
 
 def part_overhead(base: dict[str, Any]) -> tuple[dict[str, Any], bool]:
@@ -249,7 +285,13 @@ def part_overhead(base: dict[str, Any]) -> tuple[dict[str, Any], bool]:
     ]
     res: dict[str, Any] = {}
     for mode in ("nolog", "log", "vllm"):
-        spec = {**base, "name": f"overhead-{mode}", "mode": mode, "runs": runs, "log": os.path.join(base["dir"], "overhead.jsonl")}
+        spec = {
+            **base,
+            "name": f"overhead-{mode}",
+            "mode": mode,
+            "runs": runs,
+            "log": os.path.join(base["dir"], "overhead.jsonl"),
+        }
         if mode == "log":
             os.environ.setdefault("VLLM_LOG_MOE_FORMAT", "jsonl")
         res[mode] = _child(spec)
@@ -259,17 +301,23 @@ def part_overhead(base: dict[str, Any]) -> tuple[dict[str, Any], bool]:
         med = {}
         for mode in ("nolog", "log", "vllm"):
             r = next(x for x in res[mode]["runs"] if x["name"] == name)
-            med[mode] = statistics.median(r["tokens_per_s"]) if name != "prefill1024" else statistics.median(r["generate_s"])
+            med[mode] = (
+                statistics.median(r["tokens_per_s"]) if name != "prefill1024" else statistics.median(r["generate_s"])
+            )
         if name == "prefill1024":  # time, not tokens/s: ratio is no-log time / time
             row = {m: med[m] for m in med}
             row["log_ratio"] = round(med["nolog"] / med["log"], 4)
             row["vllm_ratio"] = round(med["nolog"] / med["vllm"], 4)
-            print(f"{name:<12} {med['nolog']:>11.3f} s {med['log']:>8.3f} s {row['log_ratio']:>7.4f} {med['vllm']:>11.3f} s {row['vllm_ratio']:>7.4f}")
+            print(
+                f"{name:<12} {med['nolog']:>11.3f} s {med['log']:>8.3f} s {row['log_ratio']:>7.4f} {med['vllm']:>11.3f} s {row['vllm_ratio']:>7.4f}"
+            )
         else:
             row = {m: med[m] for m in med}
             row["log_ratio"] = round(med["log"] / med["nolog"], 4)
             row["vllm_ratio"] = round(med["vllm"] / med["nolog"], 4)
-            print(f"{name:<12} {med['nolog']:>13.0f} {med['log']:>10.0f} {row['log_ratio']:>7.4f} {med['vllm']:>13.0f} {row['vllm_ratio']:>7.4f}")
+            print(
+                f"{name:<12} {med['nolog']:>13.0f} {med['log']:>10.0f} {row['log_ratio']:>7.4f} {med['vllm']:>13.0f} {row['vllm_ratio']:>7.4f}"
+            )
         table[name] = row
     return {"engines": res, "table": table}, True
 
@@ -279,7 +327,7 @@ PARTS = {"crosscheck": part_crosscheck, "deterministic": part_deterministic, "ov
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("parts", nargs="*", choices=sorted(PARTS), default=[])
+    ap.add_argument("parts", nargs="*", help=", ".join(sorted(PARTS)))
     ap.add_argument("--out")
     ap.add_argument("--model")
     ap.add_argument("--load-format")
@@ -289,8 +337,8 @@ def main() -> int:
         with open(args.engine, encoding="utf-8") as f:
             print(json.dumps(run_engine(json.load(f))))
         return 0
-    if not args.out or not args.model or not args.parts:
-        ap.error("--out, --model and at least one PART are required")
+    if not args.out or not args.model or not args.parts or not set(args.parts) <= set(PARTS):
+        ap.error(f"--out, --model and one or more of {', '.join(sorted(PARTS))} are required")
     out = os.path.abspath(args.out)
     os.makedirs(out, exist_ok=True)
     base = {"dir": out, "model": args.model, "load_format": args.load_format}

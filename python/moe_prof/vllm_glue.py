@@ -115,7 +115,9 @@ def unsupported_reason(worker: Any, layers: list[Any]) -> str | None:
     if pc.data_parallel_size > 1:
         return "data parallelism is not supported (each rank serves its own requests, with colliding ids)"
     adapter = installed_adapter()
-    if getattr(pc, "prefill_context_parallel_size", 1) > 1 or any(adapter.layer_pcp_size(layer) > 1 for layer in layers):
+    if getattr(pc, "prefill_context_parallel_size", 1) > 1 or any(
+        adapter.layer_pcp_size(layer) > 1 for layer in layers
+    ):
         return "prefill context parallelism is not supported"
     if getattr(pc, "use_ubatching", False):
         return "micro-batching (DBO) is not supported"

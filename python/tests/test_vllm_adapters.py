@@ -25,3 +25,12 @@ def test_each_release_reads_its_own_layer_attributes():
     assert (a20.layer_pcp_size(new), a20.layer_dp_rank(new)) == (2, 1)
     # 0.20.2's FusedMoE has no pcp_size: reading it the 0.15.1 way would say 1 and let PCP through
     assert a15.layer_pcp_size(new) == 1
+
+
+def test_deterministic_refused_for_quantized_moe_on_0_20_2():
+    """vLLM 0.20.2 fails a GPTQ model under batch invariance deep in load (seen on an H200): say so first."""
+    from moe_prof.engines.vllm_engine import deterministic_problem
+
+    assert "no MoE kernel for gptq" in (deterministic_problem("gptq", "0.20.2") or "")
+    assert deterministic_problem(None, "0.20.2") is None
+    assert deterministic_problem("gptq", "0.15.1") is None

@@ -1,5 +1,6 @@
-"""The tier on vLLM 0.15.1's own objects: runs with the interpreter of the venv that
-`moe-prof setup` makes from requirements-lock.txt (vLLM 0.15.1, torch 2.9.1), patched.
+"""The tier on vLLM's own objects: runs with the interpreter of the venv that `moe-prof setup`
+makes from requirements-lock.txt (vLLM 0.15.1, torch 2.9.1), patched; or of one made with
+`moe-prof setup --vllm 0.20.2` (the same tests on vLLM 0.20.2's objects).
 
 Without that venv the tier is skipped, except where MOE_PROF_REQUIRE_VLLM=1 (CI sets it): then a
 missing or stale install fails every test with what to do."""
@@ -21,8 +22,8 @@ def _problem() -> str | None:
         import vllm
     except ImportError:
         return f"vllm is not importable from {sys.executable}: run `moe-prof setup` and use .venv/bin/python"
-    if getattr(vllm, "__version__", "") != "0.15.1":
-        return f"vllm {vllm.__version__} is installed, the tier needs 0.15.1"
+    if getattr(vllm, "__version__", "") not in ("0.15.1", "0.20.2"):
+        return f"vllm {vllm.__version__} is installed, the tier needs 0.15.1 or 0.20.2"
     pkg = os.path.join(os.path.dirname(vllm.__file__), "moe_prof_capture")
     if not os.path.isdir(pkg):
         return "the moe-prof patch is not applied: run `moe-prof patch apply --python .venv/bin/python`"
@@ -43,7 +44,9 @@ def _generated_package() -> dict[str, str]:
     assert spec is not None and spec.loader is not None
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
-    return mod.new_files()
+    import vllm
+
+    return mod.new_files(mod.RELEASES[vllm.__version__])
 
 
 def _read(path: str) -> str | None:

@@ -111,6 +111,35 @@ class _Bar:
         pass
 
 
+def deterministic_problem(quant_method: str | None, vllm_version: str) -> str | None:
+    """Why --deterministic cannot run this model on this vLLM, or None. vLLM 0.20.2's batch-invariant
+    mode (VLLM_BATCH_INVARIANT) has no quantized MoE kernel: its GPTQ-Marlin / Marlin experts refuse
+    batch invariance, and the engine fails deep in load with "No WNA16 MoE backend supports the
+    deployment configuration" (seen on an H200, 2026-12-03)."""
+    if quant_method and not vllm_version.startswith("0.15."):
+        return (
+            f"--deterministic: vLLM {vllm_version}'s batch-invariant mode has no MoE kernel for "
+            f"{quant_method} weights; run without --deterministic (the passes are still compared), "
+            "or use an unquantized model"
+        )
+    return None
+
+
+def _quant_method(job: Job) -> str | None:
+    """The checkpoint's quantization method from its config.json (None: unquantized or unknown)."""
+    from transformers import AutoConfig
+
+    try:
+        cfg = AutoConfig.from_pretrained(
+            job.model, trust_remote_code=bool(job.engine_args.get("trust_remote_code", False))
+        )
+    except Exception:
+        return None
+    q = getattr(cfg, "quantization_config", None)
+    method = q.get("quant_method") if isinstance(q, dict) else getattr(q, "quant_method", None)
+    return str(method) if method else None
+
+
 def _moe_layers_before_load(job: Job) -> list[int] | None:
     """The model's MoE layers from its config.json alone (None when the family does not say)."""
     from transformers import AutoConfig
@@ -128,6 +157,12 @@ class VLLMEngine:
     def __init__(self, job: Job) -> None:
         if job.layers is not None:
             check_layers(job.layers, _moe_layers_before_load(job))
+        if job.deterministic:
+            import importlib.metadata
+
+            problem = deterministic_problem(_quant_method(job), importlib.metadata.version("vllm"))
+            if problem:
+                raise RouteLogError(problem)
         configure_env(job)
         t0 = time.perf_counter()
         from vllm import LLM
