@@ -198,7 +198,6 @@ export async function setupVenv(opts: SetupOptions): Promise<string> {
       "-r",
       lock,
     ]);
-  else
-    await step(`install ${lockName}`, venvPython, ["-m", "pip", "install", "--require-hashes", "-r", lock]);
+  else await step(`install ${lockName}`, venvPython, ["-m", "pip", "install", "--require-hashes", "-r", lock]);
   return venvPython;
 }
