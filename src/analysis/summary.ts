@@ -63,7 +63,7 @@ export interface HistSummary {
   /** Rows and counts by phase over the analysed layers; null when no row has `phase`. */
   phases: { prefill: PhaseSummary; decode: PhaseSummary; rows_without_phase: number } | null;
   per_request: RequestSummary[];
-  /** Top-1 -> top-1 between consecutive analysed layers l, l+1; null when there are none. */
+  /** Top-1 -> top-1 from each logged layer to the next logged one, both analysed; null when there are none. */
   layer_transitions: TransitionsSummary | null;
   /** The meta line says vLLM's prefix caching was on: cached prompt positions have no rows. */
   prefix_caching: boolean;

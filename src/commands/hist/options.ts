@@ -25,7 +25,7 @@ Reads the log once (memory bounded whatever its size: README "Limits"), rejectin
 layers summed. Writes into --out, as one set:
   expert_hist.png     usage per expert, top experts highlighted, mean load marked
   expert_heatmap.png  layer x expert share of assignments
-  layer_transitions.png  top-1 -> top-1 between consecutive layers: mutual information
+  layer_transitions.png  top-1 -> top-1 from each logged layer to the next logged one: mutual information
                       per layer pair vs chance, and the most dependent pair's matrix
   summary.json        counts, entropy, imbalance (max/mean, CV, Gini), dead experts,
                       co-activated pairs, top-1 repetition, phases, per-request rows,
