@@ -9,6 +9,25 @@ import { MANIFEST_FILE, publishOutputSet, removeStaleStaging } from "../../artif
 import { readPackageVersion } from "../../config/package-info.js";
 import { UserError, envError, EXIT_INVALID } from "../../errors.js";
 import { refuseSpecialOutDir } from "../../config/out-dir-guard.js";
+import { holdsRunResults } from "../../artifacts/run-artifacts.js";
+
+/** Where hist writes: --out, else the log's folder; but never over `moe-prof run`'s results
+ * (summary.json's `run` section would be lost): a log in a run's folder gets `<folder>/hist/`,
+ * and an --out naming a run's folder is refused. */
+function histOutDir(file: string, out: string | undefined): string {
+  if (out !== undefined) {
+    if (holdsRunResults(out))
+      throw envError(
+        `--out ${out}: holds \`moe-prof run\`'s results (summary.json with its run section), which hist would replace: choose another --out`,
+      );
+    return out;
+  }
+  const logDir = path.dirname(path.resolve(file));
+  if (!holdsRunResults(logDir)) return logDir;
+  const dir = path.join(logDir, "hist");
+  process.stderr.write(`note: ${logDir} holds \`moe-prof run\`'s results, kept as they are: writing into ${dir}\n`);
+  return dir;
+}
 
 /** `moe-prof hist`: what the command does once commander has parsed it (cli.ts). */
 export async function histCommand(
@@ -16,7 +35,7 @@ export async function histCommand(
   opts: { out?: string; layers?: string; json?: boolean; pretty?: boolean; lenient?: boolean; asBatches?: boolean },
 ): Promise<void> {
   const layers = opts.layers === undefined ? undefined : parseLayerList(opts.layers);
-  const outDir = opts.out ?? path.dirname(path.resolve(file));
+  const outDir = histOutDir(file, opts.out);
   refuseSpecialOutDir(outDir);
   // The drawing process starts now: it loads vega and canvas while the log is scanned.
   const { PicturePool } = await import("../../render/picture-pool.js");

@@ -8,7 +8,10 @@ export function defineHist(program: Command): Command {
       "Validate a routes log and write expert_hist.png, expert_heatmap.png, layer_transitions.png and summary.json.",
     )
     .argument("<routes.jsonl>", "routes log written by `moe-prof run` (or any writer of the schema)")
-    .option("--out <dir>", "where to write the outputs (default: the log's directory)")
+    .option(
+      "--out <dir>",
+      "where to write the outputs (default: the log's directory; <dir>/hist when it holds `moe-prof run`'s results, which hist never replaces)",
+    )
     .option("--layers <list>", "analyse only these layers, e.g. 0,5-7 (validation still covers all)")
     .option("--json", "print the summary on stdout (one line of JSON) and nothing else")
     .option("--pretty", "with --json: indented, as summary.json is written")
