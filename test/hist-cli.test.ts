@@ -202,7 +202,7 @@ test("validate CLI: exit 0 with a one-line summary, 1 with FILE:LINE: field, 2 f
   }
   const missing = await cli(["validate", path.join(tempDir(), "none.jsonl")]);
   assert.equal(missing.exitCode, 2);
-  assert.match(missing.stderr, /^moe-prof: .*none\.jsonl: cannot read: ENOENT\n$/);
+  assert.match(missing.stderr, /^moe-prof: .*none\.jsonl: cannot read: no such file or directory \(ENOENT\)\n$/);
   const notDir = await cli([
     "hist",
     path.join(FIXTURES, "seed-schema.jsonl"),
@@ -210,7 +210,10 @@ test("validate CLI: exit 0 with a one-line summary, 1 with FILE:LINE: field, 2 f
     path.join(FIXTURES, "seed-schema.jsonl", "sub"),
   ]);
   assert.equal(notDir.exitCode, 2);
-  assert.match(notDir.stderr, /^moe-prof: --out .*: cannot create: ENOTDIR\n$/);
+  assert.match(
+    notDir.stderr,
+    /^moe-prof: --out .*: cannot create: a part of the path is a file, not a directory \(ENOTDIR\)\n$/,
+  );
   const layers = await cli(["hist", path.join(FIXTURES, "seed-schema.jsonl"), "--layers", "5", "--out", tempDir()]);
   assert.equal(layers.exitCode, 2);
   assert.match(layers.stderr, /--layers: 5 not logged in .* \(layers_logged: 0,3\)/);

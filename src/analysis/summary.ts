@@ -179,7 +179,7 @@ export function buildSummary(input: SummaryInput): HistSummary {
   const asBatches = input.batches !== undefined && input.batches !== null;
   if (asBatches)
     notes.push(
-      `--as-batches: rows counted as written and grouped into ${input.batches} batches (token_idx restarting); req_id and token_idx do not identify requests or positions in this log, so requests, per-request figures and top-1 repetition are not given`,
+      `--as-batches: rows counted as written and grouped into ${input.batches} batch${input.batches === 1 ? "" : "es"} (token_idx restarting); req_id and token_idx do not identify requests or positions in this log, so requests, per-request figures and top-1 repetition are not given`,
     );
   const anyPhase = tally.reqPhaseRows.prefill.length + tally.reqPhaseRows.decode.length > 0;
   const per_request = asBatches

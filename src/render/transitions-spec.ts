@@ -69,7 +69,10 @@ export function transitionsSpec(s: HistSummary, t: TransitionsSummary): TopLevel
   const right = best
     ? [
         {
-          title: { text: `Layer ${best.from_layer} -> ${best.to_layer}: P(top-1 in ${best.to_layer} | top-1 in ${best.from_layer})`, fontSize: 15 },
+          title: {
+            text: `Layer ${best.from_layer} -> ${best.to_layer}: P(top-1 in ${best.to_layer} | top-1 in ${best.from_layer})`,
+            fontSize: 15,
+          },
           width: side,
           height: side,
           data: { values: cells },

@@ -1,13 +1,13 @@
 // `moe-prof hist <log>`: validate and analyse a routes log in one read, draw its pictures (in a
 // child process started first), and publish them with summary.json as one output set.
-import { mkdir } from "node:fs/promises";
 import path from "node:path";
 import { humanSummary } from "../../render/human-summary.js";
 import { parseLayerList } from "../../config/layer-list.js";
 import { summaryJson, SUMMARY_FILE } from "../../artifacts/summary-json.js";
 import { MANIFEST_FILE, publishOutputSet, removeStaleStaging } from "../../artifacts/output-set.js";
 import { readPackageVersion } from "../../config/package-info.js";
-import { UserError, envError, EXIT_INVALID } from "../../errors.js";
+import { UserError, envError, fsProblem, EXIT_INVALID } from "../../errors.js";
+import { makeOutDir } from "../command-output.js";
 import { refuseSpecialOutDir } from "../../config/out-dir-guard.js";
 import { holdsRunResults } from "../../artifacts/run-artifacts.js";
 
@@ -58,11 +58,7 @@ export async function histCommand(
       process.stderr.write(`${lenientLine}\n`);
     }
     if (summary.rows === 0) throw new UserError(`${file}: no route rows to analyse`, EXIT_INVALID);
-    try {
-      await mkdir(outDir, { recursive: true });
-    } catch (e) {
-      throw envError(`--out ${outDir}: cannot create: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
-    }
+    await makeOutDir(outDir);
     let written: string[];
     try {
       await removeStaleStaging(outDir);
@@ -76,7 +72,7 @@ export async function histCommand(
       const code = (e as NodeJS.ErrnoException).code;
       if (code && /^E[A-Z]+$/.test(code))
         throw envError(
-          `--out ${outDir}: cannot write: ${code} (no complete output set there: ${MANIFEST_FILE} is missing or names the previous one)`,
+          `--out ${outDir}: cannot write: ${fsProblem(e)} (no complete output set there: ${MANIFEST_FILE} is missing or names the previous one)`,
         );
       throw e;
     }

@@ -3,7 +3,7 @@
 import { existsSync, readdirSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { envError, UserError, EXIT_INTERRUPTED } from "../../errors.js";
+import { envError, fsProblem, UserError, EXIT_INTERRUPTED } from "../../errors.js";
 import { packageRoot } from "../../config/package-info.js";
 
 /** Quick questions (is uv there, which Python version): seconds. */
@@ -29,7 +29,8 @@ async function step(title: string, cmd: string, args: string[], o: { hint?: stri
     throw envError(
       `setup step took longer than ${timeoutMs / 1000} s and was stopped (${title}); set MOE_PROF_SETUP_TIMEOUT_S to allow more`,
     );
-  if (r.spawnError) throw envError(`setup step failed (${title}): \`${cmd}\` cannot be run (${r.spawnError})`);
+  if (r.spawnError)
+    throw envError(`setup step failed (${title}): \`${cmd}\` cannot be run: ${fsProblem({ code: r.spawnError })}`);
   if (r.exitCode !== 0)
     throw envError(
       `setup step failed (${title}): \`${cmd}\` exited with ${r.exitCode ?? r.signal}${o.hint ? `; ${o.hint}` : ""}`,
@@ -95,7 +96,7 @@ export function installedPython312s({ env, home, systemDirs }: PythonPlaces = de
 
 const VERSION_SCRIPT = "import sys; print('%d.%d' % sys.version_info[:2])";
 
-/** "3.12", or why not: "Python 3.11", "not found", "cannot be run (EACCES)", "did not answer". */
+/** "3.12", or why not: "Python 3.11", "not found", "cannot be run: permission denied (EACCES)", "did not answer". */
 async function pythonVersion(py: string): Promise<{ ok: boolean; what: string }> {
   const { runBounded } = await bounded();
   const v = await runBounded(py, ["-c", VERSION_SCRIPT], { timeoutMs: QUERY_TIMEOUT_MS });
@@ -103,7 +104,8 @@ async function pythonVersion(py: string): Promise<{ ok: boolean; what: string }>
     const ver = String(v.stdout).trim();
     return { ok: ver === "3.12", what: `Python ${ver}` };
   }
-  if (v.spawnError && v.spawnError !== "ENOENT") return { ok: false, what: `cannot be run (${v.spawnError})` };
+  if (v.spawnError && v.spawnError !== "ENOENT")
+    return { ok: false, what: `cannot be run: ${fsProblem({ code: v.spawnError })}` };
   return { ok: false, what: v.timedOut ? "did not answer" : "not found" };
 }
 
