@@ -44,6 +44,8 @@ export interface SetupOptions {
   basePython?: string | undefined;
   /** Where installed Pythons are looked for (tests point it at a made-up home). */
   places?: PythonPlaces;
+  /** The hashed lock to install; default requirements-lock.txt of the package. */
+  lock?: string;
 }
 
 export interface PythonPlaces {
@@ -175,8 +177,37 @@ async function createVenv(opts: SetupOptions, useUv: boolean): Promise<void> {
   });
 }
 
+/**
+ * Installs a complete hashed lock (`uv pip compile --generate-hashes`: every package of the
+ * environment pinned with its hashes) into the venv of `venvPython`. pip gets `--no-deps`: it then
+ * installs exactly the lock's lines and resolves nothing. Without it pip also walks each
+ * package's own requirements, and in --require-hashes mode refuses any that is not pinned with
+ * ==, an extra included: `uvicorn[standard]>=0.15.0 (from fastapi-cli)` stopped the install
+ * although the lock pins uvicorn==0.54.0 and every package of its extra. `pip check` then
+ * confirms that the lock was complete (that every installed package's requirements are met).
+ */
+export async function installLock(venvPython: string, lock: string, useUv: boolean): Promise<void> {
+  const name = path.basename(lock);
+  if (useUv) {
+    await step(`install ${name} (uv)`, "uv", [
+      "pip",
+      "install",
+      "--python",
+      venvPython,
+      "--require-hashes",
+      "-r",
+      lock,
+    ]);
+    return;
+  }
+  await step(`install ${name}`, venvPython, ["-m", "pip", "install", "--require-hashes", "--no-deps", "-r", lock]);
+  await step(`check that ${name} was complete`, venvPython, ["-m", "pip", "check"], {
+    hint: `${name} lacks a package that another one needs: the lock is incomplete`,
+  });
+}
+
 export async function setupVenv(opts: SetupOptions): Promise<string> {
-  const lock = path.join(packageRoot(), "requirements-lock.txt");
+  const lock = opts.lock ?? path.join(packageRoot(), "requirements-lock.txt");
   const venvPython = path.join(opts.venv, "bin", "python");
   const useUv = await has("uv", ["--version"]);
   if (existsSync(venvPython)) {
@@ -187,17 +218,6 @@ export async function setupVenv(opts: SetupOptions): Promise<string> {
   } else {
     await createVenv(opts, useUv);
   }
-  if (useUv)
-    await step("install requirements-lock.txt (uv)", "uv", [
-      "pip",
-      "install",
-      "--python",
-      venvPython,
-      "--require-hashes",
-      "-r",
-      lock,
-    ]);
-  else
-    await step("install requirements-lock.txt", venvPython, ["-m", "pip", "install", "--require-hashes", "-r", lock]);
+  await installLock(venvPython, lock, useUv);
   return venvPython;
 }
