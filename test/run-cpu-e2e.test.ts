@@ -7,26 +7,17 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
-import { CLI, ROOT, tempDir, venvPython } from "./helpers.js";
+import { CLI, tempDir, venvPython } from "./helpers.js";
+import { cpuRunCommand } from "../src/config/cpu-run.js";
 
 const python = venvPython();
 const skip = python === null ? "no venv Python (run `moe-prof setup`); CI runs this test" : false;
+// Exactly the command that the "no CUDA GPU" preflight failure and README give a CPU-only user.
+const cpuRun = cpuRunCommand().split(" ");
+assert.deepEqual(cpuRun.slice(0, 2), ["moe-prof", "run"]);
 const args = (out: string, ...more: string[]) => [
   CLI,
-  "run",
-  "--engine",
-  "hf",
-  "--device",
-  "cpu",
-  "--random-weights",
-  "--config",
-  path.join(ROOT, "fixtures/models/tiny-qwen2-moe"),
-  "--tokenizer",
-  path.join(ROOT, "fixtures/models/qwen1.5-moe-a2.7b"),
-  "--num-prompts",
-  "4",
-  "--max-tokens",
-  "12",
+  ...cpuRun.slice(1),
   "--python",
   python ?? "",
   "--out",

@@ -3,19 +3,12 @@
 import { existsSync, statSync } from "node:fs";
 import path from "node:path";
 import { envError } from "../errors.js";
-import { packageRoot } from "./package-info.js";
+import { packagePath } from "./package-info.js";
 
 /** Any of these makes a directory one that transformers' AutoTokenizer can load. */
 const TOKENIZER_FILES = ["tokenizer.json", "tokenizer_config.json", "tokenizer.model", "vocab.json"];
 
 const isDirectory = (p: string) => existsSync(p) && statSync(p).isDirectory();
-
-/** The bundled tokenizer CI runs the tiny model with: relative inside the current directory, else absolute. */
-function bundledTokenizer(): string {
-  const dir = path.join(packageRoot(), "fixtures", "models", "qwen1.5-moe-a2.7b");
-  const rel = path.relative(process.cwd(), dir);
-  return rel.startsWith("..") ? dir : rel;
-}
 
 /** The hf engine's model directories, checked before any check or pass: --config holds a
  * config.json, and the tokenizer directory it will use (--tokenizer, else --config, else --model:
@@ -37,7 +30,7 @@ export function checkModelDirs(o: {
       throw envError(`--tokenizer ${o.tokenizer}: has no tokenizer (none of ${TOKENIZER_FILES.join(", ")})`);
   } else if (o.config !== undefined && !hasTokenizer(o.config)) {
     throw envError(
-      `--config ${o.config}: has no tokenizer, and without --tokenizer it is read from there: pass --tokenizer DIR, e.g. --tokenizer ${bundledTokenizer()}`,
+      `--config ${o.config}: has no tokenizer, and without --tokenizer it is read from there: pass --tokenizer DIR, e.g. --tokenizer ${packagePath("fixtures", "models", "qwen1.5-moe-a2.7b")}`,
     );
   }
 }
