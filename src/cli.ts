@@ -2,7 +2,7 @@
 // commander wiring only: each command's options, and the one function that runs it.
 import { Command, CommanderError } from "commander";
 import { readPackageVersion } from "./config/package-info.js";
-import { UserError, EXIT_ENV } from "./errors.js";
+import { UserError, EXIT_ENV, fsProblem } from "./errors.js";
 import { defineRun } from "./commands/run/options.js";
 import { defineHist } from "./commands/hist/options.js";
 import { defineValidate } from "./commands/validate/options.js";
@@ -38,8 +38,7 @@ Typical use:
 Exit codes: 0 ok; 1 invalid input or a failed check; 2 usage or environment; 130 interrupted.
 Each command has --help.`,
   )
-  .exitOverride()
-  .configureOutput({ outputError: (str, write) => write(str) });
+  .exitOverride();
 
 // Each command: its options (commands/<name>/options.ts, light) and the one function that does
 // its work (commands/<name>/index.ts), loaded only when the command runs, so that --version and
@@ -72,6 +71,22 @@ defineSetup(program).action(async (...a: Parameters<typeof setupCommand>) =>
   (await import("./commands/setup/index.js")).setupCommand(...a),
 );
 
+// commander's own errors (unknown option, missing argument, bad choice) read like ours: one line,
+// `moe-prof:` first, and where to look: "moe-prof: unknown option '--foo' (see `moe-prof run --help`)".
+for (const cmd of [program, ...program.commands]) {
+  const where = cmd === program ? "moe-prof --help" : `moe-prof ${cmd.name()} --help`;
+  cmd.configureOutput({
+    outputError: (str, write) =>
+      write(
+        `moe-prof: ${str
+          .trim()
+          .replace(/^error: /, "")
+          .replace(/\n\(Did you mean (.*)\)$/, "; did you mean $1")
+          .replace(/\n+/g, " ")} (see \`${where}\`)\n`,
+      ),
+  });
+}
+
 try {
   await program.parseAsync(process.argv);
 } catch (err) {
@@ -84,7 +99,7 @@ try {
   } else if (isSystemError(err)) {
     // A file or directory the command could not use, not caught closer to where it happened:
     // still the environment (exit 2) and still one line.
-    process.stderr.write(`moe-prof: ${err.path ? `${err.path}: ` : ""}cannot ${err.syscall}: ${err.code}\n`);
+    process.stderr.write(`moe-prof: ${err.path ? `${err.path}: ` : ""}cannot ${err.syscall}: ${fsProblem(err)}\n`);
     process.exitCode = EXIT_ENV;
   } else {
     const msg = err instanceof Error ? err.message : String(err);

@@ -2,7 +2,7 @@
 // are worked out by hand from its 10 rows (see the comments).
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync, existsSync, readdirSync } from "node:fs";
+import { readFileSync, existsSync, readdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { execa } from "execa";
 import { CLI, FIXTURES, goodLines, readJson, tempDir, writeLog } from "./helpers.js";
@@ -202,7 +202,7 @@ test("validate CLI: exit 0 with a one-line summary, 1 with FILE:LINE: field, 2 f
   }
   const missing = await cli(["validate", path.join(tempDir(), "none.jsonl")]);
   assert.equal(missing.exitCode, 2);
-  assert.match(missing.stderr, /^moe-prof: .*none\.jsonl: cannot read: ENOENT\n$/);
+  assert.match(missing.stderr, /^moe-prof: .*none\.jsonl: cannot read: no such file or directory \(ENOENT\)\n$/);
   const notDir = await cli([
     "hist",
     path.join(FIXTURES, "seed-schema.jsonl"),
@@ -210,7 +210,10 @@ test("validate CLI: exit 0 with a one-line summary, 1 with FILE:LINE: field, 2 f
     path.join(FIXTURES, "seed-schema.jsonl", "sub"),
   ]);
   assert.equal(notDir.exitCode, 2);
-  assert.match(notDir.stderr, /^moe-prof: --out .*: cannot create: ENOTDIR\n$/);
+  assert.match(
+    notDir.stderr,
+    /^moe-prof: --out .*: cannot create: a part of the path is a file, not a directory \(ENOTDIR\)\n$/,
+  );
   const layers = await cli(["hist", path.join(FIXTURES, "seed-schema.jsonl"), "--layers", "5", "--out", tempDir()]);
   assert.equal(layers.exitCode, 2);
   assert.match(layers.stderr, /--layers: 5 not logged in .* \(layers_logged: 0,3\)/);
@@ -222,4 +225,35 @@ test("--help explains usage and exit codes", async () => {
     assert.equal(h.exitCode, 0);
     assert.match(h.stdout, /Exit codes: 0 .*, 1 invalid log, 2 usage error/);
   }
+});
+
+test("hist on a log in `moe-prof run`'s folder never replaces the run's summary.json: it writes into <folder>/hist; --out naming the run's folder is refused", async () => {
+  const file = writeLog(goodLines());
+  const runDir = path.dirname(file);
+  // what run leaves beside the log: summary.json with its run section (conservation, agreement)
+  const runSummary = JSON.stringify({ rows: 10, run: { conservation: [{ ok: true }] } });
+  writeFileSync(path.join(runDir, "summary.json"), runSummary);
+  const r = await cli(["hist", file]);
+  assert.equal(r.exitCode, 0, r.stderr);
+  assert.equal(readFileSync(path.join(runDir, "summary.json"), "utf8"), runSummary);
+  assert.ok(!existsSync(path.join(runDir, "expert_hist.png")), "nothing of hist's beside the run's files");
+  const histDir = path.join(runDir, "hist");
+  assert.equal((readJson(path.join(histDir, "summary.json")) as HistSummary).rows, 10);
+  assert.match(r.stderr, /holds `moe-prof run`'s results, kept as they are: writing into .*\/hist\n/);
+  assert.match(r.stdout, new RegExp(`wrote ${histDir}/expert_hist.png`));
+
+  const again = await cli(["hist", file, "--out", runDir]);
+  assert.equal(again.exitCode, 2);
+  assert.equal(
+    again.stderr,
+    `moe-prof: --out ${runDir}: holds \`moe-prof run\`'s results (summary.json with its run section), which hist would replace: choose another --out\n`,
+  );
+  assert.equal(readFileSync(path.join(runDir, "summary.json"), "utf8"), runSummary);
+
+  // a folder with hist's own summary.json (no run section) is written into as before
+  const plain = writeLog(goodLines());
+  assert.equal((await cli(["hist", plain])).exitCode, 0);
+  assert.equal((await cli(["hist", plain])).exitCode, 0);
+  assert.ok(existsSync(path.join(path.dirname(plain), "expert_hist.png")));
+  assert.ok(!existsSync(path.join(path.dirname(plain), "hist")));
 });

@@ -185,7 +185,7 @@ test("a log of 400,000 rows with descending gaps validates and is analysed (was 
   writeFileSync(log, parts.join("\n") + "\n");
   const v = await cli(["validate", log]);
   assert.equal(v.exitCode, 0, v.stderr);
-  assert.match(v.stdout, /valid: 400000 rows, 1 requests/);
+  assert.match(v.stdout, /valid: 400000 rows, 1 request,/);
   const h = await cli(["hist", log, "--json", "--out", dir]);
   assert.equal(h.exitCode, 0, h.stderr);
   const s = JSON.parse(h.stdout) as HistSummary;

@@ -14,7 +14,8 @@ const cli = (args: string[], env: Record<string, string> = {}) =>
   execa(process.execPath, [CLI, ...args], { reject: false, env, timeout: 60_000 });
 const SEED = path.join(FIXTURES, "seed-schema.jsonl");
 const FULL = path.join(FIXTURES, "full-schema.jsonl");
-const SET = ["expert_hist.png", "expert_heatmap.png", "summary.json"];
+// seed-schema logs layers 0 and 3: one layer pair, so layer_transitions.png too
+const SET = ["expert_hist.png", "expert_heatmap.png", "layer_transitions.png", "summary.json"];
 
 interface Manifest {
   run_id: string;
@@ -94,7 +95,7 @@ test("a write failing midway: exit 2 in one line, no manifest claims the mixed s
   assert.equal(r.exitCode, 2);
   assert.match(
     r.stderr,
-    /^moe-prof: --out .*: cannot write: E[A-Z]+ \(no complete output set there: hist-manifest\.json is missing or names the previous one\)$/,
+    /^moe-prof: --out .*: cannot write: [a-z ]+ \(E[A-Z]+\) \(no complete output set there: hist-manifest\.json is missing or names the previous one\)$/,
   );
   assert.equal(existsSync(path.join(out, MANIFEST_FILE)), false);
   assert.deepEqual(strays(out), []);

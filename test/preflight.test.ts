@@ -45,7 +45,7 @@ test("no torch, no GPU: each one line with the fix", () => {
   );
   assert.match(
     msg(() => checkTorchCuda(facts({ cuda: { available: false, devices: [] } }))),
-    /^no CUDA GPU is visible to torch 2\.11\.0 in .*: moe-prof run needs an NVIDIA GPU; check nvidia-smi and CUDA_VISIBLE_DEVICES$/,
+    /^no CUDA GPU is visible to torch 2\.11\.0 in .*: vLLM and --device cuda need an NVIDIA GPU \(check nvidia-smi and CUDA_VISIBLE_DEVICES\); without one, run transformers on the CPU: moe-prof run --engine hf --device cpu --random-weights --config fixtures\/models\/tiny-qwen2-moe --tokenizer fixtures\/models\/qwen1\.5-moe-a2\.7b --num-prompts 4 --max-tokens 12$/,
   );
 });
 
@@ -112,4 +112,18 @@ test("preflight: which named checks a run gets, in order (vLLM on a GPU: all; hf
     "enough free GPU memory",
   ]);
   assert.deepEqual(names({ engine: "hf", device: "cpu" }), ["transformers and torch are installed"]);
+});
+
+test("README's first lines give a CPU-only user the same command as the no-GPU message", async () => {
+  const { readFileSync } = await import("node:fs");
+  const { cpuRunCommand } = await import("../src/config/cpu-run.js");
+  const { ROOT } = await import("./helpers.js");
+  const readme = readFileSync(`${ROOT}/README.md`, "utf8");
+  const cwd = process.cwd();
+  process.chdir(ROOT); // the paths as typed in a fresh clone
+  try {
+    assert.ok(readme.split("\n## run")[0]!.includes(`\nnpx ${cpuRunCommand()}\n`), cpuRunCommand());
+  } finally {
+    process.chdir(cwd);
+  }
 });

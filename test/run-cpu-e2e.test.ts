@@ -7,26 +7,17 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
-import { CLI, ROOT, tempDir, venvPython } from "./helpers.js";
+import { CLI, tempDir, venvPython } from "./helpers.js";
+import { cpuRunCommand } from "../src/config/cpu-run.js";
 
 const python = venvPython();
 const skip = python === null ? "no venv Python (run `moe-prof setup`); CI runs this test" : false;
+// Exactly the command that the "no CUDA GPU" preflight failure and README give a CPU-only user.
+const cpuRun = cpuRunCommand().split(" ");
+assert.deepEqual(cpuRun.slice(0, 2), ["moe-prof", "run"]);
 const args = (out: string, ...more: string[]) => [
   CLI,
-  "run",
-  "--engine",
-  "hf",
-  "--device",
-  "cpu",
-  "--random-weights",
-  "--config",
-  path.join(ROOT, "fixtures/models/tiny-qwen2-moe"),
-  "--tokenizer",
-  path.join(ROOT, "fixtures/models/qwen1.5-moe-a2.7b"),
-  "--num-prompts",
-  "4",
-  "--max-tokens",
-  "12",
+  ...cpuRun.slice(1),
   "--python",
   python ?? "",
   "--out",
@@ -73,6 +64,31 @@ test(
     assert.equal(passes[1].capture.rows_written, c.expected_rows_per_layer);
     assert.equal(passes[1].capture.writer_stalls, 0);
     assert.match(r.stdout, /conservation: ok, \d+ rows per layer x 3 layers for 4 requests/);
+    // progress: the hf worker reports tokens every step, not only finished requests
+    const progress = readFileSync(path.join(out, "logs", "worker-log-1.protocol.jsonl"), "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l))
+      .filter((m) => m.type === "progress");
+    const outputTokens = passes[1].output_token_ids.flat().length;
+    assert.ok(progress.length >= 12, `one message per step (12 tokens each): ${progress.length}`);
+    assert.ok(
+      progress.some((m) => m.done === 0 && m.tokens > 0),
+      "tokens before the first request finished",
+    );
+    progress.slice(1).forEach((m, i) => assert.ok(m.tokens > progress[i].tokens));
+    assert.deepEqual(
+      [progress.at(-1).tokens, progress.at(-1).tokens_at_most, progress.at(-1).done],
+      [outputTokens, outputTokens, 4],
+    );
+    // a CPU's timings: said to be noise, in the terminal and in timing.json; one load_s per pass,
+    // the engine's own part of it by its own name
+    const timing = json(path.join(out, "timing.json"));
+    assert.equal(timing.overhead.cpu_noise, true);
+    assert.match(r.stdout, /on a CPU these timings and ratios are noise/);
+    assert.equal(timing.engine.load_s, undefined);
+    assert.ok(timing.log.engine_load_s > 0 && timing.log.engine_load_s < timing.log.load_s, JSON.stringify(timing.log));
+    assert.equal(passes[1].engine.load_s, undefined);
     // --log-format both: the capture's Parquet file beside the JSONL, with the same analysis
     const pq = path.join(out, "moe_routes.parquet");
     assert.ok(existsSync(pq));

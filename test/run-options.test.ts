@@ -40,6 +40,12 @@ for (const [raw, flag] of [
   [{ randomWeights: true }, "--random-weights"],
   [{ randomWeights: true, engine: "hf" }, "--config"],
   [{ prompts: "p.txt", datasetUrl: "https://example.org/x.jsonl" }, "--prompts"],
+  // one engine's settings given to the other: refused, not silently dropped
+  [{ engine: "hf", tensorParallelSize: "2" }, "--tensor-parallel-size"],
+  [{ engine: "hf", maxModelLen: "4096" }, "--max-model-len"],
+  [{ engine: "hf", gpuMemoryUtilization: "0.5" }, "--gpu-memory-utilization"],
+  [{ config: "fixtures/models/qwen1.5-moe-a2.7b" }, "--config"],
+  [{ tokenizer: "fixtures/models/qwen1.5-moe-a2.7b" }, "--tokenizer"],
 ] as const) {
   test(`bad option names its flag: ${flag} ${JSON.stringify(raw)}`, () => {
     assert.throws(
@@ -119,10 +125,52 @@ test("the CLI: --temperature abc is one line naming the option, exit 2", async (
   assert.equal(r.stderr, 'moe-prof: --temperature: must be a number, got "abc"');
 });
 
+test("--config without a tokenizer (tiny-qwen2-moe has none) is refused at once, naming --tokenizer and the bundled one", async () => {
+  const { execa } = await import("execa");
+  const { CLI } = await import("./helpers.js");
+  const tiny = "fixtures/models/tiny-qwen2-moe";
+  const args = ["run", "--engine", "hf", "--device", "cpu", "--random-weights", "--config", tiny];
+  // a Python that does not exist: the refusal comes before any Python is asked
+  const r = await execa(process.execPath, [CLI, ...args, "--python", "/nonexistent/python"], { reject: false });
+  assert.equal(r.exitCode, 2);
+  assert.equal(
+    r.stderr,
+    `moe-prof: --config ${tiny}: has no tokenizer, and without --tokenizer it is read from there: pass --tokenizer DIR, e.g. --tokenizer fixtures/models/qwen1.5-moe-a2.7b`,
+  );
+  // with the one it names, the options pass
+  const withTokenizer = resolve({
+    engine: "hf",
+    randomWeights: true,
+    config: tiny,
+    tokenizer: "fixtures/models/qwen1.5-moe-a2.7b",
+  });
+  assert.equal(withTokenizer.tokenizer, "fixtures/models/qwen1.5-moe-a2.7b");
+  assert.equal(
+    message({ engine: "hf", config: "fixtures" }),
+    "--config fixtures: has no config.json (it names a model directory with its config.json)",
+  );
+  assert.equal(
+    message({ engine: "hf", config: "no/such/dir" }),
+    "--config no/such/dir: not a directory (it names a model directory with its config.json)",
+  );
+  assert.equal(
+    message({ engine: "hf", randomWeights: true, config: tiny, tokenizer: "fixtures" }),
+    "--tokenizer fixtures: has no tokenizer (none of tokenizer.json, tokenizer_config.json, tokenizer.model, vocab.json)",
+  );
+  // a --tokenizer that is no directory here is a Hugging Face id: transformers resolves it
+  assert.equal(
+    resolve({ engine: "hf", randomWeights: true, config: tiny, tokenizer: "Qwen/Qwen1.5-MoE-A2.7B" }).tokenizer,
+    "Qwen/Qwen1.5-MoE-A2.7B",
+  );
+});
+
 test("a random-weights model is named after its config, not the default checkpoint", () => {
   const c = resolve({ engine: "hf", randomWeights: true, config: "fixtures/models/qwen1.5-moe-a2.7b" });
   assert.equal(c.model, "random-weights/qwen1.5-moe-a2.7b");
-  assert.equal(resolve({ engine: "hf", randomWeights: true, config: "c", model: "m" }).model, "m");
+  assert.equal(
+    resolve({ engine: "hf", randomWeights: true, config: "fixtures/models/qwen1.5-moe-a2.7b", model: "m" }).model,
+    "m",
+  );
 });
 
 test("run directory problems are one line with exit 2, not an internal error", async () => {
@@ -137,11 +185,14 @@ test("run directory problems are one line with exit 2, not an internal error", a
     (e: unknown) =>
       e instanceof UserError &&
       e.exitCode === 2 &&
-      /^--out .*a-file\/run: cannot create the run directory \(ENOTDIR\)$/.test(e.message),
+      /^--out .*a-file\/run: cannot create the run directory: a part of the path is a file, not a directory \(ENOTDIR\)$/.test(
+        e.message,
+      ),
   );
   assert.throws(
     () => createRunDir(file),
-    (e: unknown) => e instanceof UserError && e.exitCode === 2,
+    (e: unknown) =>
+      e instanceof UserError && e.exitCode === 2 && e.message === `--out ${file}: is a file, not a directory`,
   );
   const ok = createRunDir(path.join(dir, "fresh"));
   assert.equal(ok.work, path.join(dir, "fresh.partial"));

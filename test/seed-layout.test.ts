@@ -86,7 +86,7 @@ test("--lenient on the old layout: the dropped share is in the headline, the pic
   const out = tempDir();
   const r = await cli(["hist", LOG, "--lenient", "--out", out]);
   assert.equal(r.exitCode, 0, r.stderr);
-  assert.match(r.stdout, /^seed-layout\.jsonl: 6 rows \(--lenient skipped 6 of 12 route lines: 50\.0%\), 1 requests,/);
+  assert.match(r.stdout, /^seed-layout\.jsonl: 6 rows \(--lenient skipped 6 of 12 route lines: 50\.0%\), 1 request,/);
   assert.match(r.stderr, /--lenient: 6 problems, 6 lines skipped \(50\.0% of 12 route lines\)/);
   assert.match(r.stderr, /note: this looks like the original capture's layout/);
   const s = readJson(path.join(out, "summary.json")) as HistSummary;

@@ -26,13 +26,26 @@ function machine() {
     chmodSync(file, 0o755);
     return file;
   };
-  /** A Python that answers the version question, makes a venv (whose python is one like it), and pip-installs nothing. */
+  /** A Python that answers the version question, makes a venv (whose python is one like it), and
+   * pip-installs nothing, but answers as pip 23-25 do for the lock: with --require-hashes and
+   * without --no-deps pip resolves each package's requirements and refuses fastapi-cli's unpinned
+   * extra; `pip check` finds the lock complete unless <venv>/broken exists. */
   const python = (file: string, version: string): string =>
     script(
       file,
       `case "$1" in
   -c) echo ${version} ;;
-  -m) if [ "$2" = venv ]; then mkdir -p "$3/bin"; cp "$0" "$3/bin/python"; fi ;;
+  -m) if [ "$2" = venv ]; then mkdir -p "$3/bin"; cp "$0" "$3/bin/python"; fi
+      if [ "$2" = pip ] && [ "$3" = install ]; then
+        case " $* " in *" --no-deps "*) ;; *)
+          echo "ERROR: In --require-hashes mode, all requirements must have their versions pinned with ==. These do not:" >&2
+          echo "    uvicorn[standard]>=0.15.0 (from fastapi-cli==0.0.34)" >&2; exit 1 ;;
+        esac
+      fi
+      if [ "$2" = pip ] && [ "$3" = check ]; then
+        if [ -e "$(dirname "$0")/../broken" ]; then echo "fastapi-cli 0.0.34 requires rich-toolkit, which is not installed."; exit 1; fi
+        echo "No broken requirements found."
+      fi ;;
 esac`,
     );
   const py312 = python(path.join(root, "store", "py312"), "3.12");
@@ -99,7 +112,8 @@ test("--base-python without uv: python -m venv, then the venv's pip installs the
   await setup(m, base);
   assert.deepEqual(m.calls(), [
     "<m>/opt/python3.12 -m venv <m>/venv",
-    "<m>/venv/bin/python -m pip install --require-hashes -r <lock>",
+    "<m>/venv/bin/python -m pip install --require-hashes --no-deps -r <lock>",
+    "<m>/venv/bin/python -m pip check",
   ]);
 });
 
@@ -171,10 +185,37 @@ test("an existing --venv is reused when it runs Python 3.12 (the lock installed 
   const m = machine();
   m.python(path.join(m.venv, "bin", "python"), "3.12");
   await setup(m);
-  assert.deepEqual(m.calls(), ["<m>/venv/bin/python -m pip install --require-hashes -r <lock>"]);
+  assert.deepEqual(m.calls(), [
+    "<m>/venv/bin/python -m pip install --require-hashes --no-deps -r <lock>",
+    "<m>/venv/bin/python -m pip check",
+  ]);
   m.python(path.join(m.venv, "bin", "python"), "3.11");
   assert.equal(
     await refusal(setup(m)),
     `--venv ${m.venv} exists with Python 3.11 (${m.venv}/bin/python); requirements-lock.txt needs Python 3.12: delete it, or pass another --venv`,
   );
+});
+
+test("without uv, a lock that is not complete fails setup at pip check, in one line; another lock can be named", async () => {
+  const m = machine();
+  m.python(path.join(m.venv, "bin", "python"), "3.12");
+  writeFileSync(path.join(m.venv, "broken"), "");
+  assert.equal(
+    await refusal(setup(m)),
+    "setup step failed (check that requirements-lock.txt was complete): `" +
+      `${m.venv}/bin/python\` exited with 1; requirements-lock.txt lacks a package that another one needs: the lock is incomplete`,
+  );
+  const other = path.join(m.root, "other-lock.txt");
+  writeFileSync(other, "");
+  const saved = process.env.PATH;
+  process.env.PATH = m.bin;
+  try {
+    await assert.rejects(
+      setupVenv({ venv: m.venv, places: m.places, lock: other }),
+      /check that other-lock\.txt was complete/,
+    );
+  } finally {
+    process.env.PATH = saved;
+  }
+  assert.ok(m.calls().includes("<m>/venv/bin/python -m pip install --require-hashes --no-deps -r <m>/other-lock.txt"));
 });

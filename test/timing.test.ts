@@ -7,6 +7,7 @@ const rec = (pass: "no_log" | "log", repeat: number, generate_s: number): PassRe
   repeat,
   wall_s: generate_s + 10,
   load_s: 5,
+  engine_load_s: repeat,
   warmup_s: 1,
   generate_s,
   prompt_tokens: 100,
@@ -46,6 +47,17 @@ test("timing.json: medians per pass kind and log/no-log ratios", () => {
   assert.equal(t.no_log.repeats.length, 3);
   assert.deepEqual(t.engine, { engine: "hf" });
   assert.equal(t.no_log.output_tokens, 1000);
+  // one load_s per pass kind (the worker's load phase), and the engine's own part of it by its own name
+  assert.equal(t.no_log.load_s, 5);
+  assert.equal(t.no_log.engine_load_s, 2);
+  assert.equal(t.overhead.cpu_noise, false);
+});
+
+test("timing.json says when the passes ran on a CPU: the ratios are noise there", () => {
+  const recs = [rec("no_log", 1, 10), rec("log", 1, 10.1)];
+  assert.equal(buildTiming(recs, { engine: "hf", device: "cpu (x86_64)" }).overhead.cpu_noise, true);
+  assert.equal(buildTiming(recs, { engine: "hf", device: "NVIDIA H100 80GB HBM3" }).overhead.cpu_noise, false);
+  assert.equal(buildTiming(recs, { engine: "vllm" }).overhead.cpu_noise, false);
 });
 
 test("timing needs both pass kinds", () => {

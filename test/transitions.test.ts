@@ -84,38 +84,42 @@ test("expected MI equals the average over all permutations (tiny tables)", () =>
   assert.ok(Math.abs(dependence({ counts: [25, 25, 25, 25], rows: 2, cols: 2 }).adjusted_mi!) < 0.02);
 });
 
-/** Per consecutive pair of logged layers: matrix[a][b] = tokens with top-1 a in l and b in l+1. */
+/** Per logged layer l and the next logged layer n (sorted, gaps allowed): matrix[a][b] = tokens
+ * with top-1 a in l and b in n. */
 function bruteTransitions(text: string, E: number): Map<string, number[][]> {
   const { meta, rows } = parseLog(text);
-  const layers = meta.layers_logged as number[];
+  const sorted = [...(meta.layers_logged as number[])].sort((a, b) => a - b);
   const top = new Map<string, number>();
   for (const r of rows) top.set(`${r.req_id}|${r.token_idx}|${r.layer}`, top1(r));
   const out = new Map<string, number[][]>();
-  for (const l of [...layers].sort((a, b) => a - b)) {
-    if (!layers.includes(l + 1)) continue;
+  for (let k = 0; k + 1 < sorted.length; k++) {
+    const [l, n] = [sorted[k]!, sorted[k + 1]!];
     const m = Array.from({ length: E }, () => Array(E).fill(0));
     for (const r of rows) {
       if (r.layer !== l) continue;
-      const b = top.get(`${r.req_id}|${r.token_idx}|${l + 1}`);
+      const b = top.get(`${r.req_id}|${r.token_idx}|${n}`);
       if (b !== undefined) m[top1(r)]![b]++;
     }
-    out.set(`${l}->${l + 1}`, m);
+    out.set(`${l}->${n}`, m);
   }
   return out;
 }
 
 test("hist layer_transitions equal direct counting, in either row order, and the parallel scan agrees", async () => {
-  for (const [seed, tokenMajor, layers] of [
-    [1, false, [0, 1, 2, 3]],
-    [2, true, [0, 1, 2, 3]],
-    [3, false, [3, 1, 2, 7, 8]], // unsorted, with a gap: pairs 1->2, 2->3, 7->8
-    [4, true, [5]], // no pair at all
+  for (const [seed, tokenMajor, layers, pairs] of [
+    [1, false, [0, 1, 2, 3], "0->1 1->2 2->3"],
+    [2, true, [0, 1, 2, 3], "0->1 1->2 2->3"],
+    [3, false, [3, 1, 2, 7, 8], "1->2 2->3 3->7 7->8"], // unsorted, with a gap
+    [4, true, [5], ""], // no pair at all
+    [6, true, [0, 2, 3], "0->2 2->3"], // tiny-qwen2-moe's MoE layers (layer 1 dense)
+    [7, false, [0, 2, 4, 6], "0->2 2->4 4->6"], // `run --layers 0,2,4,6`
   ] as const) {
     const E = 6;
     const text = randomLog({ seed, requests: 5, layers: [...layers], experts: E, topK: 2, maxTokens: 12, tokenMajor });
     const file = writeLog(text.trimEnd().split("\n"));
     const { summary } = await analyseRoutesFile(file, { threads: 1 });
     const want = bruteTransitions(text, E);
+    assert.equal([...want.keys()].join(" "), pairs);
     if (want.size === 0) {
       assert.equal(summary.layer_transitions, null);
       continue;
@@ -148,7 +152,7 @@ test("hist layer_transitions equal direct counting, in either row order, and the
   }
 });
 
-test("hist --layers keeps only pairs of analysed consecutive layers; the picture is written", async () => {
+test("hist --layers keeps only pairs of a logged layer and the next logged one, both analysed; the picture is written", async () => {
   const text = randomLog({ seed: 5, requests: 3, layers: [0, 1, 2, 3], experts: 5, topK: 2, maxTokens: 8 });
   const file = writeLog(text.trimEnd().split("\n"));
   const out = tempDir();

@@ -232,6 +232,7 @@ test("a missing file is an environment error, not an invalid log", async () => {
   const dir = tempDir();
   await assert.rejects(
     validateRoutesFile(path.join(dir, "nope.jsonl")),
-    (e: Error & { exitCode?: number }) => e.exitCode === 2 && /cannot read: ENOENT/.test(e.message),
+    (e: Error & { exitCode?: number }) =>
+      e.exitCode === 2 && /cannot read: no such file or directory \(ENOENT\)/.test(e.message),
   );
 });

@@ -278,11 +278,11 @@ test("what-if usage errors: exit 2 with one line; --order step needs step", asyn
   const text = randomLog({ seed: 42, requests: 2, layers: [0], experts: 5, topK: 2, maxTokens: 4 });
   const log = writeLog(text.trimEnd().split("\n"));
   const usage = (re: RegExp) => (e: unknown) => e instanceof UserError && e.exitCode === 2 && re.test(e.message);
-  await assert.rejects(runCache(log, { capacities: "9" }), usage(/--capacities: 9 exceed the 5 experts/));
+  await assert.rejects(runCache(log, { capacities: "9" }), usage(/--capacities: 9 exceeds the 5 experts/));
   await assert.rejects(runCache(log, { order: "lifo" }), usage(/--order: unknown "lifo"/));
   await assert.rejects(runCache(log, { policies: "mru" }), usage(/--policies: unknown "mru"/));
   await assert.rejects(runCache(log, { targets: "1.5" }), usage(/--targets: cannot read "1.5"/));
-  await assert.rejects(runPlace(log, { gpus: "8" }), usage(/--gpus: 8 exceed the 5 experts/));
+  await assert.rejects(runPlace(log, { gpus: "8" }), usage(/--gpus: 8 exceeds the 5 experts/));
   await assert.rejects(runPlace(log, { slack: "-1" }), usage(/--slack: cannot read "-1"/));
   for (const [args, msg] of [
     [["cache", log, "--capacities", "0"], /^moe-prof: --capacities: 0 must be an integer >= 1$/],

@@ -63,7 +63,7 @@ export interface HistSummary {
   /** Rows and counts by phase over the analysed layers; null when no row has `phase`. */
   phases: { prefill: PhaseSummary; decode: PhaseSummary; rows_without_phase: number } | null;
   per_request: RequestSummary[];
-  /** Top-1 -> top-1 between consecutive analysed layers l, l+1; null when there are none. */
+  /** Top-1 -> top-1 from each logged layer to the next logged one, both analysed; null when there are none. */
   layer_transitions: TransitionsSummary | null;
   /** The meta line says vLLM's prefix caching was on: cached prompt positions have no rows. */
   prefix_caching: boolean;
@@ -179,7 +179,7 @@ export function buildSummary(input: SummaryInput): HistSummary {
   const asBatches = input.batches !== undefined && input.batches !== null;
   if (asBatches)
     notes.push(
-      `--as-batches: rows counted as written and grouped into ${input.batches} batches (token_idx restarting); req_id and token_idx do not identify requests or positions in this log, so requests, per-request figures and top-1 repetition are not given`,
+      `--as-batches: rows counted as written and grouped into ${input.batches} batch${input.batches === 1 ? "" : "es"} (token_idx restarting); req_id and token_idx do not identify requests or positions in this log, so requests, per-request figures and top-1 repetition are not given`,
     );
   const anyPhase = tally.reqPhaseRows.prefill.length + tally.reqPhaseRows.decode.length > 0;
   const per_request = asBatches

@@ -1,5 +1,6 @@
-// Layer-to-layer routing: for consecutive logged layers l and l+1, how often a token whose top-1
-// expert in l is a has top-1 b in l+1, and how far that is from independence. Pure; streams.
+// Layer-to-layer routing: for each logged layer l and the next logged layer l' (l + 1 unless a
+// dense or unlogged layer lies between), how often a token whose top-1 expert in l is a has top-1
+// b in l', and how far that is from independence. Pure; streams.
 //
 // A token's rows of different layers may arrive far apart (the capture writes a step layer by
 // layer), so each token's top-1 per layer waits in `pending` until all its paired layers are in,
@@ -19,7 +20,7 @@ export interface TransitionState {
 export const TRANSITION_BUDGET = 8_000_000;
 
 export class TransitionTally {
-  /** Index pairs [from, to] into layers_logged with layer(to) = layer(from) + 1, both analysed. */
+  /** Index pairs [from, to] into layers_logged: `to` the next logged layer after `from`, both analysed. */
   pairs: [number, number][];
   private readonly inPair: Uint8Array;
   private needed: number;
@@ -50,15 +51,15 @@ export class TransitionTally {
     selected: readonly boolean[],
     cap: number,
   ) {
-    const index = new Map(layers.map((l, i) => [l, i]));
+    // Each logged layer with the next logged one, whatever lies between: dense layers (Qwen2-MoE's
+    // mlp_only_layers) or layers `run --layers 0,2,4` did not log. A prefetcher for layer l's
+    // successor needs exactly that pair.
+    const order = layers.map((_, i) => i).sort((x, y) => layers[x]! - layers[y]!);
     this.pairs = [];
-    layers
-      .map((l, i) => [l, i] as const)
-      .sort((x, y) => x[0] - y[0])
-      .forEach(([l, i]) => {
-        const j = index.get(l + 1);
-        if (j !== undefined && selected[i] && selected[j]) this.pairs.push([i, j]);
-      });
+    for (let k = 0; k + 1 < order.length; k++) {
+      const [i, j] = [order[k]!, order[k + 1]!];
+      if (selected[i] && selected[j]) this.pairs.push([i, j]);
+    }
     this.inPair = new Uint8Array(layers.length);
     for (const [i, j] of this.pairs) this.inPair[i] = this.inPair[j] = 1;
     this.needed = this.inPair.reduce((s, x) => s + x, 0);

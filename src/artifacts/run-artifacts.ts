@@ -1,4 +1,5 @@
 // What a finished run leaves beside moe_routes.jsonl: pictures, summary.json, timing.json, passes.json.
+import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import type { HistSummary } from "../analysis/summary.js";
 import { writeFileAtomic } from "./atomic-write.js";
@@ -24,6 +25,18 @@ export interface RunInfo {
 }
 
 const json = (x: unknown) => toCompactJson(x);
+
+/** Whether `dir` holds what `moe-prof run` wrote: its passes.json, or a summary.json with a `run`
+ * section (conservation, output agreement) that `hist` alone cannot make again. */
+export function holdsRunResults(dir: string): boolean {
+  if (existsSync(path.join(dir, PASSES_FILE))) return true;
+  try {
+    const s: unknown = JSON.parse(readFileSync(path.join(dir, SUMMARY_FILE), "utf8"));
+    return typeof s === "object" && s !== null && "run" in s;
+  } catch {
+    return false; // none there, or not one of ours
+  }
+}
 
 function engineSettings(passes: CompletedPass[]): Record<string, unknown> {
   return { ...(passes.find((p) => p.planned.pass === "log")?.outcome.ready.engine ?? {}) };

@@ -1,7 +1,8 @@
 // A run works in `<out>.partial/` and becomes `<out>/` only when everything in it is complete,
 // so a crashed or interrupted run is never mistaken for a result.
 import { existsSync, mkdirSync, readdirSync, renameSync, rmdirSync } from "node:fs";
-import { UserError, EXIT_ENV } from "../errors.js";
+import { refuseFileAsOutDir } from "../config/out-dir-guard.js";
+import { UserError, EXIT_ENV, fsProblem } from "../errors.js";
 
 export interface RunDir {
   final: string;
@@ -9,7 +10,7 @@ export interface RunDir {
 }
 
 function fsFailure(what: string, p: string, err: unknown): UserError {
-  return new UserError(`--out ${p}: cannot ${what} (${(err as NodeJS.ErrnoException).code ?? String(err)})`, EXIT_ENV);
+  return new UserError(`--out ${p}: cannot ${what}: ${fsProblem(err)}`, EXIT_ENV);
 }
 
 export function createRunDir(outDir: string): RunDir {
@@ -21,6 +22,7 @@ export function createRunDir(outDir: string): RunDir {
 }
 
 function makeRunDir(outDir: string): RunDir {
+  refuseFileAsOutDir(outDir);
   if (existsSync(outDir) && readdirSync(outDir).length > 0)
     throw new UserError(`${outDir} already exists and is not empty: choose another --out`, EXIT_ENV);
   const work = `${outDir}.partial`;

@@ -4,7 +4,8 @@ import { mkdir } from "node:fs/promises";
 import path from "node:path";
 import { writeFileAtomic } from "../artifacts/atomic-write.js";
 import { toCompactJson } from "../artifacts/compact-json.js";
-import { envError } from "../errors.js";
+import { envError, fsProblem } from "../errors.js";
+import { refuseFileAsOutDir } from "../config/out-dir-guard.js";
 
 export interface OutputFile {
   name: string;
@@ -14,18 +15,24 @@ export interface OutputFile {
 /** --out, or the directory of `logFile`; created if missing. */
 export async function prepareOutDir(out: string | undefined, logFile: string): Promise<string> {
   const outDir = out ?? path.dirname(path.resolve(logFile));
+  await makeOutDir(outDir);
+  return outDir;
+}
+
+/** Creates --out (and its parents) if missing; a one-line UserError (exit 2) when it cannot. */
+export async function makeOutDir(outDir: string): Promise<void> {
+  refuseFileAsOutDir(outDir);
   try {
     await mkdir(outDir, { recursive: true });
   } catch (e) {
-    throw envError(`--out ${outDir}: cannot create: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+    throw envError(`--out ${outDir}: cannot create: ${fsProblem(e)}`);
   }
-  return outDir;
 }
 
 /** Maps a file-system error while writing into --out to a one-line UserError (exit 2). */
 export function asWriteError(outDir: string, e: unknown): unknown {
   const code = (e as NodeJS.ErrnoException)?.code;
-  if (code && /^E[A-Z]+$/.test(code)) return envError(`--out ${outDir}: cannot write: ${code}`);
+  if (code && /^E[A-Z]+$/.test(code)) return envError(`--out ${outDir}: cannot write: ${fsProblem(e)}`);
   return e;
 }
 

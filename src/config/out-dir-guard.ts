@@ -2,7 +2,7 @@
 // Node's recursive mkdir under /proc never returns (measured: `hist --out /proc/x` and `run`
 // spun at 100% CPU), /sys refuses late with EPERM, and as root /dev takes the files into the
 // device filesystem. /dev/shm is an ordinary tmpfs and stays allowed.
-import { realpathSync, statfsSync } from "node:fs";
+import { realpathSync, statSync, statfsSync } from "node:fs";
 import path from "node:path";
 import { envError } from "../errors.js";
 
@@ -57,4 +57,15 @@ export function refuseSpecialOutDir(dir: string, flag = "--out"): void {
   }
   const fs = PSEUDO_FS.get(type);
   if (fs) throw envError(`${flag} ${dir}: is on a ${fs} filesystem (${ancestor}), not a place for output files`);
+}
+
+/** Throws a one-line environment error (exit 2) when `dir` exists and is not a directory. */
+export function refuseFileAsOutDir(dir: string, flag = "--out"): void {
+  let isDir: boolean;
+  try {
+    isDir = statSync(dir).isDirectory();
+  } catch {
+    return; // not there (made later), or unreachable: mkdir will say
+  }
+  if (!isDir) throw envError(`${flag} ${dir}: is a file, not a directory`);
 }

@@ -16,6 +16,14 @@ export function packageRoot(): string {
   throw new Error("moe-prof: cannot locate package.json above " + fileURLToPath(import.meta.url));
 }
 
+/** A file of the package as a user can type it here: relative when it lies under the current
+ * directory (a checkout), else absolute (an installed package). */
+export function packagePath(...parts: string[]): string {
+  const p = path.join(packageRoot(), ...parts);
+  const rel = path.relative(process.cwd(), p);
+  return rel === "" || rel.startsWith("..") || path.isAbsolute(rel) ? p : rel;
+}
+
 export function readPackageVersion(): string {
   const pkg = JSON.parse(readFileSync(path.join(packageRoot(), "package.json"), "utf8")) as { version: string };
   return pkg.version;

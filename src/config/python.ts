@@ -1,6 +1,7 @@
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { packageRoot } from "./package-info.js";
+import { fsProblem } from "../errors.js";
 
 /** Default interpreter: the virtualenv `moe-prof setup` made (./.venv, else beside the package), else python3. */
 export function defaultPython(cwd: string = process.cwd()): string {
@@ -16,7 +17,7 @@ export function pythonSpawnProblem(python: string, code: string): string {
   if (code === "ENOENT") return `Python not found: ${python}`;
   if (code === "EACCES" || code === "EISDIR")
     return `${python} cannot be run (${code}: a directory, or a file without execute permission), not a Python interpreter`;
-  return `${python} cannot be run (${code})`;
+  return `${python} cannot be run: ${fsProblem({ code })}`;
 }
 
 /** Last non-empty line of a child's stderr: where Python puts the exception. */

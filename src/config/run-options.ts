@@ -3,7 +3,8 @@ import path from "node:path";
 import { z } from "zod";
 import { UserError, EXIT_ENV } from "../errors.js";
 import { parseLayerList } from "./layer-list.js";
-import { refuseSpecialOutDir } from "./out-dir-guard.js";
+import { refuseFileAsOutDir, refuseSpecialOutDir } from "./out-dir-guard.js";
+import { checkModelDirs } from "./model-dirs.js";
 
 import { DEFAULT_MODEL } from "./defaults.js";
 
@@ -112,6 +113,20 @@ export const runOptionsSchema = z
         path: ["engineArgs"],
         message: "is for --engine vllm (keyword arguments of vllm.LLM)",
       });
+    // Settings of one engine that the other has no use for: refused, never silently dropped.
+    if (o.engine === "vllm")
+      for (const key of ["config", "tokenizer"] as const)
+        if (o[key] !== undefined)
+          ctx.addIssue({ code: "custom", path: [key], message: "is for --engine hf (vLLM reads --model)" });
+    if (o.engine === "hf") {
+      const vllmOnly = [
+        ["tensorParallelSize", o.tensorParallelSize !== 1, "the hf engine runs the model on one device"],
+        ["maxModelLen", o.maxModelLen !== undefined, "the hf engine sizes its cache to the prompts"],
+        ["gpuMemoryUtilization", o.gpuMemoryUtilization !== 0.9, "the hf engine takes what the model needs"],
+      ] as const;
+      for (const [key, given, why] of vllmOnly)
+        if (given) ctx.addIssue({ code: "custom", path: [key], message: `is for --engine vllm (${why})` });
+    }
   });
 
 export type RunOptions = z.infer<typeof runOptionsSchema>;
@@ -159,6 +174,7 @@ export function resolveRunConfig(raw: Record<string, unknown>, defaults: { pytho
     throw new UserError(`${flagName(key)}: ${issue.message}`, EXIT_ENV);
   }
   const o = parsed.data;
+  checkModelDirs(o);
   // backwards or huge ranges: exit 2 now, not after a pass; the worker gets the list
   const layers = o.layers !== undefined ? parseLayerList(o.layers) : undefined;
   // A random-weights model is not the default checkpoint: name it after its config.
@@ -166,6 +182,7 @@ export function resolveRunConfig(raw: Record<string, unknown>, defaults: { pytho
     o.randomWeights && raw.model === undefined ? `random-weights/${path.basename(path.resolve(o.config!))}` : o.model;
   const outDir = path.resolve(o.out ?? path.join("moe-prof-out", timestampDirName(defaults.now)));
   refuseSpecialOutDir(outDir); // before any check or pass: mkdir under /proc never returns
+  refuseFileAsOutDir(outDir);
   return {
     ...o,
     layers,

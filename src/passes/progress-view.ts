@@ -30,17 +30,24 @@ export class ProgressView {
       case "phase":
         if (msg.phase === "load") this.draw(`${label}: loading model...`);
         else if (msg.phase === "warmup") this.draw(`${label}: warm-up (not timed, not logged)...`);
-        else this.draw(`${label}: generating ${bar(0, msg.total ?? 0)}`);
+        else this.draw(`${label}: generating ${bar(0, msg.total ?? 0)} requests`);
         this.lastPlainQuarter = -1;
         break;
       case "ready":
         this.draw(`${label}: model loaded in ${msg.load_s.toFixed(1)} s`);
         break;
       case "progress": {
-        const quarter = Math.floor((msg.done / msg.total) * 4);
+        // Tokens as they come where the engine reports them (hf: every step; a batch's requests
+        // mostly finish together at its end, so requests alone jumped 0/4 -> 4/4); else requests.
+        const byTokens = msg.tokens !== undefined && msg.tokens_at_most !== undefined;
+        const [done, total] = byTokens ? [msg.tokens!, msg.tokens_at_most!] : [msg.done, msg.total];
+        const quarter = Math.floor((done / Math.max(total, 1)) * 4);
         if (this.tty || quarter > this.lastPlainQuarter) {
           this.lastPlainQuarter = quarter;
-          this.draw(`${label}: generating ${bar(msg.done, msg.total)}`);
+          const requests = `${msg.done}/${msg.total} request${msg.total === 1 ? "" : "s"}`;
+          this.draw(
+            `${label}: generating ${byTokens ? `${bar(done, total)} tokens (at most), ${requests} done` : `${bar(done, total)} requests`}`,
+          );
         }
         break;
       }

@@ -21,6 +21,7 @@ export function toRecord(planned: PlannedPass, o: WorkerOutcome): PassRecord {
     repeat: planned.repeat,
     wall_s: Number(o.wallS.toFixed(3)),
     load_s: o.ready.load_s,
+    engine_load_s: o.ready.engine_load_s ?? null,
     warmup_s: o.result.warmup_s,
     generate_s: o.result.generate_s,
     prompt_tokens: o.result.prompt_token_counts.reduce((a, b) => a + b, 0),

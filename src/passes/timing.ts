@@ -4,7 +4,10 @@ export interface PassRecord {
   pass: "no_log" | "log";
   repeat: number;
   wall_s: number; // worker start to exit, model load included
+  /** The worker's load phase: importing torch and the engine's libraries, then building the engine. */
   load_s: number;
+  /** The part of load_s the engine measures itself (hf: config, weights, tokenizer; vLLM: vllm.LLM(...)). */
+  engine_load_s: number | null;
   warmup_s: number;
   generate_s: number; // the measured generation only
   prompt_tokens: number;
@@ -29,6 +32,9 @@ function summarise(records: PassRecord[]) {
     raw_wall_s: median(records.map((r) => r.wall_s)),
     wall_s: round(median(records.map((r) => r.wall_s))),
     load_s: round(median(records.map((r) => r.load_s))),
+    engine_load_s: records.every((r) => r.engine_load_s !== null)
+      ? round(median(records.map((r) => r.engine_load_s!)))
+      : null,
     generate_s: round(median(records.map((r) => r.generate_s))),
     prompt_tokens: records[0]!.prompt_tokens,
     output_tokens: records[0]!.output_tokens,
@@ -36,6 +42,11 @@ function summarise(records: PassRecord[]) {
     repeats: records,
   };
 }
+
+/** Passes on a CPU (the hf engine's `--device cpu`): their ratios are noise, not the cost of
+ * logging (two identical CPU runs of the tiny model gave 2.42 and 0.34). */
+export const onCpu = (engine: Record<string, unknown>): boolean =>
+  typeof engine.device === "string" && engine.device.startsWith("cpu");
 
 export function buildTiming(records: PassRecord[], engine: Record<string, unknown>) {
   const noLog = records.filter((r) => r.pass === "no_log");
@@ -60,6 +71,7 @@ export function buildTiming(records: PassRecord[], engine: Record<string, unknow
       wall_s_ratio: round(bWall / aWall),
       repeats: noLog.length,
       statistic: "median over repeats",
+      cpu_noise: onCpu(engine),
     },
     engine,
   };

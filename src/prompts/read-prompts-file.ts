@@ -1,7 +1,7 @@
 // --prompts FILE: JSONL (a string, or an object with prompt/question/text) or plain text, one per line.
 import { readFileSync } from "node:fs";
 import { isUtf8 } from "node:buffer";
-import { UserError, EXIT_ENV } from "../errors.js";
+import { UserError, EXIT_ENV, fsProblem } from "../errors.js";
 import { problemError } from "../problems.js";
 
 const FIELDS = ["prompt", "question", "text"] as const;
@@ -75,10 +75,7 @@ export function readPromptsFile(file: string, limit: number): string[] {
   try {
     bytes = readFileSync(file);
   } catch (err) {
-    throw new UserError(
-      `${file}: cannot read prompts file (${(err as NodeJS.ErrnoException).code ?? "error"})`,
-      EXIT_ENV,
-    );
+    throw new UserError(`${file}: cannot read prompts file: ${fsProblem(err)}`, EXIT_ENV);
   }
   refuseBinary(bytes, file);
   return parsePromptsFile(bytes.toString("utf8"), file, limit);

@@ -19,8 +19,8 @@ export function humanSummary(s: HistSummary): string {
   const o = s.overall;
   const grouping =
     s.grouping === "batches"
-      ? `in ${s.batches} batches (--as-batches: req_id/token_idx do not identify requests)`
-      : `${s.requests} requests`;
+      ? `in ${s.batches} batch${s.batches === 1 ? "" : "es"} (--as-batches: req_id/token_idx do not identify requests)`
+      : `${s.requests} request${s.requests === 1 ? "" : "s"}`;
   const lines = [
     `${s.source.file}: ${rowsHeadline(s)}, ${grouping}, ${s.layers_logged.length} layers logged` +
       (s.layers_analysed.length < s.layers_logged.length ? ` (analysed: ${s.layers_analysed.join(",")})` : "") +

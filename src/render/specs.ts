@@ -48,7 +48,10 @@ function fmt(x: number | null, digits = 2): string {
 function rowsLabel(s: HistSummary): string {
   const rows = `${s.rows.toLocaleString("en-US")} route rows`;
   const skipped = s.skipped_lines > 0 ? ` ${rowsHeadline(s).replace(/^\S+ rows /, "")}` : "";
-  const batches = s.grouping === "batches" ? ` counted as written in ${s.batches} batches (--as-batches)` : "";
+  const batches =
+    s.grouping === "batches"
+      ? ` counted as written in ${s.batches} batch${s.batches === 1 ? "" : "es"} (--as-batches)`
+      : "";
   return rows + skipped + batches;
 }
 

@@ -1,5 +1,5 @@
-// layer_transitions.png: per consecutive layer pair, the mutual information between a token's
-// top-1 experts in l and l+1 next to what independent routing would show by chance, and the
+// layer_transitions.png: per logged layer l and the next logged layer, the mutual information between
+// a token's top-1 experts in the two next to what independent routing would show by chance, and the
 // transition matrix of the most dependent pair. Values come from summary.json.
 import type { TopLevelSpec } from "vega-lite";
 import type { HistSummary } from "../analysis/summary.js";
@@ -8,7 +8,7 @@ import { config } from "./specs.js";
 
 const f2 = (x: number | null) => (x === null ? "n/a" : x.toFixed(2));
 
-const MI = "mutual information I(top-1 in l; top-1 in l+1)";
+const MI = "mutual information I(top-1 in l; top-1 in the next logged layer)";
 const CHANCE = "expected by chance (independent, same marginals)";
 
 export function transitionsSpec(s: HistSummary, t: TransitionsSummary): TopLevelSpec {
@@ -41,7 +41,7 @@ export function transitionsSpec(s: HistSummary, t: TransitionsSummary): TopLevel
       x: {
         field: "pair",
         type: "quantitative" as const,
-        title: "Layer pair (l -> l+1), by l",
+        title: "Layer pair (l -> next logged layer), by l",
         axis: { tickMinStep: 1, format: "d" },
       },
       y: { field: "bits", type: "quantitative" as const, title: "Bits" },
@@ -69,7 +69,10 @@ export function transitionsSpec(s: HistSummary, t: TransitionsSummary): TopLevel
   const right = best
     ? [
         {
-          title: { text: `Layer ${best.from_layer} -> ${best.to_layer}: P(top-1 in l+1 | top-1 in l)`, fontSize: 15 },
+          title: {
+            text: `Layer ${best.from_layer} -> ${best.to_layer}: P(top-1 in ${best.to_layer} | top-1 in ${best.from_layer})`,
+            fontSize: 15,
+          },
           width: side,
           height: side,
           data: { values: cells },

@@ -7,7 +7,7 @@
 import { mkdtempSync, openSync, writeSync, readSync, closeSync, fstatSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { envError, UserError, EXIT_INVALID } from "../errors.js";
+import { envError, fsProblem, UserError, EXIT_INVALID } from "../errors.js";
 
 export interface SpillLayout {
   /** float64 fields per record (positions, steps: integers up to 2^53). */
@@ -61,9 +61,7 @@ export class RowSpill {
     try {
       this.dir = mkdtempSync(path.join(tmpdir(), "moe-prof-spill-"));
     } catch (e) {
-      throw envError(
-        `cannot create a temp directory in ${tmpdir()}: ${(e as NodeJS.ErrnoException).code ?? String(e)} (set TMPDIR)`,
-      );
+      throw envError(`cannot create a temp directory in ${tmpdir()}: ${fsProblem(e)} (set TMPDIR)`);
     }
   }
 
@@ -101,9 +99,7 @@ export class RowSpill {
       let off = 0;
       while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off);
     } catch (e) {
-      throw envError(
-        `cannot write temp file ${file}: ${(e as NodeJS.ErrnoException).code ?? String(e)} (set TMPDIR to a disk with more room)`,
-      );
+      throw envError(`cannot write temp file ${file}: ${fsProblem(e)} (set TMPDIR to a disk with more room)`);
     }
     this.fill[partition] = 0;
   }
@@ -154,9 +150,7 @@ export class RowSpill {
     try {
       return openSync(this.file(partition), "r");
     } catch (e) {
-      throw envError(
-        `cannot read temp file ${this.file(partition)}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`,
-      );
+      throw envError(`cannot read temp file ${this.file(partition)}: ${fsProblem(e)}`);
     }
   }
 

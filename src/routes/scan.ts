@@ -11,7 +11,7 @@ import { checkMetaLine } from "./scan-meta.js";
 import { RowLoop, type OnRow } from "./scan-rows.js";
 import { jsonProblem } from "./scan-line.js";
 import { Problems, type Problem } from "../problems.js";
-import { envError } from "../errors.js";
+import { envError, fsProblem } from "../errors.js";
 
 export type ScanMode =
   /** Stop at the first problem (`validate`, `hist`). */
@@ -73,7 +73,7 @@ export function lenientNote(problems: number, lines: number, rows: number): stri
 function readFailure(file: string, e: unknown): Error {
   const err = e as NodeJS.ErrnoException;
   if (err.path !== undefined && err.path !== file) return err;
-  return err.code ? envError(`${file}: cannot read: ${err.code}`) : err;
+  return err.code ? envError(`${file}: cannot read: ${fsProblem(err)}`) : err;
 }
 
 export async function scanRoutesFile(file: string, opts: ScanOptions = {}): Promise<ScanResult> {

@@ -19,13 +19,21 @@ export const readyMsg = z.looseObject({
   type: z.literal("ready"),
   pass_name: z.enum(["no_log", "log"]),
   engine: z.record(z.string(), z.unknown()),
+  /** The whole load phase: importing torch and the engine's libraries, then building the engine. */
   load_s: z.number(),
+  /** The part of load_s the engine measures itself (hf: config, weights, tokenizer; vLLM: vllm.LLM(...)). */
+  engine_load_s: z.number().nullable().optional(),
   ...base,
 });
 export const progressMsg = z.looseObject({
   type: z.literal("progress"),
+  /** Requests finished, of total. */
   done: z.number().int().min(0),
   total: z.number().int().min(1),
+  /** Output tokens so far, and at most (finished requests' tokens + max_tokens per unfinished one);
+   * absent where the engine sees only finished requests (vLLM 0.15.1's LLM.generate). */
+  tokens: z.number().int().min(0).optional(),
+  tokens_at_most: z.number().int().min(0).optional(),
   ...base,
 });
 export const routesInfo = z.looseObject({ path: z.string(), stats: z.record(z.string(), z.unknown()).optional() });

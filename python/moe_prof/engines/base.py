@@ -6,11 +6,18 @@ resumes it once after the untimed warm-up, and closes it once after the measured
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-ProgressFn = Callable[[int, int], None]  # (requests done, total)
+
+class ProgressFn(Protocol):
+    """Reports generation progress: requests finished of `total`, and where the engine sees them,
+    output tokens generated so far and at most (each finished request's tokens plus max_tokens
+    for each unfinished one: the total once the last request finishes). An engine that sees only
+    finished requests (vLLM's LLM.generate calls its tqdm per finished request) leaves the token
+    counts out."""
+
+    def __call__(self, done: int, total: int, tokens: int | None = None, tokens_at_most: int | None = None) -> None: ...
 
 
 @dataclass

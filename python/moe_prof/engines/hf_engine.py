@@ -267,10 +267,11 @@ class HFEngine:
                 if next_host[i] in self.eos_ids or len(outputs[i]) >= max_tokens:
                     finished[i] = True
                     done += 1
-                    if progress:
-                        progress(done, B)
                 else:
                     active.append(i)
+            if progress:  # every step: one batch runs all its requests to the end together
+                made = sum(len(o) for o in outputs)
+                progress(done, B, made, made + sum(max_tokens - len(outputs[i]) for i in active))
             if not active:
                 break
             step += 1

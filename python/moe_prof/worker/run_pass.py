@@ -6,7 +6,7 @@ import os
 import time
 from typing import Any
 
-from moe_prof.engines.base import Engine
+from moe_prof.engines.base import Engine, ProgressFn
 from moe_prof.worker.job import Job, load_job
 from moe_prof.worker.protocol import Channel
 
@@ -28,14 +28,26 @@ def _make_engine(job: Job) -> Engine:
     return HFEngine(job)
 
 
+def _progress_sender(channel: Channel) -> ProgressFn:
+    def send(done: int, total: int, tokens: int | None = None, tokens_at_most: int | None = None) -> None:
+        counts = {} if tokens is None else {"tokens": tokens, "tokens_at_most": tokens_at_most}
+        channel.send("progress", done=done, total=total, **counts)
+
+    return send
+
+
 def run_pass(job_path: str, channel: Channel) -> None:
     job = load_job(job_path)
     channel.send("phase", phase="load", pass_name=job.pass_name, engine=job.engine)
     t_start = time.perf_counter()
     engine = _make_engine(job)
-    channel.send(
-        "ready", pass_name=job.pass_name, engine=engine.describe(), load_s=round(time.perf_counter() - t_start, 3)
-    )
+    load_s = round(time.perf_counter() - t_start, 3)
+    # Two load times, each named once: load_s is the whole load phase (importing torch and the
+    # engine's libraries, then building the engine); engine_load_s the part the engine measures
+    # itself (hf: config, weights, tokenizer; vLLM: `vllm.LLM(...)`), out of its description.
+    description = engine.describe()
+    engine_load_s = description.pop("load_s", None)
+    channel.send("ready", pass_name=job.pass_name, engine=description, load_s=load_s, engine_load_s=engine_load_s)
 
     prompts = engine.encode_prompts(job.prompts, job.chat_template)
     channel.send("phase", phase="warmup", requests=min(job.warmup_prompts, len(prompts)))
@@ -47,7 +59,7 @@ def run_pass(job_path: str, channel: Channel) -> None:
     if engine.route_log is not None:
         engine.route_log.resume()
     channel.send("phase", phase="generate", total=len(prompts))
-    gen = engine.generate(prompts, job.max_tokens, lambda done, total: channel.send("progress", done=done, total=total))
+    gen = engine.generate(prompts, job.max_tokens, _progress_sender(channel))
     routes: dict[str, Any] | None = engine.route_log.close() if engine.route_log is not None else None
     channel.send(
         "result",

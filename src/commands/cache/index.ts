@@ -86,7 +86,9 @@ export async function runCache(file: string, opts: CacheOptions): Promise<CacheR
     const capacities = wanted ?? Array.from({ length: E }, (_, i) => i + 1);
     const over = capacities.filter((c) => c > E);
     if (over.length)
-      throw envError(`--capacities: ${over.join(",")} exceed the ${E} experts of ${path.basename(file)}`);
+      throw envError(
+        `--capacities: ${over.join(",")} ${over.length === 1 ? "exceeds" : "exceed"} the ${E} experts of ${path.basename(file)}`,
+      );
 
     const layers: LayerSimulation[] = read.meta.layers_logged.map((layer, li) => {
       const rows = layerRows(s, li, k);

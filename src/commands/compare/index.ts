@@ -17,7 +17,7 @@ import {
 } from "../../analysis/compare.js";
 import { LayerExpertCounts } from "../../analysis/layer-expert-counts.js";
 import { prepareOutDir, writeOutputs, toJson } from "../command-output.js";
-import { UserError, envError, EXIT_INVALID } from "../../errors.js";
+import { UserError, envError, fsProblem, EXIT_INVALID } from "../../errors.js";
 
 export const COMPARE_JSON = "compare.json";
 export const COMPARE_PNG = "compare.png";
@@ -145,7 +145,7 @@ export async function runCompare(fileA: string, fileB: string, opts: CompareOpti
     try {
       size = Math.max(size, (await stat(f)).size);
     } catch (e) {
-      throw envError(`${f}: cannot read: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+      throw envError(`${f}: cannot read: ${fsProblem(e)}`);
     }
   }
   const buckets = Math.min(MAX_PARTITIONS, Math.max(1, Math.ceil(size / (opts.bucketBytes ?? BUCKET_LOG_BYTES))));

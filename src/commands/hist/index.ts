@@ -1,14 +1,33 @@
 // `moe-prof hist <log>`: validate and analyse a routes log in one read, draw its pictures (in a
 // child process started first), and publish them with summary.json as one output set.
-import { mkdir } from "node:fs/promises";
 import path from "node:path";
 import { humanSummary } from "../../render/human-summary.js";
 import { parseLayerList } from "../../config/layer-list.js";
 import { summaryJson, SUMMARY_FILE } from "../../artifacts/summary-json.js";
 import { MANIFEST_FILE, publishOutputSet, removeStaleStaging } from "../../artifacts/output-set.js";
 import { readPackageVersion } from "../../config/package-info.js";
-import { UserError, envError, EXIT_INVALID } from "../../errors.js";
+import { UserError, envError, fsProblem, EXIT_INVALID } from "../../errors.js";
+import { makeOutDir } from "../command-output.js";
 import { refuseSpecialOutDir } from "../../config/out-dir-guard.js";
+import { holdsRunResults } from "../../artifacts/run-artifacts.js";
+
+/** Where hist writes: --out, else the log's folder; but never over `moe-prof run`'s results
+ * (summary.json's `run` section would be lost): a log in a run's folder gets `<folder>/hist/`,
+ * and an --out naming a run's folder is refused. */
+function histOutDir(file: string, out: string | undefined): string {
+  if (out !== undefined) {
+    if (holdsRunResults(out))
+      throw envError(
+        `--out ${out}: holds \`moe-prof run\`'s results (summary.json with its run section), which hist would replace: choose another --out`,
+      );
+    return out;
+  }
+  const logDir = path.dirname(path.resolve(file));
+  if (!holdsRunResults(logDir)) return logDir;
+  const dir = path.join(logDir, "hist");
+  process.stderr.write(`note: ${logDir} holds \`moe-prof run\`'s results, kept as they are: writing into ${dir}\n`);
+  return dir;
+}
 
 /** `moe-prof hist`: what the command does once commander has parsed it (cli.ts). */
 export async function histCommand(
@@ -16,7 +35,7 @@ export async function histCommand(
   opts: { out?: string; layers?: string; json?: boolean; pretty?: boolean; lenient?: boolean; asBatches?: boolean },
 ): Promise<void> {
   const layers = opts.layers === undefined ? undefined : parseLayerList(opts.layers);
-  const outDir = opts.out ?? path.dirname(path.resolve(file));
+  const outDir = histOutDir(file, opts.out);
   refuseSpecialOutDir(outDir);
   // The drawing process starts now: it loads vega and canvas while the log is scanned.
   const { PicturePool } = await import("../../render/picture-pool.js");
@@ -39,11 +58,7 @@ export async function histCommand(
       process.stderr.write(`${lenientLine}\n`);
     }
     if (summary.rows === 0) throw new UserError(`${file}: no route rows to analyse`, EXIT_INVALID);
-    try {
-      await mkdir(outDir, { recursive: true });
-    } catch (e) {
-      throw envError(`--out ${outDir}: cannot create: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
-    }
+    await makeOutDir(outDir);
     let written: string[];
     try {
       await removeStaleStaging(outDir);
@@ -57,7 +72,7 @@ export async function histCommand(
       const code = (e as NodeJS.ErrnoException).code;
       if (code && /^E[A-Z]+$/.test(code))
         throw envError(
-          `--out ${outDir}: cannot write: ${code} (no complete output set there: ${MANIFEST_FILE} is missing or names the previous one)`,
+          `--out ${outDir}: cannot write: ${fsProblem(e)} (no complete output set there: ${MANIFEST_FILE} is missing or names the previous one)`,
         );
       throw e;
     }

@@ -8,7 +8,10 @@ export function defineHist(program: Command): Command {
       "Validate a routes log and write expert_hist.png, expert_heatmap.png, layer_transitions.png and summary.json.",
     )
     .argument("<routes.jsonl>", "routes log written by `moe-prof run` (or any writer of the schema)")
-    .option("--out <dir>", "where to write the outputs (default: the log's directory)")
+    .option(
+      "--out <dir>",
+      "where to write the outputs (default: the log's directory; <dir>/hist when it holds `moe-prof run`'s results, which hist never replaces)",
+    )
     .option("--layers <list>", "analyse only these layers, e.g. 0,5-7 (validation still covers all)")
     .option("--json", "print the summary on stdout (one line of JSON) and nothing else")
     .option("--pretty", "with --json: indented, as summary.json is written")
@@ -25,7 +28,7 @@ Reads the log once (memory bounded whatever its size: README "Limits"), rejectin
 layers summed. Writes into --out, as one set:
   expert_hist.png     usage per expert, top experts highlighted, mean load marked
   expert_heatmap.png  layer x expert share of assignments
-  layer_transitions.png  top-1 -> top-1 between consecutive layers: mutual information
+  layer_transitions.png  top-1 -> top-1 from each logged layer to the next logged one: mutual information
                       per layer pair vs chance, and the most dependent pair's matrix
   summary.json        counts, entropy, imbalance (max/mean, CV, Gini), dead experts,
                       co-activated pairs, top-1 repetition, phases, per-request rows,

@@ -87,7 +87,10 @@ export async function runPlace(
     reportSkipped(read, (t) => process.stderr.write(t));
     const E = read.numExperts;
     const tooMany = gpus.filter((G) => G > E);
-    if (tooMany.length) throw envError(`--gpus: ${tooMany.join(",")} exceed the ${E} experts of ${file}`);
+    if (tooMany.length)
+      throw envError(
+        `--gpus: ${tooMany.join(",")} ${tooMany.length === 1 ? "exceeds" : "exceed"} the ${E} experts of ${file}`,
+      );
     const settings: PlanSettings = { gpus, redundant: redundant?.[0], slack };
     const notes = [...read.notes];
     const stepsKnown = withoutStep === 0;

@@ -44,7 +44,7 @@ function report(
   timing: {
     no_log: { tokens_per_s: number; generate_s: number };
     log: { tokens_per_s: number; generate_s: number };
-    overhead: { tokens_per_s_ratio: number };
+    overhead: { tokens_per_s_ratio: number; cpu_noise: boolean };
   },
 ): string {
   const a = checks.agreement[0]!;
@@ -58,7 +58,10 @@ function report(
     `\nmoe-prof run: ${outDir}`,
     `  files: ${routeFiles(cfg).join(", ")}, ${files.join(", ")}`,
     `  timing (median of ${cfg.repeats}):   no-log ${timing.no_log.tokens_per_s.toFixed(1)} tok/s (${timing.no_log.generate_s.toFixed(2)} s)` +
-      ` | log ${timing.log.tokens_per_s.toFixed(1)} tok/s (${timing.log.generate_s.toFixed(2)} s) | ratio ${timing.overhead.tokens_per_s_ratio.toFixed(4)}`,
+      ` | log ${timing.log.tokens_per_s.toFixed(1)} tok/s (${timing.log.generate_s.toFixed(2)} s) | ratio ${timing.overhead.tokens_per_s_ratio.toFixed(4)}` +
+      (timing.overhead.cpu_noise
+        ? "\n  (on a CPU these timings and ratios are noise: they say nothing about the cost of logging on a GPU)"
+        : ""),
     `  conservation: ${c.ok ? "ok" : "FAILED"}, ${c.expected_rows_per_layer} rows per layer x ${c.layers_checked} layers for ${c.requests_checked} requests`,
     `  outputs: ${agree}`,
     "",

@@ -3,7 +3,7 @@
 import { existsSync, readdirSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { envError, UserError, EXIT_INTERRUPTED } from "../../errors.js";
+import { envError, fsProblem, UserError, EXIT_INTERRUPTED } from "../../errors.js";
 import { packageRoot } from "../../config/package-info.js";
 
 /** Quick questions (is uv there, which Python version): seconds. */
@@ -29,7 +29,8 @@ async function step(title: string, cmd: string, args: string[], o: { hint?: stri
     throw envError(
       `setup step took longer than ${timeoutMs / 1000} s and was stopped (${title}); set MOE_PROF_SETUP_TIMEOUT_S to allow more`,
     );
-  if (r.spawnError) throw envError(`setup step failed (${title}): \`${cmd}\` cannot be run (${r.spawnError})`);
+  if (r.spawnError)
+    throw envError(`setup step failed (${title}): \`${cmd}\` cannot be run: ${fsProblem({ code: r.spawnError })}`);
   if (r.exitCode !== 0)
     throw envError(
       `setup step failed (${title}): \`${cmd}\` exited with ${r.exitCode ?? r.signal}${o.hint ? `; ${o.hint}` : ""}`,
@@ -97,7 +98,7 @@ export function installedPython312s({ env, home, systemDirs }: PythonPlaces = de
 
 const VERSION_SCRIPT = "import sys; print('%d.%d' % sys.version_info[:2])";
 
-/** "3.12", or why not: "Python 3.11", "not found", "cannot be run (EACCES)", "did not answer". */
+/** "3.12", or why not: "Python 3.11", "not found", "cannot be run: permission denied (EACCES)", "did not answer". */
 async function pythonVersion(py: string): Promise<{ ok: boolean; what: string }> {
   const { runBounded } = await bounded();
   const v = await runBounded(py, ["-c", VERSION_SCRIPT], { timeoutMs: QUERY_TIMEOUT_MS });
@@ -105,7 +106,8 @@ async function pythonVersion(py: string): Promise<{ ok: boolean; what: string }>
     const ver = String(v.stdout).trim();
     return { ok: ver === "3.12", what: `Python ${ver}` };
   }
-  if (v.spawnError && v.spawnError !== "ENOENT") return { ok: false, what: `cannot be run (${v.spawnError})` };
+  if (v.spawnError && v.spawnError !== "ENOENT")
+    return { ok: false, what: `cannot be run: ${fsProblem({ code: v.spawnError })}` };
   return { ok: false, what: v.timedOut ? "did not answer" : "not found" };
 }
 
@@ -175,6 +177,35 @@ async function createVenv(opts: SetupOptions, useUv: boolean): Promise<void> {
   });
 }
 
+/**
+ * Installs a complete hashed lock (`uv pip compile --generate-hashes`: every package of the
+ * environment pinned with its hashes) into the venv of `venvPython`. pip gets `--no-deps`: it then
+ * installs exactly the lock's lines and resolves nothing. Without it pip also walks each
+ * package's own requirements, and in --require-hashes mode refuses any that is not pinned with
+ * ==, an extra included: `uvicorn[standard]>=0.15.0 (from fastapi-cli)` stopped the install
+ * although the lock pins uvicorn==0.54.0 and every package of its extra. `pip check` then
+ * confirms that the lock was complete (that every installed package's requirements are met).
+ */
+export async function installLock(venvPython: string, lock: string, useUv: boolean): Promise<void> {
+  const name = path.relative(packageRoot(), lock); // requirements-lock.txt, python/requirements-lock-vllm-0.20.2.txt
+  if (useUv) {
+    await step(`install ${name} (uv)`, "uv", [
+      "pip",
+      "install",
+      "--python",
+      venvPython,
+      "--require-hashes",
+      "-r",
+      lock,
+    ]);
+    return;
+  }
+  await step(`install ${name}`, venvPython, ["-m", "pip", "install", "--require-hashes", "--no-deps", "-r", lock]);
+  await step(`check that ${name} was complete`, venvPython, ["-m", "pip", "check"], {
+    hint: `${name} lacks a package that another one needs: the lock is incomplete`,
+  });
+}
+
 export async function setupVenv(opts: SetupOptions): Promise<string> {
   const lock = opts.lock;
   const venvPython = path.join(opts.venv, "bin", "python");
@@ -187,17 +218,6 @@ export async function setupVenv(opts: SetupOptions): Promise<string> {
   } else {
     await createVenv(opts, useUv);
   }
-  const lockName = path.relative(packageRoot(), lock);
-  if (useUv)
-    await step(`install ${lockName} (uv)`, "uv", [
-      "pip",
-      "install",
-      "--python",
-      venvPython,
-      "--require-hashes",
-      "-r",
-      lock,
-    ]);
-  else await step(`install ${lockName}`, venvPython, ["-m", "pip", "install", "--require-hashes", "-r", lock]);
+  await installLock(venvPython, lock, useUv);
   return venvPython;
 }

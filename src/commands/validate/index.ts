@@ -23,6 +23,6 @@ export async function validateCommand(file: string, opts: { allErrors?: boolean 
   const m = s.meta!;
   const experts = m.num_experts === undefined ? "num_experts not declared" : `${m.num_experts} experts`;
   process.stdout.write(
-    `${file}: valid: ${s.rows} rows, ${s.requests.length} requests, ${m.layers_logged.length} layers, top_k ${m.top_k}, ${experts} (${m.model_id})\n`,
+    `${file}: valid: ${s.rows} rows, ${s.requests.length} request${s.requests.length === 1 ? "" : "s"}, ${m.layers_logged.length} layers, top_k ${m.top_k}, ${experts} (${m.model_id})\n`,
   );
 }
