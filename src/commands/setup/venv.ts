@@ -187,7 +187,9 @@ async function createVenv(opts: SetupOptions, useUv: boolean): Promise<void> {
  * confirms that the lock was complete (that every installed package's requirements are met).
  */
 export async function installLock(venvPython: string, lock: string, useUv: boolean): Promise<void> {
-  const name = path.relative(packageRoot(), lock); // requirements-lock.txt, python/requirements-lock-vllm-0.20.2.txt
+  // requirements-lock.txt, python/requirements-lock-vllm-0.20.2.txt; a lock elsewhere by its full path
+  const rel = path.relative(packageRoot(), lock);
+  const name = rel.startsWith("..") ? lock : rel;
   if (useUv) {
     await step(`install ${name} (uv)`, "uv", [
       "pip",
