@@ -14,6 +14,7 @@ import type { CoverageState, RowCoverage } from "../routes/coverage.js";
 import { RouteTally, type TallyState } from "../analysis/tally.js";
 import { buildSummary, type HistSummary } from "../analysis/summary.js";
 import { UserError, envError, EXIT_INVALID } from "../errors.js";
+import { isSeekable, logName } from "../routes/log-source.js";
 
 import { PARALLEL_MIN_BYTES, threadCount, newRangeWorker } from "./range-worker-start.js";
 
@@ -63,7 +64,7 @@ function selectedLayers(file: string, meta: RoutesMeta, wanted: number[] | undef
     const missing = wanted.filter((l) => !meta.layers_logged.includes(l));
     if (missing.length)
       throw envError(
-        `--layers: ${missing.join(",")} not logged in ${file} (layers_logged: ${meta.layers_logged.join(",")})`,
+        `--layers: ${missing.join(",")} not logged in ${logName(file)} (layers_logged: ${meta.layers_logged.join(",")})`,
       );
   }
   return meta.layers_logged.map((l) => !wanted || wanted.includes(l));
@@ -95,7 +96,8 @@ async function analyseSequentially(file: string, opts: AnalyseOptions): Promise<
     asBatches: opts.asBatches,
   });
   const skipped = scan.messages;
-  if (scan.meta === null || tally === null) throw new UserError(skipped[0] ?? `${file}: no meta line`, EXIT_INVALID);
+  if (scan.meta === null || tally === null)
+    throw new UserError(skipped[0] ?? `${logName(file)}: no meta line`, EXIT_INVALID);
   if (scan.overLimit) throw new UserError(scan.overLimit, EXIT_INVALID);
   if (!opts.lenient && scan.problemCount > 0) throw new UserError(skipped[0]!, EXIT_INVALID);
   const summary = buildSummary({
@@ -104,7 +106,7 @@ async function analyseSequentially(file: string, opts: AnalyseOptions): Promise<
     requests: scan.requests,
     rows: scan.rows,
     skippedLines: scan.badLines,
-    source: { file: path.basename(file), bytes: scan.bytes },
+    source: { file: path.basename(logName(file)), bytes: scan.bytes },
     batches: scan.batches,
   });
   if (scan.problemCount > 0) summary.notes.push(lenientNote(scan.problemCount, scan.badLines, scan.rows));
@@ -210,7 +212,7 @@ export async function parallelPlan(
   threads: number,
   minBytes = PARALLEL_MIN_BYTES,
 ): Promise<ParallelPlan | null> {
-  if (threads < 2 || file.endsWith(".partial")) return null;
+  if (threads < 2 || file.endsWith(".partial") || !isSeekable(file)) return null;
   let size: number;
   try {
     const st = await stat(file);

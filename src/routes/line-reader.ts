@@ -3,6 +3,7 @@
 // fast. Per-line byte work happens only on a chunk that failed the UTF-8 check.
 import { createReadStream } from "node:fs";
 import { isUtf8 } from "node:buffer";
+import { logBytes } from "./log-source.js";
 
 /** Longest line accepted (a meta line may carry the prompts); longer lines are skipped, not buffered. */
 export const DEFAULT_MAX_LINE_BYTES = 8 * 1024 * 1024;
@@ -43,9 +44,10 @@ export async function readLines(
 ): Promise<ReadLinesResult> {
   // The in-chunk fast path never checks length, so chunks must not be longer than the limit.
   const highWaterMark = Math.min(CHUNK_BYTES, maxLineBytes);
-  const stream =
+  // A whole log may be compressed or standard input (log-source.ts); a range is of a plain file.
+  const stream: AsyncIterable<Buffer> | null =
     range === undefined
-      ? createReadStream(file, { highWaterMark })
+      ? logBytes(file, highWaterMark)
       : range.end > range.start
         ? createReadStream(file, { highWaterMark, start: range.start, end: range.end - 1 })
         : null;
@@ -134,7 +136,8 @@ export async function readLines(
     }
     if (!sink.stopped && carryLen > 0) emitBytes(Buffer.concat(carry), false);
   } finally {
-    stream.destroy();
+    // A file stream is closed; the generator of a whole log was closed by leaving the for-await.
+    (stream as { destroy?: () => void }).destroy?.();
   }
   return { lines: lineNo, bytes };
 }

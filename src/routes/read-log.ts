@@ -8,6 +8,7 @@ import type { RoutesMeta } from "./schema.js";
 import type { CheckedRoute } from "./route-check.js";
 import type { RequestRows } from "./coverage.js";
 import { UserError, EXIT_INVALID } from "../errors.js";
+import { logName } from "./log-source.js";
 
 export interface RowSink {
   /** Once, after the meta line is accepted and before any row. */
@@ -57,9 +58,9 @@ export async function readRoutesLog(file: string, opts: { lenient?: boolean }, s
     },
   });
   const skipped = scan.messages;
-  if (scan.meta === null) throw new UserError(skipped[0] ?? `${file}: no meta line`, EXIT_INVALID);
+  if (scan.meta === null) throw new UserError(skipped[0] ?? `${logName(file)}: no meta line`, EXIT_INVALID);
   if (!opts.lenient && scan.problemCount > 0) throw new UserError(skipped[0]!, EXIT_INVALID);
-  if (scan.rows === 0) throw new UserError(`${file}: no route rows to analyse`, EXIT_INVALID);
+  if (scan.rows === 0) throw new UserError(`${logName(file)}: no route rows to analyse`, EXIT_INVALID);
   const notes: string[] = [];
   const declared = scan.meta.num_experts;
   if (declared === undefined) {
@@ -94,5 +95,5 @@ export function reportSkipped(read: LogRead, write: (s: string) => void): void {
 
 /** The file's name for titles and JSON (`source.file`), as hist writes it. */
 export function sourceOf(read: LogRead): { file: string; bytes: number } {
-  return { file: path.basename(read.file), bytes: read.bytes };
+  return { file: path.basename(logName(read.file)), bytes: read.bytes };
 }

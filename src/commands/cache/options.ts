@@ -7,7 +7,10 @@ export function defineCache(program: Command): Command {
   return program
     .command("cache")
     .description("Simulate a per-layer expert cache (LRU, LFU, OPT, static) over a routes log: hit rate vs capacity.")
-    .argument("<routes.jsonl>", "routes log written by `moe-prof run` (or any writer of the schema)")
+    .argument(
+      "<routes.jsonl>",
+      "routes log written by `moe-prof run` (or any writer of the schema); gzip/zstd-compressed too; - reads standard input",
+    )
     .option(
       "--order <order>",
       "access order: request (one request after another) or step (per engine step, distinct experts)",

@@ -9,7 +9,10 @@ export function defineExport(program: Command): Command {
     .description(
       "Write a routes log in the formats other tools read: eplb (per-layer counts .npy), r3 (per-request routed experts .npz), parquet (every row).",
     )
-    .argument("<routes.jsonl>", "routes log written by `moe-prof run` (or any writer of the schema)")
+    .argument(
+      "<routes.jsonl>",
+      "routes log written by `moe-prof run` (or any writer of the schema); gzip/zstd-compressed too; - reads standard input",
+    )
     .requiredOption("--format <name>", `one of ${names.join(", ")}`)
     .option("--out <dir>", "where to write (default: the log's directory); parquet: also a FILE.parquet")
     .option("--json", "print the manifest (export_<format>.json) on stdout and nothing else")

@@ -9,6 +9,7 @@ import { MANIFEST_FILE, publishOutputSet, removeStaleStaging } from "../../artif
 import { readPackageVersion } from "../../config/package-info.js";
 import { UserError, envError, EXIT_INVALID } from "../../errors.js";
 import { refuseSpecialOutDir } from "../../config/out-dir-guard.js";
+import { STDIN, logName } from "../../routes/log-source.js";
 
 /** `moe-prof hist`: what the command does once commander has parsed it (cli.ts). */
 export async function histCommand(
@@ -38,7 +39,7 @@ export async function histCommand(
       for (const line of skipped.slice(0, 5)) process.stderr.write(`skipped ${line}\n`);
       process.stderr.write(`${lenientLine}\n`);
     }
-    if (summary.rows === 0) throw new UserError(`${file}: no route rows to analyse`, EXIT_INVALID);
+    if (summary.rows === 0) throw new UserError(`${logName(file)}: no route rows to analyse`, EXIT_INVALID);
     try {
       await mkdir(outDir, { recursive: true });
     } catch (e) {
@@ -50,7 +51,7 @@ export async function histCommand(
       const files = [...(await pool.render(summary)), { name: SUMMARY_FILE, data: summaryJson(summary) }];
       written = await publishOutputSet(outDir, files, {
         moe_prof_version: readPackageVersion(),
-        source: { file: path.resolve(file), bytes: summary.source.bytes },
+        source: { file: file === STDIN ? logName(file) : path.resolve(file), bytes: summary.source.bytes },
         options: { layers: opts.layers ?? null, lenient: opts.lenient === true, as_batches: opts.asBatches === true },
       });
     } catch (e) {

@@ -7,7 +7,10 @@ export function defineHist(program: Command): Command {
     .description(
       "Validate a routes log and write expert_hist.png, expert_heatmap.png, layer_transitions.png and summary.json.",
     )
-    .argument("<routes.jsonl>", "routes log written by `moe-prof run` (or any writer of the schema)")
+    .argument(
+      "<routes.jsonl>",
+      "routes log written by `moe-prof run` (or any writer of the schema); gzip/zstd-compressed too; - reads standard input",
+    )
     .option("--out <dir>", "where to write the outputs (default: the log's directory)")
     .option("--layers <list>", "analyse only these layers, e.g. 0,5-7 (validation still covers all)")
     .option("--json", "print the summary on stdout (one line of JSON) and nothing else")

@@ -8,7 +8,10 @@ export function definePlace(program: Command): Command {
     .description(
       "Plan expert-parallel placement from a routes log: GPU load imbalance and top-k locality per policy and GPU count.",
     )
-    .argument("<routes.jsonl>", "routes log written by `moe-prof run` (or any writer of the schema)")
+    .argument(
+      "<routes.jsonl>",
+      "routes log written by `moe-prof run` (or any writer of the schema); gzip/zstd-compressed too; - reads standard input",
+    )
     .option("--gpus <list>", "GPU counts to plan for", DEFAULT_GPUS.join(","))
     .option(
       "--redundant <R>",

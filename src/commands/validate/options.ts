@@ -5,7 +5,10 @@ export function defineValidate(program: Command): Command {
   return program
     .command("validate")
     .description("Check a routes log (moe_routes.jsonl) against the log schema and whole-file rules.")
-    .argument("<routes.jsonl>", "routes log written by `moe-prof run` (or any writer of the schema)")
+    .argument(
+      "<routes.jsonl>",
+      "routes log written by `moe-prof run` (or any writer of the schema); gzip/zstd-compressed too; - reads standard input",
+    )
     .option("--all-errors", "keep going after the first error: list the first 50 and count the rest")
     .addHelpText(
       "after",
