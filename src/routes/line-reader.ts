@@ -65,7 +65,7 @@ export async function readLines(
   };
 
   try {
-    for await (const chunk of stream as AsyncIterable<Buffer>) {
+    for await (const chunk of stream) {
       bytes += chunk.length;
       const lastNl = chunk.lastIndexOf(10);
       if (lastNl === -1) {
