@@ -72,6 +72,12 @@ defineSetup(program).action(async (...a: Parameters<typeof setupCommand>) =>
   (await import("./commands/setup/index.js")).setupCommand(...a),
 );
 
+// --pretty shapes --json's output: alone it would be silently ignored.
+program.hook("preAction", (_program, command) => {
+  const o = command.opts<{ json?: boolean; pretty?: boolean }>();
+  if (o.pretty && !o.json) throw new UserError("--pretty: only with --json", EXIT_ENV);
+});
+
 try {
   await program.parseAsync(process.argv);
 } catch (err) {

@@ -46,6 +46,10 @@ export async function writeOutputs(outDir: string, files: OutputFile[]): Promise
 
 export const toJson = (x: unknown): string => toCompactJson(x);
 
+/** What --json prints: one line (a pipe's reader splits on lines), or with --pretty the file's indented form. */
+export const jsonOutput = (x: unknown, pretty?: boolean): string =>
+  pretty ? toCompactJson(x) : JSON.stringify(x) + "\n";
+
 /** Lists items for --help text and errors: "a, b or c". */
 export function orList(xs: readonly string[]): string {
   return xs.length < 2 ? xs.join("") : `${xs.slice(0, -1).join(", ")} or ${xs[xs.length - 1]}`;

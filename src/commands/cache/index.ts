@@ -18,7 +18,7 @@ import {
   type LayerSimulation,
 } from "../../analysis/cache-report.js";
 import { parseIntList, parseFractionList, parseNameList } from "../../config/number-list.js";
-import { prepareOutDir, writeOutputs, toJson } from "../command-output.js";
+import { prepareOutDir, writeOutputs, toJson, jsonOutput } from "../command-output.js";
 import { UserError, envError, EXIT_INVALID } from "../../errors.js";
 
 export const CACHE_JSON = "cache.json";
@@ -31,6 +31,7 @@ interface CacheOptions {
   targets?: string;
   out?: string;
   json?: boolean;
+  pretty?: boolean;
   lenient?: boolean;
 }
 
@@ -150,7 +151,7 @@ async function emitCache(report: CacheReport, file: string, opts: CacheOptions):
     { name: CACHE_PNG, data: png },
   ]);
   if (opts.json) {
-    process.stdout.write(toJson(report));
+    process.stdout.write(jsonOutput(report, opts.pretty));
     return;
   }
   for (const n of report.notes) process.stderr.write(`note: ${n}\n`);

@@ -16,7 +16,7 @@ import {
   type RowColumns,
 } from "../../analysis/compare.js";
 import { LayerExpertCounts } from "../../analysis/layer-expert-counts.js";
-import { prepareOutDir, writeOutputs, toJson } from "../command-output.js";
+import { prepareOutDir, writeOutputs, toJson, jsonOutput } from "../command-output.js";
 import { UserError, envError, EXIT_INVALID } from "../../errors.js";
 import { STDIN, fileEncoding, logName } from "../../routes/log-source.js";
 
@@ -31,6 +31,7 @@ const BUCKET_LOG_BYTES = 32 * 1024 * 1024;
 interface CompareOptions {
   out?: string;
   json?: boolean;
+  pretty?: boolean;
   lenient?: boolean;
   /** Not an option: tests set it to force several request buckets on small logs. */
   bucketBytes?: number;
@@ -285,7 +286,7 @@ export async function compareCommand(a: string, b: string, opts: CompareOptions)
     { name: COMPARE_JSON, data: toJson(report) },
     { name: COMPARE_PNG, data: png },
   ]);
-  if (opts.json) process.stdout.write(toJson(report));
+  if (opts.json) process.stdout.write(jsonOutput(report, opts.pretty));
   else {
     for (const n of report.notes) process.stderr.write(`note: ${n}\n`);
     process.stdout.write(compareSummaryText(report) + `wrote ${written.join(", ")}\n`);

@@ -4,7 +4,7 @@ import path from "node:path";
 import { readRoutesLog, reportSkipped, sourceOf } from "../../routes/read-log.js";
 import { EXPORT_FORMATS, findFormat } from "../../export/registry.js";
 import type { ExportResult } from "../../export/format.js";
-import { prepareOutDir, writeOutputs, toJson, asWriteError, orList } from "../command-output.js";
+import { prepareOutDir, writeOutputs, toJson, asWriteError, orList, jsonOutput } from "../command-output.js";
 import { envError } from "../../errors.js";
 
 export const EXPORT_SCHEMA = "moe-prof.export/1";
@@ -14,6 +14,7 @@ interface ExportOptions {
   format?: string;
   out?: string;
   json?: boolean;
+  pretty?: boolean;
   lenient?: boolean;
 }
 
@@ -82,7 +83,7 @@ export function exportSummaryText(m: ExportManifest): string {
 /** `moe-prof export`: what the command does once commander has parsed it (cli.ts). */
 export async function exportCommand(file: string, opts: ExportOptions): Promise<void> {
   const manifest = await runExport(file, opts);
-  if (opts.json) process.stdout.write(toJson(manifest));
+  if (opts.json) process.stdout.write(jsonOutput(manifest, opts.pretty));
   else {
     for (const n of manifest.notes) process.stderr.write(`note: ${n}\n`);
     const target = findFormat(manifest.format)?.target?.(file, opts.out);

@@ -17,7 +17,7 @@ import {
 } from "../../analysis/placement-report.js";
 import { PLACEMENT_POLICIES } from "../../analysis/placement.js";
 import { parseIntList } from "../../config/number-list.js";
-import { prepareOutDir, writeOutputs, toJson, type OutputFile } from "../command-output.js";
+import { prepareOutDir, writeOutputs, toJson, type OutputFile, jsonOutput } from "../command-output.js";
 import { envError } from "../../errors.js";
 
 export const PLACEMENT_JSON = "placement.json";
@@ -30,6 +30,7 @@ interface PlaceOptions {
   slack?: string;
   out?: string;
   json?: boolean;
+  pretty?: boolean;
   lenient?: boolean;
 }
 
@@ -236,7 +237,7 @@ async function emitPlace(
     ...sglang,
   ]);
   if (opts.json) {
-    process.stdout.write(toJson(report));
+    process.stdout.write(jsonOutput(report, opts.pretty));
     return;
   }
   for (const n of report.notes) process.stderr.write(`note: ${n}\n`);

@@ -26,7 +26,8 @@ export function definePlace(program: Command): Command {
       "--out <dir>",
       "where to write placement.json, placement.png and the SGLang files (default: the log's directory)",
     )
-    .option("--json", "print placement.json on stdout and nothing else")
+    .option("--json", "print placement.json on stdout as one line of JSON, and nothing else")
+    .option("--pretty", "with --json: indented, as the file is written")
     .option("--lenient", "skip bad lines (reported on stderr) instead of refusing the log")
     .addHelpText(
       "after",
