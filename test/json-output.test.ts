@@ -24,22 +24,22 @@ test("--json prints one line of JSON and nothing else; --pretty the same object 
   for (const c of COMMANDS) {
     const r = await cli([...withOut(c), "--json"]);
     assert.equal(r.exitCode, 0, `${c[0]}: ${r.stderr}`);
-    assert.equal(r.stderr, "", c[0]!);
+    assert.equal(r.stderr, "", c[0]);
     assert.equal(r.stdout.split("\n").length, 1, `${c[0]}: --json is one line`);
     const one = JSON.parse(r.stdout) as unknown;
     assert.ok(one !== null && typeof one === "object" && !Array.isArray(one), c[0]);
     const p = await cli([...withOut(c), "--json", "--pretty"]);
     assert.equal(p.exitCode, 0, `${c[0]}: ${p.stderr}`);
     assert.ok(p.stdout.split("\n").length > 3, `${c[0]}: --pretty indents`);
-    assert.deepEqual(JSON.parse(p.stdout), one, c[0]!);
+    assert.deepEqual(JSON.parse(p.stdout), one, c[0]);
   }
 });
 
 test("--pretty without --json is refused (exit 2) by every command", async () => {
   for (const c of COMMANDS) {
     const r = await cli([...withOut(c), "--pretty"]);
-    assert.equal(r.exitCode, 2, c[0]!);
-    assert.equal(r.stderr, "moe-prof: --pretty: only with --json", c[0]!);
+    assert.equal(r.exitCode, 2, c[0]);
+    assert.equal(r.stderr, "moe-prof: --pretty: only with --json", c[0]);
     assert.equal(r.stdout, "");
   }
 });
