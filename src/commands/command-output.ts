@@ -5,6 +5,7 @@ import path from "node:path";
 import { writeFileAtomic } from "../artifacts/atomic-write.js";
 import { toCompactJson } from "../artifacts/compact-json.js";
 import { envError } from "../errors.js";
+import { parseLayerList } from "../config/layer-list.js";
 
 export interface OutputFile {
   name: string;
@@ -53,4 +54,9 @@ export const jsonOutput = (x: unknown, pretty?: boolean): string =>
 /** Lists items for --help text and errors: "a, b or c". */
 export function orList(xs: readonly string[]): string {
   return xs.length < 2 ? xs.join("") : `${xs.slice(0, -1).join(", ")} or ${xs[xs.length - 1]}`;
+}
+
+/** How a what-if command reads its log (read-log.ts): --lenient, and --layers parsed. */
+export function readOptions(opts: { lenient?: boolean; layers?: string }): { lenient?: boolean; layers?: number[] } {
+  return { lenient: opts.lenient, layers: opts.layers === undefined ? undefined : parseLayerList(opts.layers) };
 }

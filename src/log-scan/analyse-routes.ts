@@ -13,8 +13,9 @@ import { DEFAULT_MAX_LINE_BYTES, type ByteRange } from "../routes/line-reader.js
 import type { CoverageState, RowCoverage } from "../routes/coverage.js";
 import { RouteTally, type TallyState } from "../analysis/tally.js";
 import { buildSummary, type HistSummary } from "../analysis/summary.js";
-import { UserError, envError, EXIT_INVALID } from "../errors.js";
+import { UserError, EXIT_INVALID } from "../errors.js";
 import { isSeekable, logName } from "../routes/log-source.js";
+import { selectedLayers as layersLogged } from "../routes/read-log.js";
 
 import { PARALLEL_MIN_BYTES, threadCount, newRangeWorker } from "./range-worker-start.js";
 
@@ -60,14 +61,8 @@ export interface RangeOutcome {
 }
 
 function selectedLayers(file: string, meta: RoutesMeta, wanted: number[] | undefined): boolean[] {
-  if (wanted) {
-    const missing = wanted.filter((l) => !meta.layers_logged.includes(l));
-    if (missing.length)
-      throw envError(
-        `--layers: ${missing.join(",")} not logged in ${logName(file)} (layers_logged: ${meta.layers_logged.join(",")})`,
-      );
-  }
-  return meta.layers_logged.map((l) => !wanted || wanted.includes(l));
+  const chosen = wanted === undefined ? meta.layers_logged : layersLogged(file, meta, wanted);
+  return meta.layers_logged.map((l) => chosen.includes(l));
 }
 
 /** Validates and analyses a routes log. Throws UserError (exit 1) on an invalid log unless lenient. */

@@ -18,13 +18,15 @@ import {
   type LayerSimulation,
 } from "../../analysis/cache-report.js";
 import { parseIntList, parseFractionList, parseNameList } from "../../config/number-list.js";
-import { prepareOutDir, writeOutputs, toJson, jsonOutput } from "../command-output.js";
+import { prepareOutDir, writeOutputs, toJson, jsonOutput, readOptions } from "../command-output.js";
 import { UserError, envError, EXIT_INVALID } from "../../errors.js";
 
 export const CACHE_JSON = "cache.json";
 export const CACHE_PNG = "expert_cache.png";
 
 interface CacheOptions {
+  /** --layers 0,5-7: analyse only these (validation still covers all). */
+  layers?: string;
   order?: string;
   capacities?: string;
   policies?: string;
@@ -54,7 +56,7 @@ export async function runCache(file: string, opts: CacheOptions): Promise<CacheR
   let i32 = new Int32Array(1);
   let noStep: { req_id: string; token_idx: number; layer: number } | null = null;
   try {
-    const read = await readRoutesLog(file, opts, {
+    const read = await readRoutesLog(file, readOptions(opts), {
       onMeta(meta: RoutesMeta) {
         if (meta.layers_logged.length > MAX_PARTITIONS)
           throw envError(

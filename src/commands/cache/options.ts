@@ -20,6 +20,7 @@ export function defineCache(program: Command): Command {
     .option("--policies <list>", `some of ${CACHE_POLICIES.join(",")}`, CACHE_POLICIES.join(","))
     .option("--targets <list>", "hit rates to find the smallest capacity for", DEFAULT_TARGETS.join(","))
     .option("--out <dir>", "where to write cache.json and expert_cache.png (default: the log's directory)")
+    .option("--layers <list>", "analyse only these logged layers, e.g. 0,5-7 (validation still covers all)")
     .option("--json", "print cache.json on stdout as one line of JSON, and nothing else")
     .option("--pretty", "with --json: indented, as the file is written")
     .option("--lenient", "skip bad lines (reported on stderr) instead of refusing the log")

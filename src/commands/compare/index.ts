@@ -16,7 +16,7 @@ import {
   type RowColumns,
 } from "../../analysis/compare.js";
 import { LayerExpertCounts } from "../../analysis/layer-expert-counts.js";
-import { prepareOutDir, writeOutputs, toJson, jsonOutput } from "../command-output.js";
+import { prepareOutDir, writeOutputs, toJson, jsonOutput, readOptions } from "../command-output.js";
 import { UserError, envError, EXIT_INVALID } from "../../errors.js";
 import { STDIN, fileEncoding, logName } from "../../routes/log-source.js";
 
@@ -29,6 +29,8 @@ export const COMPARE_PNG = "compare.png";
 const BUCKET_LOG_BYTES = 32 * 1024 * 1024;
 
 interface CompareOptions {
+  /** --layers 0,5-7: analyse only these (validation still covers all). */
+  layers?: string;
   out?: string;
   json?: boolean;
   pretty?: boolean;
@@ -60,7 +62,7 @@ async function readSide(
   let toShared = new Int32Array(16).fill(-1);
   const f64 = new Float64Array(2);
   let i32 = new Int32Array(1);
-  const read = await readRoutesLog(file, opts, {
+  const read = await readRoutesLog(file, readOptions(opts), {
     onMeta(meta: RoutesMeta) {
       k = meta.top_k;
       counts = new LayerExpertCounts(meta.layers_logged.length, meta.num_experts);

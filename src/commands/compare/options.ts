@@ -10,6 +10,7 @@ export function defineCompare(program: Command): Command {
     .argument("<a.jsonl>", "first routes log (gzip/zstd too; - for standard input)")
     .argument("<b.jsonl>", "second routes log (same prompts, or different ones; gzip/zstd too; - for standard input)")
     .option("--out <dir>", "where to write compare.json and compare.png (default: the first log's directory)")
+    .option("--layers <list>", "analyse only these logged layers, e.g. 0,5-7 (validation still covers all)")
     .option("--json", "print compare.json on stdout as one line of JSON, and nothing else")
     .option("--pretty", "with --json: indented, as the file is written")
     .option("--lenient", "skip bad lines (reported on stderr) instead of refusing a log")

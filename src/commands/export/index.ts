@@ -4,13 +4,23 @@ import path from "node:path";
 import { readRoutesLog, reportSkipped, sourceOf } from "../../routes/read-log.js";
 import { EXPORT_FORMATS, findFormat } from "../../export/registry.js";
 import type { ExportResult } from "../../export/format.js";
-import { prepareOutDir, writeOutputs, toJson, asWriteError, orList, jsonOutput } from "../command-output.js";
+import {
+  prepareOutDir,
+  writeOutputs,
+  toJson,
+  asWriteError,
+  orList,
+  jsonOutput,
+  readOptions,
+} from "../command-output.js";
 import { envError } from "../../errors.js";
 
 export const EXPORT_SCHEMA = "moe-prof.export/1";
 export const manifestName = (format: string) => `export_${format}.json`;
 
 interface ExportOptions {
+  /** --layers 0,5-7: analyse only these (validation still covers all). */
+  layers?: string;
   format?: string;
   out?: string;
   json?: boolean;
@@ -42,7 +52,7 @@ export async function runExport(file: string, opts: ExportOptions): Promise<Expo
   if (target) await prepareOutDir(target.dir, file);
   const sink = format.begin(file, target);
   try {
-    const read = await readRoutesLog(file, opts, sink);
+    const read = await readRoutesLog(file, readOptions(opts), sink);
     reportSkipped(read, (t) => process.stderr.write(t));
     const outDir = target ? target.dir : await prepareOutDir(opts.out, file);
     let result: ExportResult;

@@ -17,7 +17,7 @@ import {
 } from "../../analysis/placement-report.js";
 import { PLACEMENT_POLICIES } from "../../analysis/placement.js";
 import { parseIntList } from "../../config/number-list.js";
-import { prepareOutDir, writeOutputs, toJson, type OutputFile, jsonOutput } from "../command-output.js";
+import { prepareOutDir, writeOutputs, toJson, type OutputFile, jsonOutput, readOptions } from "../command-output.js";
 import { envError } from "../../errors.js";
 
 export const PLACEMENT_JSON = "placement.json";
@@ -25,6 +25,8 @@ export const PLACEMENT_PNG = "placement.png";
 export const sglangFileName = (G: number) => `sglang_expert_location_g${G}.json`;
 
 interface PlaceOptions {
+  /** --layers 0,5-7: analyse only these (validation still covers all). */
+  layers?: string;
   gpus?: string;
   redundant?: string;
   slack?: string;
@@ -60,7 +62,7 @@ export async function runPlace(
   let ordered = new Uint8Array(0);
   let withoutStep = 0;
   try {
-    const read = await readRoutesLog(file, opts, {
+    const read = await readRoutesLog(file, readOptions(opts), {
       onMeta(meta: RoutesMeta) {
         const L = meta.layers_logged.length;
         if (L > MAX_PARTITIONS) throw envError(`${file}: ${L} layers logged; place handles at most ${MAX_PARTITIONS}`);

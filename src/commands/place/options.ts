@@ -26,6 +26,7 @@ export function definePlace(program: Command): Command {
       "--out <dir>",
       "where to write placement.json, placement.png and the SGLang files (default: the log's directory)",
     )
+    .option("--layers <list>", "analyse only these logged layers, e.g. 0,5-7 (validation still covers all)")
     .option("--json", "print placement.json on stdout as one line of JSON, and nothing else")
     .option("--pretty", "with --json: indented, as the file is written")
     .option("--lenient", "skip bad lines (reported on stderr) instead of refusing the log")
