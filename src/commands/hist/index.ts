@@ -14,8 +14,21 @@ import { STDIN, logName } from "../../routes/log-source.js";
 /** `moe-prof hist`: what the command does once commander has parsed it (cli.ts). */
 export async function histCommand(
   file: string,
-  opts: { out?: string; layers?: string; json?: boolean; pretty?: boolean; lenient?: boolean; asBatches?: boolean },
+  opts: {
+    out?: string;
+    layers?: string;
+    json?: boolean;
+    pretty?: boolean;
+    lenient?: boolean;
+    asBatches?: boolean;
+    request?: string;
+  },
 ): Promise<void> {
+  if (opts.request !== undefined) {
+    if (opts.asBatches) throw envError("--request: not with --as-batches (batches have no requests)");
+    const { requestCommand } = await import("./request.js");
+    return requestCommand(file, { ...opts, request: opts.request });
+  }
   const layers = opts.layers === undefined ? undefined : parseLayerList(opts.layers);
   const outDir = opts.out ?? path.dirname(path.resolve(file));
   refuseSpecialOutDir(outDir);
