@@ -26,6 +26,7 @@ interface ExportOptions {
   json?: boolean;
   pretty?: boolean;
   lenient?: boolean;
+  compression?: string;
 }
 
 export interface ExportManifest extends ExportResult {
@@ -42,6 +43,9 @@ export async function runExport(file: string, opts: ExportOptions): Promise<Expo
   const format = findFormat(opts.format ?? "");
   if (!format)
     throw envError(`--format: unknown "${opts.format}" (expected ${orList(EXPORT_FORMATS.map((f) => f.name))})`);
+  for (const [key, flag] of [["compression", "--compression"]] as const)
+    if (opts[key] !== undefined && !format.takes?.includes(key))
+      throw envError(`${flag}: only with --format parquet (not ${format.name})`);
   // A streaming format (parquet) writes during the scan: its directory is made first.
   const target = format.target?.(file, opts.out);
   if (target && path.resolve(target.dir, target.name) === path.resolve(file)) {
@@ -50,7 +54,7 @@ export async function runExport(file: string, opts: ExportOptions): Promise<Expo
     );
   }
   if (target) await prepareOutDir(target.dir, file);
-  const sink = format.begin(file, target);
+  const sink = await format.begin(file, target, { compression: opts.compression });
   try {
     const read = await readRoutesLog(file, readOptions(opts), sink);
     reportSkipped(read, (t) => process.stderr.write(t));

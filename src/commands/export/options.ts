@@ -15,6 +15,7 @@ export function defineExport(program: Command): Command {
     )
     .requiredOption("--format <name>", `one of ${names.join(", ")}`)
     .option("--out <dir>", "where to write (default: the log's directory); parquet: also a FILE.parquet")
+    .option("--compression <codec>", "parquet: page compression, zstd (default), gzip or none")
     .option("--layers <list>", "analyse only these logged layers, e.g. 0,5-7 (validation still covers all)")
     .option("--json", "print the manifest (export_<format>.json) on stdout as one line of JSON, and nothing else")
     .option("--pretty", "with --json: indented, as the file is written")
