@@ -6,6 +6,7 @@ import { writeFileAtomic } from "../artifacts/atomic-write.js";
 import { toCompactJson } from "../artifacts/compact-json.js";
 import { envError } from "../errors.js";
 import { parseLayerList } from "../config/layer-list.js";
+import type { ScanProgress } from "./scan-progress.js";
 
 export interface OutputFile {
   name: string;
@@ -57,6 +58,13 @@ export function orList(xs: readonly string[]): string {
 }
 
 /** How a what-if command reads its log (read-log.ts): --lenient, and --layers parsed. */
-export function readOptions(opts: { lenient?: boolean; layers?: string }): { lenient?: boolean; layers?: number[] } {
-  return { lenient: opts.lenient, layers: opts.layers === undefined ? undefined : parseLayerList(opts.layers) };
+export function readOptions(
+  opts: { lenient?: boolean; layers?: string },
+  progress?: ScanProgress | null,
+): { lenient?: boolean; layers?: number[]; onProgress?: (done: number, total: number | null) => void } {
+  return {
+    lenient: opts.lenient,
+    layers: opts.layers === undefined ? undefined : parseLayerList(opts.layers),
+    onProgress: progress ? (d, t) => progress.update(d, t) : undefined,
+  };
 }

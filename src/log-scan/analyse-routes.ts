@@ -34,6 +34,8 @@ export interface AnalyseOptions {
   asBatches?: boolean;
   /** A range worker started early (range-worker-start.ts): used by the parallel scan, else stopped. */
   worker?: Worker | null;
+  /** Bytes read of the log's size (null: stdin); on threads, estimated from this thread's part. */
+  onProgress?: (done: number, total: number | null) => void;
 }
 
 export interface AnalyseResult {
@@ -89,6 +91,7 @@ async function analyseSequentially(file: string, opts: AnalyseOptions): Promise<
     },
     onRow: (row, req, li) => tally!.add(row, req, li),
     asBatches: opts.asBatches,
+    onProgress: opts.onProgress,
   });
   const skipped = scan.messages;
   if (scan.meta === null || tally === null)
@@ -130,6 +133,8 @@ export async function analyseInParallel(file: string, opts: AnalyseOptions): Pro
     onRow: (row, req, li) => tally.add(row, req, li),
     onPart: (t, reqMap) => tally.mergeFrom(t.tally!, reqMap),
     worker: opts.worker,
+    // The parts are read at about the same speed: this thread's share stands for the whole.
+    onProgress: opts.onProgress && ((done) => opts.onProgress!(Math.min(size, done * plan.ranges.length), size)),
   });
   if (merged === null) return null;
   return buildSummary({
@@ -157,10 +162,13 @@ export async function scanRangesInParallel(
     onRow?: OnRow;
     onPart?: (outcome: RangeOutcome, reqMap: number[]) => void;
     worker?: Worker | null;
+    onProgress?: (done: number) => void;
   },
 ): Promise<{ coverage: RowCoverage; rows: number; lines: number } | null> {
   const { meta, ranges } = plan;
-  const own = scanRouteRange(file, meta, ranges[0]!, opts.onRow).catch(() => null);
+  const own = scanRouteRange(file, meta, ranges[0]!, opts.onRow, undefined, undefined, opts.onProgress).catch(
+    () => null,
+  );
   const others = ranges
     .slice(1)
     .map((range, i) =>

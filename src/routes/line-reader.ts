@@ -23,6 +23,8 @@ export interface LineSink {
    * where the rest begins (decoded and given to `line` as usual); null: none consumed.
    */
   lines?(buf: Buffer, start: number, end: number, firstLineNo: number): { lines: number; next: number } | null;
+  /** Optional: bytes read from the file so far (before decompression), for a progress bar. */
+  progress?(rawBytes: number): void;
 }
 
 export interface ReadLinesResult {
@@ -47,11 +49,12 @@ export async function readLines(
   // A whole log may be compressed or standard input (log-source.ts); a range is of a plain file.
   const stream: AsyncIterable<Buffer> | null =
     range === undefined
-      ? logBytes(file, highWaterMark)
+      ? logBytes(file, highWaterMark, sink.progress && ((n) => sink.progress!((raw += n))))
       : range.end > range.start
         ? createReadStream(file, { highWaterMark, start: range.start, end: range.end - 1 })
         : null;
   if (stream === null) return { lines: 0, bytes: 0 };
+  let raw = 0;
   let carry: Buffer[] = [];
   let carryLen = 0;
   let skippingLongLine = false;
@@ -67,6 +70,7 @@ export async function readLines(
   try {
     for await (const chunk of stream) {
       bytes += chunk.length;
+      if (range !== undefined) sink.progress?.((raw += chunk.length)); // a whole log counts in logBytes
       const lastNl = chunk.lastIndexOf(10);
       if (lastNl === -1) {
         if (skippingLongLine) continue;

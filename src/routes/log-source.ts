@@ -58,7 +58,12 @@ export function isSeekable(file: string): boolean {
  * The log's bytes, decompressed, in chunks of at most `maxChunk` bytes (the line reader's fast
  * path relies on that bound). Decompression errors are the log's fault: UserError, exit 1.
  */
-export async function* logBytes(file: string, maxChunk: number): AsyncGenerator<Buffer> {
+export async function* logBytes(
+  file: string,
+  maxChunk: number,
+  /** Called with the size of each chunk read from the file or stdin, before decompression. */
+  onRaw?: (bytes: number) => void,
+): AsyncGenerator<Buffer> {
   const raw: AsyncIterable<Buffer> =
     file === STDIN ? (process.stdin as AsyncIterable<Buffer>) : createReadStream(file, { highWaterMark: maxChunk });
   const it = raw[Symbol.asyncIterator]();
@@ -72,10 +77,12 @@ export async function* logBytes(file: string, maxChunk: number): AsyncGenerator<
   if (first.done) return;
   const head = first.value;
   async function* all(): AsyncGenerator<Buffer> {
+    onRaw?.(head.length);
     yield head;
     for (;;) {
       const n = await it.next();
       if (n.done) return;
+      onRaw?.(n.value.length);
       yield n.value;
     }
   }

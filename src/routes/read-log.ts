@@ -47,7 +47,7 @@ export interface LogRead {
  */
 export async function readRoutesLog(
   file: string,
-  opts: { lenient?: boolean; layers?: number[] },
+  opts: { lenient?: boolean; layers?: number[]; onProgress?: (done: number, total: number | null) => void },
   sink: RowSink,
 ): Promise<LogRead> {
   // The scan (and zod with it) is loaded when a log is read, not when a command module is.
@@ -59,6 +59,7 @@ export async function readRoutesLog(
   let analysed: RoutesMeta | null = null;
   const scan = await scanRoutesFile(file, {
     mode: opts.lenient ? "lenient" : "first-error",
+    onProgress: opts.onProgress,
     onMeta: (meta) => {
       analysed = meta;
       if (opts.layers !== undefined) {

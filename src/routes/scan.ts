@@ -33,6 +33,8 @@ export interface ScanOptions {
   onRow?: OnRow;
   /** Group rows into the batches they were written in instead of by req_id (seed-layout.ts). */
   asBatches?: boolean;
+  /** Progress of the read: bytes read so far (before decompression) of `total` (null: stdin). */
+  onProgress?: (done: number, total: number | null) => void;
   /** Try the byte scanner (fast-scan/fast-row.ts) before JSON.parse (default: on unless MOE_PROF_FAST_SCAN=0). */
   fastPath?: boolean;
 }
@@ -79,6 +81,7 @@ function readFailure(file: string, e: unknown, name = file): Error {
 
 export async function scanRoutesFile(file: string, opts: ScanOptions = {}): Promise<ScanResult> {
   // Standard input ("-") is read as it comes: no stat, and never Parquet (log-source.ts says so).
+  let total: number | null = null;
   if (file !== STDIN) {
     let info;
     try {
@@ -87,6 +90,7 @@ export async function scanRoutesFile(file: string, opts: ScanOptions = {}): Prom
       throw readFailure(file, e);
     }
     if (!info.isFile()) throw envError(`${file}: not a regular file`);
+    total = info.size;
   }
   const parquet = file !== STDIN && (await isParquetFile(file));
   const problems = new Problems(logName(file), {
@@ -121,10 +125,12 @@ export async function scanRoutesFile(file: string, opts: ScanOptions = {}): Prom
     problems.rejectLine(lineNo, null, "no valid meta line to check this line against");
     problems.stop();
   };
+  const onProgress = opts.onProgress;
   const sink: LineSink = {
     get stopped() {
       return problems.stopped;
     },
+    progress: onProgress && ((done) => onProgress(done, total)),
     lines(buf, start, end, firstLineNo) {
       const loop = rows;
       if (loop !== null)

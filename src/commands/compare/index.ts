@@ -2,6 +2,7 @@
 // GPTQ vs bf16, two datasets)? Each log is read once, validated, counted per layer, and spilled to
 // disk in request buckets; then the rows of each bucket are matched on (req_id, token_idx, layer).
 import { stat } from "node:fs/promises";
+import { scanProgress } from "../scan-progress.js";
 import { readRoutesLog, reportSkipped, sourceOf, type LogRead } from "../../routes/read-log.js";
 import { finishedSpill, RowSpill, MAX_PARTITIONS, type SpillRecords } from "../../routes/row-spill.js";
 import type { RoutesMeta } from "../../routes/schema.js";
@@ -62,7 +63,8 @@ async function readSide(
   let toShared = new Int32Array(16).fill(-1);
   const f64 = new Float64Array(2);
   let i32 = new Int32Array(1);
-  const read = await readRoutesLog(file, readOptions(opts), {
+  const progress = scanProgress(`reading ${logName(file)}`);
+  const read = await readRoutesLog(file, readOptions(opts, progress), {
     onMeta(meta: RoutesMeta) {
       k = meta.top_k;
       counts = new LayerExpertCounts(meta.layers_logged.length, meta.num_experts);
@@ -98,7 +100,7 @@ async function readSide(
       i32[2] = ids[best]!;
       spill!.append(s % buckets, f64, i32);
     },
-  });
+  }).finally(() => progress?.end());
   reportSkipped(read, (t) => process.stderr.write(t));
   const sp = finishedSpill(spill, file);
   return { read, counts: counts.counts, spill: sp };

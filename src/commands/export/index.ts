@@ -1,6 +1,8 @@
 // `moe-prof export <log> --format eplb|r3`: the routes in the formats other tools read.
 // The format modules live in src/export (registry.ts lists them); this wires one to the log.
 import path from "node:path";
+import { scanProgress } from "../scan-progress.js";
+import { logName } from "../../routes/log-source.js";
 import { readRoutesLog, reportSkipped, sourceOf } from "../../routes/read-log.js";
 import { EXPORT_FORMATS, findFormat } from "../../export/registry.js";
 import type { ExportResult } from "../../export/format.js";
@@ -56,7 +58,8 @@ export async function runExport(file: string, opts: ExportOptions): Promise<Expo
   if (target) await prepareOutDir(target.dir, file);
   const sink = await format.begin(file, target, { compression: opts.compression });
   try {
-    const read = await readRoutesLog(file, readOptions(opts), sink);
+    const progress = scanProgress(`reading ${logName(file)}`);
+    const read = await readRoutesLog(file, readOptions(opts, progress), sink).finally(() => progress?.end());
     reportSkipped(read, (t) => process.stderr.write(t));
     const outDir = target ? target.dir : await prepareOutDir(opts.out, file);
     let result: ExportResult;

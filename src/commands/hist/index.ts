@@ -10,6 +10,7 @@ import { readPackageVersion } from "../../config/package-info.js";
 import { UserError, envError, EXIT_INVALID } from "../../errors.js";
 import { refuseSpecialOutDir } from "../../config/out-dir-guard.js";
 import { STDIN, logName } from "../../routes/log-source.js";
+import { scanProgress } from "../scan-progress.js";
 
 /** `moe-prof hist`: what the command does once commander has parsed it (cli.ts). */
 export async function histCommand(
@@ -40,12 +41,14 @@ export async function histCommand(
     // Batches follow the order of the whole file (never split): no early worker for them.
     const worker = opts.lenient || opts.asBatches ? null : startRangeWorker(file);
     const { analyseRoutesFile, lenientNote } = await import("../../log-scan/analyse-routes.js");
+    const progress = scanProgress(`reading ${logName(file)}`);
     const { summary, skipped, skippedCount } = await analyseRoutesFile(file, {
       layers,
       lenient: opts.lenient,
       asBatches: opts.asBatches,
       worker,
-    });
+      onProgress: progress ? (d, t) => progress.update(d, t) : undefined,
+    }).finally(() => progress?.end());
     // The --lenient count is printed here once; summary.notes carries it too (for summary.json).
     const lenientLine = skippedCount > 0 ? lenientNote(skippedCount, summary.skipped_lines, summary.rows) : null;
     if (lenientLine !== null) {

@@ -1,6 +1,7 @@
 // `moe-prof hist <log> --request ID`: one request's routes, validating the whole log as hist
 // does: a table on stdout (--json: the routes as one line of JSON) and request_<ID>.png, its
 // tokens x layers coloured by top-1 expert, in --out.
+import { scanProgress } from "../scan-progress.js";
 import { readRoutesLog, reportSkipped, sourceOf } from "../../routes/read-log.js";
 import { RequestCollector, REQUEST_SCHEMA, type RequestRoutes } from "../../analysis/request-routes.js";
 import { logName } from "../../routes/log-source.js";
@@ -19,10 +20,11 @@ export interface RequestOptions {
 /** The request's routes (tests call it directly). Unknown id: usage error naming some that exist. */
 export async function runRequest(file: string, opts: RequestOptions): Promise<RequestRoutes> {
   let collector: RequestCollector | null = null;
-  const read = await readRoutesLog(file, readOptions(opts), {
+  const progress = scanProgress(`reading ${logName(file)}`);
+  const read = await readRoutesLog(file, readOptions(opts, progress), {
     onMeta: (meta) => (collector = new RequestCollector(opts.request, meta.layers_logged.length)),
     onRow: (row, _req, li) => collector!.add(row, li),
-  });
+  }).finally(() => progress?.end());
   reportSkipped(read, (t) => process.stderr.write(t));
   const c = collector as RequestCollector | null; // assigned in onMeta, which TypeScript's narrowing cannot see
   if (c === null || !c.found) {

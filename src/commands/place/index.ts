@@ -1,6 +1,8 @@
 // `moe-prof place <log> --gpus 2,4,8`: how evenly would each expert-parallel placement load the
 // GPUs, and how much of each token's top-k would stay on one GPU? Reads the log once (validating
 // it) into per-layer spill files, then plans and scores one layer at a time.
+import { scanProgress } from "../scan-progress.js";
+import { logName } from "../../routes/log-source.js";
 import { readRoutesLog, reportSkipped, sourceOf } from "../../routes/read-log.js";
 import { finishedSpill, RowSpill, type SpillRecords, MAX_PARTITIONS } from "../../routes/row-spill.js";
 import type { RoutesMeta } from "../../routes/schema.js";
@@ -62,7 +64,8 @@ export async function runPlace(
   let ordered = new Uint8Array(0);
   let withoutStep = 0;
   try {
-    const read = await readRoutesLog(file, readOptions(opts), {
+    const progress = scanProgress(`reading ${logName(file)}`);
+    const read = await readRoutesLog(file, readOptions(opts, progress), {
       onMeta(meta: RoutesMeta) {
         const L = meta.layers_logged.length;
         if (L > MAX_PARTITIONS) throw envError(`${file}: ${L} layers logged; place handles at most ${MAX_PARTITIONS}`);
@@ -85,7 +88,7 @@ export async function runPlace(
         for (let j = 0; j < k; j++) i32[1 + j] = row.topk_ids[j]!;
         spill!.append(li, f64, i32);
       },
-    });
+    }).finally(() => progress?.end());
     const s = finishedSpill(spill, file);
     reportSkipped(read, (t) => process.stderr.write(t));
     const E = read.numExperts;
