@@ -3,7 +3,8 @@
 // disk in request buckets; then the rows of each bucket are matched on (req_id, token_idx, layer).
 import { stat } from "node:fs/promises";
 import { scanProgress } from "../scan-progress.js";
-import { readRoutesLog, reportSkipped, sourceOf, type LogRead } from "../../routes/read-log.js";
+import path from "node:path";
+import { readRoutesLog, reportSkipped, type LogRead } from "../../routes/read-log.js";
 import { finishedSpill, RowSpill, MAX_PARTITIONS, type SpillRecords } from "../../routes/row-spill.js";
 import type { RoutesMeta } from "../../routes/schema.js";
 import {
@@ -131,10 +132,42 @@ function columns(rec: SpillRecords, spill: RowSpill, k: number, keep: Set<number
   return c;
 }
 
-function side(s: SideState): LogSide {
+/**
+ * The two logs' names for titles and JSON: their file names, or when those are the same (two runs'
+ * moe_routes.jsonl) the shortest trailing paths that differ, e.g. runA/moe_routes.jsonl.
+ */
+export function distinctNames(a: string, b: string): [string, string] {
+  const pa = path.resolve(logName(a)).split(path.sep);
+  const pb = path.resolve(logName(b)).split(path.sep);
+  if (a === STDIN || b === STDIN || pa.join("/") === pb.join("/"))
+    return [logName(a), logName(b)].map((f) => path.basename(f)) as [string, string];
+  for (let n = 1; n <= Math.max(pa.length, pb.length); n++) {
+    const x = pa.slice(-n).join("/");
+    const y = pb.slice(-n).join("/");
+    if (x !== y) return [x, y];
+  }
+  return [pa.join("/"), pb.join("/")];
+}
+
+/**
+ * Two logs of different models have nothing to compare: different top_k, or different declared
+ * num_experts (an inferred one, the largest id seen + 1, may differ between logs of one model).
+ */
+function refuseDifferentModels(fileA: string, a: LogRead, fileB: string, b: LogRead): void {
+  const kA = a.meta.top_k;
+  const kB = b.meta.top_k;
+  const eDiffer = a.numExpertsSource === "meta" && b.numExpertsSource === "meta" && a.numExperts !== b.numExperts;
+  if (kA === kB && !eDiffer) return;
+  throw new UserError(
+    `${logName(fileA)} and ${logName(fileB)} route differently shaped models (${a.numExperts} vs ${b.numExperts} experts, top-${kA} vs top-${kB}; ${a.meta.model_id} vs ${b.meta.model_id}): compare takes two logs of one model`,
+    EXIT_INVALID,
+  );
+}
+
+function side(s: SideState, name: string): LogSide {
   const m = s.read.meta;
   return {
-    file: sourceOf(s.read).file,
+    file: name,
     model_id: m.model_id,
     engine: typeof m.engine === "string" ? m.engine : null,
     rows: s.read.rows,
@@ -173,6 +206,8 @@ export async function runCompare(fileA: string, fileB: string, opts: CompareOpti
   try {
     const A = await readSide(fileA, opts, buckets, shared, spills);
     const B = await readSide(fileB, opts, buckets, shared, spills);
+    refuseDifferentModels(fileA, A.read, fileB, B.read);
+    const [nameA, nameB] = distinctNames(fileA, fileB);
     const notes = [...A.read.notes.map((n) => `a: ${n}`), ...B.read.notes.map((n) => `b: ${n}`)];
     const la = A.read.meta.layers_logged;
     const lb = B.read.meta.layers_logged;
@@ -207,9 +242,8 @@ export async function runCompare(fileA: string, fileB: string, opts: CompareOpti
 
     let aligned: AlignedComparison | null = null;
     const k = A.read.meta.top_k;
-    if (k !== B.read.meta.top_k)
-      notes.push(`top_k differs (${k} vs ${B.read.meta.top_k}): rows are not compared one by one`);
-    else {
+    {
+      // Same top_k here: refuseDifferentModels stopped logs of different shapes.
       const acc = new AlignAccumulator(k);
       const keep = new Set(layers);
       for (let p = 0; p < buckets; p++) {
@@ -226,8 +260,8 @@ export async function runCompare(fileA: string, fileB: string, opts: CompareOpti
     }
     return {
       schema: COMPARE_SCHEMA,
-      a: side(A),
-      b: side(B),
+      a: side(A, nameA),
+      b: side(B, nameB),
       layers,
       num_experts: E,
       distribution: { overall: compareDistributions(sumA, sumB, E), layers: perLayer },
