@@ -255,7 +255,7 @@ const pct = (x: number | null) => (x === null ? "n/a" : `${(100 * x).toFixed(1)}
 export function placementSummaryText(r: PlacementReport): string {
   const lines = [
     `${r.source.file}: ${r.rows} rows, ${r.requests} requests, ${r.policies.balanced[0]!.layers.length} layers, top-${r.top_k} of ${r.num_experts} experts, ${r.model_id}`,
-    `max/mean GPU load (mean over layers${r.policies.balanced[0]!.step_max_over_mean === null ? "" : "; per step in brackets"}), share of top-k on the top-1's GPU:`,
+    `max/mean GPU load (mean over layers${r.policies.balanced[0]!.step_max_over_mean === null ? "" : "; per step in brackets"}), share of top-k on the top-1's GPU; in-sample (scored on the log the plans were made from):`,
   ];
   for (const policy of PLACEMENT_POLICIES) {
     const cells = r.policies[policy].map((e) => {
