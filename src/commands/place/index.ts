@@ -32,6 +32,8 @@ interface PlaceOptions {
   gpus?: string;
   redundant?: string;
   slack?: string;
+  /** The model's layer count, for the SGLang files (the log may cover fewer layers). */
+  numLayers?: string;
   out?: string;
   json?: boolean;
   pretty?: boolean;
@@ -54,6 +56,8 @@ export async function runPlace(
   const redundant = opts.redundant === undefined ? undefined : parseIntList("--redundant", opts.redundant, 0);
   if (redundant && redundant.length !== 1) throw envError("--redundant: one number of redundant slots");
   const slack = parseSlack(opts.slack);
+  const numLayers = opts.numLayers === undefined ? undefined : parseIntList("--num-layers", opts.numLayers, 1);
+  if (numLayers && numLayers.length !== 1) throw envError("--num-layers: one number, the model's layer count");
 
   // Spill record: f64 [step or -1], i32 [slot of the top-1 in topk_ids, topk_ids...].
   let spill: RowSpill | null = null;
@@ -106,6 +110,13 @@ export async function runPlace(
       return { layer, rows, plans };
     });
 
+    const maxLayer = Math.max(...read.meta.layers_logged);
+    if (numLayers !== undefined && numLayers[0]! <= maxLayer)
+      throw envError(`--num-layers: ${numLayers[0]} does not hold the logged layer ${maxLayer} (layers count from 0)`);
+    if (numLayers === undefined && gpus.length > 0)
+      notes.push(
+        `the SGLang files cover layers 0..${maxLayer}, the log's largest layer: for a model with more layers pass --num-layers N`,
+      );
     const sglang: OutputFile[] = [];
     const sglangInfo: PlacementReport["sglang_init_expert_location"] = [];
     for (const G of gpus) {
@@ -117,6 +128,7 @@ export async function runPlace(
         E,
         R,
         G,
+        numLayers?.[0],
       );
       if (map === null) {
         sglangInfo.push({
@@ -127,14 +139,15 @@ export async function runPlace(
         continue;
       }
       const unlogged = map.physical_to_logical_map.length - layers.length;
-      sglangInfo.push({
-        gpus: G,
-        file: sglangFileName(G),
-        reason:
-          unlogged > 0
-            ? `${unlogged} layers below the largest logged one are not in the log: they get SGLang's trivial map`
-            : null,
-      });
+      const reasons = [
+        unlogged > 0
+          ? `${unlogged} of its ${map.physical_to_logical_map.length} layers are not in the log: they get SGLang's trivial map`
+          : null,
+        numLayers === undefined
+          ? `it covers layers 0..${maxLayer} (the log's largest layer + 1): a model with more layers needs --num-layers N, or SGLang refuses the map`
+          : null,
+      ].filter((x): x is string => x !== null);
+      sglangInfo.push({ gpus: G, file: sglangFileName(G), reason: reasons.length ? reasons.join("; ") : null });
       sglang.push({ name: sglangFileName(G), data: toJson(map) });
     }
     const report = buildPlacementReport({

@@ -14,6 +14,10 @@ export function definePlace(program: Command): Command {
     )
     .option("--gpus <list>", "GPU counts to plan for", DEFAULT_GPUS.join(","))
     .option(
+      "--num-layers <N>",
+      "the model's layer count, for the SGLang files (default: the log's largest layer + 1; the log may cover fewer)",
+    )
+    .option(
       "--redundant <R>",
       "redundant expert slots for the replicated plan (default per G: the fewest >= 1 that give every GPU as many slots)",
     )
