@@ -86,6 +86,11 @@ for (const cmd of [program, ...program.commands]) {
       ),
   });
 }
+// --pretty shapes --json's output: alone it would be silently ignored.
+program.hook("preAction", (_program, command) => {
+  const o = command.opts<{ json?: boolean; pretty?: boolean }>();
+  if (o.pretty && !o.json) throw new UserError("--pretty: only with --json", EXIT_ENV);
+});
 
 try {
   await program.parseAsync(process.argv);

@@ -19,7 +19,9 @@ async function hyparquetRows(file: string): Promise<{ rows: Record<string, unkno
   const { asyncBufferFromFile, parquetMetadataAsync, parquetReadObjects } = await import("hyparquet");
   const buf = await asyncBufferFromFile(file);
   const md = await parquetMetadataAsync(buf);
-  const rows = (await parquetReadObjects({ file: buf, metadata: md })).map((r) =>
+  // hyparquet has snappy only built in: gzip and zstd pages through the functions the CLI gives it.
+  const { HYPARQUET_COMPRESSORS } = await import("../src/routes/parquet-codecs.js");
+  const rows = (await parquetReadObjects({ file: buf, metadata: md, compressors: HYPARQUET_COMPRESSORS })).map((r) =>
     Object.fromEntries(Object.entries(r).map(([k, v]) => [k, typeof v === "bigint" ? Number(v) : v])),
   );
   return { rows, kv: Object.fromEntries((md.key_value_metadata ?? []).map((x) => [x.key, x.value ?? ""])) };

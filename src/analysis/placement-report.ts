@@ -212,11 +212,15 @@ export function sglangPhysicalToLogical(
   E: number,
   R: number,
   G: number,
+  /** The model's layer count (place --num-layers); default: the largest logged layer + 1. */
+  numLayers?: number,
 ): { physical_to_logical_map: number[][] } | null {
   const P = E + R;
   if (P % G !== 0) return null;
   const maxLayer = Math.max(...layers.map((l) => l.layer));
-  const rows: number[][] = Array.from({ length: maxLayer + 1 }, () => Array.from({ length: P }, (_, p) => p % E));
+  const rows: number[][] = Array.from({ length: numLayers ?? maxLayer + 1 }, () =>
+    Array.from({ length: P }, (_, p) => p % E),
+  );
   for (const { layer, plan } of layers) rows[layer] = plan.experts.flat();
   return { physical_to_logical_map: rows };
 }

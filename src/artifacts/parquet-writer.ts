@@ -1,9 +1,11 @@
 // A Parquet file of route rows, written as they stream past: the same columns as the capture's
 // Parquet writer (python/moe_prof/capture/parquet.py) with the plainest encodings every reader
-// takes (PLAIN values, RLE/bit-packed levels, data page v1, no compression). Rows are buffered
+// takes (PLAIN values, RLE/bit-packed levels, data page v1; each page compressed by the chosen
+// codec, parquet-compression.ts, or not at all). Rows are buffered
 // per row group (ROW_GROUP_ROWS rows: bounded memory) and appended to the file; the footer is
 // written by finish(). No dependency: the format's metadata is Thrift compact protocol, encoded here.
 import { openSync, writeSync, closeSync } from "node:fs";
+import { UNCOMPRESSED, type PageCompressor } from "./parquet-compression.js";
 
 export const ROW_GROUP_ROWS = 65_536;
 
@@ -235,6 +237,7 @@ export class ParquetRouteWriter {
     private readonly k: number,
     private readonly metaLine: string,
     private readonly groupRows = ROW_GROUP_ROWS,
+    private readonly compressor: PageCompressor = UNCOMPRESSED,
   ) {
     this.fd = openSync(path, "w");
     this.write(Buffer.from("PAR1"));
@@ -328,11 +331,13 @@ export class ParquetRouteWriter {
     ];
     const start = this.offset;
     const chunks: ((b: Bytes) => void)[] = [];
-    for (const [col, numValues, data] of pages) {
+    let uncompressed = 0;
+    for (const [col, numValues, raw] of pages) {
+      const data = this.compressor.compress(raw);
       const h = new Bytes();
       struct([
         i32(1, 0 /* DATA_PAGE */),
-        i32(2, data.length),
+        i32(2, raw.length),
         i32(3, data.length),
         sub(5, struct([i32(1, numValues), i32(2, PLAIN), i32(3, RLE), i32(4, RLE)])),
       ])(h);
@@ -340,20 +345,23 @@ export class ParquetRouteWriter {
       this.write(h.view());
       this.write(data);
       const size = h.len + data.length;
+      uncompressed += h.len + raw.length;
       const meta = struct([
         i32(1, col.type),
         listI32(2, [PLAIN, RLE]),
         listStr(3, col.path),
-        i32(4, 0 /* UNCOMPRESSED */),
+        i32(4, this.compressor.codec),
         i64(5, numValues),
-        i64(6, size),
+        i64(6, h.len + raw.length),
         i64(7, size),
         i64(9, pageOffset),
       ]);
       chunks.push(struct([i64(2, pageOffset), sub(3, meta)]));
     }
     const total = this.offset - start;
-    this.rowGroups.push(struct([list(1, T_STRUCT, chunks), i64(2, total), i64(3, n), i64(5, start), i64(6, total)]));
+    this.rowGroups.push(
+      struct([list(1, T_STRUCT, chunks), i64(2, uncompressed), i64(3, n), i64(5, start), i64(6, total)]),
+    );
     this.numRows += n;
     this.n = 0;
     this.req = new Bytes();

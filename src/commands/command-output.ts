@@ -6,6 +6,8 @@ import { writeFileAtomic } from "../artifacts/atomic-write.js";
 import { toCompactJson } from "../artifacts/compact-json.js";
 import { envError, fsProblem } from "../errors.js";
 import { refuseFileAsOutDir } from "../config/out-dir-guard.js";
+import { parseLayerList } from "../config/layer-list.js";
+import type { ScanProgress } from "./scan-progress.js";
 
 export interface OutputFile {
   name: string;
@@ -53,7 +55,23 @@ export async function writeOutputs(outDir: string, files: OutputFile[]): Promise
 
 export const toJson = (x: unknown): string => toCompactJson(x);
 
+/** What --json prints: one line (a pipe's reader splits on lines), or with --pretty the file's indented form. */
+export const jsonOutput = (x: unknown, pretty?: boolean): string =>
+  pretty ? toCompactJson(x) : JSON.stringify(x) + "\n";
+
 /** Lists items for --help text and errors: "a, b or c". */
 export function orList(xs: readonly string[]): string {
   return xs.length < 2 ? xs.join("") : `${xs.slice(0, -1).join(", ")} or ${xs[xs.length - 1]}`;
+}
+
+/** How a what-if command reads its log (read-log.ts): --lenient, and --layers parsed. */
+export function readOptions(
+  opts: { lenient?: boolean; layers?: string },
+  progress?: ScanProgress | null,
+): { lenient?: boolean; layers?: number[]; onProgress?: (done: number, total: number | null) => void } {
+  return {
+    lenient: opts.lenient,
+    layers: opts.layers === undefined ? undefined : parseLayerList(opts.layers),
+    onProgress: progress ? (d, t) => progress.update(d, t) : undefined,
+  };
 }

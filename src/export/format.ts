@@ -36,7 +36,15 @@ export interface ExportTarget {
   name: string;
 }
 
+/** Options only some formats take (each refuses what it does not take: export/index.ts). */
+export interface FormatOptions {
+  /** parquet: the page codec (parquet-compression.ts). */
+  compression?: string;
+}
+
 export interface ExportFormat {
+  /** The FormatOptions keys this format takes. */
+  readonly takes?: readonly (keyof FormatOptions)[];
   readonly name: string;
   /** One line for --help. */
   readonly description: string;
@@ -45,5 +53,5 @@ export interface ExportFormat {
    * and --out (a directory, or the file itself). Others write everything in finish().
    */
   readonly target?: (logFile: string, out: string | undefined) => ExportTarget;
-  begin(file: string, target?: ExportTarget): ExportSink;
+  begin(file: string, target: ExportTarget | undefined, opts: FormatOptions): ExportSink | Promise<ExportSink>;
 }

@@ -8,6 +8,13 @@ import path from "node:path";
 import { rm, rename, stat } from "node:fs/promises";
 import type { RoutesMeta } from "../routes/schema.js";
 import { ParquetRouteWriter, ROW_GROUP_ROWS } from "../artifacts/parquet-writer.js";
+import {
+  DEFAULT_PARQUET_COMPRESSION,
+  PARQUET_COMPRESSIONS,
+  pageCompressor,
+  type ParquetCompression,
+} from "../artifacts/parquet-compression.js";
+import { envError } from "../errors.js";
 import type { ExportFormat, ExportSink, ExportTarget } from "./format.js";
 
 export const PARQUET_COLUMNS = [
@@ -34,15 +41,20 @@ export const parquetFormat: ExportFormat = {
   description:
     "<log>.parquet (or --out FILE.parquet): one row per route line, topk_ids/topk_weights as lists, the meta line as key-value metadata",
   target: parquetTarget,
-  begin(_file: string, target?: ExportTarget): ExportSink {
+  takes: ["compression"],
+  async begin(_file: string, target: ExportTarget | undefined, opts): Promise<ExportSink> {
     if (!target) throw new Error("parquet export needs its target before the scan");
+    const name = opts.compression ?? DEFAULT_PARQUET_COMPRESSION;
+    if (!(PARQUET_COMPRESSIONS as readonly string[]).includes(name))
+      throw envError(`--compression: unknown "${name}" (expected ${PARQUET_COMPRESSIONS.join(", ")})`);
+    const compressor = await pageCompressor(name as ParquetCompression);
     const final = path.join(target.dir, target.name);
     const tmp = path.join(target.dir, `.${target.name}.${process.pid}.${Date.now()}.tmp`);
     let writer: ParquetRouteWriter | null = null;
     let done = false;
     return {
       onMeta(meta: RoutesMeta) {
-        writer = new ParquetRouteWriter(tmp, meta.top_k, JSON.stringify(meta));
+        writer = new ParquetRouteWriter(tmp, meta.top_k, JSON.stringify(meta), ROW_GROUP_ROWS, compressor);
       },
       onRow(row) {
         writer!.add(row);
@@ -63,6 +75,7 @@ export const parquetFormat: ExportFormat = {
             row_group_rows: ROW_GROUP_ROWS,
             meta_key: "moe_prof.meta",
             weights: "float64",
+            compression: compressor.name,
             num_rows: read.rows,
           },
           notes: [],

@@ -13,7 +13,9 @@ import { DEFAULT_MAX_LINE_BYTES, type ByteRange } from "../routes/line-reader.js
 import type { CoverageState, RowCoverage } from "../routes/coverage.js";
 import { RouteTally, type TallyState } from "../analysis/tally.js";
 import { buildSummary, type HistSummary } from "../analysis/summary.js";
-import { UserError, envError, EXIT_INVALID } from "../errors.js";
+import { UserError, EXIT_INVALID } from "../errors.js";
+import { isSeekable, logName } from "../routes/log-source.js";
+import { selectedLayers as layersLogged } from "../routes/read-log.js";
 
 import { PARALLEL_MIN_BYTES, threadCount, newRangeWorker } from "./range-worker-start.js";
 
@@ -32,6 +34,8 @@ export interface AnalyseOptions {
   asBatches?: boolean;
   /** A range worker started early (range-worker-start.ts): used by the parallel scan, else stopped. */
   worker?: Worker | null;
+  /** Bytes read of the log's size (null: stdin); on threads, estimated from this thread's part. */
+  onProgress?: (done: number, total: number | null) => void;
 }
 
 export interface AnalyseResult {
@@ -59,14 +63,8 @@ export interface RangeOutcome {
 }
 
 function selectedLayers(file: string, meta: RoutesMeta, wanted: number[] | undefined): boolean[] {
-  if (wanted) {
-    const missing = wanted.filter((l) => !meta.layers_logged.includes(l));
-    if (missing.length)
-      throw envError(
-        `--layers: ${missing.join(",")} not logged in ${file} (layers_logged: ${meta.layers_logged.join(",")})`,
-      );
-  }
-  return meta.layers_logged.map((l) => !wanted || wanted.includes(l));
+  const chosen = wanted === undefined ? meta.layers_logged : layersLogged(file, meta, wanted);
+  return meta.layers_logged.map((l) => chosen.includes(l));
 }
 
 /** Validates and analyses a routes log. Throws UserError (exit 1) on an invalid log unless lenient. */
@@ -93,9 +91,11 @@ async function analyseSequentially(file: string, opts: AnalyseOptions): Promise<
     },
     onRow: (row, req, li) => tally!.add(row, req, li),
     asBatches: opts.asBatches,
+    onProgress: opts.onProgress,
   });
   const skipped = scan.messages;
-  if (scan.meta === null || tally === null) throw new UserError(skipped[0] ?? `${file}: no meta line`, EXIT_INVALID);
+  if (scan.meta === null || tally === null)
+    throw new UserError(skipped[0] ?? `${logName(file)}: no meta line`, EXIT_INVALID);
   if (scan.overLimit) throw new UserError(scan.overLimit, EXIT_INVALID);
   if (!opts.lenient && scan.problemCount > 0) throw new UserError(skipped[0]!, EXIT_INVALID);
   const summary = buildSummary({
@@ -104,7 +104,7 @@ async function analyseSequentially(file: string, opts: AnalyseOptions): Promise<
     requests: scan.requests,
     rows: scan.rows,
     skippedLines: scan.badLines,
-    source: { file: path.basename(file), bytes: scan.bytes },
+    source: { file: path.basename(logName(file)), bytes: scan.bytes },
     batches: scan.batches,
   });
   if (scan.problemCount > 0) summary.notes.push(lenientNote(scan.problemCount, scan.badLines, scan.rows));
@@ -133,6 +133,8 @@ export async function analyseInParallel(file: string, opts: AnalyseOptions): Pro
     onRow: (row, req, li) => tally.add(row, req, li),
     onPart: (t, reqMap) => tally.mergeFrom(t.tally!, reqMap),
     worker: opts.worker,
+    // The parts are read at about the same speed: this thread's share stands for the whole.
+    onProgress: opts.onProgress && ((done) => opts.onProgress!(Math.min(size, done * plan.ranges.length), size)),
   });
   if (merged === null) return null;
   return buildSummary({
@@ -160,10 +162,13 @@ export async function scanRangesInParallel(
     onRow?: OnRow;
     onPart?: (outcome: RangeOutcome, reqMap: number[]) => void;
     worker?: Worker | null;
+    onProgress?: (done: number) => void;
   },
 ): Promise<{ coverage: RowCoverage; rows: number; lines: number } | null> {
   const { meta, ranges } = plan;
-  const own = scanRouteRange(file, meta, ranges[0]!, opts.onRow).catch(() => null);
+  const own = scanRouteRange(file, meta, ranges[0]!, opts.onRow, undefined, undefined, opts.onProgress).catch(
+    () => null,
+  );
   const others = ranges
     .slice(1)
     .map((range, i) =>
@@ -210,7 +215,7 @@ export async function parallelPlan(
   threads: number,
   minBytes = PARALLEL_MIN_BYTES,
 ): Promise<ParallelPlan | null> {
-  if (threads < 2 || file.endsWith(".partial")) return null;
+  if (threads < 2 || file.endsWith(".partial") || !isSeekable(file)) return null;
   let size: number;
   try {
     const st = await stat(file);

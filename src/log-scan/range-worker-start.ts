@@ -5,6 +5,7 @@
 import { statSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
+import { isSeekable } from "../routes/log-source.js";
 
 /** Below this size one thread is as fast as several (worker start-up costs ~0.1 s). */
 export const PARALLEL_MIN_BYTES = 32 * 1024 * 1024;
@@ -36,6 +37,7 @@ export function startRangeWorker(
   } catch {
     return null;
   }
+  if (!isSeekable(file)) return null; // compressed or stdin: read as a stream, on this thread
   const w = newRangeWorker();
   w.unref(); // idle until it gets a job: never what keeps the process alive
   return w;

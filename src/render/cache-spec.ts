@@ -43,13 +43,19 @@ export function cacheSpec(r: CacheReport): TopLevelSpec {
       ].filter(Boolean),
     },
     data: { values },
-    mark: { type: "line", point: r.capacities.length <= 64, strokeWidth: 2 },
+    // A line between capacities that were not simulated (--capacities 4,8,16) would show hit
+    // rates nobody computed: points only, unless the capacities run 1, 2, 3, ... without a gap.
+    mark: contiguous(r.capacities)
+      ? { type: "line", point: r.capacities.length <= 64, strokeWidth: 2 }
+      : { type: "point", filled: true, size: 90 },
     encoding: {
       x: {
         field: "capacity",
         type: "quantitative",
         title: "Capacity C (experts cached per layer)",
         scale: { domain: [0, r.capacities[r.capacities.length - 1]!] },
+        // Capacities are whole experts: ticks at the simulated ones when few, else whole numbers.
+        axis: r.capacities.length <= 24 ? { values: r.capacities, format: "d" } : { format: "d", tickMinStep: 1 },
       },
       y: {
         field: "hit_rate",
@@ -79,4 +85,9 @@ export function cacheSpec(r: CacheReport): TopLevelSpec {
       },
     },
   };
+}
+
+/** True when the capacities are consecutive integers (each simulated, so a line between them is data). */
+export function contiguous(capacities: readonly number[]): boolean {
+  return capacities.every((c, i) => i === 0 || c === capacities[i - 1]! + 1);
 }

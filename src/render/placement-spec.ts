@@ -63,6 +63,7 @@ export function placementSpec(r: PlacementReport): TopLevelSpec {
       subtitle: [
         `${r.rows.toLocaleString("en-US")} route rows, ${layers} layers, top-${r.top_k} of ${r.num_experts} experts; GPU load = sum of its experts' (replica shares') counts, per layer`,
         `max/mean = busiest GPU over the mean GPU load (1 = even), averaged over layers${stepKnown ? "; per step: the same for each engine step's tokens, averaged over steps" : ""}`,
+        "in-sample: every plan is scored on the log it was made from (new traffic will look less even)",
       ],
     },
     data: { values },

@@ -7,6 +7,15 @@ import type { LayerPairTransitions, TransitionsSummary } from "../analysis/trans
 import { config } from "./specs.js";
 
 const f2 = (x: number | null) => (x === null ? "n/a" : x.toFixed(2));
+/** A row of the matrix resting on fewer tokens than this is drawn faint: its percentages say little. */
+export const FEW_TOKENS = 10;
+
+/** Expert ids to label on an axis `px` pixels long: every one when they fit, else every n-th (>= 22 px apart). */
+export function tickEvery(E: number, px: number): number[] {
+  const step = Math.max(1, Math.ceil((22 * E) / px));
+  const nice = [1, 2, 5, 10, 20, 50, 100, 200, 500].find((n) => n >= step) ?? step;
+  return Array.from({ length: Math.ceil(E / nice) }, (_, i) => i * nice);
+}
 
 const MI = "mutual information I(top-1 in l; top-1 in the next logged layer)";
 const CHANCE = "expected by chance (independent, same marginals)";
@@ -20,16 +29,17 @@ export function transitionsSpec(s: HistSummary, t: TransitionsSummary): TopLevel
     (b, p) => (p.matrix && (b === null || (p.adjusted_mi ?? -1) > (b.adjusted_mi ?? -1)) ? p : b),
     null,
   );
-  const cells: { from: number; to: number; p: number }[] = [];
+  // Every cell of a row with tokens, 0 included, so that 0% is drawn in the legend's 0% colour;
+  // rows without tokens stay blank. A row of few tokens (a 100% on 1 token) is drawn faint.
+  const cells: { from: number; to: number; p: number; tokens: number; few: boolean }[] = [];
   if (best?.matrix) {
     best.matrix.forEach((row, a) => {
       const n = row.reduce((x, y) => x + y, 0);
-      row.forEach((c, b) => {
-        if (c > 0) cells.push({ from: a, to: b, p: c / n });
-      });
+      if (n > 0) row.forEach((c, b) => cells.push({ from: a, to: b, p: c / n, tokens: n, few: n < FEW_TOKENS }));
     });
   }
   const E = s.num_experts;
+  const expertTicks = tickEvery(E, Math.max(240, Math.min(560, 8 * E)));
   const side = Math.min(560, Math.max(240, 8 * E));
   const left = {
     title: { text: "Dependence of top-1 experts across consecutive layers", fontSize: 15 },
@@ -83,14 +93,14 @@ export function transitionsSpec(s: HistSummary, t: TransitionsSummary): TopLevel
               type: "ordinal" as const,
               title: `Top-1 expert in layer ${best.to_layer}`,
               scale: { domain: Array.from({ length: E }, (_, i) => i) },
-              axis: { labelOverlap: "parity" as const, labelAngle: 0 },
+              axis: { values: expertTicks, labelAngle: 0 },
             },
             y: {
               field: "from",
               type: "ordinal" as const,
               title: `Top-1 expert in layer ${best.from_layer}`,
               scale: { domain: Array.from({ length: E }, (_, i) => i) },
-              axis: { labelOverlap: "parity" as const },
+              axis: { values: expertTicks },
             },
             color: {
               field: "p",
@@ -99,6 +109,8 @@ export function transitionsSpec(s: HistSummary, t: TransitionsSummary): TopLevel
               scale: { scheme: "viridis", domain: [0, 1] },
               legend: { format: ".0%" },
             },
+            opacity: { condition: { test: "datum.few", value: 0.3 }, value: 1 },
+            tooltip: [{ field: "from" }, { field: "to" }, { field: "p", format: ".1%" }, { field: "tokens" }],
           },
         },
       ]
@@ -109,9 +121,11 @@ export function transitionsSpec(s: HistSummary, t: TransitionsSummary): TopLevel
     title: {
       text: `Layer-to-layer routing: ${s.model_id}`,
       subtitle: [
-        `${t.pairs.length} consecutive layer pairs, ${t.pairs[0]!.tokens.toLocaleString("en-US")} tokens each; top-${s.top_k} of ${E} experts`,
+        `${t.pairs.length} consecutive layer pair${t.pairs.length === 1 ? "" : "s"}, ${t.pairs[0]!.tokens.toLocaleString("en-US")} tokens each; top-${s.top_k} of ${E} experts`,
         `mean over pairs: MI ${f2(t.mean_mutual_information_bits)} bits, by chance ${f2(t.mean_expected_mi_bits)} bits, adjusted MI ${f2(t.mean_adjusted_mi)} (0 = independent, 1 = determined)`,
-        best ? `right: the pair with the highest adjusted MI (${f2(best.adjusted_mi)}); each row sums to 100%` : "",
+        best
+          ? `right: the pair with the highest adjusted MI (${f2(best.adjusted_mi)}); each row sums to 100%; rows of fewer than ${FEW_TOKENS} tokens faint, rows of none blank`
+          : "",
       ].filter(Boolean),
     },
     hconcat: [left, ...right],

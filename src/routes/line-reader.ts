@@ -3,6 +3,7 @@
 // fast. Per-line byte work happens only on a chunk that failed the UTF-8 check.
 import { createReadStream } from "node:fs";
 import { isUtf8 } from "node:buffer";
+import { logBytes } from "./log-source.js";
 
 /** Longest line accepted (a meta line may carry the prompts); longer lines are skipped, not buffered. */
 export const DEFAULT_MAX_LINE_BYTES = 8 * 1024 * 1024;
@@ -22,6 +23,8 @@ export interface LineSink {
    * where the rest begins (decoded and given to `line` as usual); null: none consumed.
    */
   lines?(buf: Buffer, start: number, end: number, firstLineNo: number): { lines: number; next: number } | null;
+  /** Optional: bytes read from the file so far (before decompression), for a progress bar. */
+  progress?(rawBytes: number): void;
 }
 
 export interface ReadLinesResult {
@@ -43,13 +46,15 @@ export async function readLines(
 ): Promise<ReadLinesResult> {
   // The in-chunk fast path never checks length, so chunks must not be longer than the limit.
   const highWaterMark = Math.min(CHUNK_BYTES, maxLineBytes);
-  const stream =
+  // A whole log may be compressed or standard input (log-source.ts); a range is of a plain file.
+  const stream: AsyncIterable<Buffer> | null =
     range === undefined
-      ? createReadStream(file, { highWaterMark })
+      ? logBytes(file, highWaterMark, sink.progress && ((n) => sink.progress!((raw += n))))
       : range.end > range.start
         ? createReadStream(file, { highWaterMark, start: range.start, end: range.end - 1 })
         : null;
   if (stream === null) return { lines: 0, bytes: 0 };
+  let raw = 0;
   let carry: Buffer[] = [];
   let carryLen = 0;
   let skippingLongLine = false;
@@ -63,8 +68,9 @@ export async function readLines(
   };
 
   try {
-    for await (const chunk of stream as AsyncIterable<Buffer>) {
+    for await (const chunk of stream) {
       bytes += chunk.length;
+      if (range !== undefined) sink.progress?.((raw += chunk.length)); // a whole log counts in logBytes
       const lastNl = chunk.lastIndexOf(10);
       if (lastNl === -1) {
         if (skippingLongLine) continue;
@@ -134,7 +140,8 @@ export async function readLines(
     }
     if (!sink.stopped && carryLen > 0) emitBytes(Buffer.concat(carry), false);
   } finally {
-    stream.destroy();
+    // A file stream is closed; the generator of a whole log was closed by leaving the for-await.
+    (stream as { destroy?: () => void }).destroy?.();
   }
   return { lines: lineNo, bytes };
 }

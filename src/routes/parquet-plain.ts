@@ -1,10 +1,15 @@
 // The fast path for Parquet routes logs that moe-prof itself wrote (the capture's writer and
-// `export --format parquet`): uncompressed, PLAIN values, RLE/bit-packed levels, one data page per
+// `export --format parquet`): uncompressed or compressed pages (parquet-codecs.ts), PLAIN values, RLE/bit-packed levels, one data page per
 // column chunk, the routes schema. Such a file is read straight from its bytes, at several times
 // hyparquet's speed; any other file (another writer, compression, dictionaries, other columns)
 // returns null before a row is handed on, and parquet-read.ts reads it with hyparquet. Rows are
 // handed on as the same values hyparquet gives (test/parquet.test.ts compares the two readers).
 import { open, type FileHandle } from "node:fs/promises";
+import type { decompressPage as DecompressPage } from "./parquet-codecs.js";
+
+/** parquet.thrift CompressionCodec ids read here (parquet-codecs.ts, loaded only for a compressed file). */
+const UNCOMPRESSED = 0;
+const CODECS_READ = [UNCOMPRESSED, 1 /* SNAPPY */, 2 /* GZIP */, 6 /* ZSTD */];
 
 type Thrift = Map<number, unknown>;
 
@@ -145,9 +150,10 @@ interface Chunk {
   numValues: number;
   offset: number;
   size: number;
+  codec: number;
 }
 
-/** The row groups' column chunks, if every one is a single uncompressed PLAIN page; else null. */
+/** The row groups' column chunks, if every one is a single PLAIN page of a codec read here; else null. */
 function plainChunks(fmd: Thrift): { rows: number; chunks: Map<string, Chunk> }[] | null {
   const groups: { rows: number; chunks: Map<string, Chunk> }[] = [];
   for (const rg of (fmd.get(4) as Thrift[] | undefined) ?? []) {
@@ -155,7 +161,8 @@ function plainChunks(fmd: Thrift): { rows: number; chunks: Map<string, Chunk> }[
     for (const cc of (rg.get(1) as Thrift[]) ?? []) {
       const md = cc.get(3) as Thrift | undefined;
       if (!md || cc.get(1) !== undefined) return null; // metadata elsewhere, or another file
-      if ((md.get(4) as number) !== 0) return null; // compressed
+      const codec = md.get(4) as number;
+      if (!CODECS_READ.includes(codec)) return null; // another codec: hyparquet says
       const encodings = (md.get(2) as number[]) ?? [];
       if (encodings.some((e) => e !== 0 && e !== 3)) return null; // dictionary etc.
       if (md.get(11) !== undefined) return null; // a dictionary page
@@ -165,6 +172,7 @@ function plainChunks(fmd: Thrift): { rows: number; chunks: Map<string, Chunk> }[
         numValues: md.get(5) as number,
         offset: md.get(9) as number,
         size: md.get(7) as number,
+        codec,
       });
     }
     if (chunks.size !== 8) return null;
@@ -219,9 +227,9 @@ export async function readPlainRoutesParquet(
       return null;
     }
     // Every page header is checked before any row is handed on: a surprise later would be too late.
-    const pages: { data: [number, number]; numValues: number }[][] = [];
+    const pages: { data: [number, number]; numValues: number; codec: number; size: number }[][] = [];
     for (const g of groups) {
-      const ps: { data: [number, number]; numValues: number }[] = [];
+      const ps: { data: [number, number]; numValues: number; codec: number; size: number }[] = [];
       for (const name of ["req_id", "token_idx", "layer", "topk_ids", "topk_weights", "phase", "token_id", "step"]) {
         const c = g.chunks.get(name);
         if (!c) return null;
@@ -235,21 +243,34 @@ export async function readPlainRoutesParquet(
           return null;
         }
         const dph = ph.get(5) as Thrift | undefined;
-        if (ph.get(1) !== 0 || !dph || ph.get(2) !== ph.get(3) || hlen + (ph.get(3) as number) !== c.size) return null;
+        // Field 2: the page's size uncompressed, 3: as stored.
+        if (ph.get(1) !== 0 || !dph || hlen + (ph.get(3) as number) !== c.size) return null;
+        if (c.codec === UNCOMPRESSED && ph.get(2) !== ph.get(3)) return null;
         if (dph.get(2) !== 0 || dph.get(1) !== c.numValues) return null;
-        ps.push({ data: [c.offset + hlen, ph.get(3) as number], numValues: c.numValues });
+        ps.push({
+          data: [c.offset + hlen, ph.get(3) as number],
+          numValues: c.numValues,
+          codec: c.codec,
+          size: ph.get(2) as number,
+        });
       }
       pages.push(ps);
     }
+    let decompress: typeof DecompressPage | null = null;
+    if (pages.some((ps) => ps.some((p) => p.codec !== UNCOMPRESSED)))
+      decompress = (await import("./parquet-codecs.js")).decompressPage;
     sink.value(meta, 1);
     let lineNo = 1;
     for (let gi = 0; gi < groups.length && !sink.stopped; gi++) {
       const n = groups[gi]!.rows;
       const col = async (i: number) => {
-        const [off, len] = pages[gi]![i]!.data;
+        const pg = pages[gi]![i]!;
+        const [off, len] = pg.data;
         const b = Buffer.alloc(len);
         await fh.read(b, 0, len, off);
-        return b;
+        if (pg.codec === UNCOMPRESSED) return b;
+        const raw = decompress!(pg.codec, b, pg.size);
+        return Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength) as Buffer<ArrayBuffer>;
       };
       const [reqB, tokB, layB, idsB, wB, phB, tidB, stepB] = await Promise.all([0, 1, 2, 3, 4, 5, 6, 7].map(col));
       const reqIds = new Array<string>(n);

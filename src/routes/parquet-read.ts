@@ -9,6 +9,7 @@
 // larger one), as plain objects.
 import { open } from "node:fs/promises";
 import { readPlainRoutesParquet } from "./parquet-plain.js";
+import { HYPARQUET_COMPRESSORS } from "./parquet-codecs.js";
 import type { PlaceProblem } from "../problems.js";
 
 export const PARQUET_META_KEY = "moe_prof.meta";
@@ -114,7 +115,13 @@ export async function readParquetRows(file: string, sink: ParquetRowSink): Promi
       const e = Math.min(groupEnd, s + SLICE_ROWS);
       let rows: Record<string, unknown>[];
       try {
-        rows = await parquetReadObjects({ file: buffer, metadata, rowStart: s, rowEnd: e });
+        rows = await parquetReadObjects({
+          file: buffer,
+          metadata,
+          rowStart: s,
+          rowEnd: e,
+          compressors: HYPARQUET_COMPRESSORS,
+        });
       } catch (err) {
         sink.fileProblem(`rows ${s + 1}..${e}: not readable (${err instanceof Error ? err.message : String(err)})`);
         return { lines: lineNo, bytes };

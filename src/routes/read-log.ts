@@ -7,7 +7,8 @@ import path from "node:path";
 import type { RoutesMeta } from "./schema.js";
 import type { CheckedRoute } from "./route-check.js";
 import type { RequestRows } from "./coverage.js";
-import { UserError, EXIT_INVALID } from "../errors.js";
+import { UserError, EXIT_INVALID, envError } from "../errors.js";
+import { logName } from "./log-source.js";
 
 export interface RowSink {
   /** Once, after the meta line is accepted and before any row. */
@@ -18,8 +19,9 @@ export interface RowSink {
 
 export interface LogRead {
   file: string;
+  /** The meta line; with `layers`, its layers_logged is those layers only (as the sink saw it). */
   meta: RoutesMeta;
-  /** Route rows accepted. */
+  /** Route rows accepted (with `layers`: of those layers). */
   rows: number;
   bytes: number;
   /** Per request (index = `req` of the sink): id, rows per layer, positions. */
@@ -43,23 +45,46 @@ export interface LogRead {
  * log unless `lenient`, and for a log without route rows; exit 2 for a file that cannot be read.
  * Results computed by the sink are only meaningful once this resolves.
  */
-export async function readRoutesLog(file: string, opts: { lenient?: boolean }, sink: RowSink): Promise<LogRead> {
+export async function readRoutesLog(
+  file: string,
+  opts: { lenient?: boolean; layers?: number[]; onProgress?: (done: number, total: number | null) => void },
+  sink: RowSink,
+): Promise<LogRead> {
   // The scan (and zod with it) is loaded when a log is read, not when a command module is.
   const { scanRoutesFile, lenientNote } = await import("./scan.js");
   let maxId = -1;
+  let rows = 0;
+  /** --layers: index in the selected layers of each logged layer's index, -1 for one left out. */
+  let keep: Int32Array | null = null;
+  let analysed: RoutesMeta | null = null;
   const scan = await scanRoutesFile(file, {
     mode: opts.lenient ? "lenient" : "first-error",
-    onMeta: (meta) => sink.onMeta?.(meta),
+    onProgress: opts.onProgress,
+    onMeta: (meta) => {
+      analysed = meta;
+      if (opts.layers !== undefined) {
+        const selected = selectedLayers(file, meta, opts.layers);
+        keep = Int32Array.from(meta.layers_logged, (l) => selected.indexOf(l));
+        analysed = { ...meta, layers_logged: selected };
+      }
+      sink.onMeta?.(analysed);
+    },
     onRow: (row, req, li) => {
+      // Every row is validated; rows of layers left out by --layers stop here.
+      if (keep !== null) {
+        li = keep[li]!;
+        if (li < 0) return;
+      }
       const ids = row.topk_ids;
       for (let i = 0; i < ids.length; i++) if (ids[i]! > maxId) maxId = ids[i]!;
+      rows++;
       sink.onRow(row, req, li);
     },
   });
   const skipped = scan.messages;
-  if (scan.meta === null) throw new UserError(skipped[0] ?? `${file}: no meta line`, EXIT_INVALID);
+  if (scan.meta === null) throw new UserError(skipped[0] ?? `${logName(file)}: no meta line`, EXIT_INVALID);
   if (!opts.lenient && scan.problemCount > 0) throw new UserError(skipped[0]!, EXIT_INVALID);
-  if (scan.rows === 0) throw new UserError(`${file}: no route rows to analyse`, EXIT_INVALID);
+  if (rows === 0) throw new UserError(`${logName(file)}: no route rows to analyse`, EXIT_INVALID);
   const notes: string[] = [];
   const declared = scan.meta.num_experts;
   if (declared === undefined) {
@@ -67,12 +92,16 @@ export async function readRoutesLog(file: string, opts: { lenient?: boolean }, s
       `num_experts is not in the meta line: using max expert id + 1 = ${maxId + 1} (experts above it that were never used cannot be seen)`,
     );
   }
+  if (opts.layers !== undefined)
+    notes.push(
+      `--layers: ${analysed!.layers_logged.length} of the ${scan.meta.layers_logged.length} logged layers analysed (${analysed!.layers_logged.join(",")}); validation covers all`,
+    );
   const lenientSummary = scan.problemCount > 0 ? lenientNote(scan.problemCount, scan.badLines, scan.rows) : null;
   if (lenientSummary !== null) notes.push(lenientSummary);
   return {
     file,
-    meta: scan.meta,
-    rows: scan.rows,
+    meta: analysed ?? scan.meta,
+    rows,
     bytes: scan.bytes,
     requests: scan.requests,
     numExperts: declared ?? maxId + 1,
@@ -85,6 +114,19 @@ export async function readRoutesLog(file: string, opts: { lenient?: boolean }, s
   };
 }
 
+/**
+ * The layers of `wanted` (sorted, as parseLayerList gives them), all of which must be logged:
+ * --layers naming a layer the log lacks is a usage error that names the layers it has.
+ */
+export function selectedLayers(file: string, meta: RoutesMeta, wanted: number[]): number[] {
+  const missing = wanted.filter((l) => !meta.layers_logged.includes(l));
+  if (missing.length)
+    throw envError(
+      `--layers: ${missing.join(",")} not logged in ${logName(file)} (layers_logged: ${meta.layers_logged.join(",")})`,
+    );
+  return meta.layers_logged.filter((l) => wanted.includes(l));
+}
+
 /** What `hist --lenient` prints on stderr: the first skipped problems, then the count. */
 export function reportSkipped(read: LogRead, write: (s: string) => void): void {
   if (read.skippedCount === 0) return;
@@ -94,5 +136,5 @@ export function reportSkipped(read: LogRead, write: (s: string) => void): void {
 
 /** The file's name for titles and JSON (`source.file`), as hist writes it. */
 export function sourceOf(read: LogRead): { file: string; bytes: number } {
-  return { file: path.basename(read.file), bytes: read.bytes };
+  return { file: path.basename(logName(read.file)), bytes: read.bytes };
 }

@@ -210,6 +210,8 @@ export async function scanRouteRange(
   onRow?: OnRow,
   maxLineBytes = DEFAULT_MAX_LINE_BYTES,
   fastPath = fastScanEnabled(),
+  /** Bytes of the range read so far. */
+  onProgress?: (done: number) => void,
 ): Promise<RangeScan> {
   const acceptor = new RouteAcceptor(meta, onRow);
   const fast = fastPath ? FastRouteLines.create(routeRulesFromMeta(meta), acceptor) : null;
@@ -226,6 +228,7 @@ export async function scanRouteRange(
       lines(buf, start, end, firstLineNo) {
         return fast === null ? null : { lines: fast.lines(buf, start, end, firstLineNo, this), next: end };
       },
+      progress: onProgress,
       line(text) {
         let value: unknown;
         try {

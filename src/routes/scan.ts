@@ -12,6 +12,7 @@ import { RowLoop, type OnRow } from "./scan-rows.js";
 import { jsonProblem } from "./scan-line.js";
 import { Problems, type Problem } from "../problems.js";
 import { envError, fsProblem } from "../errors.js";
+import { STDIN, logName } from "./log-source.js";
 
 export type ScanMode =
   /** Stop at the first problem (`validate`, `hist`). */
@@ -32,6 +33,8 @@ export interface ScanOptions {
   onRow?: OnRow;
   /** Group rows into the batches they were written in instead of by req_id (seed-layout.ts). */
   asBatches?: boolean;
+  /** Progress of the read: bytes read so far (before decompression) of `total` (null: stdin). */
+  onProgress?: (done: number, total: number | null) => void;
   /** Try the byte scanner (fast-scan/fast-row.ts) before JSON.parse (default: on unless MOE_PROF_FAST_SCAN=0). */
   fastPath?: boolean;
 }
@@ -70,22 +73,27 @@ export function lenientNote(problems: number, lines: number, rows: number): stri
 
 /** The file could not be opened or read (EACCES, EIO, EISDIR, ...): environment, exit 2. An
  * error about another file (the scanner's .wasm, say) is not the log's and goes on as it is. */
-function readFailure(file: string, e: unknown): Error {
+function readFailure(file: string, e: unknown, name = file): Error {
   const err = e as NodeJS.ErrnoException;
   if (err.path !== undefined && err.path !== file) return err;
-  return err.code ? envError(`${file}: cannot read: ${fsProblem(err)}`) : err;
+  return err.code ? envError(`${name}: cannot read: ${fsProblem(err)}`) : err;
 }
 
 export async function scanRoutesFile(file: string, opts: ScanOptions = {}): Promise<ScanResult> {
-  let info;
-  try {
-    info = await stat(file);
-  } catch (e) {
-    throw readFailure(file, e);
+  // Standard input ("-") is read as it comes: no stat, and never Parquet (log-source.ts says so).
+  let total: number | null = null;
+  if (file !== STDIN) {
+    let info;
+    try {
+      info = await stat(file);
+    } catch (e) {
+      throw readFailure(file, e);
+    }
+    if (!info.isFile()) throw envError(`${file}: not a regular file`);
+    total = info.size;
   }
-  if (!info.isFile()) throw envError(`${file}: not a regular file`);
-  const parquet = await isParquetFile(file);
-  const problems = new Problems(file, {
+  const parquet = file !== STDIN && (await isParquetFile(file));
+  const problems = new Problems(logName(file), {
     stopAtFirst: (opts.mode ?? "first-error") === "first-error",
     keep: opts.keepProblems,
     place: parquet ? parquetPlace : undefined,
@@ -117,10 +125,12 @@ export async function scanRoutesFile(file: string, opts: ScanOptions = {}): Prom
     problems.rejectLine(lineNo, null, "no valid meta line to check this line against");
     problems.stop();
   };
+  const onProgress = opts.onProgress;
   const sink: LineSink = {
     get stopped() {
       return problems.stopped;
     },
+    progress: onProgress && ((done) => onProgress(done, total)),
     lines(buf, start, end, firstLineNo) {
       const loop = rows;
       if (loop !== null)
@@ -172,7 +182,7 @@ export async function scanRoutesFile(file: string, opts: ScanOptions = {}): Prom
         })
       : readLines(file, sink, opts.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES)
   ).catch((e) => {
-    throw readFailure(file, e);
+    throw readFailure(file, e, logName(file));
   });
   const loop = rows as RowLoop | null; // assigned inside the callbacks, which TypeScript's narrowing cannot see
   if (!problems.stopped) {

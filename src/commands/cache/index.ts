@@ -1,6 +1,8 @@
 // `moe-prof cache <log>`: how many expert hits would a per-layer cache of C experts give?
 // Reads the log once (validating it) into per-layer spill files, then simulates each layer.
 import path from "node:path";
+import { scanProgress } from "../scan-progress.js";
+import { logName } from "../../routes/log-source.js";
 import { readRoutesLog, reportSkipped, sourceOf } from "../../routes/read-log.js";
 import { finishedSpill, RowSpill, MAX_PARTITIONS } from "../../routes/row-spill.js";
 import type { RoutesMeta } from "../../routes/schema.js";
@@ -18,19 +20,22 @@ import {
   type LayerSimulation,
 } from "../../analysis/cache-report.js";
 import { parseIntList, parseFractionList, parseNameList } from "../../config/number-list.js";
-import { prepareOutDir, writeOutputs, toJson } from "../command-output.js";
+import { prepareOutDir, writeOutputs, toJson, jsonOutput, readOptions } from "../command-output.js";
 import { UserError, envError, EXIT_INVALID } from "../../errors.js";
 
 export const CACHE_JSON = "cache.json";
 export const CACHE_PNG = "expert_cache.png";
 
 interface CacheOptions {
+  /** --layers 0,5-7: analyse only these (validation still covers all). */
+  layers?: string;
   order?: string;
   capacities?: string;
   policies?: string;
   targets?: string;
   out?: string;
   json?: boolean;
+  pretty?: boolean;
   lenient?: boolean;
 }
 
@@ -53,7 +58,8 @@ export async function runCache(file: string, opts: CacheOptions): Promise<CacheR
   let i32 = new Int32Array(1);
   let noStep: { req_id: string; token_idx: number; layer: number } | null = null;
   try {
-    const read = await readRoutesLog(file, opts, {
+    const progress = scanProgress(`reading ${logName(file)}`);
+    const read = await readRoutesLog(file, readOptions(opts, progress), {
       onMeta(meta: RoutesMeta) {
         if (meta.layers_logged.length > MAX_PARTITIONS)
           throw envError(
@@ -72,7 +78,7 @@ export async function runCache(file: string, opts: CacheOptions): Promise<CacheR
         for (let j = 0; j < k; j++) i32[1 + j] = row.topk_ids[j]!;
         spill!.append(li, f64, i32);
       },
-    });
+    }).finally(() => progress?.end());
     const s = finishedSpill(spill, file);
     reportSkipped(read, (t) => process.stderr.write(t));
     const miss = noStep as { req_id: string; token_idx: number; layer: number } | null;
@@ -152,7 +158,7 @@ async function emitCache(report: CacheReport, file: string, opts: CacheOptions):
     { name: CACHE_PNG, data: png },
   ]);
   if (opts.json) {
-    process.stdout.write(toJson(report));
+    process.stdout.write(jsonOutput(report, opts.pretty));
     return;
   }
   for (const n of report.notes) process.stderr.write(`note: ${n}\n`);

@@ -7,7 +7,10 @@ export function defineCache(program: Command): Command {
   return program
     .command("cache")
     .description("Simulate a per-layer expert cache (LRU, LFU, OPT, static) over a routes log: hit rate vs capacity.")
-    .argument("<routes.jsonl>", "routes log written by `moe-prof run` (or any writer of the schema)")
+    .argument(
+      "<routes.jsonl>",
+      "routes log written by `moe-prof run` (or any writer of the schema); gzip/zstd-compressed too; - reads standard input",
+    )
     .option(
       "--order <order>",
       "access order: request (one request after another) or step (per engine step, distinct experts)",
@@ -17,7 +20,9 @@ export function defineCache(program: Command): Command {
     .option("--policies <list>", `some of ${CACHE_POLICIES.join(",")}`, CACHE_POLICIES.join(","))
     .option("--targets <list>", "hit rates to find the smallest capacity for", DEFAULT_TARGETS.join(","))
     .option("--out <dir>", "where to write cache.json and expert_cache.png (default: the log's directory)")
-    .option("--json", "print cache.json on stdout and nothing else")
+    .option("--layers <list>", "analyse only these logged layers, e.g. 0,5-7 (validation still covers all)")
+    .option("--json", "print cache.json on stdout as one line of JSON, and nothing else")
+    .option("--pretty", "with --json: indented, as the file is written")
     .option("--lenient", "skip bad lines (reported on stderr) instead of refusing the log")
     .addHelpText(
       "after",

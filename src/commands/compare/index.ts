@@ -2,7 +2,9 @@
 // GPTQ vs bf16, two datasets)? Each log is read once, validated, counted per layer, and spilled to
 // disk in request buckets; then the rows of each bucket are matched on (req_id, token_idx, layer).
 import { stat } from "node:fs/promises";
-import { readRoutesLog, reportSkipped, sourceOf, type LogRead } from "../../routes/read-log.js";
+import { scanProgress } from "../scan-progress.js";
+import path from "node:path";
+import { readRoutesLog, reportSkipped, type LogRead } from "../../routes/read-log.js";
 import { finishedSpill, RowSpill, MAX_PARTITIONS, type SpillRecords } from "../../routes/row-spill.js";
 import type { RoutesMeta } from "../../routes/schema.js";
 import {
@@ -16,8 +18,9 @@ import {
   type RowColumns,
 } from "../../analysis/compare.js";
 import { LayerExpertCounts } from "../../analysis/layer-expert-counts.js";
-import { prepareOutDir, writeOutputs, toJson } from "../command-output.js";
+import { prepareOutDir, writeOutputs, toJson, jsonOutput, readOptions } from "../command-output.js";
 import { UserError, envError, fsProblem, EXIT_INVALID } from "../../errors.js";
+import { STDIN, fileEncoding, logName } from "../../routes/log-source.js";
 
 export const COMPARE_JSON = "compare.json";
 export const COMPARE_PNG = "compare.png";
@@ -28,8 +31,11 @@ export const COMPARE_PNG = "compare.png";
 const BUCKET_LOG_BYTES = 32 * 1024 * 1024;
 
 interface CompareOptions {
+  /** --layers 0,5-7: analyse only these (validation still covers all). */
+  layers?: string;
   out?: string;
   json?: boolean;
+  pretty?: boolean;
   lenient?: boolean;
   /** Not an option: tests set it to force several request buckets on small logs. */
   bucketBytes?: number;
@@ -58,7 +64,8 @@ async function readSide(
   let toShared = new Int32Array(16).fill(-1);
   const f64 = new Float64Array(2);
   let i32 = new Int32Array(1);
-  const read = await readRoutesLog(file, opts, {
+  const progress = scanProgress(`reading ${logName(file)}`);
+  const read = await readRoutesLog(file, readOptions(opts, progress), {
     onMeta(meta: RoutesMeta) {
       k = meta.top_k;
       counts = new LayerExpertCounts(meta.layers_logged.length, meta.num_experts);
@@ -94,7 +101,7 @@ async function readSide(
       i32[2] = ids[best]!;
       spill!.append(s % buckets, f64, i32);
     },
-  });
+  }).finally(() => progress?.end());
   reportSkipped(read, (t) => process.stderr.write(t));
   const sp = finishedSpill(spill, file);
   return { read, counts: counts.counts, spill: sp };
@@ -125,10 +132,42 @@ function columns(rec: SpillRecords, spill: RowSpill, k: number, keep: Set<number
   return c;
 }
 
-function side(s: SideState): LogSide {
+/**
+ * The two logs' names for titles and JSON: their file names, or when those are the same (two runs'
+ * moe_routes.jsonl) the shortest trailing paths that differ, e.g. runA/moe_routes.jsonl.
+ */
+export function distinctNames(a: string, b: string): [string, string] {
+  const pa = path.resolve(logName(a)).split(path.sep);
+  const pb = path.resolve(logName(b)).split(path.sep);
+  if (a === STDIN || b === STDIN || pa.join("/") === pb.join("/"))
+    return [logName(a), logName(b)].map((f) => path.basename(f)) as [string, string];
+  for (let n = 1; n <= Math.max(pa.length, pb.length); n++) {
+    const x = pa.slice(-n).join("/");
+    const y = pb.slice(-n).join("/");
+    if (x !== y) return [x, y];
+  }
+  return [pa.join("/"), pb.join("/")];
+}
+
+/**
+ * Two logs of different models have nothing to compare: different top_k, or different declared
+ * num_experts (an inferred one, the largest id seen + 1, may differ between logs of one model).
+ */
+function refuseDifferentModels(fileA: string, a: LogRead, fileB: string, b: LogRead): void {
+  const kA = a.meta.top_k;
+  const kB = b.meta.top_k;
+  const eDiffer = a.numExpertsSource === "meta" && b.numExpertsSource === "meta" && a.numExperts !== b.numExperts;
+  if (kA === kB && !eDiffer) return;
+  throw new UserError(
+    `${logName(fileA)} and ${logName(fileB)} route differently shaped models (${a.numExperts} vs ${b.numExperts} experts, top-${kA} vs top-${kB}; ${a.meta.model_id} vs ${b.meta.model_id}): compare takes two logs of one model`,
+    EXIT_INVALID,
+  );
+}
+
+function side(s: SideState, name: string): LogSide {
   const m = s.read.meta;
   return {
-    file: sourceOf(s.read).file,
+    file: name,
     model_id: m.model_id,
     engine: typeof m.engine === "string" ? m.engine : null,
     rows: s.read.rows,
@@ -139,11 +178,24 @@ function side(s: SideState): LogSide {
   };
 }
 
+/**
+ * A log's size once decompressed, for choosing the bucket count (memory only, never results):
+ * compressed files are assumed 8x smaller (gzip made a synthetic 263 MB log 6.6x smaller, zstd -3 6.3x),
+ * standard input as STDIN_BYTES_GUESS (64 buckets of 32 MiB).
+ */
+async function logBytesEstimate(file: string): Promise<number> {
+  if (file === STDIN) return STDIN_BYTES_GUESS;
+  const { size } = await stat(file);
+  return fileEncoding(file) === "plain" ? size : 8 * size;
+}
+const STDIN_BYTES_GUESS = 2 * 1024 * 1024 * 1024;
+
 export async function runCompare(fileA: string, fileB: string, opts: CompareOptions): Promise<CompareReport> {
+  if (fileA === STDIN && fileB === STDIN) throw envError("compare: standard input (-) can be only one of the two logs");
   let size = 0;
   for (const f of [fileA, fileB]) {
     try {
-      size = Math.max(size, (await stat(f)).size);
+      size = Math.max(size, await logBytesEstimate(f));
     } catch (e) {
       throw envError(`${f}: cannot read: ${fsProblem(e)}`);
     }
@@ -154,13 +206,15 @@ export async function runCompare(fileA: string, fileB: string, opts: CompareOpti
   try {
     const A = await readSide(fileA, opts, buckets, shared, spills);
     const B = await readSide(fileB, opts, buckets, shared, spills);
+    refuseDifferentModels(fileA, A.read, fileB, B.read);
+    const [nameA, nameB] = distinctNames(fileA, fileB);
     const notes = [...A.read.notes.map((n) => `a: ${n}`), ...B.read.notes.map((n) => `b: ${n}`)];
     const la = A.read.meta.layers_logged;
     const lb = B.read.meta.layers_logged;
     const layers = la.filter((l) => lb.includes(l)).sort((x, y) => x - y);
     if (layers.length === 0)
       throw new UserError(
-        `${fileA} and ${fileB} have no logged layer in common (${la.join(",")} vs ${lb.join(",")})`,
+        `${logName(fileA)} and ${logName(fileB)} have no logged layer in common (${la.join(",")} vs ${lb.join(",")})`,
         EXIT_INVALID,
       );
     if (layers.length < Math.max(la.length, lb.length))
@@ -188,9 +242,8 @@ export async function runCompare(fileA: string, fileB: string, opts: CompareOpti
 
     let aligned: AlignedComparison | null = null;
     const k = A.read.meta.top_k;
-    if (k !== B.read.meta.top_k)
-      notes.push(`top_k differs (${k} vs ${B.read.meta.top_k}): rows are not compared one by one`);
-    else {
+    {
+      // Same top_k here: refuseDifferentModels stopped logs of different shapes.
       const acc = new AlignAccumulator(k);
       const keep = new Set(layers);
       for (let p = 0; p < buckets; p++) {
@@ -207,8 +260,8 @@ export async function runCompare(fileA: string, fileB: string, opts: CompareOpti
     }
     return {
       schema: COMPARE_SCHEMA,
-      a: side(A),
-      b: side(B),
+      a: side(A, nameA),
+      b: side(B, nameB),
       layers,
       num_experts: E,
       distribution: { overall: compareDistributions(sumA, sumB, E), layers: perLayer },
@@ -271,7 +324,7 @@ export async function compareCommand(a: string, b: string, opts: CompareOptions)
     { name: COMPARE_JSON, data: toJson(report) },
     { name: COMPARE_PNG, data: png },
   ]);
-  if (opts.json) process.stdout.write(toJson(report));
+  if (opts.json) process.stdout.write(jsonOutput(report, opts.pretty));
   else {
     for (const n of report.notes) process.stderr.write(`note: ${n}\n`);
     process.stdout.write(compareSummaryText(report) + `wrote ${written.join(", ")}\n`);

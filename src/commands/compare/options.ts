@@ -7,10 +7,12 @@ export function defineCompare(program: Command): Command {
     .description(
       "Compare the routing of two logs: per-layer distribution distance, experts that moved, and row-by-row agreement.",
     )
-    .argument("<a.jsonl>", "first routes log")
-    .argument("<b.jsonl>", "second routes log (same prompts, or different ones)")
+    .argument("<a.jsonl>", "first routes log (gzip/zstd too; - for standard input)")
+    .argument("<b.jsonl>", "second routes log (same prompts, or different ones; gzip/zstd too; - for standard input)")
     .option("--out <dir>", "where to write compare.json and compare.png (default: the first log's directory)")
-    .option("--json", "print compare.json on stdout and nothing else")
+    .option("--layers <list>", "analyse only these logged layers, e.g. 0,5-7 (validation still covers all)")
+    .option("--json", "print compare.json on stdout as one line of JSON, and nothing else")
+    .option("--pretty", "with --json: indented, as the file is written")
     .option("--lenient", "skip bad lines (reported on stderr) instead of refusing a log")
     .addHelpText(
       "after",

@@ -1,20 +1,34 @@
 // `moe-prof export <log> --format eplb|r3`: the routes in the formats other tools read.
 // The format modules live in src/export (registry.ts lists them); this wires one to the log.
 import path from "node:path";
+import { scanProgress } from "../scan-progress.js";
+import { logName } from "../../routes/log-source.js";
 import { readRoutesLog, reportSkipped, sourceOf } from "../../routes/read-log.js";
 import { EXPORT_FORMATS, findFormat } from "../../export/registry.js";
 import type { ExportResult } from "../../export/format.js";
-import { prepareOutDir, writeOutputs, toJson, asWriteError, orList } from "../command-output.js";
+import {
+  prepareOutDir,
+  writeOutputs,
+  toJson,
+  asWriteError,
+  orList,
+  jsonOutput,
+  readOptions,
+} from "../command-output.js";
 import { envError } from "../../errors.js";
 
 export const EXPORT_SCHEMA = "moe-prof.export/1";
 export const manifestName = (format: string) => `export_${format}.json`;
 
 interface ExportOptions {
+  /** --layers 0,5-7: analyse only these (validation still covers all). */
+  layers?: string;
   format?: string;
   out?: string;
   json?: boolean;
+  pretty?: boolean;
   lenient?: boolean;
+  compression?: string;
 }
 
 export interface ExportManifest extends ExportResult {
@@ -31,6 +45,9 @@ export async function runExport(file: string, opts: ExportOptions): Promise<Expo
   const format = findFormat(opts.format ?? "");
   if (!format)
     throw envError(`--format: unknown "${opts.format}" (expected ${orList(EXPORT_FORMATS.map((f) => f.name))})`);
+  for (const [key, flag] of [["compression", "--compression"]] as const)
+    if (opts[key] !== undefined && !format.takes?.includes(key))
+      throw envError(`${flag}: only with --format parquet (not ${format.name})`);
   // A streaming format (parquet) writes during the scan: its directory is made first.
   const target = format.target?.(file, opts.out);
   if (target && path.resolve(target.dir, target.name) === path.resolve(file)) {
@@ -39,9 +56,10 @@ export async function runExport(file: string, opts: ExportOptions): Promise<Expo
     );
   }
   if (target) await prepareOutDir(target.dir, file);
-  const sink = format.begin(file, target);
+  const sink = await format.begin(file, target, { compression: opts.compression });
   try {
-    const read = await readRoutesLog(file, opts, sink);
+    const progress = scanProgress(`reading ${logName(file)}`);
+    const read = await readRoutesLog(file, readOptions(opts, progress), sink).finally(() => progress?.end());
     reportSkipped(read, (t) => process.stderr.write(t));
     const outDir = target ? target.dir : await prepareOutDir(opts.out, file);
     let result: ExportResult;
@@ -82,7 +100,7 @@ export function exportSummaryText(m: ExportManifest): string {
 /** `moe-prof export`: what the command does once commander has parsed it (cli.ts). */
 export async function exportCommand(file: string, opts: ExportOptions): Promise<void> {
   const manifest = await runExport(file, opts);
-  if (opts.json) process.stdout.write(toJson(manifest));
+  if (opts.json) process.stdout.write(jsonOutput(manifest, opts.pretty));
   else {
     for (const n of manifest.notes) process.stderr.write(`note: ${n}\n`);
     const target = findFormat(manifest.format)?.target?.(file, opts.out);

@@ -9,10 +9,16 @@ export function defineExport(program: Command): Command {
     .description(
       "Write a routes log in the formats other tools read: eplb (per-layer counts .npy), r3 (per-request routed experts .npz), parquet (every row).",
     )
-    .argument("<routes.jsonl>", "routes log written by `moe-prof run` (or any writer of the schema)")
+    .argument(
+      "<routes.jsonl>",
+      "routes log written by `moe-prof run` (or any writer of the schema); gzip/zstd-compressed too; - reads standard input",
+    )
     .requiredOption("--format <name>", `one of ${names.join(", ")}`)
     .option("--out <dir>", "where to write (default: the log's directory); parquet: also a FILE.parquet")
-    .option("--json", "print the manifest (export_<format>.json) on stdout and nothing else")
+    .option("--compression <codec>", "parquet: page compression, zstd (default), gzip or none")
+    .option("--layers <list>", "analyse only these logged layers, e.g. 0,5-7 (validation still covers all)")
+    .option("--json", "print the manifest (export_<format>.json) on stdout as one line of JSON, and nothing else")
+    .option("--pretty", "with --json: indented, as the file is written")
     .option("--lenient", "skip bad lines (reported on stderr) instead of refusing the log")
     .addHelpText(
       "after",

@@ -28,12 +28,27 @@ function histOutDir(file: string, out: string | undefined): string {
   process.stderr.write(`note: ${logDir} holds \`moe-prof run\`'s results, kept as they are: writing into ${dir}\n`);
   return dir;
 }
+import { STDIN, logName } from "../../routes/log-source.js";
+import { scanProgress } from "../scan-progress.js";
 
 /** `moe-prof hist`: what the command does once commander has parsed it (cli.ts). */
 export async function histCommand(
   file: string,
-  opts: { out?: string; layers?: string; json?: boolean; pretty?: boolean; lenient?: boolean; asBatches?: boolean },
+  opts: {
+    out?: string;
+    layers?: string;
+    json?: boolean;
+    pretty?: boolean;
+    lenient?: boolean;
+    asBatches?: boolean;
+    request?: string;
+  },
 ): Promise<void> {
+  if (opts.request !== undefined) {
+    if (opts.asBatches) throw envError("--request: not with --as-batches (batches have no requests)");
+    const { requestCommand } = await import("./request.js");
+    return requestCommand(file, { ...opts, request: opts.request });
+  }
   const layers = opts.layers === undefined ? undefined : parseLayerList(opts.layers);
   const outDir = histOutDir(file, opts.out);
   refuseSpecialOutDir(outDir);
@@ -45,19 +60,21 @@ export async function histCommand(
     // Batches follow the order of the whole file (never split): no early worker for them.
     const worker = opts.lenient || opts.asBatches ? null : startRangeWorker(file);
     const { analyseRoutesFile, lenientNote } = await import("../../log-scan/analyse-routes.js");
+    const progress = scanProgress(`reading ${logName(file)}`);
     const { summary, skipped, skippedCount } = await analyseRoutesFile(file, {
       layers,
       lenient: opts.lenient,
       asBatches: opts.asBatches,
       worker,
-    });
+      onProgress: progress ? (d, t) => progress.update(d, t) : undefined,
+    }).finally(() => progress?.end());
     // The --lenient count is printed here once; summary.notes carries it too (for summary.json).
     const lenientLine = skippedCount > 0 ? lenientNote(skippedCount, summary.skipped_lines, summary.rows) : null;
     if (lenientLine !== null) {
       for (const line of skipped.slice(0, 5)) process.stderr.write(`skipped ${line}\n`);
       process.stderr.write(`${lenientLine}\n`);
     }
-    if (summary.rows === 0) throw new UserError(`${file}: no route rows to analyse`, EXIT_INVALID);
+    if (summary.rows === 0) throw new UserError(`${logName(file)}: no route rows to analyse`, EXIT_INVALID);
     await makeOutDir(outDir);
     let written: string[];
     try {
@@ -65,7 +82,7 @@ export async function histCommand(
       const files = [...(await pool.render(summary)), { name: SUMMARY_FILE, data: summaryJson(summary) }];
       written = await publishOutputSet(outDir, files, {
         moe_prof_version: readPackageVersion(),
-        source: { file: path.resolve(file), bytes: summary.source.bytes },
+        source: { file: file === STDIN ? logName(file) : path.resolve(file), bytes: summary.source.bytes },
         options: { layers: opts.layers ?? null, lenient: opts.lenient === true, as_batches: opts.asBatches === true },
       });
     } catch (e) {

@@ -7,7 +7,10 @@ export function defineHist(program: Command): Command {
     .description(
       "Validate a routes log and write expert_hist.png, expert_heatmap.png, layer_transitions.png and summary.json.",
     )
-    .argument("<routes.jsonl>", "routes log written by `moe-prof run` (or any writer of the schema)")
+    .argument(
+      "<routes.jsonl>",
+      "routes log written by `moe-prof run` (or any writer of the schema); gzip/zstd-compressed too; - reads standard input",
+    )
     .option(
       "--out <dir>",
       "where to write the outputs (default: the log's directory; <dir>/hist when it holds `moe-prof run`'s results, which hist never replaces)",
@@ -16,6 +19,10 @@ export function defineHist(program: Command): Command {
     .option("--json", "print the summary on stdout (one line of JSON) and nothing else")
     .option("--pretty", "with --json: indented, as summary.json is written")
     .option("--lenient", "skip bad lines (reported on stderr, their share in the summary) instead of refusing the log")
+    .option(
+      "--request <req_id>",
+      "one request's routes instead: a table on stdout (tokens x layers, experts by weight) and request_<req_id>.png",
+    )
     .option(
       "--as-batches",
       "for logs of the original capture (one req_id, token_idx restarting each step): group rows into the batches they were written in; counts as written, no per-request figures",
@@ -42,6 +49,7 @@ Exit codes: 0 ok, 1 invalid log, 2 usage error or unreadable file.
 Examples:
   moe-prof hist out/moe_routes.jsonl
   moe-prof hist out/moe_routes.jsonl --layers 0,12-23 --out figs
-  moe-prof hist out/moe_routes.jsonl --json | jq .overall.normalized_entropy`,
+  moe-prof hist out/moe_routes.jsonl --json | jq .overall.normalized_entropy
+  moe-prof hist out/moe_routes.jsonl --request 3 --layers 0-3`,
     );
 }

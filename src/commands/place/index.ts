@@ -1,6 +1,8 @@
 // `moe-prof place <log> --gpus 2,4,8`: how evenly would each expert-parallel placement load the
 // GPUs, and how much of each token's top-k would stay on one GPU? Reads the log once (validating
 // it) into per-layer spill files, then plans and scores one layer at a time.
+import { scanProgress } from "../scan-progress.js";
+import { logName } from "../../routes/log-source.js";
 import { readRoutesLog, reportSkipped, sourceOf } from "../../routes/read-log.js";
 import { finishedSpill, RowSpill, type SpillRecords, MAX_PARTITIONS } from "../../routes/row-spill.js";
 import type { RoutesMeta } from "../../routes/schema.js";
@@ -17,7 +19,7 @@ import {
 } from "../../analysis/placement-report.js";
 import { PLACEMENT_POLICIES } from "../../analysis/placement.js";
 import { parseIntList } from "../../config/number-list.js";
-import { prepareOutDir, writeOutputs, toJson, type OutputFile } from "../command-output.js";
+import { prepareOutDir, writeOutputs, toJson, type OutputFile, jsonOutput, readOptions } from "../command-output.js";
 import { envError } from "../../errors.js";
 
 export const PLACEMENT_JSON = "placement.json";
@@ -25,11 +27,16 @@ export const PLACEMENT_PNG = "placement.png";
 export const sglangFileName = (G: number) => `sglang_expert_location_g${G}.json`;
 
 interface PlaceOptions {
+  /** --layers 0,5-7: analyse only these (validation still covers all). */
+  layers?: string;
   gpus?: string;
   redundant?: string;
   slack?: string;
+  /** The model's layer count, for the SGLang files (the log may cover fewer layers). */
+  numLayers?: string;
   out?: string;
   json?: boolean;
+  pretty?: boolean;
   lenient?: boolean;
 }
 
@@ -49,6 +56,8 @@ export async function runPlace(
   const redundant = opts.redundant === undefined ? undefined : parseIntList("--redundant", opts.redundant, 0);
   if (redundant && redundant.length !== 1) throw envError("--redundant: one number of redundant slots");
   const slack = parseSlack(opts.slack);
+  const numLayers = opts.numLayers === undefined ? undefined : parseIntList("--num-layers", opts.numLayers, 1);
+  if (numLayers && numLayers.length !== 1) throw envError("--num-layers: one number, the model's layer count");
 
   // Spill record: f64 [step or -1], i32 [slot of the top-1 in topk_ids, topk_ids...].
   let spill: RowSpill | null = null;
@@ -59,7 +68,8 @@ export async function runPlace(
   let ordered = new Uint8Array(0);
   let withoutStep = 0;
   try {
-    const read = await readRoutesLog(file, opts, {
+    const progress = scanProgress(`reading ${logName(file)}`);
+    const read = await readRoutesLog(file, readOptions(opts, progress), {
       onMeta(meta: RoutesMeta) {
         const L = meta.layers_logged.length;
         if (L > MAX_PARTITIONS) throw envError(`${file}: ${L} layers logged; place handles at most ${MAX_PARTITIONS}`);
@@ -82,7 +92,7 @@ export async function runPlace(
         for (let j = 0; j < k; j++) i32[1 + j] = row.topk_ids[j]!;
         spill!.append(li, f64, i32);
       },
-    });
+    }).finally(() => progress?.end());
     const s = finishedSpill(spill, file);
     reportSkipped(read, (t) => process.stderr.write(t));
     const E = read.numExperts;
@@ -103,6 +113,13 @@ export async function runPlace(
       return { layer, rows, plans };
     });
 
+    const maxLayer = Math.max(...read.meta.layers_logged);
+    if (numLayers !== undefined && numLayers[0]! <= maxLayer)
+      throw envError(`--num-layers: ${numLayers[0]} does not hold the logged layer ${maxLayer} (layers count from 0)`);
+    if (numLayers === undefined && gpus.length > 0)
+      notes.push(
+        `the SGLang files cover layers 0..${maxLayer}, the log's largest layer: for a model with more layers pass --num-layers N`,
+      );
     const sglang: OutputFile[] = [];
     const sglangInfo: PlacementReport["sglang_init_expert_location"] = [];
     for (const G of gpus) {
@@ -114,6 +131,7 @@ export async function runPlace(
         E,
         R,
         G,
+        numLayers?.[0],
       );
       if (map === null) {
         sglangInfo.push({
@@ -124,14 +142,15 @@ export async function runPlace(
         continue;
       }
       const unlogged = map.physical_to_logical_map.length - layers.length;
-      sglangInfo.push({
-        gpus: G,
-        file: sglangFileName(G),
-        reason:
-          unlogged > 0
-            ? `${unlogged} layers below the largest logged one are not in the log: they get SGLang's trivial map`
-            : null,
-      });
+      const reasons = [
+        unlogged > 0
+          ? `${unlogged} of its ${map.physical_to_logical_map.length} layers are not in the log: they get SGLang's trivial map`
+          : null,
+        numLayers === undefined
+          ? `it covers layers 0..${maxLayer} (the log's largest layer + 1): a model with more layers needs --num-layers N, or SGLang refuses the map`
+          : null,
+      ].filter((x): x is string => x !== null);
+      sglangInfo.push({ gpus: G, file: sglangFileName(G), reason: reasons.length ? reasons.join("; ") : null });
       sglang.push({ name: sglangFileName(G), data: toJson(map) });
     }
     const report = buildPlacementReport({
@@ -239,7 +258,7 @@ async function emitPlace(
     ...sglang,
   ]);
   if (opts.json) {
-    process.stdout.write(toJson(report));
+    process.stdout.write(jsonOutput(report, opts.pretty));
     return;
   }
   for (const n of report.notes) process.stderr.write(`note: ${n}\n`);
@@ -252,7 +271,7 @@ const pct = (x: number | null) => (x === null ? "n/a" : `${(100 * x).toFixed(1)}
 export function placementSummaryText(r: PlacementReport): string {
   const lines = [
     `${r.source.file}: ${r.rows} rows, ${r.requests} requests, ${r.policies.balanced[0]!.layers.length} layers, top-${r.top_k} of ${r.num_experts} experts, ${r.model_id}`,
-    `max/mean GPU load (mean over layers${r.policies.balanced[0]!.step_max_over_mean === null ? "" : "; per step in brackets"}), share of top-k on the top-1's GPU:`,
+    `max/mean GPU load (mean over layers${r.policies.balanced[0]!.step_max_over_mean === null ? "" : "; per step in brackets"}), share of top-k on the top-1's GPU; in-sample (scored on the log the plans were made from):`,
   ];
   for (const policy of PLACEMENT_POLICIES) {
     const cells = r.policies[policy].map((e) => {

@@ -8,8 +8,15 @@ export function definePlace(program: Command): Command {
     .description(
       "Plan expert-parallel placement from a routes log: GPU load imbalance and top-k locality per policy and GPU count.",
     )
-    .argument("<routes.jsonl>", "routes log written by `moe-prof run` (or any writer of the schema)")
+    .argument(
+      "<routes.jsonl>",
+      "routes log written by `moe-prof run` (or any writer of the schema); gzip/zstd-compressed too; - reads standard input",
+    )
     .option("--gpus <list>", "GPU counts to plan for", DEFAULT_GPUS.join(","))
+    .option(
+      "--num-layers <N>",
+      "the model's layer count, for the SGLang files (default: the log's largest layer + 1; the log may cover fewer)",
+    )
     .option(
       "--redundant <R>",
       "redundant expert slots for the replicated plan (default per G: the fewest >= 1 that give every GPU as many slots)",
@@ -23,7 +30,9 @@ export function definePlace(program: Command): Command {
       "--out <dir>",
       "where to write placement.json, placement.png and the SGLang files (default: the log's directory)",
     )
-    .option("--json", "print placement.json on stdout and nothing else")
+    .option("--layers <list>", "analyse only these logged layers, e.g. 0,5-7 (validation still covers all)")
+    .option("--json", "print placement.json on stdout as one line of JSON, and nothing else")
+    .option("--pretty", "with --json: indented, as the file is written")
     .option("--lenient", "skip bad lines (reported on stderr) instead of refusing the log")
     .addHelpText(
       "after",

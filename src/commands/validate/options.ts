@@ -5,8 +5,13 @@ export function defineValidate(program: Command): Command {
   return program
     .command("validate")
     .description("Check a routes log (moe_routes.jsonl) against the log schema and whole-file rules.")
-    .argument("<routes.jsonl>", "routes log written by `moe-prof run` (or any writer of the schema)")
+    .argument(
+      "<routes.jsonl>",
+      "routes log written by `moe-prof run` (or any writer of the schema); gzip/zstd-compressed too; - reads standard input",
+    )
     .option("--all-errors", "keep going after the first error: list the first 50 and count the rest")
+    .option("--json", "print the verdict on stdout as one line of JSON (valid or not), and nothing else")
+    .option("--pretty", "with --json: indented")
     .addHelpText(
       "after",
       `
@@ -18,7 +23,9 @@ invalid UTF-8, NaN/Infinity, or absurdly long line; within the limits of README 
 (refused in one line). Unknown keys are allowed; a UTF-8 byte-order mark is skipped.
 
 Output: on success one line on stdout (rows, requests, layers, top_k). On failure
-FILE:LINE: field: what is wrong on stderr.
+FILE:LINE: field: what is wrong on stderr. With --json, either way one line on stdout:
+{"schema":"moe-prof.validate/1","file","valid","rows","requests","lines","layers_logged",
+"top_k","num_experts","model_id","problem_count","errors"} (README "JSON output").
 Exit codes: 0 valid, 1 invalid log, 2 usage error or unreadable file.
 
 Example:
