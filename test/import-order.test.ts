@@ -15,6 +15,7 @@ const LAYERS = [
   "artifacts", // writes what render returns and what passes measured
   "render", // pictures and the human summary, as bytes and strings
   "passes", // the no-log and log passes of `run`, and their checks
+  "serving", // `serve`: the vLLM server process, the load generator, attribution of its log
   "preflight", // checks before a run
   "log-scan", // one read of a log, serial or on threads: validate, analyse
   "analysis", // metrics, simulators, summaries of rows
@@ -25,6 +26,7 @@ const LAYERS = [
   "config",
   "problems",
   "fault-injection",
+  "random", // the seeded generator (synthetic logs, load arrivals)
   "errors",
 ];
 
