@@ -137,8 +137,10 @@ test("chat: messages sent, the role-only first chunk is not a token, ids are cha
 test("timing math: TTFT, every ITL and end-to-end match the server's fixed delays", async () => {
   const [first, gap, tokens] = [120, 40, 6];
   await withFake({ tokens, firstMs: first, gapMs: gap }, async (s) => {
+    // untimed warm-up: the first requests of a process pay ~40 ms more (connections, JIT), measured
+    await runLoad(spec(s.url, { count: 2 }));
     const sum = summariseLoad(await runLoad(spec(s.url, { count: 4 })), 4);
-    const tol = 0.03; // 30 ms: timers on a shared 2-core machine
+    const tol = 0.04; // 40 ms: timers on a shared 2-core machine (load average 7 when measured)
     assert.equal(sum.ttft_s.count, 4);
     assert.equal(sum.itl_s.count, 4 * (tokens - 1));
     assert.ok(
@@ -233,7 +235,7 @@ test("Poisson arrivals: seeded, exponential gaps with mean 1/rate; rate mode spa
       })(),
     );
     run.records.forEach((r, i) =>
-      assert.ok(r.sent_at_s >= want[i]! - 0.002 && r.sent_at_s < want[i]! + 0.05, `${r.sent_at_s} vs ${want[i]}`),
+      assert.ok(r.sent_at_s >= want[i]! - 0.002 && r.sent_at_s < want[i]! + 0.1, `${r.sent_at_s} vs ${want[i]}`),
     );
   });
 });
