@@ -14,8 +14,8 @@ const LAYERS = [
   "export", // eplb / r3 / parquet exports of a log
   "artifacts", // writes what render returns and what passes measured
   "render", // pictures and the human summary, as bytes and strings
-  "passes", // the no-log and log passes of `run`, and their checks
   "serving", // `serve`: the vLLM server process, the load generator, attribution of its log
+  "passes", // the no-log and log passes of `run`, and their checks
   "preflight", // checks before a run
   "log-scan", // one read of a log, serial or on threads: validate, analyse
   "analysis", // metrics, simulators, summaries of rows

@@ -44,6 +44,10 @@ export interface RequestRecord {
   tokens_from: "usage" | "chunks";
   token_chunks: number;
   prompt_tokens: number | null;
+  /** usage.prompt_tokens_details.cached_tokens: prompt tokens the prefix cache served (null: not said). */
+  cached_tokens: number | null;
+  /** The last finish_reason the stream gave ("length", "stop", ...), null if none. */
+  finish_reason: string | null;
   error: string | null;
   /** True when the failure was the connection itself (refused, reset): the server is gone. */
   connection_lost: boolean;
@@ -63,8 +67,16 @@ export function requestBody(s: RequestSettings, prompt: string): Record<string, 
 
 interface Chunk {
   id?: unknown;
-  choices?: Array<{ text?: unknown; delta?: { content?: unknown; reasoning_content?: unknown } }>;
-  usage?: { completion_tokens?: unknown; prompt_tokens?: unknown } | null;
+  choices?: Array<{
+    text?: unknown;
+    delta?: { content?: unknown; reasoning_content?: unknown };
+    finish_reason?: unknown;
+  }>;
+  usage?: {
+    completion_tokens?: unknown;
+    prompt_tokens?: unknown;
+    prompt_tokens_details?: { cached_tokens?: unknown } | null;
+  } | null;
   error?: unknown;
 }
 
@@ -123,6 +135,8 @@ export async function streamRequest(
     tokens_from: "chunks",
     token_chunks: 0,
     prompt_tokens: null,
+    cached_tokens: null,
+    finish_reason: null,
     error: null,
     connection_lost: false,
   };
@@ -148,7 +162,11 @@ export async function streamRequest(
     if (c.usage && typeof c.usage.completion_tokens === "number") {
       usageTokens = c.usage.completion_tokens;
       if (typeof c.usage.prompt_tokens === "number") rec.prompt_tokens = c.usage.prompt_tokens;
+      const cached = c.usage.prompt_tokens_details?.cached_tokens;
+      if (typeof cached === "number") rec.cached_tokens = cached;
     }
+    const finish = c.choices?.[0]?.finish_reason;
+    if (typeof finish === "string") rec.finish_reason = finish;
     if (generatedText(c, settings.endpoint) === "") return;
     if (rec.token_chunks === 0) rec.ttft_s = (at - sent) / 1000;
     else rec.itl_s.push((at - last) / 1000);
