@@ -2,7 +2,7 @@
 // warm-up, every load level in turn, a clean stop, and what the stop left of the routes log.
 import { existsSync } from "node:fs";
 import path from "node:path";
-import { UserError, EXIT_INVALID } from "../errors.js";
+import { UserError, EXIT_INVALID, EXIT_INTERRUPTED } from "../errors.js";
 import { workerEnv } from "../worker/run-worker.js";
 import type { PlannedPass } from "../passes/plan.js";
 import { freePort, startServer, stopServer, waitHealthy, serverLastLine, type StopHow } from "./server-process.js";
@@ -70,12 +70,14 @@ export function serverEnv(routesPath: string | null): Record<string, string> {
   return { ...env, ...workerEnv(routesPath ? { VLLM_LOG_MOE: routesPath } : {}) };
 }
 
+/** A pass that did not finish, with what it measured before (for the unfinished serving.json). */
 export class PassFailure extends UserError {
   constructor(
     message: string,
     readonly partial: Partial<ServedPass>,
+    exitCode = EXIT_INVALID,
   ) {
-    super(message, EXIT_INVALID);
+    super(message, exitCode);
   }
 }
 
@@ -117,7 +119,7 @@ export async function runServePass(
     if (warm && summariseLoad(warm, plan.warmupRequests).requests.ok !== plan.warmupRequests)
       throw failure(`the warm-up requests failed: ${warm.records.find((r) => r.error)?.error ?? "no answer"}`);
     for (const shape of plan.shapes) {
-      if (signal.aborted) throw new UserError(`interrupted during the ${planned.label} pass`, 130);
+      if (signal.aborted) throw new UserError(`interrupted during the ${planned.label} pass`, EXIT_INTERRUPTED);
       const run = await runLoad(spec(shape, plan.numRequests, plan.abortFraction));
       const summary = summariseLoad(run, plan.numRequests);
       partial.levels!.push({ level: levelOf(shape), summary, records: run.records });
@@ -131,7 +133,9 @@ export async function runServePass(
     }
   } catch (err) {
     await stop();
-    throw err instanceof PassFailure || !(err instanceof UserError) ? err : new PassFailure(err.message, partial);
+    throw err instanceof PassFailure || !(err instanceof UserError)
+      ? err
+      : new PassFailure(err.message, partial, err.exitCode);
   } finally {
     signal.removeEventListener("abort", onAbort);
   }
