@@ -173,6 +173,22 @@ test("serve: a server that dies mid-run: exit 1 naming it, nothing published, se
   assert.ok(s.failed_pass!.levels[0]!.requests.failed >= 1);
 });
 
+test("serve: a server that only SIGKILL stops: its log stays .partial and is not analysed; exit 1", async () => {
+  const out = path.join(tempDir(), "res");
+  const r = await serve(
+    ["--concurrency", "1", "--num-requests", "2", "--max-tokens", "3", "--stop-timeout", "0.3", "--out", out],
+    {
+      STANDIN_FAULT: "hang-on-stop",
+    },
+  );
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(
+    r.stderr,
+    /log pass: the routes log was left as moe_routes\.jsonl\.partial \(the server was stopped by SIGKILL/,
+  );
+  assert.ok(!existsSync(out) && existsSync(path.join(`${out}.partial`, "moe_routes.jsonl.partial")));
+});
+
 test("serve: a server that never answers /health: exit 2 within the bound, its child process ended", async () => {
   const dir = tempDir();
   const pidFile = path.join(dir, "child.pid");
@@ -263,4 +279,7 @@ test("attribution: the vLLM id mapping, conservation per request, aborted never 
   const stop = (n: number) =>
     attributeRows("chat", [rec({ response_id: "x", finish_reason: "stop" })], [logged("x", n)], [0, 1]).ok;
   assert.deepEqual([stop(5), stop(6), stop(7), stop(4)], [false, true, true, false]);
+  // a request that ran to max_tokens ("length") has no row after its stop
+  const length = attributeRows("chat", [rec({ response_id: "x" })], [logged("x", 7)], [0, 1]);
+  assert.equal(length.ok, false);
 });

@@ -43,21 +43,25 @@ async function start(env: Record<string, string>, routes: string | null = null) 
   return { h, dir };
 }
 
-test("a stand-in server that never answers /health: a clear error within the bound, then no process of it is left", async () => {
-  const pidFile = path.join(tempDir(), "child.pid");
-  const { h } = await start({ STANDIN_FAULT: "never-healthy", STANDIN_CHILD_PID_FILE: pidFile });
-  const t0 = performance.now();
-  await assert.rejects(waitHealthy(h, 2_000), /did not answer http:\/\/127\.0\.0\.1:\d+\/health within 2 s/);
-  const waited = performance.now() - t0;
-  assert.ok(waited >= 1_900 && waited < 5_000, `${waited} ms`);
-  const child = Number(readFileSync(pidFile, "utf8"));
-  assert.ok(alive(child) && alive(h.pid));
-  // its SIGINT handler exits the server but leaves the engine-core-like child: the group's SIGTERM ends it
-  const how = await stopServer(h, 500);
-  assert.equal(how, "SIGTERM");
-  assert.ok(!alive(h.pid), "server still running");
-  assert.ok(!alive(child), "orphan child still running");
-});
+test(
+  "a stand-in server that never answers /health: a clear error within the bound, then no process of it is left",
+  { timeout: 30_000 },
+  async () => {
+    const pidFile = path.join(tempDir(), "child.pid");
+    const { h } = await start({ STANDIN_FAULT: "never-healthy", STANDIN_CHILD_PID_FILE: pidFile });
+    const t0 = performance.now();
+    await assert.rejects(waitHealthy(h, 2_000), /did not answer http:\/\/127\.0\.0\.1:\d+\/health within 2 s/);
+    const waited = performance.now() - t0;
+    assert.ok(waited >= 1_900 && waited < 5_000, `${waited} ms`);
+    const child = Number(readFileSync(pidFile, "utf8"));
+    assert.ok(alive(child) && alive(h.pid));
+    // its SIGINT handler exits the server but leaves the engine-core-like child: the group's SIGTERM ends it
+    const how = await stopServer(h, 500);
+    assert.equal(how, "SIGTERM");
+    assert.ok(!alive(h.pid), "server still running");
+    assert.ok(!alive(child), "orphan child still running");
+  },
+);
 
 test("a stand-in server that exits at start: the error names its last line, without waiting for the bound", async () => {
   const { h } = await start({ STANDIN_FAULT: "exit-at-start" });

@@ -55,6 +55,7 @@ export function servingLatencySpec(r: ServingReport): TopLevelSpec {
         strokeDash: {
           field: "pass",
           type: "nominal",
+          title: "Pass", // the same title as color: one legend for both
           scale: {
             domain: [PASS_LABEL.no_log, PASS_LABEL.log],
             range: [
@@ -62,7 +63,6 @@ export function servingLatencySpec(r: ServingReport): TopLevelSpec {
               [6, 3],
             ],
           },
-          legend: null,
         },
       },
     },

@@ -101,7 +101,6 @@ export async function waitHealthy(h: ServerHandle, timeoutMs: number, signal?: A
     try {
       // each probe is bounded too: a server that accepts and never answers must not hold us
       const res = await request(`${h.url}/health`, {
-        signal: AbortSignal.timeout(wait),
         headersTimeout: wait,
         bodyTimeout: wait,
       });

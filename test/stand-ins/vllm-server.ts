@@ -9,7 +9,8 @@
 // stops early (finish "stop") and, like vLLM's async scheduling, computes one more row.
 // STANDIN_FAULT: never-healthy (listens, never answers /health; starts a child like vLLM's engine
 // core, its pid to STANDIN_CHILD_PID_FILE), die-after:N (exits abruptly at the N-th request: the
-// log stays .partial), ignore-sigint (only SIGTERM ends it), exit-at-start.
+// log stays .partial), ignore-sigint (only SIGTERM ends it), hang-on-stop (only SIGKILL ends it:
+// the log stays .partial), exit-at-start.
 // Picked up by `node --test` with no arguments, it does nothing.
 import http from "node:http";
 import { spawn } from "node:child_process";
@@ -143,6 +144,7 @@ function serve(): void {
   }
   const shutdown = (sig: string) => {
     if (sig === "SIGINT" && fault === "ignore-sigint") return;
+    if (fault === "hang-on-stop") return; // a stuck engine shutdown: only SIGKILL ends it
     process.stderr.write(`stand-in: ${sig}, shutting down (${open.size} streams open)\n`);
     server.close();
     for (const r of open) r.destroy();
