@@ -86,7 +86,7 @@ async function checkLogs(
     const file = p.planned.routesPath!;
     if (p.routes_log !== "complete")
       throw new UserError(
-        `${p.planned.label} pass: the routes log was left as ${path.basename(file)}.partial (the server was stopped by ${p.stopped_by}, not a clean shutdown): not analysed`,
+        `${p.planned.label} pass: the routes log was left as ${path.basename(file)}.partial (the server was stopped by ${p.stopped_by}, not a clean shutdown; the capture's writer, in the server's process group, is waited for up to --stop-timeout): not analysed`,
         EXIT_INVALID,
       );
     const { summary } = await analyseRoutesFile(file);

@@ -34,7 +34,11 @@ export function defineServe(program: Command): Command {
     .option("--repeats <n>", "no-log/log server pairs, alternating; the picture shows medians", "1")
     .option("--warmup-requests <n>", "untimed requests after each server start (logged in log passes)", "1")
     .option("--health-timeout <s>", "how long a server may take to answer /health", "900")
-    .option("--stop-timeout <s>", "after SIGINT, how long the server may take to exit before SIGTERM", "60")
+    .option(
+      "--stop-timeout <s>",
+      "after SIGINT, how long the server's process group (the capture's log writer included) may take to exit before SIGTERM",
+      "60",
+    )
     .option(
       "--server-arg <arg>",
       "one more argument for the server, repeatable: --server-arg=--max-num-seqs --server-arg=64",
