@@ -4,6 +4,10 @@
 // top-1 persistence between consecutive tokens. Used by scripts/bench-hist and to make examples.
 import { openSync, writeSync, closeSync, mkdirSync } from "node:fs";
 import path from "node:path";
+// The seeded generator lives in src/ (the load generator draws from it too); re-exported for the
+// scripts and tests that import it from here.
+import { mulberry32 } from "../src/random.js";
+export { mulberry32 };
 
 export interface SynthOptions {
   seed: number;
@@ -35,19 +39,6 @@ export const DEFAULT_SYNTH: SynthOptions = {
   optionalFields: true,
   modelId: "synthetic-moe (scripts/synth-routes.ts)",
 };
-
-/** Deterministic pseudo-random numbers in [0, 1) (mulberry32): the synthetic logs and the tests
- * draw from it, so that a seed names a log. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Writes the log; returns the number of route rows. */
 export function writeSynthRoutes(file: string, o: SynthOptions): number {

@@ -12,6 +12,7 @@ import { defineExport } from "./commands/export/options.js";
 import { defineCompare } from "./commands/compare/options.js";
 import { definePatch } from "./commands/patch/options.js";
 import { defineSetup } from "./commands/setup/options.js";
+import { defineServe } from "./commands/serve/options.js";
 // Types only (erased): the modules themselves are loaded when their command runs.
 import type { runCommand } from "./commands/run/index.js";
 import type { histCommand } from "./commands/hist/index.js";
@@ -22,6 +23,7 @@ import type { exportCommand } from "./commands/export/index.js";
 import type { compareCommand } from "./commands/compare/index.js";
 import type { patchCommand } from "./commands/patch/index.js";
 import type { setupCommand } from "./commands/setup/index.js";
+import type { serveCommand } from "./commands/serve/index.js";
 
 const program = new Command();
 program
@@ -35,6 +37,7 @@ Typical use:
   moe-prof setup                     ./.venv with vLLM 0.15.1 (requirements-lock.txt), patched
   moe-prof run                       no-log + log pass over 25 GSM8K prompts -> ./moe-prof-out/<timestamp>/
   moe-prof hist out/moe_routes.jsonl analyse and plot an existing routes log
+  moe-prof serve                     vllm serve, capture off and on, under a streaming load: TTFT/ITL cost
 Exit codes: 0 ok; 1 invalid input or a failed check; 2 usage or environment; 130 interrupted.
 Each command has --help.`,
   )
@@ -69,6 +72,9 @@ definePatch(program).action(async (...a: Parameters<typeof patchCommand>) =>
 );
 defineSetup(program).action(async (...a: Parameters<typeof setupCommand>) =>
   (await import("./commands/setup/index.js")).setupCommand(...a),
+);
+defineServe(program).action(async (...a: Parameters<typeof serveCommand>) =>
+  (await import("./commands/serve/index.js")).serveCommand(...a),
 );
 
 // commander's own errors (unknown option, missing argument, bad choice) read like ours: one line,

@@ -14,6 +14,7 @@ const LAYERS = [
   "export", // eplb / r3 / parquet exports of a log
   "artifacts", // writes what render returns and what passes measured
   "render", // pictures and the human summary, as bytes and strings
+  "serving", // `serve`: the vLLM server process, the load generator, attribution of its log
   "passes", // the no-log and log passes of `run`, and their checks
   "preflight", // checks before a run
   "log-scan", // one read of a log, serial or on threads: validate, analyse
@@ -25,6 +26,7 @@ const LAYERS = [
   "config",
   "problems",
   "fault-injection",
+  "random", // the seeded generator (synthetic logs, load arrivals)
   "errors",
 ];
 

@@ -1,6 +1,7 @@
 // The worker leads its own process group, so ending it also ends vLLM's engine-core child.
 
-function alive(pgid: number): boolean {
+/** Whether any process of the group is left. */
+export function groupAlive(pgid: number): boolean {
   try {
     process.kill(-pgid, 0);
     return true;
@@ -20,10 +21,10 @@ export async function endProcessGroup(pgid: number, graceMs = 5_000): Promise<vo
   };
   send("SIGTERM");
   const deadline = Date.now() + graceMs;
-  while (alive(pgid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-  if (alive(pgid)) {
+  while (groupAlive(pgid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  if (groupAlive(pgid)) {
     send("SIGKILL");
     const hard = Date.now() + 2_000;
-    while (alive(pgid) && Date.now() < hard) await new Promise((r) => setTimeout(r, 50));
+    while (groupAlive(pgid) && Date.now() < hard) await new Promise((r) => setTimeout(r, 50));
   }
 }

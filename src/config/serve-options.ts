@@ -1,0 +1,111 @@
+// `moe-prof serve` options: commander hands strings; zod turns them into one checked ServeConfig.
+import path from "node:path";
+import { z } from "zod";
+import { UserError, EXIT_ENV } from "../errors.js";
+import { DEFAULT_MODEL } from "./defaults.js";
+import { numberOption, timestampDirName } from "./run-options.js";
+import { parseIntList } from "./number-list.js";
+import { refuseSpecialOutDir } from "./out-dir-guard.js";
+
+const intFrom = (min: number) => numberOption({ integer: true, min });
+
+export const serveOptionsSchema = z
+  .object({
+    model: z.string().min(1).default(DEFAULT_MODEL),
+    python: z.string().optional(),
+    endpoint: z.enum(["completions", "chat"]).default("completions"),
+    concurrency: z.string().optional(),
+    requestRate: z.string().optional(),
+    maxConcurrency: intFrom(1).optional(),
+    numRequests: intFrom(1).default(64),
+    timeLimit: numberOption({ min: 0, minExclusive: true }).default(600),
+    maxTokens: intFrom(1).default(128),
+    temperature: numberOption({ min: 0 }).default(0),
+    ignoreEos: z.boolean().default(true),
+    prompts: z.string().optional(),
+    numPrompts: intFrom(1).default(64),
+    abortFraction: numberOption({ min: 0, max: 1 }).default(0),
+    abortAfter: intFrom(1).default(4),
+    seed: numberOption({ integer: true, min: 0, max: 2 ** 32 - 1 }).default(1234),
+    repeats: intFrom(1).default(1),
+    warmupRequests: intFrom(0).default(1),
+    healthTimeout: numberOption({ min: 0, minExclusive: true }).default(900),
+    stopTimeout: numberOption({ min: 0, minExclusive: true }).default(60),
+    serverArg: z.array(z.string()).default([]),
+    out: z.string().optional(),
+  })
+  .superRefine((o, ctx) => {
+    if (o.concurrency !== undefined && o.requestRate !== undefined)
+      ctx.addIssue({
+        code: "custom",
+        path: ["requestRate"],
+        message: "give --request-rate or --concurrency, not both",
+      });
+    if (o.maxConcurrency !== undefined && o.requestRate === undefined)
+      ctx.addIssue({
+        code: "custom",
+        path: ["maxConcurrency"],
+        message: "caps --request-rate's open loop: give --request-rate",
+      });
+  });
+
+type ServeOptions = z.infer<typeof serveOptionsSchema>;
+
+export interface ServeConfig extends Omit<ServeOptions, "concurrency" | "requestRate"> {
+  python: string;
+  outDir: string;
+  mode: "concurrency" | "rate";
+  /** Concurrencies or request rates, ascending. */
+  levels: number[];
+}
+
+const FLAG: Record<string, string> = {
+  requestRate: "--request-rate",
+  maxConcurrency: "--max-concurrency",
+  numRequests: "--num-requests",
+  timeLimit: "--time-limit",
+  maxTokens: "--max-tokens",
+  ignoreEos: "--no-ignore-eos",
+  numPrompts: "--num-prompts",
+  abortFraction: "--abort-fraction",
+  abortAfter: "--abort-after",
+  warmupRequests: "--warmup-requests",
+  healthTimeout: "--health-timeout",
+  stopTimeout: "--stop-timeout",
+  serverArg: "--server-arg",
+};
+
+/** Distinct request rates > 0, ascending: `0.5,2,8`. */
+export function parseRateList(text: string): number[] {
+  const out = new Set<number>();
+  for (const part of text.split(",")) {
+    const t = part.trim();
+    const n = Number(t);
+    if (t === "" || !Number.isFinite(n) || n <= 0)
+      throw new UserError(`--request-rate: cannot read "${part}" (expected requests/s > 0 like 0.5,2,8)`, EXIT_ENV);
+    out.add(n);
+  }
+  return [...out].sort((a, b) => a - b);
+}
+
+export function resolveServeConfig(raw: Record<string, unknown>, defaults: { python: string; now: Date }): ServeConfig {
+  const parsed = serveOptionsSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const key = String(issue.path[0] ?? "");
+    throw new UserError(`${FLAG[key] ?? `--${key}`}: ${issue.message}`, EXIT_ENV);
+  }
+  const { concurrency, requestRate, ...o } = parsed.data;
+  const outDir = path.resolve(o.out ?? path.join("moe-prof-out", `serve-${timestampDirName(defaults.now)}`));
+  refuseSpecialOutDir(outDir);
+  return {
+    ...o,
+    python: o.python ?? defaults.python,
+    outDir,
+    mode: requestRate !== undefined ? "rate" : "concurrency",
+    levels:
+      requestRate !== undefined
+        ? parseRateList(requestRate)
+        : parseIntList("--concurrency", concurrency ?? "1,8,32", 1),
+  };
+}

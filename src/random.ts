@@ -1,0 +1,14 @@
+// One seeded pseudo-random source for everything that must be reproducible from a seed: the
+// synthetic logs (scripts/synth-routes.ts) and the load generator's arrivals and disconnects.
+
+/** Deterministic pseudo-random numbers in [0, 1) (mulberry32): a seed names the sequence. */
+export function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}

@@ -1,0 +1,71 @@
+// serving_latency.png: TTFT and ITL percentiles vs load, the log pass next to the no-log pass.
+// Values come from serving.json's comparison (medians over repeats); nothing is computed here.
+import type { TopLevelSpec } from "vega-lite";
+import type { ComparedMetric, ServingReport } from "../serving/serving-json.js";
+import { config } from "./specs.js";
+
+export const SERVING_PNG = "serving_latency.png";
+
+const PANELS: Array<[ComparedMetric, string]> = [
+  ["ttft_p50_s", "TTFT p50"],
+  ["ttft_p99_s", "TTFT p99"],
+  ["itl_p50_s", "ITL p50"],
+  ["itl_p99_s", "ITL p99"],
+];
+const PASS_LABEL = { no_log: "no-log (capture off)", log: "log (VLLM_LOG_MOE set)" } as const;
+
+export function servingLatencySpec(r: ServingReport): TopLevelSpec {
+  const values = r.comparison.flatMap((c) =>
+    PANELS.flatMap(([metric, panel]) =>
+      (["no_log", "log"] as const).map((pass) => {
+        const v = c[pass][metric];
+        return { panel, level: c.level, pass: PASS_LABEL[pass], ms: v === null ? null : v * 1000 };
+      }),
+    ),
+  );
+  const repeats = Math.max(...r.passes.map((p) => p.repeat));
+  const levelTitle =
+    r.mode === "concurrency" ? "Requests in flight (concurrency)" : "Request rate (requests/s, Poisson)";
+  return {
+    $schema: "https://vega.github.io/schema/vega-lite/v6.json",
+    config: { ...config, header: { labelFontSize: 15, titleFontSize: 14 } },
+    title: {
+      text: `Serving latency vs load, routes capture on and off: ${r.model}`,
+      subtitle: [
+        `${r.endpoint} endpoint, streaming; ${String(r.load.num_requests)} requests per level, ${String(r.load.max_tokens)} tokens each; completed requests only`,
+        `median over ${repeats} no-log/log pair${repeats === 1 ? "" : "s"} of servers, alternated; percentiles by linear interpolation`,
+      ],
+    },
+    data: { values },
+    facet: { column: { field: "panel", type: "nominal", sort: PANELS.map((p) => p[1]), title: null } },
+    spec: {
+      width: 260,
+      height: 260,
+      mark: { type: "line", point: { size: 60 }, strokeWidth: 2 },
+      encoding: {
+        x: { field: "level", type: "ordinal", title: levelTitle, axis: { labelAngle: 0 } },
+        y: { field: "ms", type: "quantitative", title: "Latency (ms)", scale: { zero: true } },
+        color: {
+          field: "pass",
+          type: "nominal",
+          title: "Pass",
+          scale: { domain: [PASS_LABEL.no_log, PASS_LABEL.log], range: ["#4c78a8", "#d62728"] },
+          legend: { orient: "bottom", labelLimit: 400 },
+        },
+        strokeDash: {
+          field: "pass",
+          type: "nominal",
+          title: "Pass", // the same title as color: one legend for both
+          scale: {
+            domain: [PASS_LABEL.no_log, PASS_LABEL.log],
+            range: [
+              [1, 0],
+              [6, 3],
+            ],
+          },
+        },
+      },
+    },
+    resolve: { scale: { y: "independent" } },
+  };
+}

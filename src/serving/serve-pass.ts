@@ -1,0 +1,176 @@
+// One pass of `moe-prof serve`: a fresh server (routes capture on or off), /health, an untimed
+// warm-up, every load level in turn, a clean stop, and what the stop left of the routes log.
+import { existsSync } from "node:fs";
+import path from "node:path";
+import { UserError, EXIT_INVALID, EXIT_INTERRUPTED } from "../errors.js";
+import { workerEnv } from "../worker/run-worker.js";
+import type { PlannedPass } from "../passes/plan.js";
+import { freePort, startServer, stopServer, waitHealthy, serverLastLine, type StopHow } from "./server-process.js";
+import { runLoad, type LoadShape, type LoadSpec } from "./load.js";
+import { summariseLoad, type LoadSummary } from "./load-summary.js";
+import type { RequestRecord, RequestSettings } from "./stream-request.js";
+
+export interface ServePlan {
+  python: string;
+  model: string;
+  /** Arguments after the model: seed, prefix caching off, the user's --server-arg values. */
+  serverArgs: string[];
+  settings: RequestSettings;
+  prompts: readonly string[];
+  shapes: LoadShape[];
+  numRequests: number;
+  timeLimitS: number;
+  abortFraction: number;
+  abortAfterTokenChunks: number;
+  warmupRequests: number;
+  seed: number;
+  healthTimeoutS: number;
+  stopTimeoutS: number;
+}
+
+export interface LevelResult {
+  /** Requests in flight (concurrency) or requests/s (rate). */
+  level: number;
+  summary: LoadSummary;
+  records: RequestRecord[];
+}
+
+export interface ServedPass {
+  planned: PlannedPass;
+  command: string[];
+  startup_s: number;
+  warmup: RequestRecord[];
+  levels: LevelResult[];
+  stopped_by: StopHow;
+  /** Log passes: "complete" (renamed by the capture at shutdown), "partial" (only <log>.partial). */
+  routes_log: "complete" | "partial" | null;
+}
+
+export const levelOf = (s: LoadShape) => (s.kind === "rate" ? s.rate : s.concurrency);
+
+/** The server's command line: the venv's Python running vLLM's OpenAI server module. */
+export function serverCommand(plan: ServePlan, port: number): string[] {
+  return [
+    "-m",
+    "vllm.entrypoints.openai.api_server",
+    "--model",
+    plan.model,
+    "--host",
+    "127.0.0.1",
+    "--port",
+    String(port),
+    ...plan.serverArgs,
+  ];
+}
+
+/** The environment of the server: ours without VLLM_LOG_MOE, plus the capture's path on a log pass. */
+export function serverEnv(routesPath: string | null): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && k !== "VLLM_LOG_MOE") env[k] = v;
+  return { ...env, ...workerEnv(routesPath ? { VLLM_LOG_MOE: routesPath } : {}) };
+}
+
+/** A pass that did not finish, with what it measured before (for the unfinished serving.json). */
+export class PassFailure extends UserError {
+  constructor(
+    message: string,
+    readonly partial: Partial<ServedPass>,
+    exitCode = EXIT_INVALID,
+  ) {
+    super(message, exitCode);
+  }
+}
+
+export async function runServePass(
+  plan: ServePlan,
+  planned: PlannedPass,
+  logsDir: string,
+  note: (line: string) => void,
+  signal: AbortSignal,
+): Promise<ServedPass> {
+  const port = await freePort();
+  const args = serverCommand(plan, port);
+  const logPath = path.join(logsDir, `server-${planned.pass}-${planned.repeat}.log`);
+  const server = startServer(plan.python, args, { port, env: serverEnv(planned.routesPath), logPath });
+  const partial: Partial<ServedPass> = { planned, command: [plan.python, ...args], levels: [] };
+  let stopped: StopHow | null = null;
+  const stop = async () => (stopped ??= await stopServer(server, plan.stopTimeoutS * 1000));
+  const onAbort = () => void stop();
+  signal.addEventListener("abort", onAbort, { once: true });
+  try {
+    const startup = await waitHealthy(server, plan.healthTimeoutS * 1000, signal);
+    partial.startup_s = startup;
+    note(`  ${planned.label}: server up on 127.0.0.1:${port} after ${startup.toFixed(1)} s`);
+    const spec = (shape: LoadShape, count: number, abort: number): LoadSpec => ({
+      url: server.url,
+      settings: plan.settings,
+      prompts: plan.prompts,
+      shape,
+      count,
+      timeLimitS: plan.timeLimitS,
+      abortFraction: abort,
+      abortAfterTokenChunks: plan.abortAfterTokenChunks,
+      seed: plan.seed,
+    });
+    const warm = plan.warmupRequests
+      ? await runLoad(spec({ kind: "concurrency", concurrency: 1 }, plan.warmupRequests, 0))
+      : null;
+    partial.warmup = warm?.records ?? [];
+    if (warm && summariseLoad(warm, plan.warmupRequests).requests.ok !== plan.warmupRequests)
+      throw failure(`the warm-up requests failed: ${warm.records.find((r) => r.error)?.error ?? "no answer"}`);
+    for (const shape of plan.shapes) {
+      if (signal.aborted) throw new UserError(`interrupted during the ${planned.label} pass`, EXIT_INTERRUPTED);
+      const run = await runLoad(spec(shape, plan.numRequests, plan.abortFraction));
+      const summary = summariseLoad(run, plan.numRequests);
+      partial.levels!.push({ level: levelOf(shape), summary, records: run.records });
+      note(`  ${planned.label}: ${shape.kind} ${levelOf(shape)}: ${levelLine(summary)}`);
+      if (run.stopped_by === "server-gone") {
+        const first = run.records.find((r) => r.connection_lost)?.error ?? "";
+        throw failure(
+          `the server stopped answering at ${shape.kind} ${levelOf(shape)}: ${summary.requests.failed} requests failed, ${summary.requests.not_sent} not sent (${first})`,
+        );
+      }
+    }
+  } catch (err) {
+    await stop();
+    throw err instanceof PassFailure || !(err instanceof UserError)
+      ? err
+      : new PassFailure(err.message, partial, err.exitCode);
+  } finally {
+    signal.removeEventListener("abort", onAbort);
+  }
+  const how = await stop();
+  const routes_log = logState(planned.routesPath);
+  note(`  ${planned.label}: server stopped (${how})${routes_log ? `, routes log ${routes_log}` : ""}`);
+  return {
+    ...(partial as ServedPass),
+    warmup: partial.warmup ?? [],
+    stopped_by: how,
+    routes_log,
+  };
+
+  function failure(what: string): PassFailure {
+    const last = server.hasExited() ? `; its last line: ${serverLastLine(server)}` : "";
+    return new PassFailure(`${planned.label} pass: ${what}${last} (server output: ${logPath})`, partial);
+  }
+}
+
+function logState(p: string | null): ServedPass["routes_log"] {
+  if (p === null) return null;
+  if (existsSync(p)) return "complete";
+  if (existsSync(`${p}.partial`)) return "partial";
+  throw new UserError(
+    `no routes log at ${p} after the log pass: does the server's vLLM carry the moe-prof patch (\`moe-prof patch apply\`)?`,
+    EXIT_INVALID,
+  );
+}
+
+export function levelLine(s: LoadSummary): string {
+  const ms = (x: number | null) => (x === null ? "n/a" : `${(x * 1000).toFixed(1)}`);
+  const r = s.requests;
+  return (
+    `${r.ok}/${r.planned} ok${r.aborted ? `, ${r.aborted} disconnected` : ""}${r.failed ? `, ${r.failed} FAILED` : ""}${r.cut ? `, ${r.cut} cut at the time limit` : ""}${r.not_sent ? `, ${r.not_sent} not sent` : ""}` +
+    ` | TTFT p50/p99 ${ms(s.ttft_s.p50)}/${ms(s.ttft_s.p99)} ms | ITL p50/p99 ${ms(s.itl_s.p50)}/${ms(s.itl_s.p99)} ms` +
+    ` | ${s.output_tokens_per_s.toFixed(1)} tok/s, ${s.requests_per_s.toFixed(2)} req/s`
+  );
+}

@@ -1,0 +1,124 @@
+// serving.json: what `moe-prof serve` measured, per pass and load level, and log vs no-log per
+// level. Defined once here; the latency picture (render/serving-spec.ts) reads it.
+import { median } from "../passes/timing.js";
+import type { LoadSummary } from "./load-summary.js";
+import type { Attribution } from "./attribution.js";
+import type { Endpoint, RequestRecord } from "./stream-request.js";
+import type { ServedPass } from "./serve-pass.js";
+
+export const SERVING_FILE = "serving.json";
+
+export interface ServingInfo {
+  model: string;
+  endpoint: Endpoint;
+  mode: "concurrency" | "rate";
+  levels: number[];
+  load: Record<string, unknown>;
+  moe_prof_version: string;
+}
+
+/** One request as serving.json lists it (its ITLs are in the level's pooled distribution). */
+function requestRow(r: RequestRecord) {
+  return {
+    response_id: r.response_id,
+    prompt_index: r.prompt_index,
+    status: r.status,
+    sent_at_s: r.sent_at_s,
+    ttft_s: r.ttft_s,
+    e2e_s: r.e2e_s,
+    output_tokens: r.output_tokens,
+    tokens_from: r.tokens_from,
+    prompt_tokens: r.prompt_tokens,
+    finish_reason: r.finish_reason,
+    ...(r.error ? { error: r.error } : {}),
+  };
+}
+
+/** The numbers compared between log and no-log passes (medians over repeats). */
+const COMPARED = {
+  ttft_p50_s: (s: LoadSummary) => s.ttft_s.p50,
+  ttft_p99_s: (s: LoadSummary) => s.ttft_s.p99,
+  itl_p50_s: (s: LoadSummary) => s.itl_s.p50,
+  itl_p99_s: (s: LoadSummary) => s.itl_s.p99,
+  e2e_p50_s: (s: LoadSummary) => s.e2e_s.p50,
+  output_tokens_per_s: (s: LoadSummary) => s.output_tokens_per_s,
+  requests_per_s: (s: LoadSummary) => s.requests_per_s,
+};
+export type ComparedMetric = keyof typeof COMPARED;
+
+export interface LevelComparison {
+  level: number;
+  no_log: Record<ComparedMetric, number | null>;
+  log: Record<ComparedMetric, number | null>;
+  /** log / no-log: > 1 is slower for latencies, < 1 is slower for throughputs. */
+  log_over_no_log: Record<ComparedMetric, number | null>;
+}
+
+function medianOrNull(xs: Array<number | null>): number | null {
+  const v = xs.filter((x): x is number => x !== null);
+  return v.length ? median(v) : null;
+}
+
+export function compareLevels(passes: ServedPass[], levels: number[]): LevelComparison[] {
+  return levels.map((level) => {
+    const of = (kind: "no_log" | "log") => {
+      const sums = passes
+        .filter((p) => p.planned.pass === kind)
+        .flatMap((p) => p.levels.filter((l) => l.level === level).map((l) => l.summary));
+      return Object.fromEntries(Object.entries(COMPARED).map(([k, f]) => [k, medianOrNull(sums.map(f))])) as Record<
+        ComparedMetric,
+        number | null
+      >;
+    };
+    const [a, b] = [of("no_log"), of("log")];
+    const ratio = Object.fromEntries(
+      Object.keys(COMPARED).map((k) => {
+        const [x, y] = [a[k as ComparedMetric], b[k as ComparedMetric]];
+        return [k, x !== null && y !== null && x > 0 ? y / x : null];
+      }),
+    ) as Record<ComparedMetric, number | null>;
+    return { level, no_log: a, log: b, log_over_no_log: ratio };
+  });
+}
+
+export function servingJson(
+  info: ServingInfo,
+  passes: ServedPass[],
+  attribution: Map<ServedPass, Attribution>,
+  routesFiles: Map<ServedPass, string>,
+  /** A pass that failed: what it measured before, and why. serving.json is then incomplete. */
+  failure: { partial: Partial<ServedPass>; error: string } | null = null,
+) {
+  const levelRows = (levels: ServedPass["levels"]) =>
+    levels.map((l) => ({ level: l.level, ...l.summary, requests_detail: l.records.map(requestRow) }));
+  return {
+    schema: "moe-prof/serving/1",
+    ...info,
+    percentiles: "linear interpolation between the two nearest order statistics (numpy's default)",
+    itl: "every gap between consecutive token chunks of completed requests, pooled per level",
+    complete: failure === null && passes.every((p) => p.levels.every((l) => l.summary.complete)),
+    passes: passes.map((p) => ({
+      pass: p.planned.pass,
+      repeat: p.planned.repeat,
+      command: p.command,
+      startup_s: p.startup_s,
+      stopped_by: p.stopped_by,
+      routes_log: p.routes_log === null ? null : { file: routesFiles.get(p) ?? null, state: p.routes_log },
+      warmup_response_ids: p.warmup.map((r) => r.response_id),
+      levels: levelRows(p.levels),
+      attribution: attribution.get(p) ?? null,
+    })),
+    comparison: compareLevels(passes, info.levels),
+    failed_pass:
+      failure === null
+        ? null
+        : {
+            pass: failure.partial.planned?.pass,
+            repeat: failure.partial.planned?.repeat,
+            error: failure.error,
+            levels: levelRows(failure.partial.levels ?? []),
+          },
+  };
+}
+
+export type ServingReport = ReturnType<typeof servingJson>;

@@ -1,0 +1,285 @@
+// `moe-prof serve` end to end against the STAND-IN server (test/stand-ins/serve-python: a Node
+// program that serves the fake OpenAI API and writes a routes log the way the patched vLLM does;
+// it is NOT vLLM). What ran on real vLLM: nothing here. Also the attribution join on its own.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { existsSync, readFileSync, readdirSync } from "node:fs";
+import path from "node:path";
+import { attributeRows, loggedRequestId } from "../src/serving/attribution.js";
+import type { RequestRecord } from "../src/serving/stream-request.js";
+import type { ServingReport } from "../src/serving/serving-json.js";
+import { CLI, ROOT, tempDir } from "./helpers.js";
+
+const STANDIN = path.join(ROOT, "test/stand-ins/serve-python");
+
+interface Ran {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  ms: number;
+}
+
+function serve(args: string[], env: Record<string, string> = {}): Promise<Ran> {
+  const t0 = performance.now();
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [CLI, "serve", "--python", STANDIN, "--model", "stand-in/tiny", ...args], {
+      env: { ...process.env, STANDIN_FIRST_MS: "10", STANDIN_GAP_MS: "2", ...env },
+    });
+    let [stdout, stderr] = ["", ""];
+    child.stdout.on("data", (d) => (stdout += d));
+    child.stderr.on("data", (d) => (stderr += d));
+    child.on("close", (code) => resolve({ code, stdout, stderr, ms: performance.now() - t0 }));
+  });
+}
+
+const json = (f: string) => JSON.parse(readFileSync(f, "utf8")) as ServingReport;
+
+/** Rows per req_id per layer, counted straight from the JSONL (independent of moe-prof's scanner). */
+function rowsByRequest(file: string): Map<string, Map<number, number[]>> {
+  const out = new Map<string, Map<number, number[]>>();
+  for (const line of readFileSync(file, "utf8").trim().split("\n").slice(1)) {
+    const r = JSON.parse(line) as { req_id: string; layer: number; token_idx: number };
+    const layers = out.get(r.req_id) ?? new Map<number, number[]>();
+    layers.set(r.layer, [...(layers.get(r.layer) ?? []), r.token_idx]);
+    out.set(r.req_id, layers);
+  }
+  return out;
+}
+
+test("serve (stand-in server): two passes, two levels, disconnects; every completed request's rows under its response id", async () => {
+  const out = path.join(tempDir(), "res");
+  const r = await serve(
+    [
+      "--concurrency",
+      "1,3",
+      "--num-requests",
+      "6",
+      "--max-tokens",
+      "5",
+      "--num-prompts",
+      "2", // each prompt 3 times a level, at most 2 of them disconnected: one completes
+      "--abort-fraction",
+      "0.34",
+      "--abort-after",
+      "2",
+      "--out",
+      out,
+    ],
+    { STANDIN_GAP_MS: "25" },
+  ); // slow enough that a disconnect after 2 tokens reaches it before the 5th
+  assert.equal(r.code, 0, r.stderr);
+  assert.ok(!existsSync(`${out}.partial`));
+  for (const f of [
+    "serving.json",
+    "serving_latency.png",
+    "moe_routes.jsonl",
+    "expert_hist.png",
+    "expert_heatmap.png",
+    "summary.json",
+  ])
+    assert.ok(existsSync(path.join(out, f)), f);
+  assert.ok(!existsSync(path.join(out, "moe_routes.jsonl.partial")));
+  assert.deepEqual(readdirSync(path.join(out, "logs")).sort(), ["server-log-1.log", "server-no_log-1.log"]);
+  const s = json(path.join(out, "serving.json"));
+  assert.equal(s.complete, true);
+  assert.deepEqual(
+    s.passes.map((p) => [p.pass, p.stopped_by, p.routes_log?.state ?? null]),
+    [
+      ["no_log", "SIGINT", null],
+      ["log", "SIGINT", "complete"],
+    ],
+  );
+  for (const p of s.passes)
+    for (const l of p.levels) {
+      assert.deepEqual([l.requests.planned, l.requests.ok, l.requests.aborted, l.requests.failed], [6, 4, 2, 0]);
+      assert.equal(l.requests_detail.length, 6);
+      assert.equal(l.output_tokens, 4 * 5);
+    }
+  assert.deepEqual(
+    s.comparison.map((c) => c.level),
+    [1, 3],
+  );
+  const logPass = s.passes[1]!;
+  const att = logPass.attribution!;
+  assert.equal(att.ok, true, JSON.stringify(att.violations));
+  assert.equal(att.complete, 1 + 2 * 4, "warm-up + 4 completed per level");
+  assert.equal(att.aborted.length, 4);
+  // the join, checked by hand from the raw log: completions' rows are under "<response id>-0"
+  const rows = rowsByRequest(path.join(out, "moe_routes.jsonl"));
+  const all = [...logPass.levels.flatMap((l) => l.requests_detail)];
+  for (const q of all) {
+    const got = rows.get(`${q.response_id}-0`);
+    assert.ok(got, `no rows for ${q.response_id}`);
+    if (q.status === "ok") {
+      const want = q.prompt_tokens! + q.output_tokens - 1;
+      for (const layer of [0, 1])
+        assert.deepEqual(
+          got.get(layer),
+          Array.from({ length: want }, (_, i) => i),
+        );
+    } else {
+      assert.equal(q.status, "aborted");
+      // no usage for a disconnected stream: its prompt's length from a completed request with that prompt
+      const P = all.find((o) => o.status === "ok" && o.prompt_index === q.prompt_index)!.prompt_tokens!;
+      assert.equal(q.prompt_tokens, null);
+      assert.ok(got.get(0)!.length < P + 5 - 1, "an aborted request has fewer rows than a complete one");
+    }
+  }
+  assert.equal(rows.size, 1 + 12, "warm-up + 12 requests, nothing else in the log");
+  assert.match(r.stdout, /attribution \(log\): 9 completed requests with all their rows, 4 disconnected requests/);
+  assert.match(r.stdout, /concurrency 3: log\/no-log {2}TTFT p50 \d/);
+});
+
+test("serve (stand-in server), chat, stopping at end-of-sequence: ids equal the response ids; the row after the stop is allowed", async () => {
+  const out = path.join(tempDir(), "res");
+  const r = await serve([
+    "--endpoint",
+    "chat",
+    "--no-ignore-eos",
+    "--concurrency",
+    "2",
+    "--num-requests",
+    "4",
+    "--max-tokens",
+    "9",
+    "--out",
+    out,
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  const s = json(path.join(out, "serving.json"));
+  const detail = s.passes[1]!.levels[0]!.requests_detail;
+  assert.ok(detail.every((q) => q.finish_reason === "stop" && /^chatcmpl-[0-9a-f]{16}$/.test(q.response_id ?? "")));
+  const rows = rowsByRequest(path.join(out, "moe_routes.jsonl"));
+  for (const q of detail) assert.equal(rows.get(q.response_id!)!.get(0)!.length, q.prompt_tokens! + q.output_tokens);
+  assert.equal(s.passes[1]!.attribution!.ok, true);
+});
+
+test("serve: a server that dies mid-run: exit 1 naming it, nothing published, serving.json kept incomplete", async () => {
+  const out = path.join(tempDir(), "res");
+  const r = await serve(["--concurrency", "2", "--num-requests", "20", "--max-tokens", "5", "--out", out], {
+    STANDIN_FAULT: "die-after:6",
+  });
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(
+    r.stderr,
+    /no-log pass: the server stopped answering at concurrency 2: \d+ requests failed, \d+ not sent/,
+  );
+  assert.match(r.stderr, /unfinished run kept in/);
+  assert.ok(!existsSync(out) && existsSync(`${out}.partial`));
+  const s = json(path.join(`${out}.partial`, "serving.json"));
+  assert.equal(s.complete, false);
+  assert.equal(s.failed_pass!.pass, "no_log");
+  assert.ok(s.failed_pass!.levels[0]!.requests.failed >= 1);
+});
+
+test("serve: a server that only SIGKILL stops: its log stays .partial and is not analysed; exit 1", async () => {
+  const out = path.join(tempDir(), "res");
+  const r = await serve(
+    ["--concurrency", "1", "--num-requests", "2", "--max-tokens", "3", "--stop-timeout", "0.3", "--out", out],
+    {
+      STANDIN_FAULT: "hang-on-stop",
+    },
+  );
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(
+    r.stderr,
+    /log pass: the routes log was left as moe_routes\.jsonl\.partial \(the server was stopped by SIGKILL/,
+  );
+  assert.ok(!existsSync(out) && existsSync(path.join(`${out}.partial`, "moe_routes.jsonl.partial")));
+});
+
+test("serve: a server that never answers /health: exit 2 within the bound, its child process ended", async () => {
+  const dir = tempDir();
+  const pidFile = path.join(dir, "child.pid");
+  const r = await serve(["--health-timeout", "2", "--stop-timeout", "1", "--out", path.join(dir, "res")], {
+    STANDIN_FAULT: "never-healthy",
+    STANDIN_CHILD_PID_FILE: pidFile,
+  });
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(r.stderr, /did not answer http:\/\/127\.0\.0\.1:\d+\/health within 2 s/);
+  assert.ok(r.ms < 12_000, `${r.ms} ms`);
+  const child = Number(readFileSync(pidFile, "utf8"));
+  let state = "gone";
+  try {
+    const stat = readFileSync(`/proc/${child}/stat`, "utf8");
+    state = stat.slice(stat.lastIndexOf(")") + 2)[0]!;
+  } catch {
+    /* gone */
+  }
+  assert.ok(state === "gone" || state === "Z", `the server's child is still running (${state})`);
+});
+
+test("usage: --request-rate and --concurrency together, and a bad rate, are refused before anything starts", async () => {
+  const a = await serve(["--concurrency", "2", "--request-rate", "1"]);
+  assert.equal(a.code, 2);
+  assert.match(a.stderr, /--request-rate: give --request-rate or --concurrency, not both/);
+  const b = await serve(["--request-rate", "0,2"]);
+  assert.equal(b.code, 2);
+  assert.match(b.stderr, /--request-rate: cannot read "0"/);
+});
+
+function rec(over: Partial<RequestRecord>): RequestRecord {
+  return {
+    index: 0,
+    prompt_index: 0,
+    status: "ok",
+    response_id: "cmpl-a",
+    sent_at_s: 0,
+    ttft_s: 0.1,
+    itl_s: [],
+    e2e_s: 0.2,
+    output_tokens: 3,
+    tokens_from: "usage",
+    token_chunks: 3,
+    prompt_tokens: 4,
+    cached_tokens: null,
+    finish_reason: "length",
+    error: null,
+    connection_lost: false,
+    ...over,
+  };
+}
+const logged = (req_id: string, n: number, first = 0) => ({
+  req_id,
+  rows_per_layer: [n, n],
+  min_token_idx: first,
+  max_token_idx: first + n - 1,
+});
+
+test("attribution: the vLLM id mapping, conservation per request, aborted never complete, strangers reported", () => {
+  assert.equal(loggedRequestId("completions", "cmpl-0123456789abcdef"), "cmpl-0123456789abcdef-0");
+  assert.equal(loggedRequestId("chat", "chatcmpl-0123456789abcdef"), "chatcmpl-0123456789abcdef");
+  const ok = attributeRows(
+    "completions",
+    [rec({}), rec({ response_id: "cmpl-b", status: "aborted" })],
+    [logged("cmpl-a-0", 6), logged("cmpl-b-0", 2)],
+    [0, 1],
+  );
+  assert.deepEqual([ok.ok, ok.complete, ok.aborted.length, ok.aborted[0]!.rows_per_layer], [true, 1, 1, 2]);
+  // one row short; rows of a request nobody sent; a completed request with no rows at all
+  const bad = attributeRows(
+    "completions",
+    [rec({}), rec({ response_id: "cmpl-c" })],
+    [logged("cmpl-a-0", 5), logged("cmpl-zzz-0", 3)],
+    [0, 1],
+  );
+  assert.equal(bad.ok, false);
+  assert.equal(bad.complete, 0);
+  assert.deepEqual(bad.unattributed, ["cmpl-zzz-0"]);
+  assert.ok(
+    bad.violations.some((v) => /request cmpl-a \(log req_id cmpl-a-0\), layer 0: 5 rows, expected 6/.test(v)),
+    bad.violations.join("|"),
+  );
+  assert.ok(bad.violations.some((v) => /request cmpl-c .*no rows in the log/.test(v)));
+  // the chat id is the response id itself: rows under "<id>-0" would not be this request's
+  const chat = attributeRows("chat", [rec({ response_id: "chatcmpl-a" })], [logged("chatcmpl-a-0", 6)], [0, 1]);
+  assert.equal(chat.ok, false);
+  // stop before max_tokens: P + G - 1 or one more (async scheduling); nothing else
+  const stop = (n: number) =>
+    attributeRows("chat", [rec({ response_id: "x", finish_reason: "stop" })], [logged("x", n)], [0, 1]).ok;
+  assert.deepEqual([stop(5), stop(6), stop(7), stop(4)], [false, true, true, false]);
+  // a request that ran to max_tokens ("length") has no row after its stop
+  const length = attributeRows("chat", [rec({ response_id: "x" })], [logged("x", 7)], [0, 1]);
+  assert.equal(length.ok, false);
+});
