@@ -65,7 +65,8 @@ def _one_llm(spec: dict[str, Any], engine: dict[str, Any], result: dict[str, Any
         os.kill(int(pid), signal.SIGKILL)
     outs = llm.generate([{"prompt_token_ids": p} for p in spec["prompts"]], params, use_tqdm=False)
     result["generations"].append(_outputs(outs))
-    result["capture_buffer_alive"] = llm.collective_rpc("moe_test_capture_buffer_alive")
+    if spec.get("kill_writer"):
+        result["capture_buffer_alive"] = llm.collective_rpc("moe_test_capture_buffer_alive")
     how = spec.get("shutdown", "close")
     if how == "close":
         control.append(llm.collective_rpc("moe_prof_control", args=("close",)))
