@@ -1,4 +1,4 @@
-// The real vllm==0.15.1 wheel's files (dist-info + the sources the patch touches) as an
+// The real vllm==0.15.1 (and 0.20.2) wheel's files (dist-info + the sources the patch touches) as an
 // installed-looking site-packages, found through a real Python's importlib.metadata.
 import { execFileSync } from "node:child_process";
 import { chmod, cp, mkdtemp, readFile, readdir, writeFile } from "node:fs/promises";
@@ -6,48 +6,35 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { ROOT } from "./helpers.js";
 
-// From .ci/run (MOE_PROF_VLLM_FILES), else fetched here once (cached in ~/.cache/moe-prof).
-let files = process.env.MOE_PROF_VLLM_FILES;
-let fetchError = "";
-if (!files) {
+/** A release's wheel files: from .ci/run (envVar), else fetched here once (cached in
+ * ~/.cache/moe-prof). `skip` says why a test cannot run without them. */
+function wheelFiles(version: string, envVar: string): { files: string | undefined; skip: string | false } {
+  const given = process.env[envVar];
+  if (given) return { files: given, skip: false };
   try {
-    files = execFileSync("python3", [path.join(ROOT, "scripts", "vllm-wheel-files.py")], {
+    const files = execFileSync("python3", [path.join(ROOT, "scripts", "vllm-wheel-files.py"), "--vllm", version], {
       encoding: "utf8",
       timeout: 900_000,
     }).trim();
+    return { files, skip: false };
   } catch (err) {
-    fetchError =
+    const why =
       String((err as { stderr?: string }).stderr || err)
         .trim()
         .split("\n")
         .pop() ?? "";
+    return { files: undefined, skip: `the vllm==${version} wheel could not be fetched (offline?): ${why}` };
   }
 }
-export const FILES = files;
-export const skipWithoutWheel = FILES ? false : `the vllm==0.15.1 wheel could not be fetched (offline?): ${fetchError}`;
+
+const w0151 = wheelFiles("0.15.1", "MOE_PROF_VLLM_FILES");
+export const FILES = w0151.files;
+export const skipWithoutWheel = w0151.skip;
 export const PATCH = path.join(ROOT, "patches", "vllm-v0.15.1-moe-logger.patch");
 
-// vLLM 0.20.2's wheel files, the same way (MOE_PROF_VLLM_FILES_0_20_2 from .ci/run).
-let files0202 = process.env.MOE_PROF_VLLM_FILES_0_20_2;
-let fetchError0202 = "";
-if (!files0202) {
-  try {
-    files0202 = execFileSync("python3", [path.join(ROOT, "scripts", "vllm-wheel-files.py"), "--vllm", "0.20.2"], {
-      encoding: "utf8",
-      timeout: 900_000,
-    }).trim();
-  } catch (err) {
-    fetchError0202 =
-      String((err as { stderr?: string }).stderr || err)
-        .trim()
-        .split("\n")
-        .pop() ?? "";
-  }
-}
-export const FILES_0_20_2 = files0202;
-export const skipWithoutWheel0202 = FILES_0_20_2
-  ? false
-  : `the vllm==0.20.2 wheel could not be fetched (offline?): ${fetchError0202}`;
+const w0202 = wheelFiles("0.20.2", "MOE_PROF_VLLM_FILES_0_20_2");
+export const FILES_0_20_2 = w0202.files;
+export const skipWithoutWheel0202 = w0202.skip;
 export const PATCH_0_20_2 = path.join(ROOT, "patches", "vllm-v0.20.2-moe-logger.patch");
 
 /** A fresh copy of the wheel's files and an interpreter that sees them first, as a venv's python does. */
