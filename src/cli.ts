@@ -35,6 +35,7 @@ program
     `
 Typical use:
   moe-prof setup                     ./.venv with vLLM 0.15.1 (requirements-lock.txt), patched
+  moe-prof setup --vllm 0.20.2       ./.venv with vLLM 0.20.2 (torch 2.11, CUDA 13), patched
   moe-prof run                       no-log + log pass over 25 GSM8K prompts -> ./moe-prof-out/<timestamp>/
   moe-prof hist out/moe_routes.jsonl analyse and plot an existing routes log
   moe-prof serve                     vllm serve, capture off and on, under a streaming load: TTFT/ITL cost
