@@ -6,14 +6,17 @@
 # found there), pip reads no config file and keeps no cache (every wheel comes from the index),
 # uv's and pip's own settings are unset. Then torch, transformers and vLLM must import.
 # Usage: scripts/check-pip-setup.sh [PYTHON3.12] [-- more `moe-prof setup` options]
+#   (no PYTHON3.12: `moe-prof setup` finds one itself, as for a user: PATH, pyenv, uv's, asdf, conda)
 # Cost: ~4.3 GB downloaded, ~11 GB on disk until it exits (removed then).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
-base="${1:-python3.12}"
-shift || true
+base_opt=()
+if [[ $# -gt 0 && "$1" != "--" ]]; then
+  # pyenv's and asdf's shims need their tool on PATH: name the interpreter itself
+  base_opt=(--base-python "$("$1" -c 'import sys; print(sys.executable)')")
+  shift
+fi
 [[ "${1:-}" == "--" ]] && shift
-# pyenv's and asdf's shims need their tool on PATH: name the interpreter itself
-base="$("$base" -c 'import sys; print(sys.executable)')"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 mkdir "$work/bin"
@@ -27,7 +30,7 @@ start=$SECONDS
 env -u VIRTUAL_ENV -u PYTHONPATH -u PIP_FIND_LINKS -u PIP_INDEX_URL -u PIP_EXTRA_INDEX_URL \
   -u UV_CACHE_DIR -u UV_PYTHON -u UV_INDEX_URL \
   PATH="$clean_path" PIP_CONFIG_FILE=/dev/null PIP_NO_CACHE_DIR=1 \
-  node "$root/dist/src/cli.js" setup --venv "$work/venv" --base-python "$base" "$@" 2>&1 | tee "$work/setup.log"
+  node "$root/dist/src/cli.js" setup --venv "$work/venv" "${base_opt[@]}" "$@" 2>&1 | tee "$work/setup.log"
 grep -q -- "-m pip install --require-hashes --no-deps -r " "$work/setup.log"
 grep -q -- "-m pip check" "$work/setup.log"
 if grep -q "(uv)" "$work/setup.log"; then
