@@ -9,7 +9,8 @@ time measured is the writer's: formatting, encoding and writing. Lines = rows x 
 (a JSONL line, a Parquet row).
 
 Usage: python3 scripts/bench-writer.py [--rows 256] [--steps 400] [--layers 24] [--top-k 4]
-       [--formats jsonl,parquet,both] [--repeats 3] [--out DIR]
+       [--formats jsonl,parquet,both] [--format-procs 0,4] [--repeats 3] [--out DIR]
+(--format-procs: JSONL formatter processes, VLLM_LOG_MOE_FORMAT_PROCS; variants named jsonl/p4.)
 Needs numpy only (PYTHONPATH is set from this file's location)."""
 
 from __future__ import annotations
@@ -26,11 +27,11 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
 from moe_prof.capture import Segment
-from moe_prof.capture.jsonl import format_meta
+from moe_prof.capture.jsonl import FORMAT_PROCS_ENV, format_meta
 from moe_prof.capture.writer_client import WriterClient
 
 
-def run(fmt: str, out_dir: str, rows: int, steps: int, layers: int, k: int, experts: int) -> dict[str, float]:
+def run(variant: str, out_dir: str, rows: int, steps: int, layers: int, k: int, experts: int) -> dict[str, float]:
     rng = np.random.default_rng(0)
     ids = (
         np.stack([np.argsort(rng.random((rows, layers, experts)), axis=-1)[..., :k]])
@@ -52,7 +53,9 @@ def run(fmt: str, out_dir: str, rows: int, steps: int, layers: int, k: int, expe
             "top_k": k,
         }
     )
+    fmt, _, procs = variant.partition("/p")
     path = os.path.join(out_dir, f"bench-{fmt}.jsonl")
+    os.environ[FORMAT_PROCS_ENV] = procs or "0"  # the writer process reads it
     client = WriterClient(path, meta, fmt)
     t0 = time.perf_counter()
     send = 0.0
@@ -87,6 +90,11 @@ def main() -> int:
     ap.add_argument("--top-k", type=int, default=4)
     ap.add_argument("--experts", type=int, default=60)
     ap.add_argument("--formats", default="jsonl,parquet,both")
+    ap.add_argument(
+        "--format-procs",
+        default="0",
+        help="JSONL formatter processes to compare, e.g. 0,2,4 (VLLM_LOG_MOE_FORMAT_PROCS; 0: the writer's own thread)",
+    )
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--out", help="directory for the logs (default: a temp dir, removed)")
     a = ap.parse_args()
@@ -99,7 +107,9 @@ def main() -> int:
         f"{a.steps} decode steps of {a.rows} rows x {a.layers} layers, top-{a.top_k} of {a.experts}: "
         f"{a.rows * a.steps * a.layers:,} lines per run; {a.repeats} runs per format, interleaved"
     )
-    fmts = a.formats.split(",")
+    procs = a.format_procs.split(",")
+    fmts = [f"{f}/p{p}" if f != "parquet" and p != "0" else f for f in a.formats.split(",") for p in procs]
+    fmts = list(dict.fromkeys(fmts))
     res: dict[str, list[dict[str, float]]] = {f: [] for f in fmts}
     try:
         for rep in range(a.repeats):

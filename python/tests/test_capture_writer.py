@@ -217,3 +217,82 @@ def test_log_format_is_checked(tmp_path):
     assert log_paths("/x/r.jsonl", "both") == ["/x/r.jsonl", "/x/r.parquet"]
     assert log_paths("/x/r", "parquet") == ["/x/r.parquet"]
     assert log_paths("/x/r.parquet", "parquet") == ["/x/r.parquet"]
+
+
+def test_split_rows_against_row_by_row_expansion():
+    """Chunks cover the rows in order, each at most the chunk size, and give every row the same
+    (request, position, phase) as expanding the segments one row at a time."""
+    from moe_prof.capture.jsonl import split_rows
+
+    rng = np.random.default_rng(11)
+    for _ in range(200):
+        segs = [
+            (str(i), int(rng.integers(0, 50)), int(rng.integers(1, 9)), ["prefill", "decode", "recomputed"][i % 3])
+            for i in range(int(rng.integers(1, 8)))
+        ]
+        size = int(rng.integers(1, 10))
+        rows = [(r, p + j, ph) for r, p, m, ph in segs for j in range(m)]
+        chunks = split_rows(segs, size)
+        got = []
+        end = 0
+        for r0, r1, part in chunks:
+            assert r0 == end and 0 < r1 - r0 <= size and sum(m for _, _, m, _ in part) == r1 - r0
+            got += [(r, p + j, ph) for r, p, m, ph in part for j in range(m)]
+            end = r1
+        assert end == len(rows) and got == rows
+
+
+@pytest.mark.parametrize("procs", ["0", "3"])
+def test_parallel_formatting_writes_the_same_bytes(tmp_path, monkeypatch, procs):
+    """VLLM_LOG_MOE_FORMAT_PROCS=3: lines formatted in three processes, written in step order,
+    byte for byte what format_routes gives on one thread (steps big enough to be cut in chunks)."""
+    import moe_prof.capture.writer_proc as wp
+
+    monkeypatch.setenv("VLLM_LOG_MOE_FORMAT_PROCS", procs)
+    out = str(tmp_path / "routes.jsonl")
+    meta = format_meta({"model_id": "m", "top_k": K, "layers_logged": LAYERS})
+    w = WriterClient(out, meta)
+    expected = [meta]
+    rows = wp.CHUNK_LINES // len(LAYERS)
+    for step, n in enumerate([3 * rows + 5, 4, rows, 7, 2 * rows - 1]):
+        ids, wt, tok = _arrays(n, step)
+        segs = [Segment("a", 0, 2, "recomputed"), Segment("a", 2, n - 3, "prefill"), Segment(str(step), 9, 1, "decode")]
+        w.send_step(step, segs, LAYERS, ids, wt, tok)
+        expected.append(format_routes(segs, ids, wt, tok, LAYERS, step))
+        if step == 2:
+            w.flush()  # a flush in between waits for the chunks in flight
+            with open(out + ".partial", encoding="utf-8") as f:
+                assert f.read() == "".join(expected)
+    assert w.close() == out
+    with open(out, encoding="utf-8") as f:
+        assert f.read() == "".join(expected)
+
+
+def test_format_procs_setting():
+    from moe_prof.capture.env import resolve_settings
+    from moe_prof.capture.jsonl import format_procs
+
+    assert format_procs({}, 16) == 4 and format_procs({}, 2) == 0 and format_procs({}, None) == 0
+    assert format_procs({"VLLM_LOG_MOE_FORMAT_PROCS": "6"}, 2) == 6
+    for bad in ("-1", "two", "65"):
+        with pytest.raises(ValueError, match="VLLM_LOG_MOE_FORMAT_PROCS"):
+            resolve_settings({"VLLM_LOG_MOE": "/tmp/x.jsonl", "VLLM_LOG_MOE_FORMAT_PROCS": bad})
+
+
+def test_formatter_processes_end_with_a_killed_writer(tmp_path, monkeypatch):
+    """A writer killed outright (OOM killer, kill -9) leaves no formatter process behind."""
+    monkeypatch.setenv("VLLM_LOG_MOE_FORMAT_PROCS", "2")
+    w = WriterClient(str(tmp_path / "r.jsonl"), format_meta({}))
+
+    def children(pid):
+        with open(f"/proc/{pid}/task/{pid}/children", encoding="utf-8") as f:
+            return [int(x) for x in f.read().split()]
+
+    deadline = time.monotonic() + 10
+    while len(kids := children(w.pid)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert len(kids) == 2
+    os.kill(w.pid, signal.SIGKILL)
+    for kid in kids:
+        _wait_gone(kid)
+    w.abandon()

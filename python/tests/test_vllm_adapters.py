@@ -34,3 +34,21 @@ def test_deterministic_refused_for_quantized_moe_on_0_20_2():
     assert "no MoE kernel for gptq" in (deterministic_problem("gptq", "0.20.2") or "")
     assert deterministic_problem(None, "0.20.2") is None
     assert deterministic_problem("gptq", "0.15.1") is None
+
+
+def test_request_id_suffix_follows_the_release(monkeypatch):
+    """0.15.1 always suffixes the user's id; 0.20.2 unless VLLM_DISABLE_REQUEST_ID_RANDOMIZATION
+    (read through vllm.envs, here a stand-in module)."""
+    import sys
+    import types
+
+    assert vllm_adapters.for_version("0.15.1").request_id_suffixed() is True
+    a20 = vllm_adapters.for_version("0.20.2")
+    envs = types.ModuleType("vllm.envs")
+    vllm = types.ModuleType("vllm")
+    vllm.envs = envs  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "vllm", vllm)
+    monkeypatch.setitem(sys.modules, "vllm.envs", envs)
+    for disabled, suffixed in ((False, True), (True, False)):
+        envs.VLLM_DISABLE_REQUEST_ID_RANDOMIZATION = disabled  # type: ignore[attr-defined]
+        assert a20.request_id_suffixed() is suffixed

@@ -18,6 +18,7 @@ from __future__ import annotations
 import collections
 import ctypes
 import logging
+import operator
 import queue
 import threading
 import time
@@ -34,6 +35,8 @@ from .segments import Segment, shift_request_id
 from .writer_client import WriterClient
 
 log = logging.getLogger("moe_prof.capture")
+_NUM_ROWS = operator.itemgetter(2)  # a segment's fields: (req_id, first_pos, num_rows, phase)
+_PHASE = operator.itemgetter(3)
 
 
 class RouteWriter(Protocol):
@@ -218,16 +221,14 @@ class RouteCapture:
         if self._paused or self._closed:
             self._pending = None
             return
-        total = sum([s[2] for s in segments])  # num_rows; a list is faster than a generator here
+        total = sum(map(_NUM_ROWS, segments))  # C-level loops: 256 segments in a few us
         if total != num_real_rows or num_real_rows > self.max_rows:
             raise ValueError(
                 f"moe-prof capture: segments cover {total} rows, step has {num_real_rows} real rows "
                 f"(buffers hold {self.max_rows})"
             )
         # the offset is applied by the writer: nothing per segment on the engine thread
-        skipped = (
-            sum([s[2] for s in segments if s[3] == RECOMPUTED]) if any([s[3] == RECOMPUTED for s in segments]) else 0
-        )
+        skipped = sum([s[2] for s in segments if s[3] == RECOMPUTED]) if RECOMPUTED in map(_PHASE, segments) else 0
         self._pending = (
             list(segments),
             num_real_rows,
@@ -326,7 +327,7 @@ class RouteCapture:
                     send_block(step, segs, self._layers_t, block, tokens, offset)
                 else:
                     k = self.top_k
-                    segs = [s._replace(req_id=shift_request_id(s.req_id, offset)) for s in segs]
+                    segs = [Segment(shift_request_id(s[0], offset), *s[1:]) for s in segs]
                     self._writer.send_step(
                         step, segs, self.layers, block[..., :k], block[..., k:].view(np.float32), tokens
                     )

@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from .jsonl import format_procs, usable_cores
 from .layers import parse_layer_spec
 from .parquet import FORMATS
 
@@ -47,6 +48,7 @@ def resolve_settings(environ: Mapping[str, str] | None = None) -> CaptureSetting
     fmt = env.get("VLLM_LOG_MOE_FORMAT", "").strip().lower() or "jsonl"
     if fmt not in FORMATS:
         raise ValueError(f"VLLM_LOG_MOE_FORMAT: {fmt!r} is not one of {', '.join(FORMATS)}")
+    format_procs(env, usable_cores())  # the writer reads it; a bad value is refused here, at start
     return CaptureSettings(path, layers, paused, fmt)
 
 

@@ -25,7 +25,7 @@ import sys
 import threading
 from collections import deque
 from types import ModuleType
-from typing import BinaryIO, TextIO
+from typing import Any, BinaryIO, TextIO
 
 import numpy as np
 
@@ -107,15 +107,56 @@ def _step_arrays(msg: dict, payload: bytes) -> tuple[np.ndarray, np.ndarray | No
     return block, tok, segs
 
 
-class _Out:
-    """Where steps go: the JSONL text file, the Parquet writer, or both."""
+CHUNK_LINES = 8192  # lines one formatter process gets at a time: a 4,096-row prefill step is ~12 chunks
 
-    def __init__(self, text: TextIO | None, pq_file: BinaryIO | None, jsonl: ModuleType, parquet: ModuleType) -> None:
+
+def _ids_weights(block: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A step block's [rows, layers, 2k] int32 -> ids [.., k] and float32 weights [.., k] (views)."""
+    k = block.shape[2] // 2
+    return block[..., :k], block[..., k:].view(np.float32)
+
+
+def _format_chunk(
+    segs: list[tuple[str, int, int, str]], block: np.ndarray, tok: np.ndarray | None, layers: list[int], step: int
+) -> str:
+    """In a formatter process: one chunk's lines (the jsonl module is the parent's, by fork)."""
+    return _JSONL.format_routes(segs, *_ids_weights(block), tok, layers, step)
+
+
+def _quiet_worker() -> None:
+    """Formatter processes hold neither the frame pipe nor the reply pipe: when the writer ends,
+    the engine sees the reply pipe close at once. (A killed writer's formatters end by themselves:
+    each closed its task queue's write end, so they read end of file.)"""
+    devnull = os.open(os.devnull, os.O_RDWR)
+    os.dup2(devnull, 0)
+    os.dup2(devnull, 1)
+    os.close(devnull)
+
+
+_JSONL: ModuleType  # set in main() before the formatter processes fork
+
+
+class _Out:
+    """Where steps go: the JSONL text file, the Parquet writer, or both. With a pool, JSONL chunks
+    are formatted in other processes and written here in order; flush and close wait for them."""
+
+    def __init__(
+        self,
+        text: TextIO | None,
+        pq_file: BinaryIO | None,
+        jsonl: ModuleType,
+        parquet: ModuleType,
+        pool: Any = None,
+        procs: int = 1,
+    ) -> None:
         self.text = text
         self.pq_file = pq_file
         self.pq = None  # made at the meta frame: it needs top_k
         self.jsonl = jsonl
         self.parquet = parquet
+        self.pool = pool
+        self.max_pending = 4 * procs  # chunks in flight: every process busy, memory bounded
+        self.pending: deque[Any] = deque()
 
     def meta(self, line: str) -> None:
         if self.text is not None:
@@ -125,16 +166,32 @@ class _Out:
 
     def step(self, msg: dict, payload: bytes) -> None:
         block, tok, segs = _step_arrays(msg, payload)
-        k = block.shape[2] // 2
-        ids, weights = block[..., :k], block[..., k:].view(np.float32)
+        ids, weights = _ids_weights(block)
         if self.text is not None:
-            self.text.write(self.jsonl.format_routes(segs, ids, weights, tok, msg["layers"], msg["step"]))
+            if self.pool is None:
+                self.text.write(self.jsonl.format_routes(segs, ids, weights, tok, msg["layers"], msg["step"]))
+            else:
+                self._submit(segs, block, tok, list(msg["layers"]), msg["step"])
         if self.pq is not None:
             self.parquet.append_step(
                 self.pq, segs, ids, weights, tok, msg["layers"], msg["step"], self.jsonl.RECOMPUTED
             )
 
+    def _submit(self, segs: list, block: np.ndarray, tok: np.ndarray | None, layers: list[int], step: int) -> None:
+        rows = max(1, CHUNK_LINES // max(1, len(layers)))
+        for r0, r1, part in self.jsonl.split_rows(segs, rows):
+            t = tok[r0:r1] if tok is not None else None
+            self.pending.append(self.pool.apply_async(_format_chunk, (part, block[r0:r1], t, layers, step)))
+        while self.pending and (len(self.pending) > self.max_pending or self.pending[0].ready()):
+            self.text.write(self.pending.popleft().get())  # type: ignore[union-attr]
+
+    def drain(self) -> None:
+        """Every chunk submitted so far written, in order."""
+        while self.pending:
+            self.text.write(self.pending.popleft().get())  # type: ignore[union-attr]
+
     def flush(self) -> None:
+        self.drain()
         for f in (self.text, self.pq_file):
             if f is not None:
                 f.flush()
@@ -142,6 +199,7 @@ class _Out:
 
     def close(self) -> None:
         """Footer (Parquet), flush and fsync; the caller renames."""
+        self.drain()
         if self.pq is not None:
             self.pq.close()
         self.flush()
@@ -152,6 +210,7 @@ def _format_until_close(out: _Out, frames: _Frames, reply: TextIO) -> bool:
     while True:
         item = frames.get()
         if item is None:
+            out.drain()
             for f in (out.text, out.pq_file):
                 if f is not None:
                     f.flush()
@@ -182,6 +241,8 @@ def main(out_path: str, detach: bool, fmt: str = "jsonl") -> int:
     import jsonl
     import parquet
 
+    global _JSONL
+    _JSONL = jsonl
     reply = sys.stdout
     try:
         paths = parquet.log_paths(out_path, fmt)
@@ -203,6 +264,16 @@ def main(out_path: str, detach: bool, fmt: str = "jsonl") -> int:
         reply.write(f"error cannot write {e.filename}: {e.strerror}\n")
         reply.flush()
         return 2
+    pool = None
+    try:  # the engine checked the variable at start (env.py): a bad value never gets here
+        procs = jsonl.format_procs(os.environ, jsonl.usable_cores()) if text is not None else 0
+    except ValueError:
+        procs = 0
+    if procs > 1:
+        import multiprocessing
+
+        # fork before any thread exists (the reader thread starts below)
+        pool = multiprocessing.get_context("fork").Pool(procs, initializer=_quiet_worker)
     reply.write(f"ready {os.getpid()}\n")
     reply.flush()
     frames = _Frames()
@@ -210,9 +281,12 @@ def main(out_path: str, detach: bool, fmt: str = "jsonl") -> int:
     partial = paths[0] + ".partial"
     try:
         try:
-            if not _format_until_close(_Out(text, pq_file, jsonl, parquet), frames, reply):
+            if not _format_until_close(_Out(text, pq_file, jsonl, parquet, pool, procs), frames, reply):
                 return 3  # engine went away without close: leave the .partial
         finally:
+            if pool is not None:
+                pool.terminate()
+                pool.join()
             for f in opened:
                 f.close()
         for p in paths:

@@ -6,6 +6,7 @@ Each module defines:
     VERSION                      the release
     layer_pcp_size(layer) -> int prefill-context-parallel size a FusedMoE layer runs with
     layer_dp_rank(layer) -> int  its data-parallel rank (naive dispatch keeps this rank's rows)
+    request_id_suffixed() -> bool whether the engine's request ids are `<user id>-<8 random chars>`
 """
 
 from __future__ import annotations

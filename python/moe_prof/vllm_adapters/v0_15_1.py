@@ -13,3 +13,8 @@ def layer_pcp_size(layer: Any) -> int:
 
 def layer_dp_rank(layer: Any) -> int:
     return int(layer.dp_rank)
+
+
+def request_id_suffixed() -> bool:
+    """InputProcessor always appends `-<8 random chars>` to the user's request id."""
+    return True

@@ -14,3 +14,11 @@ def layer_pcp_size(layer: Any) -> int:
 
 def layer_dp_rank(layer: Any) -> int:
     return int(layer.moe_config.dp_rank)
+
+
+def request_id_suffixed() -> bool:
+    """InputProcessor appends `-<8 random chars>` unless VLLM_DISABLE_REQUEST_ID_RANDOMIZATION
+    (then the engine's id is the user's: stripping would cut `cmpl-<id>-0` to `cmpl-<id>`)."""
+    import vllm.envs as envs
+
+    return not envs.VLLM_DISABLE_REQUEST_ID_RANDOMIZATION
