@@ -1,4 +1,4 @@
-"""What stands in for the GPU when vLLM 0.15.1's own engine runs on a CPU machine.
+"""What stands in for the GPU when vLLM 0.15.1's (or 0.20.2's) own engine runs on a CPU machine.
 
 Real (vLLM 0.15.1's code, from the lock's venv, with the moe-prof patch applied by `moe-prof setup`):
   LLM, LLMEngine, the output processor (request ids "<n>-<8 random chars>", finish reasons,
@@ -22,6 +22,11 @@ Stand-ins (named here, each because the real thing needs a GPU or the model weig
   - async scheduling's AsyncGPUModelRunnerOutput copies sampled tokens to the host on a CUDA
     stream; _CpuAsyncOutput takes the same tensors without one (its get_output is vLLM's).
 
+What differs between the releases' objects lives in one place, RELEASE below (keyed by
+vllm.__version__): where FusedMoE keeps its parallel ranks, what compile_or_warm_up_model returns,
+and on 0.20.2 two more stand-ins: CPUModelRunner's slot mapping (a C++ op of vLLM's CPU build,
+absent from the CUDA wheel) in torch, and the runner's shutdown without an accelerator sync.
+
 Settings reach the engine-core process through environment variables (MOE_TEST_*), because vLLM
 builds the worker from a class name there.
 """
@@ -32,10 +37,12 @@ import gc
 import json
 import os
 import weakref
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
 import torch
+import vllm
 import vllm.v1.worker.gpu_model_runner as _gmr
 from vllm.v1.kv_cache_interface import FullAttentionSpec
 from vllm.v1.worker.gpu_worker import Worker
@@ -69,6 +76,98 @@ def _routing_torch(tokens: torch.Tensor, pos: torch.Tensor, layer: int) -> tuple
     ids = ((base[:, None] + j[None, :] * step) % NUM_EXPERTS).to(torch.int32)
     weights = (((h[:, None] >> j[None, :]) % 997 + 1).to(torch.float32) / 4096).contiguous()
     return ids, weights
+
+
+# ---- what differs between the releases' objects: here only, keyed by vllm.__version__ --------
+class _Release0151:
+    @staticmethod
+    def fused_moe_parallel(layer: torch.nn.Module) -> None:
+        """FusedMoE carries its parallel ranks itself."""
+        layer.pcp_size = 1
+        layer.dp_rank = 0
+
+    @staticmethod
+    def compilation_times() -> Any:
+        return 0.0  # compile_or_warm_up_model returns the compilation time in seconds
+
+    @staticmethod
+    def cpu_runner_kernels() -> None:
+        pass  # the slot mapping is numpy code in this release
+
+    @staticmethod
+    def cpu_runner(runner: Any) -> None:
+        pass  # GPUModelRunner has no shutdown of its own here
+
+
+class _Release0202:
+    @staticmethod
+    def fused_moe_parallel(layer: torch.nn.Module) -> None:
+        """FusedMoE's parallel ranks moved into its FusedMoEConfig."""
+        layer.moe_config = SimpleNamespace(pcp_size=1, dp_rank=0)
+
+    @staticmethod
+    def compilation_times() -> Any:
+        from vllm.v1.worker.worker_base import CompilationTimes
+
+        return CompilationTimes(language_model=0.0, encoder=0.0)
+
+    @staticmethod
+    def cpu_runner_kernels() -> None:
+        """CPUModelRunner computes the slot mapping with a C++ op of vLLM's CPU build, which the
+        CUDA wheel lacks: the same computation in torch (the triton kernel's, without context
+        parallelism). The stand-in model has no attention, so nothing reads it."""
+        import vllm.utils.cpu_triton_utils as cpu_tl
+
+        cpu_tl.compute_slot_mapping_kernel = _SlotMappingKernel()
+
+    @staticmethod
+    def cpu_runner(runner: Any) -> None:
+        """GPUModelRunner.shutdown synchronizes the accelerator first (torch initializes CUDA for
+        that): there is no device to wait for; the rest of its cleanup is vLLM's."""
+        cleanup = runner._cleanup_profiling_kv_cache
+
+        def cleanup_without_device() -> None:
+            synchronize = torch.accelerator.synchronize
+            torch.accelerator.synchronize = lambda *_, **__: None
+            try:
+                cleanup()
+            finally:
+                torch.accelerator.synchronize = synchronize
+
+        runner._cleanup_profiling_kv_cache = cleanup_without_device
+
+
+class _SlotMappingKernel:
+    """vLLM 0.20.2's `_compute_slot_mapping_kernel[grid](...)` (block_table.py) in torch."""
+
+    def __getitem__(self, grid: tuple[int]) -> Any:
+        num_reqs = grid[0] - 1  # the last program pads
+
+        def run(
+            num_tokens: int,
+            max_num_tokens: int,
+            query_start_loc: torch.Tensor,
+            positions: torch.Tensor,
+            block_table: torch.Tensor,
+            block_table_stride: int,
+            block_size: int,
+            slot_mapping: torch.Tensor,
+            TOTAL_CP_WORLD_SIZE: int,
+            PAD_ID: int,
+            **_: Any,
+        ) -> None:
+            assert TOTAL_CP_WORLD_SIZE == 1
+            starts = query_start_loc.tolist()
+            for r in range(num_reqs):
+                pos = positions[starts[r] : starts[r + 1]].long()
+                blocks = block_table[r, pos // block_size].long()
+                slot_mapping[starts[r] : starts[r + 1]] = blocks * block_size + pos % block_size
+            slot_mapping[num_tokens:max_num_tokens] = PAD_ID
+
+        return run
+
+
+RELEASE = {"0.15.1": _Release0151, "0.20.2": _Release0202}[vllm.__version__]
 
 
 class _NoEvent:
@@ -111,8 +210,7 @@ class StandInFusedMoE(torch.nn.Module):
         self.global_num_experts = NUM_EXPERTS
         self.logical_num_experts = NUM_EXPERTS
         self.is_sequence_parallel = False
-        self.pcp_size = 1
-        self.dp_rank = 0
+        RELEASE.fused_moe_parallel(self)
         self.quant_method = _QuantMethod(os.environ.get("MOE_TEST_MONOLITHIC") == "1")
         cc = vllm_config.compilation_config
         cc.static_all_moe_layers.append(self.layer_name)  # as FusedMoE.__init__ does
@@ -203,13 +301,15 @@ class RouteTestWorker(Worker):
         _gmr.is_pin_memory_available = lambda: False  # no CUDA: the runner's buffers stay pageable
         _gmr.AsyncGPUModelRunnerOutput = _CpuAsyncOutput  # type: ignore[misc]
         self.device = torch.device("cpu")
+        RELEASE.cpu_runner_kernels()
         if self.use_v2_model_runner:
             self.model_runner = _V2RunnerStandIn()  # type: ignore[assignment]
             return
         self.model_runner = CPUModelRunner(self.vllm_config, self.device)
         runner = self.model_runner
+        RELEASE.cpu_runner(runner)
 
-        def load_model(eep_scale_up: bool = False) -> None:
+        def load_model(*_: Any, **__: Any) -> None:  # 0.15.1: eep_scale_up; 0.20.2: load_dummy_weights
             runner.model = StandInMoEModel(self.vllm_config)
 
         runner.load_model = load_model  # type: ignore[method-assign]
@@ -234,13 +334,12 @@ class RouteTestWorker(Worker):
         self.model_runner.kv_cache_config = kv_cache_config
         self.model_runner.attn_groups = [[] for _ in kv_cache_config.kv_cache_groups]
 
-    def compile_or_warm_up_model(self) -> float:
-        if self.use_v2_model_runner:
-            return 0.0
-        # warm-up forwards at the graph sizes (CUDA-graph capture on a GPU): never logged
-        for size in (1, 2, 4, 8):
-            self.model_runner._dummy_run(size, skip_eplb=True)
-        return 0.0
+    def compile_or_warm_up_model(self) -> Any:
+        if not self.use_v2_model_runner:
+            # warm-up forwards at the graph sizes (CUDA-graph capture on a GPU): never logged
+            for size in (1, 2, 4, 8):
+                self.model_runner._dummy_run(size, skip_eplb=True)
+        return RELEASE.compilation_times()
 
     def get_supported_tasks(self) -> tuple[str, ...]:
         return ("generate",)
@@ -272,10 +371,13 @@ class _V2RunnerStandIn:
 
     requests: dict[str, Any] = {}
 
-    def load_model(self, eep_scale_up: bool = False) -> None:
+    def load_model(self, *_: Any, **__: Any) -> None:
         pass
 
     def reset_mm_cache(self) -> None:
+        pass
+
+    def shutdown(self) -> None:  # vLLM 0.20.2's Worker.shutdown calls it
         pass
 
 

@@ -1,4 +1,4 @@
-"""The patched vLLM 0.15.1 engine, run for real on a CPU (what is real and what stands in:
+"""The patched vLLM 0.15.1 (or 0.20.2) engine, run for real on a CPU (what is real and what stands in:
 standins.py), in every scheduler situation vLLM has: chunked prefill, preemption (a KV cache of
 a few blocks), async scheduling on and off, prefix caching on and off, requests that stop early,
 a second engine in one process, faults of the writer, shutdown with a backlog, and the paths
@@ -190,7 +190,8 @@ def test_preemption_and_chunked_prefill_log_each_position_once(tmp_path: Any) ->
     recomputes from position 0; a 64-token budget chunks the prompts."""
     sc = run_scenario(
         tmp_path,
-        engine={"max_num_batched_tokens": 64, "max_num_seqs": 4, "num_gpu_blocks_override": 12},
+        # 12 blocks hold 192 tokens: vLLM 0.20.2 refuses a max_model_len the KV cache cannot hold once
+        engine={"max_num_batched_tokens": 64, "max_num_seqs": 4, "num_gpu_blocks_override": 12, "max_model_len": 192},
         prompts=[_prompt(1, 70), _prompt(2, 66), _prompt(3, 40)],
         max_tokens=60,
     )
@@ -211,6 +212,7 @@ def test_async_scheduling_with_early_stops_and_preemption(tmp_path: Any) -> None
             "max_num_batched_tokens": 48,
             "max_num_seqs": 4,
             "num_gpu_blocks_override": 14,
+            "max_model_len": 192,
             "async_scheduling": True,
         },
         prompts=[_prompt(i, 20 + 9 * i) for i in range(5)],
