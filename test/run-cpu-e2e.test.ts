@@ -53,6 +53,7 @@ test(
     assert.deepEqual(meta.layers_logged, [0, 2, 3]); // layer 1 is dense (mlp_only_layers)
     assert.equal(meta.top_k, 2);
     assert.equal(meta.num_experts, 8);
+    assert.equal(meta.num_layers, 4); // the config's num_hidden_layers: layer 1 exists, unlogged
     assert.match(meta.device, /^cpu/);
     assert.equal(meta.prefix_caching, false);
     const summary = json(path.join(out, "summary.json"));

@@ -20,6 +20,8 @@ from typing import Any
 
 import numpy as np
 
+from .routed_experts import check_routed_experts
+
 Row = tuple[tuple[int, ...], tuple[float, ...]]  # (topk_ids, topk_weights)
 
 
@@ -67,7 +69,8 @@ def against_routed_experts(log: RoutesLog, routed: Mapping[str, np.ndarray]) -> 
     """routed[req_id]: vLLM's routed_experts, [positions, model layers, top_k], row p = position p."""
     rep = Report("log vs vLLM routed_experts (ids, in order)")
     layers = [int(x) for x in log.meta["layers_logged"]]
-    for req, arr in routed.items():
+    for req, raw in routed.items():
+        arr = check_routed_experts(raw, f"request {req}")
         got = log.rows.get(req, {})
         for pos in range(arr.shape[0]):
             for layer in layers:

@@ -18,11 +18,14 @@ def route_log_meta(
     seed: int,
     num_experts: int,
     prefix_caching: bool,
+    num_layers: int | None = None,
     extra: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The schema's meta fields plus what a reader needs to interpret the rows:
     `prefix_caching`: rows exist only for computed positions, so a request whose prompt prefix
-    was cached has no rows for that prefix (its first row is at the first computed position)."""
+    was cached has no rows for that prefix (its first row is at the first computed position).
+    `num_layers`: the model's decoder layer count (config num_hidden_layers), written when known,
+    so that a reader can tell the layers that were not logged from layers that do not exist."""
     meta: dict[str, Any] = {
         "model_id": str(model_id),
         "vllm_version": str(vllm_version),
@@ -33,6 +36,10 @@ def route_log_meta(
         "engine": engine,
         "prefix_caching": bool(prefix_caching),
     }
+    if num_layers is not None:
+        if isinstance(num_layers, bool) or not isinstance(num_layers, int) or num_layers < 1:
+            raise ValueError(f"route log meta: num_layers must be an integer >= 1, not {num_layers!r}")
+        meta["num_layers"] = num_layers
     for k, v in (extra or {}).items():
         if k in meta:
             raise ValueError(f"route log meta: {k!r} is set twice")

@@ -24,7 +24,7 @@ from moe_prof.capture import RouteCapture, Segment
 from moe_prof.capture.meta import route_log_meta
 from moe_prof.engines.base import Generation, ProgressFn, RouteLogError
 from moe_prof.engines.chat import encode_messages
-from moe_prof.engines.moe_layers import check_layers, moe_layers_of_config
+from moe_prof.engines.moe_layers import check_layers, moe_layers_of_config, num_hidden_layers
 from moe_prof.worker.job import Job
 
 _LAYER_RE = re.compile(r"(?:^|\.)layers\.(\d+)\.")
@@ -162,6 +162,7 @@ class HFEngine:
             seed=self.job.seed,
             num_experts=self.num_experts,
             prefix_caching=False,
+            num_layers=num_hidden_layers(self.config),
             extra={
                 "transformers_version": transformers.__version__,
                 "random_weights": self.job.random_weights,
