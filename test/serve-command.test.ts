@@ -155,6 +155,35 @@ test("serve (stand-in server), chat, stopping at end-of-sequence: ids equal the 
   assert.equal(s.passes[1]!.attribution!.ok, true);
 });
 
+test("serve --vllm-capture: a third server per repeat with vLLM's capture flag and no VLLM_LOG_MOE, compared with no-log", async () => {
+  const out = path.join(tempDir(), "res");
+  const r = await serve(
+    ["--vllm-capture", "--concurrency", "2", "--num-requests", "4", "--max-tokens", "6", "--out", out],
+    { STANDIN_GAP_MS: "15" },
+  );
+  assert.equal(r.code, 0, r.stderr);
+  const s = json(path.join(out, "serving.json"));
+  assert.deepEqual(
+    s.passes.map((p) => [p.pass, p.routes_log?.state ?? null, p.command.includes("--enable-return-routed-experts")]),
+    [
+      ["no_log", null, false],
+      ["log", "complete", false],
+      ["vllm_capture", null, true],
+    ],
+  );
+  assert.deepEqual(readdirSync(path.join(out, "logs")).sort(), [
+    "server-log-1.log",
+    "server-no_log-1.log",
+    "server-vllm_capture-1.log",
+  ]);
+  const c = s.comparison[0]!;
+  // the stand-in streams 3x slower with vLLM's flag: the ratio is that pass's, not the log pass's
+  assert.ok(c.vllm_capture_over_no_log!.itl_p50_s! > 2, JSON.stringify(c.vllm_capture_over_no_log));
+  assert.ok(c.log_over_no_log.itl_p50_s! < 2, JSON.stringify(c.log_over_no_log));
+  assert.match(r.stdout, /concurrency 2: vLLM capture\/no-log {2}TTFT p50 \d/);
+  assert.equal(s.passes[1]!.attribution!.ok, true);
+});
+
 test("serve: a server that dies mid-run: exit 1 naming it, nothing published, serving.json kept incomplete", async () => {
   const out = path.join(tempDir(), "res");
   const r = await serve(["--concurrency", "2", "--num-requests", "20", "--max-tokens", "5", "--out", out], {

@@ -32,6 +32,7 @@ export const serveOptionsSchema = z
     healthTimeout: numberOption({ min: 0, minExclusive: true }).default(900),
     stopTimeout: numberOption({ min: 0, minExclusive: true }).default(60),
     serverArg: z.array(z.string()).default([]),
+    vllmCapture: z.boolean().default(false),
     out: z.string().optional(),
   })
   .superRefine((o, ctx) => {
@@ -73,6 +74,7 @@ const FLAG: Record<string, string> = {
   healthTimeout: "--health-timeout",
   stopTimeout: "--stop-timeout",
   serverArg: "--server-arg",
+  vllmCapture: "--vllm-capture",
 };
 
 /** Distinct request rates > 0, ascending: `0.5,2,8`. */

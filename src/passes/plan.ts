@@ -3,8 +3,12 @@ import path from "node:path";
 
 export const ROUTES_FILE = "moe_routes.jsonl";
 
-export interface PlannedPass {
-  pass: "no_log" | "log";
+export type RunPassKind = "no_log" | "log";
+/** serve's passes also have vllm_capture: moe-prof's capture off, vLLM's own routed-experts capture on. */
+export type ServePassKind = RunPassKind | "vllm_capture";
+
+export interface PlannedPass<Kind extends ServePassKind = RunPassKind> {
+  pass: Kind;
   repeat: number; // 1-based
   label: string;
   routesPath: string | null;
@@ -20,4 +24,22 @@ export function planPasses(repeats: number, workDir: string): PlannedPass[] {
     plan.push({ pass: "log", repeat: r, label: `log${suffix}`, routesPath: path.join(workDir, routes) });
   }
   return plan;
+}
+
+/** `serve`'s passes: run's no-log/log pairs, and with `vllmCapture` a third server per repeat
+ * with vLLM's own routed-experts capture (and moe-prof's off), for the side-by-side cost. */
+export function planServePasses(repeats: number, workDir: string, vllmCapture: boolean): PlannedPass<ServePassKind>[] {
+  return planPasses(repeats, workDir).flatMap((p): PlannedPass<ServePassKind>[] =>
+    vllmCapture && p.pass === "log"
+      ? [
+          p,
+          {
+            pass: "vllm_capture" as const,
+            repeat: p.repeat,
+            label: p.label.replace(/^log/, "vllm-capture"),
+            routesPath: null,
+          },
+        ]
+      : [p],
+  );
 }

@@ -12,13 +12,23 @@ const PANELS: Array<[ComparedMetric, string]> = [
   ["itl_p50_s", "ITL p50"],
   ["itl_p99_s", "ITL p99"],
 ];
-const PASS_LABEL = { no_log: "no-log (capture off)", log: "log (VLLM_LOG_MOE set)" } as const;
+const PASS_LABEL = {
+  no_log: "no-log (capture off)",
+  log: "log (VLLM_LOG_MOE set)",
+  vllm_capture: "vLLM's own capture (--enable-return-routed-experts)",
+} as const;
+const PASS_STYLE = {
+  no_log: ["#4c78a8", [1, 0]],
+  log: ["#d62728", [6, 3]],
+  vllm_capture: ["#7f7f7f", [2, 2]],
+} as const;
 
 export function servingLatencySpec(r: ServingReport): TopLevelSpec {
+  const passes = (["no_log", "log", "vllm_capture"] as const).filter((p) => r.comparison.every((c) => c[p]));
   const values = r.comparison.flatMap((c) =>
     PANELS.flatMap(([metric, panel]) =>
-      (["no_log", "log"] as const).map((pass) => {
-        const v = c[pass][metric];
+      passes.map((pass) => {
+        const v = c[pass]![metric];
         return { panel, level: c.level, pass: PASS_LABEL[pass], ms: v === null ? null : v * 1000 };
       }),
     ),
@@ -33,7 +43,7 @@ export function servingLatencySpec(r: ServingReport): TopLevelSpec {
       text: `Serving latency vs load, routes capture on and off: ${r.model}`,
       subtitle: [
         `${r.endpoint} endpoint, streaming; ${String(r.load.num_requests)} requests per level, ${String(r.load.max_tokens)} tokens each; completed requests only`,
-        `median over ${repeats} no-log/log pair${repeats === 1 ? "" : "s"} of servers, alternated; percentiles by linear interpolation`,
+        `median over ${repeats} ${passes.length === 3 ? "no-log/log/vLLM-capture set" : "no-log/log pair"}${repeats === 1 ? "" : "s"} of servers, alternated; percentiles by linear interpolation`,
       ],
     },
     data: { values },
@@ -49,20 +59,14 @@ export function servingLatencySpec(r: ServingReport): TopLevelSpec {
           field: "pass",
           type: "nominal",
           title: "Pass",
-          scale: { domain: [PASS_LABEL.no_log, PASS_LABEL.log], range: ["#4c78a8", "#d62728"] },
+          scale: { domain: passes.map((p) => PASS_LABEL[p]), range: passes.map((p) => PASS_STYLE[p][0]) },
           legend: { orient: "bottom", labelLimit: 400 },
         },
         strokeDash: {
           field: "pass",
           type: "nominal",
           title: "Pass", // the same title as color: one legend for both
-          scale: {
-            domain: [PASS_LABEL.no_log, PASS_LABEL.log],
-            range: [
-              [1, 0],
-              [6, 3],
-            ],
-          },
+          scale: { domain: passes.map((p) => PASS_LABEL[p]), range: passes.map((p) => [...PASS_STYLE[p][1]]) },
         },
       },
     },

@@ -52,6 +52,9 @@ export interface LevelComparison {
   log: Record<ComparedMetric, number | null>;
   /** log / no-log: > 1 is slower for latencies, < 1 is slower for throughputs. */
   log_over_no_log: Record<ComparedMetric, number | null>;
+  /** With `--vllm-capture`: vLLM's own routed-experts capture, and it / no-log. */
+  vllm_capture?: Record<ComparedMetric, number | null>;
+  vllm_capture_over_no_log?: Record<ComparedMetric, number | null>;
 }
 
 function medianOrNull(xs: Array<number | null>): number | null {
@@ -61,7 +64,7 @@ function medianOrNull(xs: Array<number | null>): number | null {
 
 export function compareLevels(passes: ServedPass[], levels: number[]): LevelComparison[] {
   return levels.map((level) => {
-    const of = (kind: "no_log" | "log") => {
+    const of = (kind: ServedPass["planned"]["pass"]) => {
       const sums = passes
         .filter((p) => p.planned.pass === kind)
         .flatMap((p) => p.levels.filter((l) => l.level === level).map((l) => l.summary));
@@ -70,14 +73,20 @@ export function compareLevels(passes: ServedPass[], levels: number[]): LevelComp
         number | null
       >;
     };
-    const [a, b] = [of("no_log"), of("log")];
-    const ratio = Object.fromEntries(
-      Object.keys(COMPARED).map((k) => {
-        const [x, y] = [a[k as ComparedMetric], b[k as ComparedMetric]];
-        return [k, x !== null && y !== null && x > 0 ? y / x : null];
-      }),
-    ) as Record<ComparedMetric, number | null>;
-    return { level, no_log: a, log: b, log_over_no_log: ratio };
+    const over = (b: Record<ComparedMetric, number | null>, a: Record<ComparedMetric, number | null>) =>
+      Object.fromEntries(
+        Object.keys(COMPARED).map((k) => {
+          const [x, y] = [a[k as ComparedMetric], b[k as ComparedMetric]];
+          return [k, x !== null && y !== null && x > 0 ? y / x : null];
+        }),
+      ) as Record<ComparedMetric, number | null>;
+    const [noLog, log] = [of("no_log"), of("log")];
+    const row: LevelComparison = { level, no_log: noLog, log, log_over_no_log: over(log, noLog) };
+    if (passes.some((p) => p.planned.pass === "vllm_capture")) {
+      row.vllm_capture = of("vllm_capture");
+      row.vllm_capture_over_no_log = over(row.vllm_capture, noLog);
+    }
+    return row;
   });
 }
 

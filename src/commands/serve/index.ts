@@ -7,11 +7,11 @@ import { resolveServeConfig, type ServeConfig } from "../../config/serve-options
 import { defaultPython } from "../../config/python.js";
 import { readPackageVersion } from "../../config/package-info.js";
 import { loadPrompts } from "../../prompts/load-prompts.js";
-import { planPasses } from "../../passes/plan.js";
+import { planServePasses } from "../../passes/plan.js";
 import { abortOnSignals, throwIfInterrupted } from "../../passes/signals.js";
 import { runServePass, PassFailure, levelLine, type ServePlan, type ServedPass } from "../../serving/serve-pass.js";
 import { attributeRows, type Attribution } from "../../serving/attribution.js";
-import { servingJson, type ServingInfo } from "../../serving/serving-json.js";
+import { servingJson, type LevelComparison, type ServingInfo } from "../../serving/serving-json.js";
 import { analyseRoutesFile } from "../../log-scan/analyse-routes.js";
 import type { HistSummary } from "../../analysis/summary.js";
 import { createRunDir, publishRunDir } from "../../artifacts/run-dir.js";
@@ -132,7 +132,7 @@ export async function serveCommand(raw: Record<string, unknown>): Promise<void> 
     note(
       `moe-prof serve: ${cfg.model}, ${cfg.mode} ${cfg.levels.join(",")}, ${cfg.numRequests} requests per level, working in ${dir.work}`,
     );
-    for (const planned of planPasses(cfg.repeats, dir.work)) {
+    for (const planned of planServePasses(cfg.repeats, dir.work, cfg.vllmCapture)) {
       try {
         passes.push(await runServePass(plan, planned, logsDir, note, signals.signal));
       } catch (err) {
@@ -156,12 +156,12 @@ export async function serveCommand(raw: Record<string, unknown>): Promise<void> 
     publishRunDir(dir);
     published = true;
     const lines = [`\nmoe-prof serve: ${dir.final}`, `  files: moe_routes.jsonl, ${written.join(", ")}, logs/`];
+    const f = (x: number | null) => (x === null ? "n/a" : x.toFixed(3));
+    const ratioLine = (level: number, what: string, r: LevelComparison["log_over_no_log"]) =>
+      `  ${cfg.mode} ${level}: ${what}  TTFT p50 ${f(r.ttft_p50_s)}  ITL p50 ${f(r.itl_p50_s)}  ITL p99 ${f(r.itl_p99_s)}  tok/s ${f(r.output_tokens_per_s)}`;
     for (const c of report.comparison) {
-      const r = c.log_over_no_log;
-      const f = (x: number | null) => (x === null ? "n/a" : x.toFixed(3));
-      lines.push(
-        `  ${cfg.mode} ${c.level}: log/no-log  TTFT p50 ${f(r.ttft_p50_s)}  ITL p50 ${f(r.itl_p50_s)}  ITL p99 ${f(r.itl_p99_s)}  tok/s ${f(r.output_tokens_per_s)}`,
-      );
+      lines.push(ratioLine(c.level, "log/no-log", c.log_over_no_log));
+      if (c.vllm_capture_over_no_log) lines.push(ratioLine(c.level, "vLLM capture/no-log", c.vllm_capture_over_no_log));
     }
     for (const [p, a] of attribution)
       lines.push(

@@ -44,6 +44,10 @@ export function defineServe(program: Command): Command {
       "one more argument for the server, repeatable: --server-arg=--max-num-seqs --server-arg=64",
       collect,
     )
+    .option(
+      "--vllm-capture",
+      "a third server per repeat with vLLM's own routed-experts capture (--enable-return-routed-experts) and moe-prof's off: its cost side by side",
+    )
     .option("--out <dir>", "result directory (default ./moe-prof-out/serve-<timestamp>)")
     .addHelpText(
       "after",
