@@ -13,6 +13,7 @@ import { defineCompare } from "./commands/compare/options.js";
 import { definePatch } from "./commands/patch/options.js";
 import { defineSetup } from "./commands/setup/options.js";
 import { defineServe } from "./commands/serve/options.js";
+import { defineImport } from "./commands/import/options.js";
 // Types only (erased): the modules themselves are loaded when their command runs.
 import type { runCommand } from "./commands/run/index.js";
 import type { histCommand } from "./commands/hist/index.js";
@@ -24,6 +25,14 @@ import type { compareCommand } from "./commands/compare/index.js";
 import type { patchCommand } from "./commands/patch/index.js";
 import type { setupCommand } from "./commands/setup/index.js";
 import type { serveCommand } from "./commands/serve/index.js";
+import type { importCommand } from "./commands/import/index.js";
+
+// A reader that stops early (`moe-prof --help | head`) closes the pipe: end quietly, as `head`'s
+// other writers do, instead of Node's unhandled-error stack trace.
+process.stdout.on("error", (err: NodeJS.ErrnoException) => {
+  if (err.code === "EPIPE") process.exit(0);
+  throw err;
+});
 
 const program = new Command();
 program
@@ -76,6 +85,9 @@ defineSetup(program).action(async (...a: Parameters<typeof setupCommand>) =>
 );
 defineServe(program).action(async (...a: Parameters<typeof serveCommand>) =>
   (await import("./commands/serve/index.js")).serveCommand(...a),
+);
+defineImport(program).action(async (...a: Parameters<typeof importCommand>) =>
+  (await import("./commands/import/index.js")).importCommand(...a),
 );
 
 // commander's own errors (unknown option, missing argument, bad choice) read like ours: one line,
