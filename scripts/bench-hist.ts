@@ -1,75 +1,100 @@
-// Benchmark: `moe-prof hist` and `validate` against what a user would run instead on the same
-// seeded synthetic logs: DuckDB and polars (per-layer expert counts from the JSONL), orjson +
-// numpy, and plain Python (json.loads + Counter). DuckDB, polars and orjson are installed by this
-// script into a throw-away venv from PyPI (uv if present, else python3 -m venv + pip). Every
-// contender writes its per-layer expert counts, which must equal hist's summary.json; runs are
-// interleaved (order rotated each repeat); medians, spreads and ratios are printed with the
-// machine, its load and the date. Run: scripts/bench-hist [--mb 200,800] [--repeats 5]
-import { mkdtempSync, rmSync, statSync, readFileSync, writeFileSync, existsSync } from "node:fs";
+// Benchmark: `moe-prof hist` and `validate` (and with --commands all every log command: cache,
+// place, export eplb and r3, compare) against what a user would run instead on the same seeded
+// synthetic logs: DuckDB and polars (per-layer expert counts from the JSONL), orjson + numpy, and
+// plain Python (json.loads + Counter). --files N writes the log as N files (one per "rank", each
+// with its own seed, so request ids collide across files) and every contender reads all of them
+// (moe-prof the directory, DuckDB and polars the list). DuckDB, polars and orjson are installed
+// by this script into a throw-away venv from PyPI (uv if present, else python3 -m venv + pip).
+// A reference is computed once by DuckDB (per-layer counts, rows, distinct (file, req_id)); after
+// every run each contender's output is compared with it: per-layer counts where the output has
+// them (hist, export eplb, the Python contenders), rows and requests where it has those (validate,
+// cache, place, export r3, compare); a miss is printed and the script exits 1 at the end.
+// Runs are interleaved (order rotated each repeat); medians, spreads and ratios are printed with
+// the machine, its load and the date.
+// Run: scripts/bench-hist [--mb 200,800] [--repeats 5] [--files 1] [--commands hist,validate|all]
+import { mkdtempSync, rmSync, statSync, readFileSync, writeFileSync, mkdirSync, readdirSync } from "node:fs";
 import { tmpdir, cpus, loadavg, totalmem } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { execa } from "execa";
 import { writeSynthRoutes, DEFAULT_SYNTH } from "./synth-routes.js";
+import {
+  measure,
+  median,
+  benchVenv,
+  readCounts,
+  histCounts,
+  npyCounts,
+  sameCounts,
+  type Counts,
+  type Run,
+} from "./bench-lib.js";
 
-// Each Python contender: argv[1] the log, argv[2] where to write {layer: {expert: count}}.
+// Each Python contender: argv[1] where to write {layer: {expert: count}}, argv[2:] the log's files.
 const PLAIN_PY = `
 import collections, json, sys
 counts = collections.defaultdict(collections.Counter)
-with open(sys.argv[1]) as f:
-    for line in f:
-        row = json.loads(line)
-        if row.get("type") == "route":
-            counts[row["layer"]].update(row["topk_ids"])
-json.dump({l: dict(c) for l, c in counts.items()}, open(sys.argv[2], "w"))
+for name in sys.argv[2:]:
+    with open(name) as f:
+        for line in f:
+            row = json.loads(line)
+            if row.get("type") == "route":
+                counts[row["layer"]].update(row["topk_ids"])
+json.dump({l: dict(c) for l, c in counts.items()}, open(sys.argv[1], "w"))
 `;
 
 const ORJSON_PY = `
 import sys, json, orjson, numpy as np
 layers, ids = [], []
-with open(sys.argv[1], "rb") as f:
-    for line in f:
-        row = orjson.loads(line)
-        if row.get("type") == "route":
-            layers.append(row["layer"]); ids.append(row["topk_ids"])
+for name in sys.argv[2:]:
+    with open(name, "rb") as f:
+        for line in f:
+            row = orjson.loads(line)
+            if row.get("type") == "route":
+                layers.append(row["layer"]); ids.append(row["topk_ids"])
 L = np.asarray(layers, dtype=np.int64); I = np.asarray(ids, dtype=np.int64)
 E = int(I.max()) + 1; n = int(L.max()) + 1
 c = np.zeros((n, E), dtype=np.int64)
 np.add.at(c, (np.repeat(L, I.shape[1]), I.ravel()), 1)
-json.dump({int(l): {int(e): int(c[l, e]) for e in range(E) if c[l, e]} for l in np.unique(L)}, open(sys.argv[2], "w"))
+json.dump({int(l): {int(e): int(c[l, e]) for e in range(E) if c[l, e]} for l in np.unique(L)}, open(sys.argv[1], "w"))
 `;
 
 const POLARS_PY = `
 import sys, json, polars as pl
-q = (pl.scan_ndjson(sys.argv[1], schema={"type": pl.Utf8, "layer": pl.Int64, "topk_ids": pl.List(pl.Int64)})
+q = (pl.scan_ndjson(sys.argv[2:], schema={"type": pl.Utf8, "layer": pl.Int64, "topk_ids": pl.List(pl.Int64)})
      .filter(pl.col("type") == "route").explode("topk_ids").group_by(["layer", "topk_ids"]).len())
 out = {}
 for l, e, n in q.collect().iter_rows():
     out.setdefault(l, {})[e] = n
-json.dump(out, open(sys.argv[2], "w"))
+json.dump(out, open(sys.argv[1], "w"))
 `;
 
 const DUCKDB_PY = `
 import sys, json, duckdb
 rows = duckdb.sql(f"""select layer, e, count(*) from (select layer, unnest(topk_ids) as e
-  from read_json('{sys.argv[1]}', format='newline_delimited',
+  from read_json({sys.argv[2:]!r}, format='newline_delimited',
                  columns={{'type': 'VARCHAR', 'layer': 'BIGINT', 'topk_ids': 'BIGINT[]'}})
   where type = 'route') group by layer, e""").fetchall()
 out = {}
 for l, e, n in rows:
     out.setdefault(l, {})[e] = n
-json.dump(out, open(sys.argv[2], "w"))
+json.dump(out, open(sys.argv[1], "w"))
 `;
 
-// Runs a command; prints wall seconds, the child's peak RSS (KiB) and CPU seconds (user + sys).
-const MEASURE_PY = `
-import resource, subprocess, sys, time
-t = time.perf_counter()
-r = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL)
-dt = time.perf_counter() - t
-u = resource.getrusage(resource.RUSAGE_CHILDREN)
-print(dt, u.ru_maxrss, u.ru_utime + u.ru_stime, r.returncode)
+// The reference, computed once (not timed): counts, rows and requests told apart by file.
+const REFERENCE_PY = `
+import sys, json, duckdb
+src = f"""read_json({sys.argv[2:]!r}, format='newline_delimited', filename=true,
+  columns={{'type': 'VARCHAR', 'req_id': 'VARCHAR', 'layer': 'BIGINT', 'topk_ids': 'BIGINT[]'}})"""
+con = duckdb.connect()
+con.sql(f"create table r as select filename, req_id, layer, topk_ids from {src} where type = 'route'")
+counts = {}
+for l, e, n in con.sql("select layer, e, count(*) from (select layer, unnest(topk_ids) as e from r) group by layer, e").fetchall():
+    counts.setdefault(l, {})[e] = n
+rows = con.sql("select count(*) from r").fetchall()[0][0]
+requests = con.sql("select count(*) from (select distinct filename, req_id from r)").fetchall()[0][0]
+json.dump({"counts": counts, "rows": rows, "requests": requests}, open(sys.argv[1], "w"))
 `;
 
 const { values: args } = parseArgs({
@@ -80,77 +105,91 @@ const { values: args } = parseArgs({
     venv: { type: "string" },
     keep: { type: "boolean", default: false },
     only: { type: "string" },
+    files: { type: "string", default: "1" },
+    commands: { type: "string", default: "hist,validate" },
   },
 });
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const cli = path.join(root, "dist/src/cli.js");
 const repeats = Number(args.repeats);
+const nFiles = Math.max(1, Number(args.files));
+const ALL_COMMANDS = ["hist", "validate", "cache", "place", "eplb", "r3", "compare"];
+const commands = args.commands === "all" ? ALL_COMMANDS : args.commands.split(",");
 
-interface Run {
-  s: number;
-  rssMiB: number;
-  cpu: number;
+interface Reference {
+  counts: Counts;
+  rows: number;
+  requests: number;
 }
 
-async function measure(cmd: string[], env: Record<string, string>): Promise<Run> {
-  const { stdout } = await execa("python3", ["-c", MEASURE_PY, ...cmd], { env });
-  const [s, kib, cpu, rc] = stdout.trim().split(/\s+/).map(Number);
-  if (rc !== 0) throw new Error(`${cmd.join(" ")} exited ${rc}`);
-  return { s: s!, rssMiB: kib! / 1024, cpu: cpu! };
+function readReference(file: string): Reference {
+  const o = JSON.parse(readFileSync(file, "utf8")) as { rows: number; requests: number; counts: unknown };
+  const tmp = `${file}.counts.json`;
+  writeFileSync(tmp, JSON.stringify(o.counts));
+  return { counts: readCounts(tmp), rows: o.rows, requests: o.requests };
 }
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
-
-/** A venv with duckdb, polars, orjson and numpy from PyPI (throw-away unless --venv names one to reuse). */
-async function benchVenv(dir: string): Promise<string> {
-  const venv = args.venv ?? path.join(dir, "venv");
-  const py = path.join(venv, "bin", "python");
-  if (existsSync(py)) return py;
-  const pkgs = ["duckdb", "polars", "orjson", "numpy"];
-  const uv = await execa("uv", ["--version"], { reject: false });
-  if (uv.exitCode === 0) {
-    await execa("uv", ["venv", "-q", venv, "--python", "python3"]);
-    await execa("uv", ["pip", "install", "-q", "--python", py, ...pkgs]);
-  } else {
-    await execa("python3", ["-m", "venv", venv]);
-    await execa(py, ["-m", "pip", "install", "-q", ...pkgs]);
-  }
-  return py;
-}
-
-type Counts = Map<number, Map<number, number>>;
-
-function readCounts(file: string): Counts {
-  const o = JSON.parse(readFileSync(file, "utf8")) as Record<string, Record<string, number>>;
-  return new Map(
-    Object.entries(o).map(([l, c]) => [Number(l), new Map(Object.entries(c).map(([e, n]) => [Number(e), n]))]),
-  );
-}
-
-function histCounts(summaryFile: string): Counts {
-  const s = JSON.parse(readFileSync(summaryFile, "utf8")) as { layers: { layer: number; counts: number[] }[] };
-  return new Map(
-    s.layers.map((l) => [l.layer, new Map(l.counts.flatMap((n, e) => (n > 0 ? [[e, n] as [number, number]] : [])))]),
-  );
-}
-
-function sameCounts(a: Counts, b: Counts): string | null {
-  const layers = new Set([...a.keys(), ...b.keys()]);
-  for (const l of layers) {
-    const x = a.get(l) ?? new Map();
-    const y = b.get(l) ?? new Map();
-    for (const e of new Set([...x.keys(), ...y.keys()]))
-      if ((x.get(e) ?? 0) !== (y.get(e) ?? 0)) return `layer ${l}, expert ${e}: ${x.get(e) ?? 0} vs ${y.get(e) ?? 0}`;
-  }
+/** Rows and requests as a command's JSON states them, against the reference. */
+function sameTotals(ref: Reference, rows: number, requests: number): string | null {
+  if (rows !== ref.rows) return `rows ${rows} vs ${ref.rows}`;
+  if (requests !== ref.requests) return `requests ${requests} vs ${ref.requests}`;
   return null;
 }
 
+const json = (f: string) => JSON.parse(readFileSync(f, "utf8")) as Record<string, unknown>;
+
+/** Writes the log of about `targetBytes` as `nFiles` files; returns them, rows and requests. */
+function writeLog(dir: string, mb: number): { files: string[]; rows: number; requests: number; size: number } {
+  const targetBytes = mb * 1e6;
+  const seed = Number(args.seed);
+  const probe = path.join(dir, "probe.jsonl");
+  writeSynthRoutes(probe, { ...DEFAULT_SYNTH, seed, requests: 20 });
+  // Size per request measured on a small sample of the same shape, then scaled to the target.
+  const perRequest = statSync(probe).size / 20;
+  const write = (requests: number) => {
+    const per = Math.max(1, Math.round(requests / nFiles));
+    if (nFiles === 1) {
+      const log = path.join(dir, `routes-${mb}.jsonl`);
+      return { files: [log], rows: writeSynthRoutes(log, { ...DEFAULT_SYNTH, seed, requests: per }), requests: per };
+    }
+    const sub = path.join(dir, `routes-${mb}`);
+    rmSync(sub, { recursive: true, force: true });
+    mkdirSync(sub);
+    let rows = 0;
+    const files: string[] = [];
+    for (let i = 0; i < nFiles; i++) {
+      const f = path.join(sub, `rank${String(i).padStart(3, "0")}.jsonl`);
+      rows += writeSynthRoutes(f, { ...DEFAULT_SYNTH, seed: seed + i, requests: per });
+      files.push(f);
+    }
+    return { files, rows, requests: per * nFiles };
+  };
+  let requests = Math.max(nFiles, Math.round(targetBytes / perRequest));
+  let made = write(requests);
+  let size = made.files.reduce((a, f) => a + statSync(f).size, 0);
+  if (Math.abs(size - targetBytes) > 0.03 * targetBytes) {
+    requests = Math.max(nFiles, Math.round((requests * targetBytes) / size));
+    made = write(requests);
+    size = made.files.reduce((a, f) => a + statSync(f).size, 0);
+  }
+  return { ...made, size };
+}
+
+interface Contender {
+  name: string;
+  cmd: string[];
+  env: Record<string, string>;
+  /** Where the command's stdout goes (validate --json), if kept. */
+  stdout?: string;
+  /** After each run: null when its output agrees with the reference, else the difference. */
+  check: ((ref: Reference) => string | null) | null;
+  /** cache, place, export, compare: held to within 1.5x of hist. */
+  whatIf?: boolean;
+}
+
 const dir = mkdtempSync(path.join(tmpdir(), "moe-prof-bench-"));
+const misses: string[] = [];
 try {
   const date = new Date().toISOString();
   console.log(`date: ${date}`);
@@ -162,7 +201,7 @@ try {
       .map((x) => x.toFixed(2))
       .join(" ")} (1, 5, 15 min; ${cpus().length} cores)`,
   );
-  const py = await benchVenv(dir);
+  const py = await benchVenv(dir, args.venv);
   const versions = (
     await execa(py, [
       "-c",
@@ -172,124 +211,170 @@ try {
   console.log(versions);
 
   for (const mb of args.mb.split(",").map(Number)) {
-    const targetBytes = mb * 1e6;
-    const log = path.join(dir, `routes-${mb}.jsonl`);
-    // Size per request measured on a small sample of the same shape, then scaled to the target.
-    const probe = path.join(dir, "probe.jsonl");
-    writeSynthRoutes(probe, { ...DEFAULT_SYNTH, seed: Number(args.seed), requests: 20 });
-    let requests = Math.max(1, Math.round(targetBytes / (statSync(probe).size / 20)));
-    let rows = writeSynthRoutes(log, { ...DEFAULT_SYNTH, seed: Number(args.seed), requests });
-    let size = statSync(log).size;
-    if (Math.abs(size - targetBytes) > 0.03 * targetBytes) {
-      requests = Math.max(1, Math.round((requests * targetBytes) / size));
-      rows = writeSynthRoutes(log, { ...DEFAULT_SYNTH, seed: Number(args.seed), requests });
-      size = statSync(log).size;
-    }
+    const { files, rows, requests, size } = writeLog(dir, mb);
+    // moe-prof reads one file by its path, several by their directory.
+    const input = files.length === 1 ? files[0]! : path.dirname(files[0]!);
     console.log(
-      `\nlog: ${(size / 1e6).toFixed(1)} MB, ${rows.toLocaleString("en-US")} rows, ${requests} requests, ` +
-        `${DEFAULT_SYNTH.layers} layers, ${DEFAULT_SYNTH.experts} experts, top-${DEFAULT_SYNTH.topK}, seed ${args.seed}`,
+      `\nlog: ${(size / 1e6).toFixed(1)} MB in ${files.length} file${files.length === 1 ? "" : "s"}, ${rows.toLocaleString("en-US")} rows, ${requests} requests, ` +
+        `${DEFAULT_SYNTH.layers} layers, ${DEFAULT_SYNTH.experts} experts, top-${DEFAULT_SYNTH.topK}, seed ${args.seed}` +
+        (files.length > 1 ? ` (+1 per file; request ids repeat in every file)` : ""),
     );
+    const refFile = path.join(dir, `reference-${mb}.json`);
+    await execa(py, ["-c", REFERENCE_PY, refFile, ...files]);
+    const ref = readReference(refFile);
+    console.log(`reference (duckdb, once): ${ref.rows} rows, ${ref.requests} distinct (file, req_id)`);
 
     const out = (name: string) => path.join(dir, `${name}-${mb}`);
-    const histOut = out("hist");
-    const hist1Out = out("hist1");
-    type Contender = { name: string; cmd: string[]; env: Record<string, string>; counts: string | null };
-    const all: Contender[] = [
-      {
-        name: "moe-prof hist",
-        cmd: [process.execPath, cli, "hist", log, "--out", histOut],
+    const node = (sub: string[]) => [process.execPath, cli, ...sub];
+    const layers = Array.from({ length: DEFAULT_SYNTH.layers }, (_, i) => i);
+    const histCheck = (summary: string) => (r: Reference) => {
+      const s = json(summary);
+      return sameCounts(r.counts, histCounts(summary)) ?? sameTotals(r, s.rows as number, s.requests as number);
+    };
+    const totalsIn = (file: string, pick: (o: Record<string, unknown>) => [number, number]) => (r: Reference) =>
+      sameTotals(r, ...pick(json(file)));
+    const pyCounts = (name: string, script: string, exe = py): Contender => ({
+      name,
+      cmd: [exe, "-c", script, out(name.split(" ")[0]!), ...files],
+      env: {},
+      check: (r) => sameCounts(r.counts, readCounts(out(name.split(" ")[0]!))),
+    });
+    const all: Contender[] = [];
+    if (commands.includes("hist")) {
+      all.push(
+        {
+          name: "moe-prof hist",
+          cmd: node(["hist", input, "--out", out("hist")]),
+          env: {},
+          check: histCheck(path.join(out("hist"), "summary.json")),
+        },
+        {
+          name: "moe-prof hist, 1 thread",
+          cmd: node(["hist", input, "--out", out("hist1")]),
+          env: { MOE_PROF_THREADS: "1" },
+          check: histCheck(path.join(out("hist1"), "summary.json")),
+        },
+      );
+    }
+    if (commands.includes("validate"))
+      all.push({
+        name: "moe-prof validate",
+        cmd: node(["validate", input, "--json"]),
         env: {},
-        counts: path.join(histOut, "summary.json"),
-      },
-      {
-        name: "moe-prof hist, 1 thread",
-        cmd: [process.execPath, cli, "hist", log, "--out", hist1Out],
-        env: { MOE_PROF_THREADS: "1" },
-        counts: path.join(hist1Out, "summary.json"),
-      },
-      { name: "moe-prof validate", cmd: [process.execPath, cli, "validate", log], env: {}, counts: null },
-      {
-        name: "duckdb (counts only)",
-        cmd: [py, "-c", DUCKDB_PY, log, out("duckdb.json")],
+        stdout: out("validate.json"),
+        check: totalsIn(out("validate.json"), (o) => [o.rows as number, o.requests as number]),
+      });
+    const whatIf = (
+      name: string,
+      sub: string[],
+      file: string,
+      pick: (o: Record<string, unknown>) => [number, number],
+    ) =>
+      all.push({
+        name,
+        cmd: node([...sub, "--out", out(name.split(" ")[0]!)]),
         env: {},
-        counts: out("duckdb.json"),
-      },
-      {
-        name: "polars (counts only)",
-        cmd: [py, "-c", POLARS_PY, log, out("polars.json")],
+        check: totalsIn(path.join(out(name.split(" ")[0]!), file), pick),
+        whatIf: true,
+      });
+    const totals = (o: Record<string, unknown>): [number, number] => [o.rows as number, o.requests as number];
+    if (commands.includes("cache")) whatIf("cache", ["cache", input], "cache.json", totals);
+    if (commands.includes("place"))
+      whatIf("place --gpus 2,4,8", ["place", input, "--gpus", "2,4,8"], "placement.json", totals);
+    if (commands.includes("eplb"))
+      all.push({
+        name: "export --format eplb",
+        cmd: node(["export", input, "--format", "eplb", "--out", out("eplb")]),
         env: {},
-        counts: out("polars.json"),
-      },
-      {
-        name: "orjson + numpy",
-        cmd: [py, "-c", ORJSON_PY, log, out("orjson.json")],
-        env: {},
-        counts: out("orjson.json"),
-      },
-      {
-        name: "python json.loads + Counter",
-        cmd: ["python3", "-c", PLAIN_PY, log, out("python.json")],
-        env: {},
-        counts: out("python.json"),
-      },
-    ];
+        whatIf: true,
+        check: (r) =>
+          sameCounts(r.counts, npyCounts(path.join(out("eplb"), "expert_counts.npy"), layers)) ??
+          sameTotals(r, ...totals(json(path.join(out("eplb"), "export_eplb.json")))),
+      });
+    if (commands.includes("r3"))
+      whatIf("export --format r3", ["export", input, "--format", "r3"], "export_r3.json", totals);
+    if (commands.includes("compare"))
+      // Against itself: every row matched (rows of a = matched rows = the reference's).
+      whatIf("compare (with itself)", ["compare", input, input], "compare.json", (o) => {
+        const a = o.a as { rows: number; requests: number };
+        const aligned = o.aligned as { rows: number } | null;
+        return [aligned?.rows === a.rows ? a.rows : -1, a.requests];
+      });
+    all.push(
+      pyCounts("duckdb (counts only)", DUCKDB_PY),
+      pyCounts("polars (counts only)", POLARS_PY),
+      pyCounts("orjson + numpy", ORJSON_PY),
+      pyCounts("python json.loads + Counter", PLAIN_PY, "python3"),
+    );
     const contenders = all.filter((c) => !args.only || args.only.split(",").some((o) => c.name.includes(o)));
     const runs = contenders.map(() => [] as Run[]);
+    const checks = contenders.map(() => "equal");
     for (let i = 0; i < repeats; i++) {
       for (let j = 0; j < contenders.length; j++) {
         const k = (i + j) % contenders.length;
         const c = contenders[k]!;
-        const r = await measure(c.cmd, c.env);
+        const r = await measure(c.cmd, c.env, c.stdout);
         runs[k]!.push(r);
+        const miss = c.check?.(ref) ?? null;
+        if (miss !== null) {
+          checks[k] = "DIFFERENT";
+          misses.push(`${mb} MB, run ${i + 1}, ${c.name}: ${miss}`);
+        }
         console.log(
-          `  run ${i + 1}  ${c.name.padEnd(28)} ${r.s.toFixed(2)} s  cpu ${r.cpu.toFixed(2)} s  peak RSS ${r.rssMiB.toFixed(0)} MiB  (load ${loadavg()[0]!.toFixed(2)})`,
+          `  run ${i + 1}  ${c.name.padEnd(28)} ${r.s.toFixed(2)} s  cpu ${r.cpu.toFixed(2)} s  peak RSS ${r.rssMiB.toFixed(0)} MiB  (load ${loadavg()[0]!.toFixed(2)})${miss ? `  MISS: ${miss}` : ""}`,
         );
       }
     }
-    // Every contender's per-layer expert counts must equal hist's summary.json.
-    const ref = contenders[0]!.counts ? histCounts(contenders[0]!.counts) : null;
-    const checks = contenders.map((c) => {
-      if (!c.counts || !ref) return "-";
-      const got = c.name.startsWith("moe-prof") ? histCounts(c.counts) : readCounts(c.counts);
-      const diff = sameCounts(ref, got);
-      if (diff) throw new Error(`${c.name}: per-layer counts differ from hist's summary.json: ${diff}`);
-      return "equal";
-    });
     const med = runs.map((rs) => median(rs.map((r) => r.s)));
     const duck = contenders.findIndex((c) => c.name.startsWith("duckdb"));
+    const hi = contenders.findIndex((c) => c.name === "moe-prof hist");
     console.log("");
     console.log(
-      `${(size / 1e6).toFixed(0)} MB${"".padEnd(24)}median wall  (min-max)        median cpu  peak RSS   vs duckdb  MB/s   counts`,
+      `${(size / 1e6).toFixed(0)} MB, ${files.length} file${files.length === 1 ? "" : "s"}${"".padEnd(13)}median wall  (min-max)        median cpu  peak RSS   vs duckdb  vs hist  MB/s   counts`,
     );
     contenders.forEach((c, k) => {
       const ws = runs[k]!.map((r) => r.s);
       const ratio = duck >= 0 ? `${(med[duck]! / med[k]!).toFixed(2)}x` : "";
+      const vsHist = hi >= 0 ? `${(med[k]! / med[hi]!).toFixed(2)}x` : "";
       console.log(
         `${c.name.padEnd(30)}${med[k]!.toFixed(2).padStart(8)} s  (${Math.min(...ws).toFixed(2)}-${Math.max(...ws).toFixed(2)})` +
           `${median(runs[k]!.map((r) => r.cpu))
             .toFixed(2)
             .padStart(10)} s ${Math.max(...runs[k]!.map((r) => r.rssMiB))
             .toFixed(0)
-            .padStart(6)} MiB ${ratio.padStart(10)} ${(size / 1e6 / med[k]!).toFixed(0).padStart(5)}   ${checks[k]}`,
+            .padStart(
+              6,
+            )} MiB ${ratio.padStart(10)} ${vsHist.padStart(8)} ${(size / 1e6 / med[k]!).toFixed(0).padStart(5)}   ${checks[k]}`,
       );
     });
-    const hi = contenders.findIndex((c) => c.name === "moe-prof hist");
     const va = contenders.findIndex((c) => c.name === "moe-prof validate");
     if (hi >= 0 && duck >= 0)
       console.log(
         `hist vs duckdb's counts: ${(med[duck]! / med[hi]!).toFixed(2)}x (>= 1.00 means hist is at least as fast; target >= 1)`,
       );
     if (va >= 0) console.log(`validate: ${(size / 1e6 / med[va]!).toFixed(0)} MB/s (target >= 300)`);
-    if (hi >= 0)
+    if (hi >= 0) {
       console.log(`hist peak RSS: ${Math.max(...runs[hi]!.map((r) => r.rssMiB)).toFixed(0)} MiB (target < 300)`);
-    rmSync(log, { force: true });
+      const slow = contenders.filter((c, k) => c.whatIf && med[k]! > 1.5 * med[hi]!);
+      if (contenders.some((c) => c.whatIf))
+        console.log(
+          `what-ifs within 1.5x of hist (target): ${slow.length === 0 ? "all" : `not ${slow.map((c) => c.name).join(", ")}`}`,
+        );
+    }
+    for (const f of files) rmSync(f, { force: true });
+    for (const d of readdirSync(dir))
+      if (d.startsWith(`routes-${mb}`)) rmSync(path.join(dir, d), { recursive: true, force: true });
   }
   console.log(
     `\nload average at end: ${loadavg()
       .map((x) => x.toFixed(2))
       .join(" ")}`,
   );
-  writeFileSync(path.join(dir, "done"), "");
+  if (misses.length > 0) {
+    console.log(`\n${misses.length} run(s) whose output differs from the reference:`);
+    for (const m of misses) console.log(`  ${m}`);
+    process.exitCode = 1;
+  } else console.log("every run's output agreed with the reference");
 } finally {
   if (args.keep) console.log(`kept ${dir}`);
   else rmSync(dir, { recursive: true, force: true });

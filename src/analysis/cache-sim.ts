@@ -40,33 +40,50 @@ function stackHits(seq: Int32Array, E: number, policy: "lru" | "lfu" | "opt"): H
   const next = new Int32Array(E).fill(NEVER);
   const nextUse = policy === "opt" ? nextUses(seq, E) : null;
 
-  // True when a has lower priority than b (a would be evicted before b).
-  const lower =
-    policy === "lru"
-      ? (a: number, b: number) => last[a]! < last[b]!
-      : policy === "lfu"
-        ? (a: number, b: number) => uses[a]! < uses[b]! || (uses[a] === uses[b] && last[a]! < last[b]!)
-        : (a: number, b: number) => next[a]! > next[b]! || (next[a] === next[b] && a < b);
-
+  // Each policy's loop is written out with its priority test inline ("a has lower priority than
+  // b": a would be evicted before b): one shared loop calling a comparator closure spent ~60% of
+  // `cache`'s CPU in it here. LRU needs no test: the stack is in recency order, so everything
+  // above the accessed depth moves down by one.
   for (let t = 0; t < n; t++) {
     const x = seq[t]!;
     const d = where[x]!;
     if (d !== 0) {
-      let carried = stack[0]!;
-      stack[0] = x;
-      where[x] = 0;
       const end = d === -1 ? size : d;
-      if (size > 0) {
-        for (let i = 1; i < end; i++) {
-          const y = stack[i]!;
-          if (lower(y, carried)) {
-            stack[i] = carried;
-            where[carried] = i;
-            carried = y;
-          }
+      if (policy === "lru") {
+        for (let i = end; i > 0; i--) {
+          const y = stack[i - 1]!;
+          stack[i] = y;
+          where[y] = i;
         }
-        stack[end] = carried;
-        where[carried] = end;
+        stack[0] = x;
+        where[x] = 0;
+      } else {
+        let carried = stack[0]!;
+        stack[0] = x;
+        where[x] = 0;
+        if (size > 0) {
+          if (policy === "lfu") {
+            for (let i = 1; i < end; i++) {
+              const y = stack[i]!;
+              if (uses[y]! < uses[carried]! || (uses[y] === uses[carried] && last[y]! < last[carried]!)) {
+                stack[i] = carried;
+                where[carried] = i;
+                carried = y;
+              }
+            }
+          } else {
+            for (let i = 1; i < end; i++) {
+              const y = stack[i]!;
+              if (next[y]! > next[carried]! || (next[y] === next[carried] && y < carried)) {
+                stack[i] = carried;
+                where[carried] = i;
+                carried = y;
+              }
+            }
+          }
+          stack[end] = carried;
+          where[carried] = end;
+        }
       }
       if (d === -1) size++;
       else atDepth[d + 1]!++;

@@ -4,6 +4,7 @@
 //   aligned rows, matched on (req_id, token_idx, layer): top-1 agreement, mean top-k overlap,
 //     and per request the first position where the routing (or the token) differs.
 import { jsDivergenceBits } from "./info-theory.js";
+import { orderRows } from "./row-order.js";
 
 export const COMPARE_SCHEMA = "moe-prof.compare/1";
 const MOVED = 10;
@@ -60,18 +61,29 @@ export interface RowColumns {
   layer: Int32Array;
   token: Float64Array;
   tokenId: Float64Array;
+  /** -1 where the row's top-1 is unknown (a log without topk_weights). */
   top1: Int32Array;
   ids: Int32Array;
 }
 
 interface Tally {
   rows: number;
+  /** Rows whose top-1 is known in both logs, and of those the rows where it agrees. */
+  top1Rows: number;
   top1Agree: number;
   overlap: number;
   identical: number;
 }
 
-const newTally = (): Tally => ({ rows: 0, top1Agree: 0, overlap: 0, identical: 0 });
+const newTally = (): Tally => ({ rows: 0, top1Rows: 0, top1Agree: 0, overlap: 0, identical: 0 });
+
+function tally(t: Tally, known: number, agree: number, overlap: number, identical: number): void {
+  t.rows++;
+  t.top1Rows += known;
+  t.top1Agree += agree;
+  t.overlap += overlap;
+  t.identical += identical;
+}
 
 export class AlignAccumulator {
   readonly all = newTally();
@@ -94,10 +106,7 @@ export class AlignAccumulator {
   /** Matches the rows of one bucket of each log on (request, layer, token) and tallies them. */
   joinBucket(a: RowColumns, b: RowColumns): void {
     const k = this.k;
-    const order = (c: RowColumns) =>
-      Uint32Array.from({ length: c.count }, (_, i) => i).sort(
-        (x, y) => c.req[x]! - c.req[y]! || c.layer[x]! - c.layer[y]! || c.token[x]! - c.token[y]!,
-      );
+    const order = (c: RowColumns) => orderRows(c.count, c.req, c.layer, c.token);
     const ia = order(a);
     const ib = order(b);
     let i = 0;
@@ -126,18 +135,16 @@ export class AlignAccumulator {
         const e = a.ids[x! * k + p]!;
         for (let q = 0; q < k; q++) if (b.ids[y! * k + q] === e) common++;
       }
-      const agree = a.top1[x!] === b.top1[y!] ? 1 : 0;
+      const known = a.top1[x!]! >= 0 && b.top1[y!]! >= 0 ? 1 : 0;
+      const agree = known && a.top1[x!] === b.top1[y!] ? 1 : 0;
       const same = common === k ? 1 : 0;
       const layer = a.layer[x!]!;
       let lt = this.byLayer.get(layer);
       if (!lt) this.byLayer.set(layer, (lt = newTally()));
       const rt = this.request(a.req[x!]!);
-      for (const t of [this.all, lt, rt]) {
-        t.rows++;
-        t.top1Agree += agree;
-        t.overlap += common / k;
-        t.identical += same;
-      }
+      tally(this.all, known, agree, common / k, same);
+      tally(lt, known, agree, common / k, same);
+      tally(rt, known, agree, common / k, same);
       const tok = a.token[x!]!;
       if (!same && (rt.firstDiv === null || tok < rt.firstDiv[0] || (tok === rt.firstDiv[0] && layer < rt.firstDiv[1])))
         rt.firstDiv = [tok, layer];
@@ -179,7 +186,7 @@ function scope(t: Tally): AlignedScope {
   const r = t.rows;
   return {
     rows: r,
-    top1_agreement: r ? t.top1Agree / r : null,
+    top1_agreement: t.top1Rows ? t.top1Agree / t.top1Rows : null,
     topk_overlap: r ? t.overlap / r : null,
     topk_identical: r ? t.identical / r : null,
   };

@@ -81,6 +81,20 @@ export function planLayer(counts: Float64Array, T: Float64Array, rows: number, s
   return plans;
 }
 
+/**
+ * Scores every plan of one layer on other counts than it was made from (a held-out log, place
+ * --eval): loads, max/mean and top-1 locality from these; step statistics start again (addStep).
+ */
+export function scoreLayer(plans: LayerPlan[], counts: Float64Array, T: Float64Array, rows: number): void {
+  for (const p of plans) {
+    p.loads = gpuLoads(p.placement, counts, p.shares);
+    p.maxOverMean = maxOverMean(p.loads);
+    p.local = localAssignments(p.placement, T, rows, p.shares);
+    p.stepSum = 0;
+    p.steps = 0;
+  }
+}
+
 /** Adds one engine step (its per-expert counts in this layer) to every plan's step statistics. */
 export function addStep(plans: LayerPlan[], stepCounts: Float64Array): void {
   for (const p of plans) {
@@ -117,9 +131,21 @@ export interface PolicyEntry {
   layers: LayerEntry[];
 }
 
+/** Which log the plans were scored on: the one they were made from, or a held-out one (--eval). */
+export interface PlacementScoring {
+  kind: "in-sample" | "held-out";
+  file: string;
+  bytes: number;
+  rows: number;
+  requests: number;
+}
+
 export interface PlacementReport {
   schema: string;
+  /** The log the plans were made from. */
   source: { file: string; bytes: number };
+  /** The log the figures come from (kind "in-sample": `source` itself). */
+  scored_on: PlacementScoring;
   model_id: string;
   num_experts: number;
   num_experts_source: "meta" | "max_id_plus_1";
@@ -136,6 +162,9 @@ export interface PlacementReport {
 
 export interface PlacementReportInput {
   source: { file: string; bytes: number };
+  scoredOn: PlacementScoring;
+  /** False when the scoring log has no topk_weights: top1_gpu_share is then null. */
+  top1Known: boolean;
   modelId: string;
   numExperts: number;
   numExpertsSource: "meta" | "max_id_plus_1";
@@ -143,7 +172,7 @@ export interface PlacementReportInput {
   rows: number;
   requests: number;
   settings: PlanSettings;
-  /** Per analysed layer: its id, its rows, and its plans (planLayer + addStep). */
+  /** Per analysed layer: its id, its rows in the scoring log, and its plans (planLayer [+ scoreLayer] + addStep). */
   layers: { layer: number; rows: number; plans: LayerPlan[] }[];
   /** False when some row lacks `step`: step statistics are then null. */
   stepsKnown: boolean;
@@ -166,7 +195,7 @@ export function buildPlacementReport(input: PlacementReportInput): PlacementRepo
         layer: l.layer,
         max_over_mean: p.maxOverMean,
         step_max_over_mean: input.stepsKnown && p.steps > 0 ? p.stepSum / p.steps : null,
-        top1_gpu_share: l.rows > 0 ? p.local / (l.rows * k) : null,
+        top1_gpu_share: input.top1Known && l.rows > 0 ? p.local / (l.rows * k) : null,
         gpu_loads: Array.from(p.loads),
         experts: p.placement.experts,
         ...(policy === "replicated" ? { replicas: Array.from(p.placement.replicas) } : {}),
@@ -179,7 +208,8 @@ export function buildPlacementReport(input: PlacementReportInput): PlacementRepo
         slots_per_gpu: Math.ceil((input.numExperts + redundant) / G),
         max_over_mean: mean(layers.map((l) => l.max_over_mean)),
         step_max_over_mean: input.stepsKnown ? mean(layers.map((l) => l.step_max_over_mean)) : null,
-        top1_gpu_share: assignments > 0 ? mine.reduce((s, { p }) => s + p.local, 0) / assignments : null,
+        top1_gpu_share:
+          input.top1Known && assignments > 0 ? mine.reduce((s, { p }) => s + p.local, 0) / assignments : null,
         layers,
       };
     });
@@ -187,6 +217,7 @@ export function buildPlacementReport(input: PlacementReportInput): PlacementRepo
   return {
     schema: PLACEMENT_SCHEMA,
     source: input.source,
+    scored_on: input.scoredOn,
     model_id: input.modelId,
     num_experts: input.numExperts,
     num_experts_source: input.numExpertsSource,

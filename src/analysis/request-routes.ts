@@ -54,9 +54,11 @@ export class RequestCollector {
       };
       this.byToken.set(row.token_idx, t);
     }
-    const order = byWeight(row.topk_weights);
+    const ws = row.topk_weights;
+    if (ws === undefined) throw new Error("RequestCollector: a row without topk_weights (refuse such logs before)");
+    const order = byWeight(ws);
     t.experts[layerIdx] = order.map((i) => row.topk_ids[i]!);
-    t.weights[layerIdx] = order.map((i) => row.topk_weights[i]!);
+    t.weights[layerIdx] = order.map((i) => ws[i]!);
   }
 
   get found(): boolean {

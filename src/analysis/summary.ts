@@ -1,6 +1,8 @@
 // Turns a finished tally into the summary object (summary.json, `hist --json`). Pure.
 import type { RoutesMeta } from "../routes/schema.js";
+import { hasWeights, noTop1Reason } from "../routes/weights.js";
 import type { RequestRows } from "../routes/coverage.js";
+import type { FileShare } from "../routes/read-log.js";
 import type { RouteTally } from "./tally.js";
 import { describeCounts, entropyBits, repetition, topPairs, type TopPair, type Repetition } from "./metrics.js";
 import { TRANSITION_BUDGET, transitionsSummary, type TransitionsSummary } from "./transitions.js";
@@ -33,7 +35,8 @@ export interface RequestSummary extends RequestRows {
 
 export interface HistSummary {
   schema: string;
-  source: { file: string; bytes: number };
+  /** With several files read as one (README "Many files as one log"): `files`, each file's share. */
+  source: { file: string; bytes: number; files?: FileShare[] };
   model_id: string;
   vllm_version: string;
   torch_version: string;
@@ -67,6 +70,10 @@ export interface HistSummary {
   layer_transitions: TransitionsSummary | null;
   /** The meta line says vLLM's prefix caching was on: cached prompt positions have no rows. */
   prefix_caching: boolean;
+  /** False when the rows carry no topk_weights (an imported capture): top-1 figures are null. */
+  weights_logged: boolean;
+  /** `moe-prof import`: the format the log was converted from; null for a capture's own log. */
+  imported_from: string | null;
   notes: string[];
 }
 
@@ -127,6 +134,10 @@ export function buildSummary(input: SummaryInput): HistSummary {
   if (meta.prefix_caching === true)
     notes.push(
       "prefix caching was on: prompt positions served from vLLM's prefix cache were never computed and have no rows (a request's first row is its first computed position)",
+    );
+  if (!hasWeights(meta))
+    notes.push(
+      `${noTop1Reason(meta)}: top-1 repetition and layer transitions (top-1 to top-1) need topk_weights and are not given; expert counts, co-activation, entropy and imbalance do not`,
     );
   if (tally.transitions.tooLarge)
     notes.push(
@@ -215,6 +226,8 @@ export function buildSummary(input: SummaryInput): HistSummary {
     per_request,
     layer_transitions: transitionsSummary(tally.transitions, meta.layers_logged, E),
     prefix_caching: meta.prefix_caching === true,
+    weights_logged: hasWeights(meta),
+    imported_from: meta.imported_from ?? null,
     notes,
   };
 }

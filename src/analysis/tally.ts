@@ -46,7 +46,10 @@ export class RouteTally {
     layers: readonly number[] = [],
     /** False when rows of one "request" are not consecutive tokens (`--as-batches`): no repetition
      * and no layer transitions counted. */
-    private readonly repetition = true,
+    private repetition = true,
+    /** False when rows carry no topk_weights (meta weights_logged: false): a row's top-1 is
+     * unknown, so neither repetition nor layer transitions are counted (transitions: none). */
+    top1Known = true,
   ) {
     this.layerCount = selected.length;
     this.selected = selected;
@@ -59,11 +62,9 @@ export class RouteTally {
     this.allocPairs();
     this.repPairs = new Float64Array(this.layerCount);
     this.repRepeats = new Float64Array(this.layerCount);
-    this.transitions = new TransitionTally(
-      layers.length === selected.length ? layers : [],
-      layers.length === selected.length ? selected : [],
-      this.cap,
-    );
+    if (!top1Known) this.repetition = false;
+    const paired = top1Known && layers.length === selected.length;
+    this.transitions = new TransitionTally(paired ? layers : [], paired ? selected : [], this.cap);
   }
 
   private allocPairs(): void {
@@ -180,9 +181,9 @@ export class RouteTally {
       }
     }
 
-    if (!this.repetition) return;
     // Top-1 is the highest weight (first on ties), not topk_ids[0]: the order is not guaranteed.
     const ws = row.topk_weights;
+    if (!this.repetition || ws === undefined) return;
     let best = 0;
     for (let i = 1; i < k; i++) if (ws[i]! > ws[best]!) best = i;
     const top1 = ids[best]!;

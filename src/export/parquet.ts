@@ -7,7 +7,9 @@
 import path from "node:path";
 import { rm, rename, stat } from "node:fs/promises";
 import type { RoutesMeta } from "../routes/schema.js";
+import { hasWeights, noWeightsReason } from "../routes/weights.js";
 import { ParquetRouteWriter, ROW_GROUP_ROWS } from "../artifacts/parquet-writer.js";
+import type { CheckedRoute } from "../routes/route-check.js";
 import {
   DEFAULT_PARQUET_COMPRESSION,
   PARQUET_COMPRESSIONS,
@@ -54,9 +56,13 @@ export const parquetFormat: ExportFormat = {
     let done = false;
     return {
       onMeta(meta: RoutesMeta) {
+        // The Parquet layout's topk_weights column is required (readers expect top_k per row).
+        if (!hasWeights(meta))
+          throw envError(`parquet export: ${noWeightsReason(meta)}; its topk_weights column cannot be filled`);
         writer = new ParquetRouteWriter(tmp, meta.top_k, JSON.stringify(meta), ROW_GROUP_ROWS, compressor);
       },
       onRow(row) {
+        if (!withWeights(row)) throw new Error("parquet export: a row without topk_weights");
         writer!.add(row);
       },
       async finish(read) {
@@ -89,3 +95,8 @@ export const parquetFormat: ExportFormat = {
     };
   },
 };
+
+/** A row that carries topk_weights (every row of a log whose meta line does not say weights_logged: false). */
+function withWeights(row: CheckedRoute): row is CheckedRoute & { topk_weights: number[] } {
+  return row.topk_weights !== undefined;
+}

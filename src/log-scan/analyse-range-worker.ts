@@ -2,11 +2,14 @@
 import { parentPort, workerData } from "node:worker_threads";
 import { scanRouteRange } from "../routes/scan-rows.js";
 import { RouteTally } from "../analysis/tally.js";
+import { hasWeights } from "../routes/weights.js";
 import type { RangeJob, RangeOutcome } from "./analyse-routes.js";
 
 // The job comes as workerData, or (a worker started early, range-worker-start.ts) as a message.
 async function run(job: RangeJob): Promise<void> {
-  const tally = job.tally ? new RouteTally(job.selected, job.meta.num_experts, job.meta.layers_logged) : null;
+  const tally = job.tally
+    ? new RouteTally(job.selected, job.meta.num_experts, job.meta.layers_logged, true, hasWeights(job.meta))
+    : null;
   const r = await scanRouteRange(
     job.file,
     job.meta,

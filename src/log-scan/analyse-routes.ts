@@ -8,6 +8,7 @@ import { Worker } from "node:worker_threads";
 import { scanRoutesFile, lenientNote } from "../routes/scan.js";
 import { scanRouteRange, type OnRow } from "../routes/scan-rows.js";
 import { MetaSchema, type RoutesMeta } from "../routes/schema.js";
+import { hasWeights } from "../routes/weights.js";
 import { readFirstLine, splitAtLines } from "../routes/split-ranges.js";
 import { DEFAULT_MAX_LINE_BYTES, type ByteRange } from "../routes/line-reader.js";
 import type { CoverageState, RowCoverage } from "../routes/coverage.js";
@@ -87,6 +88,7 @@ async function analyseSequentially(file: string, opts: AnalyseOptions): Promise<
         meta.num_experts,
         meta.layers_logged,
         !opts.asBatches,
+        hasWeights(meta),
       );
     },
     onRow: (row, req, li) => tally!.add(row, req, li),
@@ -127,7 +129,7 @@ export async function analyseInParallel(file: string, opts: AnalyseOptions): Pro
   const { meta, size } = plan;
   const selected = selectedLayers(file, meta, opts.layers);
 
-  const tally = new RouteTally(selected, meta.num_experts, meta.layers_logged);
+  const tally = new RouteTally(selected, meta.num_experts, meta.layers_logged, true, hasWeights(meta));
   const merged = await scanRangesInParallel(file, plan, {
     selected,
     onRow: (row, req, li) => tally.add(row, req, li),

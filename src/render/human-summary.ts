@@ -34,7 +34,9 @@ export function humanSummary(s: HistSummary): string {
       `${o.dead_experts.length} dead expert${o.dead_experts.length === 1 ? "" : "s"}${o.dead_experts.length ? ` (${o.dead_experts.slice(0, 10).join(",")}${o.dead_experts.length > 10 ? ",..." : ""})` : ""}`,
     s.grouping === "batches"
       ? "top-1 repetition between consecutive tokens: not computed (rows grouped as batches)"
-      : `top-1 repetition between consecutive tokens: ${pct(o.top1_repetition.rate)} (random: ${pct(o.top1_repetition.baseline)})`,
+      : !s.weights_logged
+        ? "top-1 repetition between consecutive tokens and layer transitions: not computed (the log has no topk_weights)"
+        : `top-1 repetition between consecutive tokens: ${pct(o.top1_repetition.rate)} (random: ${pct(o.top1_repetition.baseline)})`,
   ];
   if (s.phases) lines.push(`phases: ${s.phases.prefill.rows} prefill rows, ${s.phases.decode.rows} decode rows`);
   if (s.prefix_caching) lines.push("prefix caching was on: prompt positions served from the cache have no rows");

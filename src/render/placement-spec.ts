@@ -61,9 +61,11 @@ export function placementSpec(r: PlacementReport): TopLevelSpec {
     title: {
       text: `Expert-parallel placement: ${r.model_id}`,
       subtitle: [
-        `${r.rows.toLocaleString("en-US")} route rows, ${layers} layers, top-${r.top_k} of ${r.num_experts} experts; GPU load = sum of its experts' (replica shares') counts, per layer`,
+        `${r.scored_on.kind === "held-out" ? "plans from " : ""}${r.rows.toLocaleString("en-US")} route rows, ${layers} layers, top-${r.top_k} of ${r.num_experts} experts; GPU load = sum of its experts' (replica shares') counts, per layer`,
         `max/mean = busiest GPU over the mean GPU load (1 = even), averaged over layers${stepKnown ? "; per step: the same for each engine step's tokens, averaged over steps" : ""}`,
-        "in-sample: every plan is scored on the log it was made from (new traffic will look less even)",
+        r.scored_on.kind === "in-sample"
+          ? "in-sample: every plan is scored on the log it was made from (new traffic will look less even)"
+          : `held-out: plans made from ${r.source.file}, scored on ${r.scored_on.file} (${r.scored_on.rows.toLocaleString("en-US")} rows)`,
       ],
     },
     data: { values },

@@ -23,6 +23,8 @@ export interface LogRead {
   meta: RoutesMeta;
   /** Route rows accepted (with `layers`: of those layers). */
   rows: number;
+  /** Route rows accepted in every layer (--layers or not): what the --lenient share is of. */
+  scannedRows: number;
   bytes: number;
   /** Per request (index = `req` of the sink): id, rows per layer, positions. */
   requests: RequestRows[];
@@ -38,6 +40,18 @@ export interface LogRead {
   notes: string[];
   /** --lenient: the count of problems and skipped lines, one line (null when nothing was skipped). */
   lenientSummary: string | null;
+  /** Several files read as one (read-log-set.ts): each file's share; absent for one file. */
+  files?: FileShare[];
+}
+
+/** One file's share of a log read from several files. */
+export interface FileShare {
+  file: string;
+  /** Its req_ids appear as `<label>/<req_id>`. */
+  label: string;
+  bytes: number;
+  rows: number;
+  requests: number;
 }
 
 /**
@@ -47,7 +61,13 @@ export interface LogRead {
  */
 export async function readRoutesLog(
   file: string,
-  opts: { lenient?: boolean; layers?: number[]; onProgress?: (done: number, total: number | null) => void },
+  opts: {
+    lenient?: boolean;
+    layers?: number[];
+    onProgress?: (done: number, total: number | null) => void;
+    /** The meta line as logged (before --layers), once accepted; may throw to refuse the log. */
+    onLogMeta?: (meta: RoutesMeta) => void;
+  },
   sink: RowSink,
 ): Promise<LogRead> {
   // The scan (and zod with it) is loaded when a log is read, not when a command module is.
@@ -61,6 +81,7 @@ export async function readRoutesLog(
     mode: opts.lenient ? "lenient" : "first-error",
     onProgress: opts.onProgress,
     onMeta: (meta) => {
+      opts.onLogMeta?.(meta);
       analysed = meta;
       if (opts.layers !== undefined) {
         const selected = selectedLayers(file, meta, opts.layers);
@@ -102,6 +123,7 @@ export async function readRoutesLog(
     file,
     meta: analysed ?? scan.meta,
     rows,
+    scannedRows: scan.rows,
     bytes: scan.bytes,
     requests: scan.requests,
     numExperts: declared ?? maxId + 1,
@@ -134,7 +156,9 @@ export function reportSkipped(read: LogRead, write: (s: string) => void): void {
   if (read.lenientSummary !== null) write(`${read.lenientSummary}\n`);
 }
 
-/** The file's name for titles and JSON (`source.file`), as hist writes it. */
-export function sourceOf(read: LogRead): { file: string; bytes: number } {
+/** The file's name for titles and JSON (`source.file`), as hist writes it; for several files
+ * read as one, the set's name and each file's share. */
+export function sourceOf(read: LogRead): { file: string; bytes: number; files?: FileShare[] } {
+  if (read.files !== undefined) return { file: read.file, bytes: read.bytes, files: read.files };
   return { file: path.basename(logName(read.file)), bytes: read.bytes };
 }

@@ -11,7 +11,8 @@ export interface CheckedRoute {
   token_idx: number;
   layer: number;
   topk_ids: number[];
-  topk_weights: number[];
+  /** Absent exactly when the meta line says weights_logged: false. */
+  topk_weights?: number[];
   phase?: "prefill" | "decode";
   token_id?: number;
   step?: number;
@@ -27,6 +28,7 @@ function isNonNegInt(x: unknown): boolean {
 export function makeRouteCheck(rules: RouteRules): RouteCheck {
   const k = rules.topK;
   const limit = rules.expertLimit;
+  const weights = rules.weights !== false;
   const maxLayer = Math.max(...rules.layers);
   const layerOk = new Uint8Array(maxLayer + 1);
   for (const l of rules.layers) layerOk[l] = 1;
@@ -54,10 +56,14 @@ export function makeRouteCheck(rules: RouteRules): RouteCheck {
       for (let j = 0; j < i; j++) if (ids[j] === id) return false;
     }
     const ws = o.topk_weights;
-    if (!Array.isArray(ws) || ws.length !== k) return false;
-    for (let i = 0; i < k; i++) {
-      const w: unknown = ws[i];
-      if (typeof w !== "number" || !(w >= 0 && w <= 1)) return false;
+    if (!weights) {
+      if (ws !== undefined) return false;
+    } else {
+      if (!Array.isArray(ws) || ws.length !== k) return false;
+      for (let i = 0; i < k; i++) {
+        const w: unknown = ws[i];
+        if (typeof w !== "number" || !(w >= 0 && w <= 1)) return false;
+      }
     }
     const phase = o.phase;
     if (phase !== undefined && phase !== "prefill" && phase !== "decode") return false;

@@ -51,6 +51,21 @@ export const MetaSchema = z
     // true: rows exist only for computed positions (vLLM's prefix cache served the rest)
     prefix_caching: z.boolean("must be true or false").optional(),
     prompts: z.unknown().optional(),
+    // The model's decoder layer count (config num_hidden_layers): layers 0..num_layers-1 exist,
+    // logged or not (place's SGLang files cover them all).
+    num_layers: jsonInt()
+      .min(1, "must be >= 1")
+      .max(MAX_LAYER + 1, `must be <= ${MAX_LAYER + 1}`)
+      .optional(),
+    // false: the rows carry no topk_weights (a capture imported from an engine that records only
+    // the expert ids, `moe-prof import`); analyses that need a row's top-1 say so and skip.
+    weights_logged: z.boolean("must be true or false").optional(),
+    // `moe-prof import`: the format the rows were converted from.
+    imported_from: z.string("must be a string").optional(),
+  })
+  .refine((m) => m.num_layers === undefined || m.layers_logged.every((l) => l < m.num_layers!), {
+    message: "must be > every layer in layers_logged (layers count from 0)",
+    path: ["num_layers"],
   })
   .refine((m) => m.num_experts === undefined || m.top_k <= m.num_experts, {
     message: "must be <= num_experts",
@@ -77,11 +92,13 @@ export interface RouteRules {
   expertLimit: number;
   /** The message for an id at or above expertLimit (default: "must be < expertLimit"). */
   expertLimitMessage?: string;
+  /** False (meta weights_logged: false): rows carry no topk_weights. Default true. */
+  weights?: boolean;
 }
 
 export function routeRulesFromMeta(meta: RoutesMeta): RouteRules {
   const L = meta.layers_logged.length;
-  const rules = { layers: meta.layers_logged, topK: meta.top_k };
+  const rules = { layers: meta.layers_logged, topK: meta.top_k, weights: meta.weights_logged !== false };
   if (meta.num_experts !== undefined)
     return {
       ...rules,
@@ -112,12 +129,15 @@ export function routeSchema(rules: RouteRules) {
       .array(nonNegInt.lt(rules.expertLimit, limitMsg), "must be an array of expert ids")
       .length(k, `must have top_k = ${k} entries`)
       .refine((ids) => new Set(ids).size === ids.length, "must not repeat an expert"),
-    topk_weights: z
-      .array(
-        z.number("must be a finite number").min(0, "must be in [0, 1]").max(1, "must be in [0, 1]"),
-        "must be an array of numbers",
-      )
-      .length(k, `must have top_k = ${k} entries`),
+    topk_weights:
+      rules.weights === false
+        ? z.undefined("must be absent: the meta line says weights_logged: false")
+        : z
+            .array(
+              z.number("must be a finite number").min(0, "must be in [0, 1]").max(1, "must be in [0, 1]"),
+              "must be an array of numbers",
+            )
+            .length(k, `must have top_k = ${k} entries`),
     phase: z.enum(["prefill", "decode"], 'must be "prefill" or "decode"').optional(),
     token_id: nonNegInt.optional(),
     step: nonNegInt.optional(),

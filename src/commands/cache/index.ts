@@ -3,16 +3,14 @@
 import path from "node:path";
 import { scanProgress } from "../scan-progress.js";
 import { logName } from "../../routes/log-source.js";
-import { readRoutesLog, reportSkipped, sourceOf } from "../../routes/read-log.js";
+import { reportSkipped, sourceOf } from "../../routes/read-log.js";
+import { readRoutesLogSet } from "../../routes/read-log-set.js";
+import { logSetOf, outAnchor, setWhere, type LogInput, type LogSet } from "../../routes/log-set.js";
 import { finishedSpill, RowSpill, MAX_PARTITIONS } from "../../routes/row-spill.js";
 import type { RoutesMeta } from "../../routes/schema.js";
-import { CACHE_POLICIES, simulateCache, type CachePolicy } from "../../analysis/cache-sim.js";
-import {
-  requestOrderSequence,
-  stepOrderSequence,
-  type AccessOrder,
-  type LayerRows,
-} from "../../analysis/access-order.js";
+import { CACHE_POLICIES, type CachePolicy } from "../../analysis/cache-sim.js";
+import type { AccessOrder, LayerRows } from "../../analysis/access-order.js";
+import { simulateLayers } from "./layer-pool.js";
 import {
   buildCacheReport,
   DEFAULT_TARGETS,
@@ -45,7 +43,9 @@ function parseOrder(text: string | undefined): AccessOrder {
 }
 
 /** The whole analysis, without writing anything (tests call it directly). */
-export async function runCache(file: string, opts: CacheOptions): Promise<CacheReport> {
+export async function runCache(input: LogInput, opts: CacheOptions): Promise<CacheReport> {
+  const set = logSetOf(input);
+  const file = setWhere(set);
   const order = parseOrder(opts.order);
   const policies = parseNameList("--policies", opts.policies ?? CACHE_POLICIES.join(","), CACHE_POLICIES);
   const targets = parseFractionList("--targets", opts.targets ?? DEFAULT_TARGETS.join(","));
@@ -59,7 +59,7 @@ export async function runCache(file: string, opts: CacheOptions): Promise<CacheR
   let noStep: { req_id: string; token_idx: number; layer: number } | null = null;
   try {
     const progress = scanProgress(`reading ${logName(file)}`);
-    const read = await readRoutesLog(file, readOptions(opts, progress), {
+    const read = await readRoutesLogSet(set, readOptions(opts, progress), {
       onMeta(meta: RoutesMeta) {
         if (meta.layers_logged.length > MAX_PARTITIONS)
           throw envError(
@@ -96,13 +96,13 @@ export async function runCache(file: string, opts: CacheOptions): Promise<CacheR
         `--capacities: ${over.join(",")} ${over.length === 1 ? "exceeds" : "exceed"} the ${E} experts of ${path.basename(file)}`,
       );
 
-    const layers: LayerSimulation[] = read.meta.layers_logged.map((layer, li) => {
-      const rows = layerRows(s, li, k);
-      const built = order === "request" ? { seq: requestOrderSequence(rows), steps: null } : stepOrderSequence(rows, E);
-      const hits: LayerSimulation["hits"] = {};
-      for (const p of policies) hits[p] = simulateCache(built.seq, E, p);
-      return { layer, accesses: built.seq.length, steps: built.steps, hits };
-    });
+    const { threadCount } = await import("../../log-scan/range-worker-start.js");
+    const logged = read.meta.layers_logged;
+    const layers: LayerSimulation[] = await simulateLayers(
+      logged.length,
+      (li) => ({ layer: logged[li]!, rows: layerRows(s, li, k), order, numExperts: E, policies }),
+      threadCount({}),
+    );
     return buildCacheReport({
       source: sourceOf(read),
       modelId: read.meta.model_id,
@@ -148,8 +148,8 @@ function layerRows(spill: RowSpill, li: number, k: number): LayerRows {
   return rows;
 }
 
-async function emitCache(report: CacheReport, file: string, opts: CacheOptions): Promise<void> {
-  const outDir = await prepareOutDir(opts.out, file);
+async function emitCache(report: CacheReport, set: LogSet, opts: CacheOptions): Promise<void> {
+  const outDir = await prepareOutDir(opts.out, outAnchor(set));
   const { cacheSpec } = await import("../../render/cache-spec.js");
   const { specToPng } = await import("../../render/to-png.js");
   const png = await specToPng(cacheSpec(report));
@@ -191,7 +191,8 @@ export function cacheSummaryText(r: CacheReport): string {
 }
 
 /** `moe-prof cache`: what the command does once commander has parsed it (cli.ts). */
-export async function cacheCommand(file: string, opts: CacheOptions): Promise<void> {
-  const report = await runCache(file, opts);
-  await emitCache(report, file, opts);
+export async function cacheCommand(files: string[], opts: CacheOptions): Promise<void> {
+  const set = logSetOf(files);
+  const report = await runCache(set, opts);
+  await emitCache(report, set, opts);
 }

@@ -8,8 +8,8 @@ export function defineCache(program: Command): Command {
     .command("cache")
     .description("Simulate a per-layer expert cache (LRU, LFU, OPT, static) over a routes log: hit rate vs capacity.")
     .argument(
-      "<routes.jsonl>",
-      "routes log written by `moe-prof run` (or any writer of the schema); gzip/zstd-compressed too; - reads standard input",
+      "<routes.jsonl...>",
+      'routes log written by `moe-prof run` (or any writer of the schema), JSONL (gzip/zstd too) or Parquet; several files, a directory or a quoted glob are read as one log (README "Many files as one log"); - reads standard input',
     )
     .option(
       "--order <order>",

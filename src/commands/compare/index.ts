@@ -4,9 +4,12 @@
 import { stat } from "node:fs/promises";
 import { scanProgress } from "../scan-progress.js";
 import path from "node:path";
-import { readRoutesLog, reportSkipped, type LogRead } from "../../routes/read-log.js";
+import { reportSkipped, type LogRead } from "../../routes/read-log.js";
+import { readRoutesLogSet } from "../../routes/read-log-set.js";
+import { logSetOf, outAnchor, setWhere, type LogInput, type LogSet } from "../../routes/log-set.js";
 import { finishedSpill, RowSpill, MAX_PARTITIONS, type SpillRecords } from "../../routes/row-spill.js";
 import type { RoutesMeta } from "../../routes/schema.js";
+import { hasWeights, noTop1Reason } from "../../routes/weights.js";
 import {
   AlignAccumulator,
   alignedResult,
@@ -52,7 +55,7 @@ interface SideState {
  * Spill record: f64 [token_idx, token_id or -1], i32 [shared request, layer, top-1 expert, topk_ids...].
  */
 async function readSide(
-  file: string,
+  set: LogSet,
   opts: CompareOptions,
   buckets: number,
   shared: Map<string, number>,
@@ -64,8 +67,9 @@ async function readSide(
   let toShared = new Int32Array(16).fill(-1);
   const f64 = new Float64Array(2);
   let i32 = new Int32Array(1);
+  const file = setWhere(set);
   const progress = scanProgress(`reading ${logName(file)}`);
-  const read = await readRoutesLog(file, readOptions(opts, progress), {
+  const read = await readRoutesLogSet(set, readOptions(opts, progress), {
     onMeta(meta: RoutesMeta) {
       k = meta.top_k;
       counts = new LayerExpertCounts(meta.layers_logged.length, meta.num_experts);
@@ -87,18 +91,18 @@ async function readSide(
       }
       const ids = row.topk_ids;
       const ws = row.topk_weights;
-      let best = 0;
+      let best = ws === undefined ? -1 : 0;
       for (let j = 0; j < k; j++) {
         const e = ids[j]!;
         counts.add(li, e);
-        if (ws[j]! > ws[best]!) best = j;
+        if (ws !== undefined && ws[j]! > ws[best]!) best = j;
         i32[3 + j] = e;
       }
       f64[0] = row.token_idx;
       f64[1] = row.token_id ?? -1;
       i32[0] = s;
       i32[1] = row.layer;
-      i32[2] = ids[best]!;
+      i32[2] = best < 0 ? -1 : ids[best]!;
       spill!.append(s % buckets, f64, i32);
     },
   }).finally(() => progress?.end());
@@ -190,24 +194,34 @@ async function logBytesEstimate(file: string): Promise<number> {
 }
 const STDIN_BYTES_GUESS = 2 * 1024 * 1024 * 1024;
 
-export async function runCompare(fileA: string, fileB: string, opts: CompareOptions): Promise<CompareReport> {
+export async function runCompare(inputA: LogInput, inputB: LogInput, opts: CompareOptions): Promise<CompareReport> {
+  const setA = logSetOf(inputA);
+  const setB = logSetOf(inputB);
+  const fileA = setWhere(setA);
+  const fileB = setWhere(setB);
   if (fileA === STDIN && fileB === STDIN) throw envError("compare: standard input (-) can be only one of the two logs");
   let size = 0;
-  for (const f of [fileA, fileB]) {
-    try {
-      size = Math.max(size, await logBytesEstimate(f));
-    } catch (e) {
-      throw envError(`${f}: cannot read: ${fsProblem(e)}`);
+  for (const set of [setA, setB]) {
+    let sideBytes = 0;
+    for (const { path: f } of set.files) {
+      try {
+        sideBytes += await logBytesEstimate(f);
+      } catch (e) {
+        throw envError(`${f}: cannot read: ${fsProblem(e)}`);
+      }
     }
+    size = Math.max(size, sideBytes);
   }
   const buckets = Math.min(MAX_PARTITIONS, Math.max(1, Math.ceil(size / (opts.bucketBytes ?? BUCKET_LOG_BYTES))));
   const shared = new Map<string, number>();
   const spills: RowSpill[] = [];
   try {
-    const A = await readSide(fileA, opts, buckets, shared, spills);
-    const B = await readSide(fileB, opts, buckets, shared, spills);
+    const A = await readSide(setA, opts, buckets, shared, spills);
+    const B = await readSide(setB, opts, buckets, shared, spills);
     refuseDifferentModels(fileA, A.read, fileB, B.read);
-    const [nameA, nameB] = distinctNames(fileA, fileB);
+    // A set is named by its name ("N files in DIR"); two files by their shortest distinct paths.
+    const [nameA, nameB] =
+      setA.files.length === 1 && setB.files.length === 1 ? distinctNames(fileA, fileB) : [fileA, fileB];
     const notes = [...A.read.notes.map((n) => `a: ${n}`), ...B.read.notes.map((n) => `b: ${n}`)];
     const la = A.read.meta.layers_logged;
     const lb = B.read.meta.layers_logged;
@@ -217,6 +231,12 @@ export async function runCompare(fileA: string, fileB: string, opts: CompareOpti
         `${logName(fileA)} and ${logName(fileB)} have no logged layer in common (${la.join(",")} vs ${lb.join(",")})`,
         EXIT_INVALID,
       );
+    for (const [name, side] of [
+      ["a", A],
+      ["b", B],
+    ] as const)
+      if (!hasWeights(side.read.meta))
+        notes.push(`${name}: ${noTop1Reason(side.read.meta)}: top-1 agreement is not given (top-k overlap is)`);
     if (layers.length < Math.max(la.length, lb.length))
       notes.push(`only the ${layers.length} layers logged in both are compared`);
     const E = Math.max(A.read.numExperts, B.read.numExperts);
@@ -315,8 +335,9 @@ export function compareSummaryText(r: CompareReport): string {
 
 /** `moe-prof compare`: what the command does once commander has parsed it (cli.ts). */
 export async function compareCommand(a: string, b: string, opts: CompareOptions): Promise<void> {
-  const report = await runCompare(a, b, opts);
-  const outDir = await prepareOutDir(opts.out, a);
+  const setA = logSetOf(a);
+  const report = await runCompare(setA, b, opts);
+  const outDir = await prepareOutDir(opts.out, outAnchor(setA));
   const { compareSpec } = await import("../../render/compare-spec.js");
   const { specToPng } = await import("../../render/to-png.js");
   const png = await specToPng(compareSpec(report));

@@ -7,8 +7,11 @@ export function defineCompare(program: Command): Command {
     .description(
       "Compare the routing of two logs: per-layer distribution distance, experts that moved, and row-by-row agreement.",
     )
-    .argument("<a.jsonl>", "first routes log (gzip/zstd too; - for standard input)")
-    .argument("<b.jsonl>", "second routes log (same prompts, or different ones; gzip/zstd too; - for standard input)")
+    .argument(
+      "<a>",
+      "first routes log (gzip/zstd or Parquet too; a directory or quoted glob: its files as one log; - for standard input)",
+    )
+    .argument("<b>", "second routes log (same prompts, or different ones; the same forms as <a>)")
     .option("--out <dir>", "where to write compare.json and compare.png (default: the first log's directory)")
     .option("--layers <list>", "analyse only these logged layers, e.g. 0,5-7 (validation still covers all)")
     .option("--json", "print compare.json on stdout as one line of JSON, and nothing else")

@@ -3,7 +3,9 @@
 import path from "node:path";
 import { scanProgress } from "../scan-progress.js";
 import { logName } from "../../routes/log-source.js";
-import { readRoutesLog, reportSkipped, sourceOf } from "../../routes/read-log.js";
+import { reportSkipped, sourceOf } from "../../routes/read-log.js";
+import { readRoutesLogSet } from "../../routes/read-log-set.js";
+import { logSetOf, outAnchor, setWhere, type LogInput } from "../../routes/log-set.js";
 import { EXPORT_FORMATS, findFormat } from "../../export/registry.js";
 import type { ExportResult } from "../../export/format.js";
 import {
@@ -34,14 +36,18 @@ interface ExportOptions {
 export interface ExportManifest extends ExportResult {
   schema: string;
   format: string;
-  source: { file: string; bytes: number };
+  source: ReturnType<typeof sourceOf>;
   model_id: string;
   rows: number;
   requests: number;
 }
 
 /** Reads (validating) the log through the format's sink, writes its files and the manifest. */
-export async function runExport(file: string, opts: ExportOptions): Promise<ExportManifest> {
+export async function runExport(input: LogInput, opts: ExportOptions): Promise<ExportManifest> {
+  const set = logSetOf(input);
+  const file = setWhere(set);
+  // Where a set's outputs are named from: a log file in their common directory.
+  const anchor = outAnchor(set);
   const format = findFormat(opts.format ?? "");
   if (!format)
     throw envError(`--format: unknown "${opts.format}" (expected ${orList(EXPORT_FORMATS.map((f) => f.name))})`);
@@ -49,19 +55,19 @@ export async function runExport(file: string, opts: ExportOptions): Promise<Expo
     if (opts[key] !== undefined && !format.takes?.includes(key))
       throw envError(`${flag}: only with --format parquet (not ${format.name})`);
   // A streaming format (parquet) writes during the scan: its directory is made first.
-  const target = format.target?.(file, opts.out);
-  if (target && path.resolve(target.dir, target.name) === path.resolve(file)) {
+  const target = format.target?.(anchor, opts.out);
+  if (target && set.files.some((f) => path.resolve(target.dir, target.name) === path.resolve(f.path))) {
     throw envError(
       `--out: ${path.join(target.dir, target.name)} is the log itself; name another file (--out FILE.parquet)`,
     );
   }
-  if (target) await prepareOutDir(target.dir, file);
+  if (target) await prepareOutDir(target.dir, anchor);
   const sink = await format.begin(file, target, { compression: opts.compression });
   try {
     const progress = scanProgress(`reading ${logName(file)}`);
-    const read = await readRoutesLog(file, readOptions(opts, progress), sink).finally(() => progress?.end());
+    const read = await readRoutesLogSet(set, readOptions(opts, progress), sink).finally(() => progress?.end());
     reportSkipped(read, (t) => process.stderr.write(t));
-    const outDir = target ? target.dir : await prepareOutDir(opts.out, file);
+    const outDir = target ? target.dir : await prepareOutDir(opts.out, anchor);
     let result: ExportResult;
     try {
       result = await sink.finish(read, outDir);
@@ -98,8 +104,10 @@ export function exportSummaryText(m: ExportManifest): string {
 }
 
 /** `moe-prof export`: what the command does once commander has parsed it (cli.ts). */
-export async function exportCommand(file: string, opts: ExportOptions): Promise<void> {
-  const manifest = await runExport(file, opts);
+export async function exportCommand(files: string[], opts: ExportOptions): Promise<void> {
+  const set = logSetOf(files);
+  const file = outAnchor(set);
+  const manifest = await runExport(set, opts);
   if (opts.json) process.stdout.write(jsonOutput(manifest, opts.pretty));
   else {
     for (const n of manifest.notes) process.stderr.write(`note: ${n}\n`);

@@ -10,8 +10,8 @@ export function defineExport(program: Command): Command {
       "Write a routes log in the formats other tools read: eplb (per-layer counts .npy), r3 (per-request routed experts .npz), parquet (every row).",
     )
     .argument(
-      "<routes.jsonl>",
-      "routes log written by `moe-prof run` (or any writer of the schema); gzip/zstd-compressed too; - reads standard input",
+      "<routes.jsonl...>",
+      'routes log written by `moe-prof run` (or any writer of the schema), JSONL (gzip/zstd too) or Parquet; several files, a directory or a quoted glob are read as one log (README "Many files as one log"); - reads standard input',
     )
     .requiredOption("--format <name>", `one of ${names.join(", ")}`)
     .option("--out <dir>", "where to write (default: the log's directory); parquet: also a FILE.parquet")

@@ -29,11 +29,12 @@ function histOutDir(file: string, out: string | undefined): string {
   return dir;
 }
 import { STDIN, logName } from "../../routes/log-source.js";
+import { logSetOf, outAnchor, setWhere } from "../../routes/log-set.js";
 import { scanProgress } from "../scan-progress.js";
 
 /** `moe-prof hist`: what the command does once commander has parsed it (cli.ts). */
 export async function histCommand(
-  file: string,
+  files: string[],
   opts: {
     out?: string;
     layers?: string;
@@ -44,13 +45,18 @@ export async function histCommand(
     request?: string;
   },
 ): Promise<void> {
+  const set = logSetOf(files);
+  const many = set.files.length > 1;
   if (opts.request !== undefined) {
     if (opts.asBatches) throw envError("--request: not with --as-batches (batches have no requests)");
     const { requestCommand } = await import("./request.js");
-    return requestCommand(file, { ...opts, request: opts.request });
+    return requestCommand(set, { ...opts, request: opts.request });
   }
+  if (many && opts.asBatches)
+    throw envError("--as-batches: one log at a time (batches follow the order of one file), not several files");
+  const file = setWhere(set);
   const layers = opts.layers === undefined ? undefined : parseLayerList(opts.layers);
-  const outDir = histOutDir(file, opts.out);
+  const outDir = histOutDir(outAnchor(set), opts.out);
   refuseSpecialOutDir(outDir);
   // The drawing process starts now: it loads vega and canvas while the log is scanned.
   const { PicturePool } = await import("../../render/picture-pool.js");
@@ -58,16 +64,20 @@ export async function histCommand(
   try {
     const { startRangeWorker } = await import("../../log-scan/range-worker-start.js");
     // Batches follow the order of the whole file (never split): no early worker for them.
-    const worker = opts.lenient || opts.asBatches ? null : startRangeWorker(file);
+    const worker = opts.lenient || opts.asBatches || many ? null : startRangeWorker(file);
     const { analyseRoutesFile, lenientNote } = await import("../../log-scan/analyse-routes.js");
-    const progress = scanProgress(`reading ${logName(file)}`);
-    const { summary, skipped, skippedCount } = await analyseRoutesFile(file, {
-      layers,
-      lenient: opts.lenient,
-      asBatches: opts.asBatches,
-      worker,
-      onProgress: progress ? (d, t) => progress.update(d, t) : undefined,
-    }).finally(() => progress?.end());
+    const progress = many ? null : scanProgress(`reading ${logName(file)}`);
+    const { summary, skipped, skippedCount } = await (
+      many
+        ? (await import("../../log-scan/analyse-set.js")).analyseRouteSet(set, { layers, lenient: opts.lenient })
+        : analyseRoutesFile(file, {
+            layers,
+            lenient: opts.lenient,
+            asBatches: opts.asBatches,
+            worker,
+            onProgress: progress ? (d, t) => progress.update(d, t) : undefined,
+          })
+    ).finally(() => progress?.end());
     // The --lenient count is printed here once; summary.notes carries it too (for summary.json).
     const lenientLine = skippedCount > 0 ? lenientNote(skippedCount, summary.skipped_lines, summary.rows) : null;
     if (lenientLine !== null) {
@@ -82,7 +92,9 @@ export async function histCommand(
       const files = [...(await pool.render(summary)), { name: SUMMARY_FILE, data: summaryJson(summary) }];
       written = await publishOutputSet(outDir, files, {
         moe_prof_version: readPackageVersion(),
-        source: { file: file === STDIN ? logName(file) : path.resolve(file), bytes: summary.source.bytes },
+        source: many
+          ? { file: set.dir, bytes: summary.source.bytes, files: set.files.map((f) => path.resolve(f.path)) }
+          : { file: file === STDIN ? logName(file) : path.resolve(file), bytes: summary.source.bytes },
         options: { layers: opts.layers ?? null, lenient: opts.lenient === true, as_batches: opts.asBatches === true },
       });
     } catch (e) {

@@ -8,8 +8,8 @@ export function defineHist(program: Command): Command {
       "Validate a routes log and write expert_hist.png, expert_heatmap.png, layer_transitions.png and summary.json.",
     )
     .argument(
-      "<routes.jsonl>",
-      "routes log written by `moe-prof run` (or any writer of the schema); gzip/zstd-compressed too; - reads standard input",
+      "<routes.jsonl...>",
+      'routes log written by `moe-prof run` (or any writer of the schema), JSONL (gzip/zstd too) or Parquet; several files, a directory or a quoted glob are read as one log (README "Many files as one log"); - reads standard input',
     )
     .option(
       "--out <dir>",

@@ -2,11 +2,14 @@
 // does: a table on stdout (--json: the routes as one line of JSON) and request_<ID>.png, its
 // tokens x layers coloured by top-1 expert, in --out.
 import { scanProgress } from "../scan-progress.js";
-import { readRoutesLog, reportSkipped, sourceOf } from "../../routes/read-log.js";
+import { reportSkipped, sourceOf } from "../../routes/read-log.js";
+import { readRoutesLogSet } from "../../routes/read-log-set.js";
+import { logSetOf, outAnchor, setWhere, type LogInput } from "../../routes/log-set.js";
 import { RequestCollector, REQUEST_SCHEMA, type RequestRoutes } from "../../analysis/request-routes.js";
 import { logName } from "../../routes/log-source.js";
 import { prepareOutDir, writeOutputs, jsonOutput, readOptions } from "../command-output.js";
 import { envError } from "../../errors.js";
+import { hasWeights, noTop1Reason } from "../../routes/weights.js";
 
 export interface RequestOptions {
   request: string;
@@ -18,11 +21,17 @@ export interface RequestOptions {
 }
 
 /** The request's routes (tests call it directly). Unknown id: usage error naming some that exist. */
-export async function runRequest(file: string, opts: RequestOptions): Promise<RequestRoutes> {
+export async function runRequest(input: LogInput, opts: RequestOptions): Promise<RequestRoutes> {
+  const set = logSetOf(input);
+  const file = setWhere(set);
   let collector: RequestCollector | null = null;
   const progress = scanProgress(`reading ${logName(file)}`);
-  const read = await readRoutesLog(file, readOptions(opts, progress), {
-    onMeta: (meta) => (collector = new RequestCollector(opts.request, meta.layers_logged.length)),
+  const read = await readRoutesLogSet(set, readOptions(opts, progress), {
+    onMeta: (meta) => {
+      if (!hasWeights(meta))
+        throw envError(`--request: ${noTop1Reason(meta)}, and the request view orders experts by weight (top-1 first)`);
+      collector = new RequestCollector(opts.request, meta.layers_logged.length);
+    },
     onRow: (row, _req, li) => collector!.add(row, li),
   }).finally(() => progress?.end());
   reportSkipped(read, (t) => process.stderr.write(t));
@@ -46,11 +55,12 @@ export async function runRequest(file: string, opts: RequestOptions): Promise<Re
   };
 }
 
-export async function requestCommand(file: string, opts: RequestOptions): Promise<void> {
-  const routes = await runRequest(file, opts);
+export async function requestCommand(input: LogInput, opts: RequestOptions): Promise<void> {
+  const set = logSetOf(input);
+  const routes = await runRequest(set, opts);
   const { requestSpec, requestTable, requestPictureName } = await import("../../render/request-view.js");
   const { specToPng } = await import("../../render/to-png.js");
-  const outDir = await prepareOutDir(opts.out, file);
+  const outDir = await prepareOutDir(opts.out, outAnchor(set));
   const png = await specToPng(requestSpec(routes));
   const [written] = await writeOutputs(outDir, [{ name: requestPictureName(routes.req_id), data: png }]);
   if (opts.json) process.stdout.write(jsonOutput(routes, opts.pretty));

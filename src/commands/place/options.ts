@@ -9,13 +9,17 @@ export function definePlace(program: Command): Command {
       "Plan expert-parallel placement from a routes log: GPU load imbalance and top-k locality per policy and GPU count.",
     )
     .argument(
-      "<routes.jsonl>",
-      "routes log written by `moe-prof run` (or any writer of the schema); gzip/zstd-compressed too; - reads standard input",
+      "<routes.jsonl...>",
+      'routes log written by `moe-prof run` (or any writer of the schema), JSONL (gzip/zstd too) or Parquet; several files, a directory or a quoted glob are read as one log (README "Many files as one log"); - reads standard input',
     )
     .option("--gpus <list>", "GPU counts to plan for", DEFAULT_GPUS.join(","))
     .option(
       "--num-layers <N>",
-      "the model's layer count, for the SGLang files (default: the log's largest layer + 1; the log may cover fewer)",
+      "the model's layer count, for the SGLang files (default: the meta line's num_layers, else the log's largest layer + 1)",
+    )
+    .option(
+      "--eval <log>",
+      "score the plans on this held-out log of the same model (default: in-sample, on the log they were made from)",
     )
     .option(
       "--redundant <R>",
@@ -43,6 +47,8 @@ over the experts (or replica shares) it holds. Policies:
   balanced    experts by load, each onto the least-loaded GPU with a free slot
   replicated  DeepSeek EPLB: R redundant replicas to the highest load per replica, then packed
   coact       balanced, then swaps that keep co-activated experts on one GPU within --slack
+The plans are scored on the log they were made from (in-sample, the default) or, with --eval,
+on a held-out log of the same model (same top_k, num_experts, and the analysed layers logged).
 Reported per policy and G: max/mean GPU load (mean over layers; per engine step too, when rows
 carry "step") and top1_gpu_share, the share of a row's top-k assignments that run on the GPU of
 its top-1 expert (the rest crosses GPUs in the all-to-all).
@@ -53,6 +59,7 @@ Exit codes: 0 ok, 1 invalid log, 2 usage error or unreadable file.
 
 Examples:
   moe-prof place out/moe_routes.jsonl --gpus 2,4,8
+  moe-prof place day1/moe_routes.jsonl --eval day2/moe_routes.jsonl --gpus 8
   moe-prof place out/moe_routes.jsonl --gpus 8 --redundant 8 --json | jq '.policies.replicated[0].max_over_mean'`,
     );
 }

@@ -2,7 +2,9 @@
 // for large logs; one line on success, FILE:LINE: field: what on failure (--json: one JSON line).
 import { UserError, EXIT_INVALID } from "../../errors.js";
 import { logName } from "../../routes/log-source.js";
+import { logSetOf } from "../../routes/log-set.js";
 import type { ValidationReport } from "../../log-scan/validate-file.js";
+import type { ScanResult } from "../../routes/scan.js";
 import { jsonOutput } from "../command-output.js";
 
 export const VALIDATE_SCHEMA = "moe-prof.validate/1";
@@ -27,29 +29,52 @@ export interface ValidateJson {
 }
 
 export function validateJson(file: string, report: ValidationReport): ValidateJson {
-  const s = report.scan;
+  return verdictJson(file, report.scan, report.scan.requests.length, report.valid, report.errors);
+}
+
+/** The verdict from a scan's counts (for one log, or each file of several: validate/set.ts). */
+export function verdictJson(
+  file: string,
+  s: Pick<ScanResult, "meta" | "rows" | "lines" | "problemCount">,
+  requests: number,
+  valid: boolean,
+  errors: string[],
+): ValidateJson {
   const m = s.meta;
   return {
     schema: VALIDATE_SCHEMA,
     file: logName(file),
-    valid: report.valid,
+    valid,
     rows: s.rows,
-    requests: s.requests.length,
+    requests,
     lines: s.lines,
     layers_logged: m === null ? null : [...m.layers_logged],
     top_k: m?.top_k ?? null,
     num_experts: m?.num_experts ?? null,
     model_id: m?.model_id ?? null,
     problem_count: s.problemCount,
-    errors: report.errors,
+    errors,
   };
+}
+
+/** The line `validate` prints for a valid log. */
+export function validLine(v: ValidateJson): string {
+  const experts = v.num_experts === null ? "num_experts not declared" : `${v.num_experts} experts`;
+  return `${v.file}: valid: ${v.rows} rows, ${v.requests} request${v.requests === 1 ? "" : "s"}, ${v.layers_logged!.length} layers, top_k ${v.top_k}, ${experts} (${v.model_id})\n`;
 }
 
 /** `moe-prof validate`: what the command does once commander has parsed it (cli.ts). */
 export async function validateCommand(
-  file: string,
+  files: string[],
   opts: { allErrors?: boolean; json?: boolean; pretty?: boolean },
 ): Promise<void> {
+  const set = logSetOf(files);
+  if (set.files.length > 1) {
+    const { validateSet, printSetJson, printSetReport } = await import("./set.js");
+    const report = await validateSet(set, { allErrors: opts.allErrors });
+    return opts.json ? printSetJson(report, opts.pretty) : printSetReport(report, opts.allErrors);
+  }
+  const file = set.files[0]!.path;
   // The second thread of a large log starts before this thread loads the scan: both load at once.
   const { startRangeWorker } = await import("../../log-scan/range-worker-start.js");
   const worker = startRangeWorker(file);
@@ -72,9 +97,5 @@ export async function validateCommand(
       EXIT_INVALID,
     );
   }
-  const m = s.meta!;
-  const experts = m.num_experts === undefined ? "num_experts not declared" : `${m.num_experts} experts`;
-  process.stdout.write(
-    `${logName(file)}: valid: ${s.rows} rows, ${s.requests.length} request${s.requests.length === 1 ? "" : "s"}, ${m.layers_logged.length} layers, top_k ${m.top_k}, ${experts} (${m.model_id})\n`,
-  );
+  process.stdout.write(validLine(validateJson(file, report)));
 }

@@ -6,8 +6,8 @@ export function defineValidate(program: Command): Command {
     .command("validate")
     .description("Check a routes log (moe_routes.jsonl) against the log schema and whole-file rules.")
     .argument(
-      "<routes.jsonl>",
-      "routes log written by `moe-prof run` (or any writer of the schema); gzip/zstd-compressed too; - reads standard input",
+      "<routes.jsonl...>",
+      'routes log written by `moe-prof run` (or any writer of the schema), JSONL (gzip/zstd too) or Parquet; several files, a directory or a quoted glob are read as one log (README "Many files as one log"); - reads standard input',
     )
     .option("--all-errors", "keep going after the first error: list the first 50 and count the rest")
     .option("--json", "print the verdict on stdout as one line of JSON (valid or not), and nothing else")

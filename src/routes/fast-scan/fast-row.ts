@@ -25,6 +25,8 @@ import type { CheckedRoute } from "../route-check.js";
 
 /** The mutable row the fast path fills; handed to consumers, who must not keep it past the call. */
 interface FastRow extends CheckedRoute {
+  /** Always there: the fast path serves only logs whose rows carry weights. */
+  topk_weights: number[];
   phase: "prefill" | "decode" | undefined;
   token_id: number | undefined;
   step: number | undefined;
@@ -108,8 +110,10 @@ export class FastRouteLines {
   private readonly recTokenId: Float64Array;
   private readonly recStep: Float64Array;
 
-  /** Null when the scanner cannot serve these rules (top_k above what it holds). */
+  /** Null when the scanner cannot serve these rules (top_k above what it holds; rows without
+   * weights, which it would take for lines to hand on: those logs go through the slow path). */
   static create(rules: RouteRules, acceptor: CheckedRowAcceptor): FastRouteLines | null {
+    if (rules.weights === false) return null;
     const x = new WebAssembly.Instance(scannerModule()).exports as unknown as ScanExports;
     const maxLayer = Math.max(...rules.layers);
     const mem = new Uint8Array(x.memory.buffer);
