@@ -8,6 +8,8 @@
 #                                       `moe-prof patch apply` on that vLLM
 #   gpu-vllm-0.20.2.sh run NAME [OPTIONS...]   `moe-prof run` (--python python3), results -> RESULTS/NAME
 #   gpu-vllm-0.20.2.sh check PART...    scripts/gpu-vllm-check.py on the GPTQ-Int4 config, dummy weights
+#                                       (CHECK_MODEL=bf16: the bf16 config; `deterministic` needs it:
+#                                       0.20.2's batch-invariant mode has no GPTQ MoE kernel)
 # RESULTS is $OUT where set (the device tool), else ./gpu-results.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -16,6 +18,7 @@ node_dir=/tmp/moe-prof-node
 site=/tmp/moe-prof-site
 results=${OUT:-$root/gpu-results}
 gptq="$root/fixtures/models/qwen1.5-moe-a2.7b-gptq-int4"
+bf16="$root/fixtures/models/qwen1.5-moe-a2.7b"
 export PYTHONPATH="$site" HF_HUB_OFFLINE=1 VLLM_NO_USAGE_STATS=1 PYTHONUNBUFFERED=1
 
 cli() {
@@ -55,7 +58,9 @@ case "$step" in
     exit $rc ;;
   check)
     mkdir -p "$results"
-    python3 "$root/scripts/gpu-vllm-check.py" --out /tmp/moe-prof-check --model "$gptq" --load-format dummy "$@"
+    model=$gptq
+    [ "${CHECK_MODEL:-gptq}" = bf16 ] && model=$bf16
+    python3 "$root/scripts/gpu-vllm-check.py" --out /tmp/moe-prof-check --model "$model" --load-format dummy "$@"
     rc=$?
     (cd /tmp/moe-prof-check && tar -czf "$results/check-$(echo "$@" | tr ' ' '-').tar.gz" ./*.json ./*.log)
     exit $rc ;;

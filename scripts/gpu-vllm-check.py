@@ -13,10 +13,12 @@ PART (each engine is a fresh process; default settings are vLLM's: CUDA graphs, 
                 (read on the GPU: under async scheduling the host copy holds placeholders).
   deterministic eager vs CUDA-graph logs under vLLM's batch-invariant mode: same rows, same ids,
                 bit-identical weights for requests whose outputs agree.
-  overhead      no log / moe-prof log / vLLM's routed-experts capture, one process each, in turn,
-                each timing 3 generations (after a warm-up) at 25 requests x 256 tokens and at 1,024
-                requests x 128 tokens (max_num_seqs 256), ignore_eos; and the prefill alone (1,024
-                prompts, 1 token): tokens/s and ratios to no log.
+  overhead      three engines alive at once in one process (no log, moe-prof, vLLM's routed-experts
+                capture) and four arms (moe-prof's twice: capture paused, i.e. its copies in the
+                graphs and nothing on the host, and logging), then MOE_PROF_OVERHEAD_ROUNDS (5)
+                rounds, each running every workload on every arm in a rotating order: 25 requests x 256 tokens, 1,024 requests x 128
+                tokens (max_num_seqs 256), the prefill alone (1,024 prompts, 1 token), ignore_eos;
+                ratios to no log taken within each round (median, min-max).
 Writes DIR/<part>.json and prints one line per check (PASS/FAIL) or table row; exit 1 if a check fails.
 The comparisons are python/moe_prof/crosscheck.py (tested on recorded data in python/tests).
 """
@@ -43,6 +45,29 @@ def _questions(n: int) -> list[str]:
 
 
 # ---- child: one engine ---------------------------------------------------------------------
+def engine_kwargs(spec: dict[str, Any], gpu_memory_utilization: float, routed_experts: bool) -> dict[str, Any]:
+    """The settings every engine of this script shares (prefix caching off: every position is computed)."""
+    kwargs: dict[str, Any] = dict(
+        model=spec["model"],
+        seed=1234,
+        enable_prefix_caching=False,
+        max_num_seqs=int(spec.get("max_num_seqs", 256)),
+        gpu_memory_utilization=gpu_memory_utilization,
+        max_model_len=2048,
+        enable_return_routed_experts=routed_experts,
+    )
+    if spec.get("load_format"):
+        kwargs["load_format"] = spec["load_format"]
+    return kwargs
+
+
+def chat_prompts(tok: Any, n: int) -> list[dict[str, list[int]]]:
+    """The first n GSM8K questions (cycled) as `moe-prof run` sends them: chat template, token ids."""
+    from moe_prof.engines.chat import encode_messages
+
+    return [{"prompt_token_ids": p} for p in encode_messages(tok, _questions(n), True)]
+
+
 def run_engine(spec: dict[str, Any]) -> dict[str, Any]:
     mode = spec["mode"]  # nolog | log | vllm | both
     if mode in ("log", "both"):
@@ -52,21 +77,12 @@ def run_engine(spec: dict[str, Any]) -> dict[str, Any]:
     from vllm import LLM, SamplingParams
 
     t0 = time.perf_counter()
-    kwargs: dict[str, Any] = dict(
-        model=spec["model"],
-        seed=1234,
-        enforce_eager=bool(spec.get("eager")),
-        enable_prefix_caching=False,
-        max_num_seqs=int(spec.get("max_num_seqs", 256)),
-        gpu_memory_utilization=0.85,
-        max_model_len=2048,
-    )
-    if spec.get("load_format"):
-        kwargs["load_format"] = spec["load_format"]
-    if mode in ("vllm", "both"):
-        kwargs["enable_return_routed_experts"] = True
+    kwargs = engine_kwargs(spec, 0.85, routed_experts=mode in ("vllm", "both"))
+    kwargs["enforce_eager"] = bool(spec.get("eager"))
     if spec.get("deterministic"):
         kwargs["attention_backend"] = "FLASH_ATTN"
+    if spec.get("graphs_without_compile"):  # CUDA graphs of the eager kernels: no inductor fusion
+        kwargs["compilation_config"] = {"mode": 0, "cudagraph_mode": "FULL"}
     llm = LLM(**kwargs)
     load_s = time.perf_counter() - t0
     tok = llm.get_tokenizer()
@@ -80,13 +96,8 @@ def run_engine(spec: dict[str, Any]) -> dict[str, Any]:
         "runs": [],
     }
 
-    def encode(n: int) -> list[list[int]]:
-        from moe_prof.engines.chat import encode_messages  # what `moe-prof run` sends
-
-        return encode_messages(tok, _questions(n), True)
-
     for run in spec["runs"]:
-        prompts = [{"prompt_token_ids": p} for p in encode(int(run["prompts"]))]
+        prompts = chat_prompts(tok, int(run["prompts"]))
         params = SamplingParams(
             temperature=0, max_tokens=int(run["max_tokens"]), ignore_eos=bool(run.get("ignore_eos"))
         )
@@ -131,7 +142,7 @@ def torch_sync() -> None:
     torch.cuda.synchronize()
 
 
-def _child(spec: dict[str, Any]) -> dict[str, Any]:
+def _child(spec: dict[str, Any], flag: str = "--engine") -> dict[str, Any]:
     path = os.path.join(spec["dir"], f"{spec['name']}.spec.json")
     with open(path, "w", encoding="utf-8") as f:
         json.dump(spec, f)
@@ -141,7 +152,7 @@ def _child(spec: dict[str, Any]) -> dict[str, Any]:
     }
     env.pop("VLLM_LOG_MOE", None)
     t = time.perf_counter()
-    r = subprocess.run([sys.executable, __file__, "--engine", path], env=env, capture_output=True, text=True)
+    r = subprocess.run([sys.executable, __file__, flag, path], env=env, capture_output=True, text=True)
     with open(os.path.join(spec["dir"], f"{spec['name']}.log"), "w", encoding="utf-8") as f:
         f.write(r.stderr)
     if r.returncode != 0:
@@ -149,7 +160,9 @@ def _child(spec: dict[str, Any]) -> dict[str, Any]:
         raise SystemExit(f"gpu-vllm-check: engine {spec['name']} failed:\n{tail}")
     res = json.loads(r.stdout.strip().splitlines()[-1])
     res["process_s"] = round(time.perf_counter() - t, 1)
-    print(f"  [{spec['name']}: {res['process_s']} s, load {res['load_s']} s, {res['cudagraph_mode']}]", flush=True)
+    print(
+        f"  [{spec['name']}: {res['process_s']} s, load {res['load_s']} s, {res.get('cudagraph_mode', '')}]", flush=True
+    )
     return res
 
 
@@ -238,6 +251,7 @@ def part_deterministic(base: dict[str, Any]) -> tuple[dict[str, Any], bool]:
     from moe_prof.crosscheck import between_logs, read_log
 
     res = {}
+    nocompile = os.environ.get("MOE_PROF_GRAPHS_WITHOUT_COMPILE") == "1"
     for eager in (False, True):
         name = "det-eager" if eager else "det-graphs"
         spec = {
@@ -245,6 +259,7 @@ def part_deterministic(base: dict[str, Any]) -> tuple[dict[str, Any], bool]:
             "name": name,
             "mode": "log",
             "eager": eager,
+            "graphs_without_compile": nocompile and not eager,
             "deterministic": True,
             "log": os.path.join(base["dir"], f"{name}.jsonl"),
             "runs": [{"name": "r25", "prompts": 25, "max_tokens": 64, "keep": True}],
@@ -276,49 +291,97 @@ def part_deterministic(base: dict[str, Any]) -> tuple[dict[str, Any], bool]:
     }, rep.ok
 
 
+# ---- overhead: three engines in one process, the workloads alternated between them -----------
+# Arms: (engine, moe-prof capture state). "paused" is the moe-prof engine with its capture paused:
+# its copies still run inside the CUDA graphs, its host side does nothing: the kernels' cost alone.
+OVERHEAD_ARMS = {
+    "nolog": ("nolog", None),
+    "paused": ("moe-prof", "pause"),
+    "log": ("moe-prof", "resume"),
+    "vllm": ("vllm", None),
+}
+OVERHEAD_WORKLOADS = [
+    {"name": "r25x256", "prompts": 25, "max_tokens": 256},
+    {"name": "r1024x128", "prompts": 1024, "max_tokens": 128},
+    {"name": "prefill1024", "prompts": 1024, "max_tokens": 1},
+]
+
+
+def run_alternated(spec: dict[str, Any]) -> dict[str, Any]:
+    """Three engines alive at once in this process (no log, moe-prof, vLLM's capture; each its
+    own engine-core process, started by spawn so that only moe-prof's reads VLLM_LOG_MOE), then
+    round after round each workload on every arm in a rotating order: arms see the same machine
+    state, and ratios are taken within a round (one process against another differed by up to
+    24% at 25 requests). Each engine gets 0.3 of the GPU's memory: three fit an 80 GB card."""
+    os.environ["VLLM_WORKER_MULTIPROC_METHOD"] = "spawn"
+    from vllm import LLM, SamplingParams
+
+    engines: dict[str, Any] = {}
+    load_s: dict[str, float] = {}
+    for name in ("nolog", "moe-prof", "vllm"):
+        if name == "moe-prof":
+            os.environ["VLLM_LOG_MOE"] = os.path.join(spec["dir"], "overhead.jsonl")
+        t0 = time.perf_counter()
+        engines[name] = LLM(**engine_kwargs(spec, 0.3, routed_experts=name == "vllm"))
+        load_s[name] = round(time.perf_counter() - t0, 1)
+        os.environ.pop("VLLM_LOG_MOE", None)
+        print(f"  [engine {name}: {load_s[name]} s]", file=sys.stderr, flush=True)
+    tok = engines["nolog"].get_tokenizer()
+    prompts = {w["name"]: chat_prompts(tok, w["prompts"]) for w in OVERHEAD_WORKLOADS}
+    warm = chat_prompts(tok, 64)
+    for llm in engines.values():
+        llm.generate(warm, SamplingParams(temperature=0, max_tokens=32, ignore_eos=True), use_tqdm=False)
+    arms = list(OVERHEAD_ARMS)
+    times: dict[str, dict[str, list[float]]] = {w["name"]: {a: [] for a in arms} for w in OVERHEAD_WORKLOADS}
+    tokens: dict[str, int] = {}
+    for rnd in range(int(spec["rounds"])):
+        order = arms[rnd % len(arms) :] + arms[: rnd % len(arms)]
+        for w in OVERHEAD_WORKLOADS:
+            params = SamplingParams(temperature=0, max_tokens=w["max_tokens"], ignore_eos=True)
+            for arm in order:
+                engine, action = OVERHEAD_ARMS[arm]
+                if action is not None:
+                    engines[engine].collective_rpc("moe_prof_control", args=(action,))
+                torch_sync()
+                t = time.perf_counter()
+                outs = engines[engine].generate(prompts[w["name"]], params, use_tqdm=False)
+                torch_sync()
+                times[w["name"]][arm].append(time.perf_counter() - t)
+                tokens[w["name"]] = sum(len(o.outputs[0].token_ids) for o in outs)
+        print(f"  [round {rnd + 1} done]", file=sys.stderr, flush=True)
+    return {
+        "load_s": load_s,
+        "times": times,
+        "tokens": tokens,
+        "order": "rotating",
+        "capture": engines["moe-prof"].collective_rpc("moe_prof_control", args=("close",)),
+    }
+
+
+def _ratio_summary(base_t: list[float], other_t: list[float]) -> dict[str, float]:
+    """Per-round ratios of throughput (base time / time), median and range."""
+    r = [b / o for b, o in zip(base_t, other_t, strict=True)]
+    return {"median": round(statistics.median(r), 4), "min": round(min(r), 4), "max": round(max(r), 4)}
+
+
 def part_overhead(base: dict[str, Any]) -> tuple[dict[str, Any], bool]:
-    runs = [
-        {"name": "warmup", "prompts": 64, "max_tokens": 32, "ignore_eos": True},
-        {"name": "r25x256", "prompts": 25, "max_tokens": 256, "ignore_eos": True, "repeats": 3},
-        {"name": "r1024x128", "prompts": 1024, "max_tokens": 128, "ignore_eos": True, "repeats": 3},
-        {"name": "prefill1024", "prompts": 1024, "max_tokens": 1, "ignore_eos": True, "repeats": 3},
-    ]
-    res: dict[str, Any] = {}
-    for mode in ("nolog", "log", "vllm"):
-        spec = {
-            **base,
-            "name": f"overhead-{mode}",
-            "mode": mode,
-            "runs": runs,
-            "log": os.path.join(base["dir"], "overhead.jsonl"),
-        }
-        if mode == "log":
-            os.environ.setdefault("VLLM_LOG_MOE_FORMAT", "jsonl")
-        res[mode] = _child(spec)
+    spec = {**base, "name": "overhead", "rounds": int(os.environ.get("MOE_PROF_OVERHEAD_ROUNDS", "5"))}
+    res = _child(spec, "--engines")
+    arms = list(OVERHEAD_ARMS)
     table: dict[str, Any] = {}
-    print(f"{'run':<12} {'no log tok/s':>13} {'moe-prof':>10} {'ratio':>7} {'vLLM capture':>13} {'ratio':>7}")
-    for name in ("r25x256", "r1024x128", "prefill1024"):
-        med = {}
-        for mode in ("nolog", "log", "vllm"):
-            r = next(x for x in res[mode]["runs"] if x["name"] == name)
-            med[mode] = (
-                statistics.median(r["tokens_per_s"]) if name != "prefill1024" else statistics.median(r["generate_s"])
-            )
-        if name == "prefill1024":  # time, not tokens/s: ratio is no-log time / time
-            row = {m: med[m] for m in med}
-            row["log_ratio"] = round(med["nolog"] / med["log"], 4)
-            row["vllm_ratio"] = round(med["nolog"] / med["vllm"], 4)
-            print(
-                f"{name:<12} {med['nolog']:>11.3f} s {med['log']:>8.3f} s {row['log_ratio']:>7.4f} {med['vllm']:>11.3f} s {row['vllm_ratio']:>7.4f}"
-            )
-        else:
-            row = {m: med[m] for m in med}
-            row["log_ratio"] = round(med["log"] / med["nolog"], 4)
-            row["vllm_ratio"] = round(med["vllm"] / med["nolog"], 4)
-            print(
-                f"{name:<12} {med['nolog']:>13.0f} {med['log']:>10.0f} {row['log_ratio']:>7.4f} {med['vllm']:>13.0f} {row['vllm_ratio']:>7.4f}"
-            )
-        table[name] = row
+    print(f"{'workload':<12} {'no log':>14}  " + "  ".join(f"{a + ' / no log':>22}" for a in arms[1:]))
+    for w in OVERHEAD_WORKLOADS:
+        t = res["times"][w["name"]]
+        n_tok = res["tokens"][w["name"]]
+        row: dict[str, Any] = {"tokens": n_tok, "nolog_tok_s": round(n_tok / statistics.median(t["nolog"]), 1)}
+        cells = []
+        for arm in arms[1:]:
+            row[arm] = _ratio_summary(t["nolog"], t[arm])
+            row[f"{arm}_tok_s"] = round(n_tok / statistics.median(t[arm]), 1)
+            cells.append(f"{row[arm]['median']:.4f} ({row[arm]['min']:.3f}-{row[arm]['max']:.3f})")
+        table[w["name"]] = row
+        print(f"{w['name']:<12} {row['nolog_tok_s']:>10.0f} t/s  " + "  ".join(f"{c:>22}" for c in cells))
+    print(f"capture: {json.dumps(res['capture'])}")
     return {"engines": res, "table": table}, True
 
 
@@ -332,10 +395,12 @@ def main() -> int:
     ap.add_argument("--model")
     ap.add_argument("--load-format")
     ap.add_argument("--engine", help=argparse.SUPPRESS)
+    ap.add_argument("--engines", help=argparse.SUPPRESS)
     args = ap.parse_args()
-    if args.engine:
-        with open(args.engine, encoding="utf-8") as f:
-            print(json.dumps(run_engine(json.load(f))))
+    if args.engine or args.engines:
+        with open(args.engine or args.engines, encoding="utf-8") as f:
+            spec = json.load(f)
+        print(json.dumps(run_engine(spec) if args.engine else run_alternated(spec)))
         return 0
     if not args.out or not args.model or not args.parts or not set(args.parts) <= set(PARTS):
         ap.error(f"--out, --model and one or more of {', '.join(sorted(PARTS))} are required")
