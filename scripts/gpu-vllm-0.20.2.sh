@@ -7,6 +7,10 @@
 #   gpu-vllm-0.20.2.sh install          node runtime -> /tmp/moe-prof-node, bundle -> /tmp/moe-prof-site,
 #                                       `moe-prof patch apply` on that vLLM
 #   gpu-vllm-0.20.2.sh run NAME [OPTIONS...]   `moe-prof run` (--python python3), results -> RESULTS/NAME
+#   gpu-vllm-0.20.2.sh serve NAME SECONDS [OPTIONS...]   `moe-prof serve` on the GPTQ-Int4 config
+#                                       (CHECK_MODEL=bf16: bf16), dummy weights; SIGINT after SECONDS
+#                                       (the serve keeps what it measured in NAME.partial); results
+#                                       without the routes log -> RESULTS/serve-NAME.tar.gz
 #   gpu-vllm-0.20.2.sh check PART...    scripts/gpu-vllm-check.py on the GPTQ-Int4 config, dummy weights
 #                                       (CHECK_MODEL=bf16: the bf16 config; `deterministic` needs it:
 #                                       0.20.2's batch-invariant mode has no GPTQ MoE kernel)
@@ -27,7 +31,7 @@ cli() {
   FONTCONFIG_FILE="$node_dir/fonts/fonts.conf" "$node_dir/bin/node" "$root/dist/src/cli.js" "$@"
 }
 
-step=${1:?usage: gpu-vllm-0.20.2.sh receive|install|run|check ...}
+step=${1:?usage: gpu-vllm-0.20.2.sh receive|install|run|serve|check ...}
 shift
 case "$step" in
   receive)
@@ -55,6 +59,26 @@ case "$step" in
     [ -d "$d" ] || d=$d.partial
     [ -f "$d/moe_routes.jsonl" ] && cli validate "$d/moe_routes.jsonl"
     tar -C "$(dirname "$d")" --exclude='moe_routes.jsonl' --exclude='moe_routes.parquet' -czf "$results/$name.tar.gz" "$(basename "$d")"
+    exit $rc ;;
+  serve)
+    name=${1:?serve NAME SECONDS [OPTIONS]}
+    limit=${2:?serve NAME SECONDS [OPTIONS]}
+    shift 2
+    mkdir -p "$results" /tmp/moe-prof-serve
+    model=$gptq
+    [ "${CHECK_MODEL:-gptq}" = bf16 ] && model=$bf16
+    nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
+    [ -e "$root/node_modules" ] || ln -s "$node_dir/app/node_modules" "$root/node_modules"
+    # SIGINT, not SIGTERM: serve stops its servers cleanly and keeps what it measured
+    timeout -s INT "$limit" bash -c 'FONTCONFIG_FILE="$1/fonts/fonts.conf" exec "$1/bin/node" "${@:2}"' _ "$node_dir" \
+      "$root/dist/src/cli.js" serve --python python3 --model "$model" --server-arg=--load-format --server-arg=dummy \
+      --out "/tmp/moe-prof-serve/$name" "$@"
+    rc=$?
+    echo "=== serve $name: exit $rc"
+    d=/tmp/moe-prof-serve/$name
+    [ -d "$d" ] || d=$d.partial
+    [ -d "$d" ] && tar -C "$(dirname "$d")" --exclude='moe_routes*.jsonl' --exclude='moe_routes*.jsonl.partial' \
+      -czf "$results/serve-$name.tar.gz" "$(basename "$d")"
     exit $rc ;;
   check)
     mkdir -p "$results"

@@ -155,14 +155,24 @@ test("serve (stand-in server), chat, stopping at end-of-sequence: ids equal the 
   assert.equal(s.passes[1]!.attribution!.ok, true);
 });
 
-test("serve --vllm-capture: a third server per repeat with vLLM's capture flag and no VLLM_LOG_MOE, compared with no-log", async () => {
+test("serve --vllm-capture: a third server per repeat with vLLM's capture flag and no VLLM_LOG_MOE, compared with no-log; per-level request counts", async () => {
   const out = path.join(tempDir(), "res");
   const r = await serve(
-    ["--vllm-capture", "--concurrency", "2", "--num-requests", "4", "--max-tokens", "6", "--out", out],
+    ["--vllm-capture", "--concurrency", "2,1", "--num-requests", "4,3", "--max-tokens", "6", "--out", out],
     { STANDIN_GAP_MS: "15" },
   );
   assert.equal(r.code, 0, r.stderr);
   const s = json(path.join(out, "serving.json"));
+  // counts pair with the levels as given (2 -> 4, 1 -> 3), listed in ascending level order
+  assert.deepEqual(s.load.num_requests, [3, 4]);
+  for (const p of s.passes)
+    assert.deepEqual(
+      p.levels.map((l) => [l.level, l.requests.planned, l.requests.ok]),
+      [
+        [1, 3, 3],
+        [2, 4, 4],
+      ],
+    );
   assert.deepEqual(
     s.passes.map((p) => [p.pass, p.routes_log?.state ?? null, p.command.includes("--enable-return-routed-experts")]),
     [
@@ -182,6 +192,7 @@ test("serve --vllm-capture: a third server per repeat with vLLM's capture flag a
   assert.ok(c.log_over_no_log.itl_p50_s! < 2, JSON.stringify(c.log_over_no_log));
   assert.match(r.stdout, /concurrency 2: vLLM capture\/no-log {2}TTFT p50 \d/);
   assert.equal(s.passes[1]!.attribution!.ok, true);
+  assert.equal(s.passes[1]!.attribution!.complete, 1 + 3 + 4, "warm-up + every level's requests");
 });
 
 test("serve: a server that dies mid-run: exit 1 naming it, nothing published, serving.json kept incomplete", async () => {
@@ -246,6 +257,12 @@ test("usage: --request-rate and --concurrency together, and a bad rate, are refu
   const b = await serve(["--request-rate", "0,2"]);
   assert.equal(b.code, 2);
   assert.match(b.stderr, /--request-rate: cannot read "0"/);
+  const c = await serve(["--concurrency", "1,8,32", "--num-requests", "16,64"]);
+  assert.equal(c.code, 2);
+  assert.match(c.stderr, /--num-requests: 2 counts for 3 load levels \(give one count, or one per level\)/);
+  const d = await serve(["--concurrency", "1", "--num-requests", "0"]);
+  assert.equal(d.code, 2);
+  assert.match(d.stderr, /--num-requests: cannot read "0"/);
 });
 
 function rec(over: Partial<RequestRecord>): RequestRecord {

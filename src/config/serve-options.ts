@@ -17,7 +17,7 @@ export const serveOptionsSchema = z
     concurrency: z.string().optional(),
     requestRate: z.string().optional(),
     maxConcurrency: intFrom(1).optional(),
-    numRequests: intFrom(1).default(64),
+    numRequests: z.string().default("64"),
     timeLimit: numberOption({ min: 0, minExclusive: true }).default(600),
     maxTokens: intFrom(1).default(128),
     temperature: numberOption({ min: 0 }).default(0),
@@ -52,12 +52,46 @@ export const serveOptionsSchema = z
 
 type ServeOptions = z.infer<typeof serveOptionsSchema>;
 
-export interface ServeConfig extends Omit<ServeOptions, "concurrency" | "requestRate"> {
+export interface ServeConfig extends Omit<ServeOptions, "concurrency" | "requestRate" | "numRequests"> {
   python: string;
   outDir: string;
   mode: "concurrency" | "rate";
   /** Concurrencies or request rates, ascending. */
   levels: number[];
+  /** Requests sent at each level, aligned with `levels`. */
+  numRequests: number[];
+}
+
+/** `--num-requests`: one count for every level, or one per level in the order the levels were
+ * given (light loads need fewer requests than saturating ones for the same wall time). */
+export function parseRequestCounts(text: string, levelsGiven: number): number[] {
+  const parts = text.split(",").map((p) => p.trim());
+  const counts = parts.map((t) => {
+    const n = Number(t);
+    if (!/^\d+$/.test(t) || !Number.isSafeInteger(n) || n < 1)
+      throw new UserError(
+        `--num-requests: cannot read "${t}" (expected integers >= 1 like 64 or 32,256,1024)`,
+        EXIT_ENV,
+      );
+    return n;
+  });
+  if (counts.length === 1) return Array<number>(levelsGiven).fill(counts[0]!);
+  if (counts.length !== levelsGiven)
+    throw new UserError(
+      `--num-requests: ${counts.length} counts for ${levelsGiven} load levels (give one count, or one per level)`,
+      EXIT_ENV,
+    );
+  return counts;
+}
+
+/** Levels ascending with their counts; a level given twice keeps its first count. */
+function pairLevels(given: number[], counts: number[]): { levels: number[]; numRequests: number[] } {
+  const byLevel = new Map<number, number>();
+  given.forEach((level, i) => {
+    if (!byLevel.has(level)) byLevel.set(level, counts[i]!);
+  });
+  const levels = [...byLevel.keys()].sort((x, y) => x - y);
+  return { levels, numRequests: levels.map((l) => byLevel.get(l)!) };
 }
 
 const FLAG: Record<string, string> = {
@@ -97,7 +131,12 @@ export function resolveServeConfig(raw: Record<string, unknown>, defaults: { pyt
     const key = String(issue.path[0] ?? "");
     throw new UserError(`${FLAG[key] ?? `--${key}`}: ${issue.message}`, EXIT_ENV);
   }
-  const { concurrency, requestRate, ...o } = parsed.data;
+  const { concurrency, requestRate, numRequests, ...o } = parsed.data;
+  const levelText = requestRate ?? concurrency ?? "1,8,32";
+  // parsed one by one, so that per-level counts pair with the levels in the order given
+  const given = levelText
+    .split(",")
+    .map((part) => (requestRate !== undefined ? parseRateList(part)[0]! : parseIntList("--concurrency", part, 1)[0]!));
   const outDir = path.resolve(o.out ?? path.join("moe-prof-out", `serve-${timestampDirName(defaults.now)}`));
   refuseSpecialOutDir(outDir);
   return {
@@ -105,9 +144,6 @@ export function resolveServeConfig(raw: Record<string, unknown>, defaults: { pyt
     python: o.python ?? defaults.python,
     outDir,
     mode: requestRate !== undefined ? "rate" : "concurrency",
-    levels:
-      requestRate !== undefined
-        ? parseRateList(requestRate)
-        : parseIntList("--concurrency", concurrency ?? "1,8,32", 1),
+    ...pairLevels(given, parseRequestCounts(numRequests, given.length)),
   };
 }

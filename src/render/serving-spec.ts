@@ -34,6 +34,8 @@ export function servingLatencySpec(r: ServingReport): TopLevelSpec {
     ),
   );
   const repeats = Math.max(...r.passes.map((p) => p.repeat));
+  // one count when every level had the same, else the counts in level order
+  const requestsPerLevel = (n: unknown) => (Array.isArray(n) && n.every((x) => x === n[0]) ? String(n[0]) : String(n));
   const levelTitle =
     r.mode === "concurrency" ? "Requests in flight (concurrency)" : "Request rate (requests/s, Poisson)";
   return {
@@ -42,7 +44,7 @@ export function servingLatencySpec(r: ServingReport): TopLevelSpec {
     title: {
       text: `Serving latency vs load, routes capture on and off: ${r.model}`,
       subtitle: [
-        `${r.endpoint} endpoint, streaming; ${String(r.load.num_requests)} requests per level, ${String(r.load.max_tokens)} tokens each; completed requests only`,
+        `${r.endpoint} endpoint, streaming; ${requestsPerLevel(r.load.num_requests)} requests per level, ${String(r.load.max_tokens)} tokens each; completed requests only`,
         `median over ${repeats} ${passes.length === 3 ? "no-log/log/vLLM-capture set" : "no-log/log pair"}${repeats === 1 ? "" : "s"} of servers, alternated; percentiles by linear interpolation`,
       ],
     },

@@ -17,8 +17,8 @@ export interface ServePlan {
   serverArgs: string[];
   settings: RequestSettings;
   prompts: readonly string[];
-  shapes: LoadShape[];
-  numRequests: number;
+  /** Each load level with the requests sent at it. */
+  shapes: { shape: LoadShape; count: number }[];
   timeLimitS: number;
   abortFraction: number;
   abortAfterTokenChunks: number;
@@ -122,10 +122,10 @@ export async function runServePass(
     partial.warmup = warm?.records ?? [];
     if (warm && summariseLoad(warm, plan.warmupRequests).requests.ok !== plan.warmupRequests)
       throw failure(`the warm-up requests failed: ${warm.records.find((r) => r.error)?.error ?? "no answer"}`);
-    for (const shape of plan.shapes) {
+    for (const { shape, count } of plan.shapes) {
       if (signal.aborted) throw new UserError(`interrupted during the ${planned.label} pass`, EXIT_INTERRUPTED);
-      const run = await runLoad(spec(shape, plan.numRequests, plan.abortFraction));
-      const summary = summariseLoad(run, plan.numRequests);
+      const run = await runLoad(spec(shape, count, plan.abortFraction));
+      const summary = summariseLoad(run, count);
       partial.levels!.push({ level: levelOf(shape), summary, records: run.records });
       note(`  ${planned.label}: ${shape.kind} ${levelOf(shape)}: ${levelLine(summary)}`);
       if (run.stopped_by === "server-gone") {

@@ -33,12 +33,13 @@ function servePlan(cfg: ServeConfig, prompts: string[]): ServePlan {
       ignoreEos: cfg.ignoreEos,
     },
     prompts,
-    shapes: cfg.levels.map((l) =>
-      cfg.mode === "rate"
-        ? { kind: "rate", rate: l, maxConcurrency: cfg.maxConcurrency ?? Infinity }
-        : { kind: "concurrency", concurrency: l },
-    ),
-    numRequests: cfg.numRequests,
+    shapes: cfg.levels.map((l, i) => ({
+      shape:
+        cfg.mode === "rate"
+          ? { kind: "rate", rate: l, maxConcurrency: cfg.maxConcurrency ?? Infinity }
+          : { kind: "concurrency", concurrency: l },
+      count: cfg.numRequests[i]!,
+    })),
     timeLimitS: cfg.timeLimit,
     abortFraction: cfg.abortFraction,
     abortAfterTokenChunks: cfg.abortAfter,
@@ -130,7 +131,7 @@ export async function serveCommand(raw: Record<string, unknown>): Promise<void> 
   let published = false;
   try {
     note(
-      `moe-prof serve: ${cfg.model}, ${cfg.mode} ${cfg.levels.join(",")}, ${cfg.numRequests} requests per level, working in ${dir.work}`,
+      `moe-prof serve: ${cfg.model}, ${cfg.mode} ${cfg.levels.join(",")}, ${cfg.numRequests.join(",")} requests per level, working in ${dir.work}`,
     );
     for (const planned of planServePasses(cfg.repeats, dir.work, cfg.vllmCapture)) {
       try {

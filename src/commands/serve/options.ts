@@ -21,7 +21,11 @@ export function defineServe(program: Command): Command {
     .option("--concurrency <list>", "closed loop: requests kept in flight, a sweep like 1,8,32 (the default)")
     .option("--request-rate <list>", "open loop: Poisson arrivals at these requests/s, a sweep like 0.5,2,8")
     .option("--max-concurrency <n>", "with --request-rate: at most this many requests in flight")
-    .option("--num-requests <n>", "requests per load level", "64")
+    .option(
+      "--num-requests <list>",
+      "requests per load level: one count, or one per level in the order given (32,256,1024)",
+      "64",
+    )
     .option("--time-limit <s>", "per load level: after this, requests in flight are cut and the rest not sent", "600")
     .option("--max-tokens <n>", "tokens to generate per request", "128")
     .option("--temperature <t>", "sampling temperature", "0")
