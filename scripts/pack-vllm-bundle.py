@@ -66,6 +66,9 @@ PACKAGES = [
     "watchfiles",
     "prometheus-fastapi-instrumentator",
     "python-multipart",
+    # api_server imports vllm.entrypoints.sagemaker at module level (found on the H100, 2026-12-05)
+    "model-hosting-container-standards",
+    "jmespath",  # imported by model_hosting_container_standards
 ]
 # (wheel name prefix, member to drop)
 DROP = [
