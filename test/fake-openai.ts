@@ -8,6 +8,8 @@ export interface FakeOptions {
   tokens: number;
   firstMs: number;
   gapMs: number;
+  /** Every chunk carries "" as its text, as vLLM streams steps whose ids decode to nothing. */
+  emptyText?: boolean;
   /** Leave the final usage chunk out (the client must then count chunks). */
   noUsage?: boolean;
   /** After this many requests have started, the server drops every connection and stops. */
@@ -45,7 +47,7 @@ export async function startFakeOpenAI(o: FakeOptions): Promise<FakeServer> {
       });
       const tick = () => {
         if (res.destroyed) return;
-        const text = ` t${sent}`;
+        const text = o.emptyText ? "" : ` t${sent}`;
         send({ id, choices: [chat ? { index: 0, delta: { content: text } } : { index: 0, text }] });
         if (++sent < o.tokens) return void (timer = setTimeout(tick, o.gapMs));
         if (!o.noUsage) send({ id, choices: [], usage: { prompt_tokens: 7, completion_tokens: o.tokens } });

@@ -195,6 +195,28 @@ test("serve --vllm-capture: a third server per repeat with vLLM's capture flag a
   assert.equal(s.passes[1]!.attribution!.complete, 1 + 3 + 4, "warm-up + every level's requests");
 });
 
+test("serve --log-format parquet: the capture asked for Parquet, moe_routes.parquet analysed and attributed; a format in the caller's shell does not leak", async () => {
+  const out = path.join(tempDir(), "res");
+  const r = await serve(
+    ["--log-format", "parquet", "--concurrency", "2", "--num-requests", "3", "--max-tokens", "4", "--out", out],
+    {
+      VLLM_LOG_MOE_FORMAT: "jsonl",
+    },
+  );
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(
+    ["moe_routes.parquet", "moe_routes.jsonl"].map((f) => existsSync(path.join(out, f))),
+    [true, false],
+  );
+  assert.equal(readFileSync(path.join(out, "moe_routes.parquet")).subarray(0, 4).toString(), "PAR1");
+  assert.match(r.stdout, /files: moe_routes\.parquet, /);
+  const s = json(path.join(out, "serving.json"));
+  assert.equal(s.load.log_format, "parquet");
+  assert.deepEqual(s.passes[1]!.routes_log, { file: "moe_routes.parquet", state: "complete" });
+  assert.equal(s.passes[1]!.attribution!.ok, true);
+  assert.equal(s.passes[1]!.attribution!.complete, 1 + 3);
+});
+
 test("serve: a server that dies mid-run: exit 1 naming it, nothing published, serving.json kept incomplete", async () => {
   const out = path.join(tempDir(), "res");
   const r = await serve(["--concurrency", "2", "--num-requests", "20", "--max-tokens", "5", "--out", out], {

@@ -134,6 +134,22 @@ test("chat: messages sent, the role-only first chunk is not a token, ids are cha
   });
 });
 
+test("a chunk whose text is empty is still a step: TTFT and ITL from every chunk, both endpoints", async () => {
+  // vLLM 0.20.2 with dummy weights streamed only "" texts; counting only non-empty text left every TTFT n/a
+  for (const endpoint of ["completions", "chat"] as const) {
+    await withFake({ tokens: 4, firstMs: 40, gapMs: 5, emptyText: true }, async (s) => {
+      const run = await runLoad(spec(s.url, { count: 3, settings: { ...spec("").settings, endpoint } }));
+      const sum = summariseLoad(run, 3);
+      assert.ok(
+        run.records.every((r) => r.status === "ok" && r.token_chunks === 4 && r.ttft_s! >= 0.035),
+        `${endpoint}: ${JSON.stringify(run.records.map((r) => [r.token_chunks, r.ttft_s]))}`,
+      );
+      assert.equal(sum.ttft_s.count, 3);
+      assert.equal(sum.itl_s.count, 3 * 3);
+    });
+  }
+});
+
 test("timing math: TTFT, every ITL and end-to-end match the server's fixed delays", async () => {
   const [first, gap, tokens] = [120, 40, 6];
   await withFake({ tokens, firstMs: first, gapMs: gap }, async (s) => {

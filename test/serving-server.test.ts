@@ -109,11 +109,15 @@ test("a clean stop (SIGINT) of a log pass's stand-in server leaves the routes lo
 
 test("a server that ignores SIGINT is ended by SIGTERM after the grace; the no-log env has no VLLM_LOG_MOE", async () => {
   process.env.VLLM_LOG_MOE = "/should/not/be/used.jsonl";
+  process.env.VLLM_LOG_MOE_FORMAT = "both";
   try {
-    assert.equal(serverEnv(null).VLLM_LOG_MOE, undefined);
+    assert.deepEqual([serverEnv(null).VLLM_LOG_MOE, serverEnv(null).VLLM_LOG_MOE_FORMAT], [undefined, undefined]);
     assert.equal(serverEnv("/x/r.jsonl").VLLM_LOG_MOE, "/x/r.jsonl");
+    assert.equal(serverEnv("/x/r.jsonl").VLLM_LOG_MOE_FORMAT, "jsonl");
+    assert.equal(serverEnv("/x/r.parquet", "parquet").VLLM_LOG_MOE_FORMAT, "parquet");
   } finally {
     delete process.env.VLLM_LOG_MOE;
+    delete process.env.VLLM_LOG_MOE_FORMAT;
   }
   const { h } = await start({ STANDIN_FAULT: "ignore-sigint" });
   await waitHealthy(h, 20_000);

@@ -33,6 +33,7 @@ export const serveOptionsSchema = z
     stopTimeout: numberOption({ min: 0, minExclusive: true }).default(60),
     serverArg: z.array(z.string()).default([]),
     vllmCapture: z.boolean().default(false),
+    logFormat: z.enum(["jsonl", "parquet"]).default("jsonl"),
     out: z.string().optional(),
   })
   .superRefine((o, ctx) => {
@@ -109,6 +110,7 @@ const FLAG: Record<string, string> = {
   stopTimeout: "--stop-timeout",
   serverArg: "--server-arg",
   vllmCapture: "--vllm-capture",
+  logFormat: "--log-format",
 };
 
 /** Distinct request rates > 0, ascending: `0.5,2,8`. */

@@ -28,18 +28,27 @@ export function planPasses(repeats: number, workDir: string): PlannedPass[] {
 
 /** `serve`'s passes: run's no-log/log pairs, and with `vllmCapture` a third server per repeat
  * with vLLM's own routed-experts capture (and moe-prof's off), for the side-by-side cost. */
-export function planServePasses(repeats: number, workDir: string, vllmCapture: boolean): PlannedPass<ServePassKind>[] {
-  return planPasses(repeats, workDir).flatMap((p): PlannedPass<ServePassKind>[] =>
-    vllmCapture && p.pass === "log"
-      ? [
-          p,
-          {
-            pass: "vllm_capture" as const,
-            repeat: p.repeat,
-            label: p.label.replace(/^log/, "vllm-capture"),
-            routesPath: null,
-          },
-        ]
-      : [p],
-  );
+export function planServePasses(
+  repeats: number,
+  workDir: string,
+  vllmCapture: boolean,
+  logFormat: "jsonl" | "parquet" = "jsonl",
+): PlannedPass<ServePassKind>[] {
+  const inFormat = (p: PlannedPass): PlannedPass =>
+    logFormat === "parquet" && p.routesPath ? { ...p, routesPath: p.routesPath.replace(/\.jsonl$/, ".parquet") } : p;
+  return planPasses(repeats, workDir)
+    .map(inFormat)
+    .flatMap((p): PlannedPass<ServePassKind>[] =>
+      vllmCapture && p.pass === "log"
+        ? [
+            p,
+            {
+              pass: "vllm_capture" as const,
+              repeat: p.repeat,
+              label: p.label.replace(/^log/, "vllm-capture"),
+              routesPath: null,
+            },
+          ]
+        : [p],
+    );
 }

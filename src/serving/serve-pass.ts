@@ -26,6 +26,8 @@ export interface ServePlan {
   seed: number;
   healthTimeoutS: number;
   stopTimeoutS: number;
+  /** The capture's format on log passes (VLLM_LOG_MOE_FORMAT); routesPath already ends with it. */
+  logFormat: "jsonl" | "parquet";
 }
 
 export interface LevelResult {
@@ -67,11 +69,20 @@ export function serverCommand(plan: ServePlan, port: number, pass: ServePassKind
   ];
 }
 
-/** The environment of the server: ours without VLLM_LOG_MOE, plus the capture's path on a log pass. */
-export function serverEnv(routesPath: string | null): Record<string, string> {
+const SET_PER_PASS = new Set(["VLLM_LOG_MOE", "VLLM_LOG_MOE_FORMAT"]);
+
+/** The environment of the server: ours without VLLM_LOG_MOE(_FORMAT), plus the capture's path and
+ * format on a log pass (a format left in the caller's shell must not change what a pass writes). */
+export function serverEnv(
+  routesPath: string | null,
+  logFormat: ServePlan["logFormat"] = "jsonl",
+): Record<string, string> {
   const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && k !== "VLLM_LOG_MOE") env[k] = v;
-  return { ...env, ...workerEnv(routesPath ? { VLLM_LOG_MOE: routesPath } : {}) };
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !SET_PER_PASS.has(k)) env[k] = v;
+  const capture: Record<string, string> = routesPath
+    ? { VLLM_LOG_MOE: routesPath, VLLM_LOG_MOE_FORMAT: logFormat }
+    : {};
+  return { ...env, ...workerEnv(capture) };
 }
 
 /** A pass that did not finish, with what it measured before (for the unfinished serving.json). */
@@ -95,7 +106,7 @@ export async function runServePass(
   const port = await freePort();
   const args = serverCommand(plan, port, planned.pass);
   const logPath = path.join(logsDir, `server-${planned.pass}-${planned.repeat}.log`);
-  const server = startServer(plan.python, args, { port, env: serverEnv(planned.routesPath), logPath });
+  const server = startServer(plan.python, args, { port, env: serverEnv(planned.routesPath, plan.logFormat), logPath });
   const partial: Partial<ServedPass> = { planned, command: [plan.python, ...args], levels: [] };
   let stopped: StopHow | null = null;
   const stop = async () => (stopped ??= await stopServer(server, plan.stopTimeoutS * 1000));

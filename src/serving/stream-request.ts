@@ -1,8 +1,11 @@
 // One streaming OpenAI request, timed as a client sees it. A "token chunk" is a streamed chunk
-// whose first choice carries generated text (completions: `text`; chat: `delta.content` or
-// `delta.reasoning_content`); chat's opening role-only chunk is not one. TTFT: request sent ->
-// first token chunk; ITL: every gap between consecutive token chunks (a chunk may hold several
-// tokens when the server batches its stream); end-to-end: request sent -> stream ended.
+// that carries a generation step: completions, any chunk whose first choice has a `text` field,
+// empty or not; chat, any chunk with a choice except the opening role-only one. An empty text is
+// still a step (a special or padding id, a partial UTF-8 character): with dummy weights vLLM 0.20.2
+// streamed only empty texts (on the H100, 2026-12-05, every TTFT came out n/a), and `vllm bench
+// serve` counts such chunks too. TTFT: request sent -> first token chunk; ITL: every gap between
+// consecutive token chunks (a chunk may hold several tokens when the server batches its stream);
+// end-to-end: request sent -> stream ended.
 import type { Dispatcher } from "undici";
 import { SseReader, SSE_DONE } from "./sse.js";
 
@@ -69,7 +72,7 @@ interface Chunk {
   id?: unknown;
   choices?: Array<{
     text?: unknown;
-    delta?: { content?: unknown; reasoning_content?: unknown };
+    delta?: { role?: unknown; content?: unknown; reasoning?: unknown; reasoning_content?: unknown };
     finish_reason?: unknown;
   }>;
   usage?: {
@@ -80,11 +83,14 @@ interface Chunk {
   error?: unknown;
 }
 
-function generatedText(c: Chunk, endpoint: Endpoint): string {
+function isTokenChunk(c: Chunk, endpoint: Endpoint): boolean {
   const choice = c.choices?.[0];
-  if (!choice) return "";
-  const parts = endpoint === "chat" ? [choice.delta?.content, choice.delta?.reasoning_content] : [choice.text];
-  return parts.filter((p): p is string => typeof p === "string").join("");
+  if (!choice) return false; // the usage-only chunk (choices: [])
+  if (endpoint === "completions") return typeof choice.text === "string";
+  const d = choice.delta;
+  if (!d) return false;
+  const said = [d.content, d.reasoning, d.reasoning_content].some((p) => typeof p === "string" && p !== "");
+  return d.role === undefined || said; // vLLM's opening chunk: role + content "", before any step
 }
 
 const CONNECTION_CODES = new Set([
@@ -167,7 +173,7 @@ export async function streamRequest(
     }
     const finish = c.choices?.[0]?.finish_reason;
     if (typeof finish === "string") rec.finish_reason = finish;
-    if (generatedText(c, settings.endpoint) === "") return;
+    if (!isTokenChunk(c, settings.endpoint)) return;
     if (rec.token_chunks === 0) rec.ttft_s = (at - sent) / 1000;
     else rec.itl_s.push((at - last) / 1000);
     last = at;

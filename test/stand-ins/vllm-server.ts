@@ -14,8 +14,9 @@
 // Picked up by `node --test` with no arguments, it does nothing.
 import http from "node:http";
 import { spawn } from "node:child_process";
-import { createWriteStream, renameSync, writeFileSync, type WriteStream } from "node:fs";
+import { createWriteStream, readFileSync, renameSync, rmSync, writeFileSync, type WriteStream } from "node:fs";
 import { randomBytes } from "node:crypto";
+import { ParquetRouteWriter, type ParquetRouteRow } from "../../src/artifacts/parquet-writer.js";
 
 const args = process.argv.slice(2);
 if (args[0] === "-m" && args[1] === "vllm.entrypoints.openai.api_server") serve();
@@ -153,11 +154,23 @@ function serve(): void {
     for (const r of open) r.destroy();
     if (!log) process.exit(0);
     log.end(() => {
-      renameSync(`${logPath}.partial`, logPath!);
+      if (process.env.VLLM_LOG_MOE_FORMAT === "parquet") closeAsParquet(`${logPath}.partial`, logPath!);
+      else renameSync(`${logPath}.partial`, logPath!);
       process.exit(0);
     });
   };
   process.on("SIGINT", () => shutdown("SIGINT"));
   process.on("SIGTERM", () => shutdown("SIGTERM"));
   process.stderr.write(`stand-in: serving ${model} on 127.0.0.1:${port}${logPath ? `, routes to ${logPath}` : ""}\n`);
+}
+
+/** VLLM_LOG_MOE_FORMAT=parquet: the rows written as JSONL so far become the Parquet file the
+ * capture would leave (meta in its footer), through the project's own Parquet writer. */
+function closeAsParquet(jsonlPartial: string, out: string): void {
+  const [metaLine, ...rows] = readFileSync(jsonlPartial, "utf8").split("\n").filter(Boolean);
+  const meta = JSON.parse(metaLine!) as { top_k: number };
+  const w = new ParquetRouteWriter(out, meta.top_k, metaLine!);
+  for (const line of rows) w.add(JSON.parse(line) as ParquetRouteRow);
+  w.finish();
+  rmSync(jsonlPartial);
 }

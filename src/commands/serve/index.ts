@@ -47,6 +47,7 @@ function servePlan(cfg: ServeConfig, prompts: string[]): ServePlan {
     seed: cfg.seed,
     healthTimeoutS: cfg.healthTimeout,
     stopTimeoutS: cfg.stopTimeout,
+    logFormat: cfg.logFormat,
   };
 }
 
@@ -66,6 +67,7 @@ function servingInfo(cfg: ServeConfig, promptsSource: string, numPrompts: number
       abort_fraction: cfg.abortFraction,
       abort_after_token_chunks: cfg.abortAfter,
       warmup_requests: cfg.warmupRequests,
+      log_format: cfg.logFormat,
       seed: cfg.seed,
       prompts_source: promptsSource,
       num_prompts: numPrompts,
@@ -133,7 +135,7 @@ export async function serveCommand(raw: Record<string, unknown>): Promise<void> 
     note(
       `moe-prof serve: ${cfg.model}, ${cfg.mode} ${cfg.levels.join(",")}, ${cfg.numRequests.join(",")} requests per level, working in ${dir.work}`,
     );
-    for (const planned of planServePasses(cfg.repeats, dir.work, cfg.vllmCapture)) {
+    for (const planned of planServePasses(cfg.repeats, dir.work, cfg.vllmCapture, cfg.logFormat)) {
       try {
         passes.push(await runServePass(plan, planned, logsDir, note, signals.signal));
       } catch (err) {
@@ -156,7 +158,8 @@ export async function serveCommand(raw: Record<string, unknown>): Promise<void> 
     throwIfInterrupted(signals.signal, "while writing the results; nothing published");
     publishRunDir(dir);
     published = true;
-    const lines = [`\nmoe-prof serve: ${dir.final}`, `  files: moe_routes.jsonl, ${written.join(", ")}, logs/`];
+    const routesFile = [...routesFiles.values()][0]!;
+    const lines = [`\nmoe-prof serve: ${dir.final}`, `  files: ${routesFile}, ${written.join(", ")}, logs/`];
     const f = (x: number | null) => (x === null ? "n/a" : x.toFixed(3));
     const ratioLine = (level: number, what: string, r: LevelComparison["log_over_no_log"]) =>
       `  ${cfg.mode} ${level}: ${what}  TTFT p50 ${f(r.ttft_p50_s)}  ITL p50 ${f(r.itl_p50_s)}  ITL p99 ${f(r.itl_p99_s)}  tok/s ${f(r.output_tokens_per_s)}`;
