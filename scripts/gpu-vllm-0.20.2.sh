@@ -24,6 +24,10 @@ results=${OUT:-$root/gpu-results}
 gptq="$root/fixtures/models/qwen1.5-moe-a2.7b-gptq-int4"
 bf16="$root/fixtures/models/qwen1.5-moe-a2.7b"
 export PYTHONPATH="$site" HF_HUB_OFFLINE=1 VLLM_NO_USAGE_STATS=1 PYTHONUNBUFFERED=1
+# torch.compile's cache in /tmp, which the device machine keeps while warm: a server started in a
+# later call of the same loan can reuse the first one's compilation (H100 12-05: first server up
+# in 225 s, the next in 90 s)
+export VLLM_CACHE_ROOT=${VLLM_CACHE_ROOT:-/tmp/moe-prof-vllm-cache}
 
 cli() {
   # the working tree's CLI (dist/ carried) with the packed runtime's node and modules
@@ -77,7 +81,7 @@ case "$step" in
     echo "=== serve $name: exit $rc"
     d=/tmp/moe-prof-serve/$name
     [ -d "$d" ] || d=$d.partial
-    [ -d "$d" ] && tar -C "$(dirname "$d")" --exclude='moe_routes*.jsonl' --exclude='moe_routes*.jsonl.partial' \
+    [ -d "$d" ] && tar -C "$(dirname "$d")" --exclude='moe_routes*.jsonl' --exclude='moe_routes*.parquet' --exclude='moe_routes*.partial' \
       -czf "$results/serve-$name.tar.gz" "$(basename "$d")"
     exit $rc ;;
   check)
