@@ -439,6 +439,20 @@ def control(worker: Any, action: str, req_id_offset: int = 0) -> dict[str, objec
         elif action == "close":
             cap.close()
         elif action == "finish":  # engine shutdown: close, waiting a bounded time for the writer
+            st = cap.stats()
+            # whether the writer kept up is what a serving benchmark's reader asks first
+            log.info(
+                "moe-prof: closing the route log %s: %d steps, %d rows, %d lines, %d writer stalls (%.1f ms), "
+                "at most %d of %d host slots in use",
+                cap.out_path,
+                st["steps"],
+                st["rows_written"],
+                st["lines"],
+                st["writer_stalls"],
+                st["writer_stall_ms"],
+                st["writer_lag_max"],
+                st["host_slots"],
+            )
             if cap.close(SHUTDOWN_WAIT_S) is None:
                 log.info("moe-prof: the route writer finishes %s in the background", cap.out_path)
         elif action == "abandon":  # engine shutdown with requests unfinished (req_id_offset: how many)
