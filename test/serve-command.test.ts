@@ -7,6 +7,7 @@ import { spawn } from "node:child_process";
 import { existsSync, readFileSync, readdirSync } from "node:fs";
 import path from "node:path";
 import { attributeRows, loggedRequestId } from "../src/serving/attribution.js";
+import { planServePasses } from "../src/passes/plan.js";
 import type { RequestRecord } from "../src/serving/stream-request.js";
 import type { ServingReport } from "../src/serving/serving-json.js";
 import { CLI, ROOT, tempDir } from "./helpers.js";
@@ -350,4 +351,33 @@ test("attribution: the vLLM id mapping, conservation per request, aborted never 
   // a request that ran to max_tokens ("length") has no row after its stop
   const length = attributeRows("chat", [rec({ response_id: "x" })], [logged("x", 7)], [0, 1]);
   assert.equal(length.ok, false);
+});
+
+test("serve's pass plan: ABBA over repeats, the first repeat's log keeps moe_routes, Parquet names", () => {
+  const plan = planServePasses(3, "/w", true);
+  assert.deepEqual(
+    plan.map((p) => p.label),
+    [
+      "no-log 1/3",
+      "log 1/3",
+      "vllm-capture 1/3",
+      "vllm-capture 2/3",
+      "log 2/3",
+      "no-log 2/3",
+      "no-log 3/3",
+      "log 3/3",
+      "vllm-capture 3/3",
+    ],
+  );
+  assert.deepEqual(
+    plan.filter((p) => p.routesPath).map((p) => p.routesPath),
+    ["/w/moe_routes.jsonl", "/w/moe_routes.repeat2.jsonl", "/w/moe_routes.repeat3.jsonl"],
+  );
+  assert.deepEqual(
+    planServePasses(1, "/w", false, "parquet").map((p) => [p.pass, p.routesPath]),
+    [
+      ["no_log", null],
+      ["log", "/w/moe_routes.parquet"],
+    ],
+  );
 });

@@ -27,7 +27,9 @@ export function planPasses(repeats: number, workDir: string): PlannedPass[] {
 }
 
 /** `serve`'s passes: run's no-log/log pairs, and with `vllmCapture` a third server per repeat
- * with vLLM's own routed-experts capture (and moe-prof's off), for the side-by-side cost. */
+ * with vLLM's own routed-experts capture (and moe-prof's off), for the side-by-side cost. Even
+ * repeats run their servers in the reverse order (ABBA): a drift over the run (clocks, heat, the
+ * compile cache the first server fills) then falls on every arm alike. */
 export function planServePasses(
   repeats: number,
   workDir: string,
@@ -36,19 +38,14 @@ export function planServePasses(
 ): PlannedPass<ServePassKind>[] {
   const inFormat = (p: PlannedPass): PlannedPass =>
     logFormat === "parquet" && p.routesPath ? { ...p, routesPath: p.routesPath.replace(/\.jsonl$/, ".parquet") } : p;
-  return planPasses(repeats, workDir)
-    .map(inFormat)
-    .flatMap((p): PlannedPass<ServePassKind>[] =>
-      vllmCapture && p.pass === "log"
-        ? [
-            p,
-            {
-              pass: "vllm_capture" as const,
-              repeat: p.repeat,
-              label: p.label.replace(/^log/, "vllm-capture"),
-              routesPath: null,
-            },
-          ]
-        : [p],
-    );
+  const withCapture = (p: PlannedPass): PlannedPass<ServePassKind>[] =>
+    vllmCapture && p.pass === "log"
+      ? [
+          p,
+          { pass: "vllm_capture", repeat: p.repeat, label: p.label.replace(/^log/, "vllm-capture"), routesPath: null },
+        ]
+      : [p];
+  const plan = planPasses(repeats, workDir).map(inFormat).flatMap(withCapture);
+  const byRepeat = (r: number) => plan.filter((p) => p.repeat === r);
+  return Array.from({ length: repeats }, (_, i) => (i % 2 === 1 ? byRepeat(i + 1).reverse() : byRepeat(i + 1))).flat();
 }
