@@ -46,7 +46,9 @@ if TYPE_CHECKING:
 
     from .capture.capture import RouteCapture
 
-log = logging.getLogger("moe_prof.vllm")
+# under vLLM's logger, so INFO lines (the writer's summary at shutdown) reach the server's log; as
+# "moe_prof.vllm" only warnings did (the H100 serve run of 2026-12-06 lost the INFO line)
+log = logging.getLogger("vllm.moe_prof")
 
 # Read once, when vLLM imports the patched modules (in the engine-core / worker process).
 ENABLED: bool = log_enabled()
