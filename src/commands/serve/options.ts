@@ -35,7 +35,11 @@ export function defineServe(program: Command): Command {
     .option("--abort-fraction <f>", "share of requests that disconnect mid-stream (client aborts), chosen by seed", "0")
     .option("--abort-after <n>", "those disconnect after this many streamed token chunks", "4")
     .option("--seed <n>", "seed of the server, the arrivals and the choice of aborted requests", "1234")
-    .option("--repeats <n>", "no-log/log server pairs, every second one in reverse order (ABBA); the picture shows medians", "1")
+    .option(
+      "--repeats <n>",
+      "no-log/log server pairs, every second one in reverse order (ABBA); the picture shows medians",
+      "1",
+    )
     .option("--warmup-requests <n>", "untimed requests after each server start (logged in log passes)", "1")
     .option("--health-timeout <s>", "how long a server may take to answer /health", "900")
     .option(
