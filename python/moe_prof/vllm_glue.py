@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from itertools import repeat
 from typing import TYPE_CHECKING, Any
 
@@ -46,9 +47,16 @@ if TYPE_CHECKING:
 
     from .capture.capture import RouteCapture
 
-# under vLLM's logger, so INFO lines (the writer's summary at shutdown) reach the server's log; as
-# "moe_prof.vllm" only warnings did (the H100 serve run of 2026-12-06 lost the INFO line)
-log = logging.getLogger("vllm.moe_prof")
+log = logging.getLogger("moe_prof.vllm")
+if not log.handlers:
+    # Our own stderr handler at INFO: without one only warnings got out (through logging's last
+    # resort; the H100 serve run of 2026-12-06 lost the writer's summary), and under vLLM's logger
+    # they would move to stdout, where refusals at start have never gone.
+    _stderr = logging.StreamHandler(sys.stderr)
+    _stderr.setFormatter(logging.Formatter("%(message)s"))
+    log.addHandler(_stderr)
+    log.setLevel(logging.INFO)
+    log.propagate = False
 
 # Read once, when vLLM imports the patched modules (in the engine-core / worker process).
 ENABLED: bool = log_enabled()
