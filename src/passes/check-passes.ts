@@ -2,6 +2,7 @@
 // token counts, and compare the outputs of no-log and log passes.
 import { rm } from "node:fs/promises";
 import { analyseRoutesFile } from "../log-scan/analyse-routes.js";
+import { parquetTwin } from "./plan.js";
 import type { HistSummary } from "../analysis/summary.js";
 import { checkConservation, type ConservationResult, type ExpectedRequest } from "../analysis/conservation.js";
 import { compareOutputs, type OutputComparison } from "../analysis/compare-outputs.js";
@@ -46,7 +47,7 @@ export async function checkPasses(passes: CompletedPass[]): Promise<PassChecks> 
     else {
       // repeats' logs were checked; the first one is kept (with --log-format both, its .parquet too)
       await rm(routesPath, { force: true });
-      if (routesPath.endsWith(".jsonl")) await rm(routesPath.replace(/\.jsonl$/, ".parquet"), { force: true });
+      if (routesPath.endsWith(".jsonl")) await rm(parquetTwin(routesPath), { force: true });
     }
     const baseline = passes.find((q) => q.planned.pass === "no_log" && q.planned.repeat === p.planned.repeat);
     if (baseline)

@@ -3,6 +3,11 @@ import path from "node:path";
 
 export const ROUTES_FILE = "moe_routes.jsonl";
 
+/** The Parquet log beside a JSONL routes path, as the capture names it (capture/parquet.py log_paths). */
+export function parquetTwin(jsonlPath: string): string {
+  return jsonlPath.replace(/\.jsonl$/, ".parquet");
+}
+
 export type RunPassKind = "no_log" | "log";
 /** serve's passes also have vllm_capture: moe-prof's capture off, vLLM's own routed-experts capture on. */
 export type ServePassKind = RunPassKind | "vllm_capture";
@@ -37,7 +42,7 @@ export function planServePasses(
   logFormat: "jsonl" | "parquet" = "jsonl",
 ): PlannedPass<ServePassKind>[] {
   const inFormat = (p: PlannedPass): PlannedPass =>
-    logFormat === "parquet" && p.routesPath ? { ...p, routesPath: p.routesPath.replace(/\.jsonl$/, ".parquet") } : p;
+    logFormat === "parquet" && p.routesPath ? { ...p, routesPath: parquetTwin(p.routesPath) } : p;
   const withCapture = (p: PlannedPass): PlannedPass<ServePassKind>[] =>
     vllmCapture && p.pass === "log"
       ? [
@@ -46,6 +51,6 @@ export function planServePasses(
         ]
       : [p];
   const plan = planPasses(repeats, workDir).map(inFormat).flatMap(withCapture);
-  const byRepeat = (r: number) => plan.filter((p) => p.repeat === r);
-  return Array.from({ length: repeats }, (_, i) => (i % 2 === 1 ? byRepeat(i + 1).reverse() : byRepeat(i + 1))).flat();
+  const repeatsInOrder = Array.from({ length: repeats }, (_, i) => plan.filter((p) => p.repeat === i + 1));
+  return repeatsInOrder.flatMap((group, i) => (i % 2 === 1 ? group.reverse() : group));
 }

@@ -8,7 +8,7 @@ import { readPackageVersion } from "../../config/package-info.js";
 import { loadPrompts } from "../../prompts/load-prompts.js";
 import { runPreflight } from "../../preflight/run-preflight.js";
 import { runPasses } from "../../passes/run-passes.js";
-import { ROUTES_FILE } from "../../passes/plan.js";
+import { ROUTES_FILE, parquetTwin } from "../../passes/plan.js";
 import { ProgressView } from "../../passes/progress-view.js";
 import { abortOnSignals, throwIfInterrupted } from "../../passes/signals.js";
 import { checkPasses, type PassChecks } from "../../passes/check-passes.js";
@@ -19,7 +19,7 @@ import { UserError, EXIT_INVALID } from "../../errors.js";
 
 /** The routes log(s) of the run, as --log-format asked (parquet: .jsonl replaced by .parquet). */
 function routeFiles(cfg: RunConfig): string[] {
-  const pq = ROUTES_FILE.replace(/\.jsonl$/, ".parquet");
+  const pq = parquetTwin(ROUTES_FILE);
   return cfg.logFormat === "parquet" ? [pq] : cfg.logFormat === "both" ? [ROUTES_FILE, pq] : [ROUTES_FILE];
 }
 
