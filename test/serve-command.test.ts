@@ -196,6 +196,61 @@ test("serve --vllm-capture: a third server per repeat with vLLM's capture flag a
   assert.equal(s.passes[1]!.attribution!.complete, 1 + 3 + 4, "warm-up + every level's requests");
 });
 
+test("serve --paused-capture: a server per repeat with VLLM_LOG_MOE_PAUSED=1, compared with no-log; its log checked empty and removed", async () => {
+  const out = path.join(tempDir(), "res");
+  const r = await serve(
+    [
+      "--paused-capture",
+      "--repeats",
+      "2",
+      "--concurrency",
+      "2",
+      "--num-requests",
+      "3",
+      "--max-tokens",
+      "4",
+      "--out",
+      out,
+    ],
+    { VLLM_LOG_MOE_PAUSED: "1" }, // left in the shell: must not pause the log passes
+  );
+  assert.equal(r.code, 0, r.stderr);
+  const s = json(path.join(out, "serving.json"));
+  assert.deepEqual(
+    s.passes.map((p) => [p.pass, p.repeat, p.routes_log?.state ?? null, p.attribution?.ok ?? null]),
+    [
+      ["no_log", 1, null, null],
+      ["log", 1, "complete", true],
+      ["log_paused", 1, "complete", null],
+      ["log_paused", 2, "complete", null],
+      ["log", 2, "complete", true],
+      ["no_log", 2, null, null],
+    ],
+  );
+  assert.equal(s.passes[1]!.attribution!.complete, 1 + 3);
+  assert.ok(s.comparison[0]!.log_paused_over_no_log!.output_tokens_per_s! > 0);
+  assert.match(r.stdout, /concurrency 2: paused\/no-log {2}TTFT p50 \d/);
+  assert.deepEqual(
+    readdirSync(out).filter((f) => f.startsWith("moe_routes")),
+    ["moe_routes.jsonl"],
+    "the paused passes' logs are not results",
+  );
+});
+
+test("serve --paused-capture: a capture that logs while paused fails the run, naming the file", async () => {
+  const out = path.join(tempDir(), "res");
+  const r = await serve(
+    ["--paused-capture", "--concurrency", "1", "--num-requests", "2", "--max-tokens", "3", "--out", out],
+    { STANDIN_FAULT: "log-while-paused" },
+  );
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(
+    r.stderr,
+    /moe_routes\.paused1\.jsonl: \d+ route rows from the paused pass \(log-paused\): the capture did not stay paused/,
+  );
+  assert.ok(!existsSync(out));
+});
+
 test("serve --log-format parquet: the capture asked for Parquet, moe_routes.parquet analysed and attributed; a format in the caller's shell does not leak", async () => {
   const out = path.join(tempDir(), "res");
   const r = await serve(
@@ -354,7 +409,7 @@ test("attribution: the vLLM id mapping, conservation per request, aborted never 
 });
 
 test("serve's pass plan: ABBA over repeats, the first repeat's log keeps moe_routes, Parquet names", () => {
-  const plan = planServePasses(3, "/w", true);
+  const plan = planServePasses(3, "/w", { vllmCapture: true, pausedCapture: false });
   assert.deepEqual(
     plan.map((p) => p.label),
     [
@@ -374,10 +429,27 @@ test("serve's pass plan: ABBA over repeats, the first repeat's log keeps moe_rou
     ["/w/moe_routes.jsonl", "/w/moe_routes.repeat2.jsonl", "/w/moe_routes.repeat3.jsonl"],
   );
   assert.deepEqual(
-    planServePasses(1, "/w", false, "parquet").map((p) => [p.pass, p.routesPath]),
+    planServePasses(1, "/w", { vllmCapture: false, pausedCapture: false }, "parquet").map((p) => [
+      p.pass,
+      p.routesPath,
+    ]),
     [
       ["no_log", null],
       ["log", "/w/moe_routes.parquet"],
+    ],
+  );
+  // the paused arm has a log of its own (the capture must open one to be installed), in the format
+  assert.deepEqual(
+    planServePasses(2, "/w", { vllmCapture: true, pausedCapture: true }, "parquet").map((p) => [p.label, p.routesPath]),
+    [
+      ["no-log 1/2", null],
+      ["log 1/2", "/w/moe_routes.parquet"],
+      ["log-paused 1/2", "/w/moe_routes.paused1.parquet"],
+      ["vllm-capture 1/2", null],
+      ["vllm-capture 2/2", null],
+      ["log-paused 2/2", "/w/moe_routes.paused2.parquet"],
+      ["log 2/2", "/w/moe_routes.repeat2.parquet"],
+      ["no-log 2/2", null],
     ],
   );
 });

@@ -110,14 +110,20 @@ test("a clean stop (SIGINT) of a log pass's stand-in server leaves the routes lo
 test("a server that ignores SIGINT is ended by SIGTERM after the grace; the no-log env has no VLLM_LOG_MOE", async () => {
   process.env.VLLM_LOG_MOE = "/should/not/be/used.jsonl";
   process.env.VLLM_LOG_MOE_FORMAT = "both";
+  process.env.VLLM_LOG_MOE_PAUSED = "1";
   try {
     assert.deepEqual([serverEnv(null).VLLM_LOG_MOE, serverEnv(null).VLLM_LOG_MOE_FORMAT], [undefined, undefined]);
     assert.equal(serverEnv("/x/r.jsonl").VLLM_LOG_MOE, "/x/r.jsonl");
     assert.equal(serverEnv("/x/r.jsonl").VLLM_LOG_MOE_FORMAT, "jsonl");
     assert.equal(serverEnv("/x/r.parquet", "parquet").VLLM_LOG_MOE_FORMAT, "parquet");
+    // a pause left in the shell would make a log pass write nothing: only a paused pass sets it
+    assert.equal(serverEnv("/x/r.jsonl").VLLM_LOG_MOE_PAUSED, undefined);
+    assert.equal(serverEnv("/x/r.jsonl", "jsonl", true).VLLM_LOG_MOE_PAUSED, "1");
+    assert.equal(serverEnv(null, "jsonl", true).VLLM_LOG_MOE_PAUSED, undefined);
   } finally {
     delete process.env.VLLM_LOG_MOE;
     delete process.env.VLLM_LOG_MOE_FORMAT;
+    delete process.env.VLLM_LOG_MOE_PAUSED;
   }
   const { h } = await start({ STANDIN_FAULT: "ignore-sigint" });
   await waitHealthy(h, 20_000);

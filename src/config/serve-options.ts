@@ -33,6 +33,7 @@ export const serveOptionsSchema = z
     stopTimeout: numberOption({ min: 0, minExclusive: true }).default(60),
     serverArg: z.array(z.string()).default([]),
     vllmCapture: z.boolean().default(false),
+    pausedCapture: z.boolean().default(false),
     logFormat: z.enum(["jsonl", "parquet"]).default("jsonl"),
     out: z.string().optional(),
   })
@@ -110,6 +111,7 @@ const FLAG: Record<string, string> = {
   stopTimeout: "--stop-timeout",
   serverArg: "--server-arg",
   vllmCapture: "--vllm-capture",
+  pausedCapture: "--paused-capture",
   logFormat: "--log-format",
 };
 

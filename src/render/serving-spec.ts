@@ -1,5 +1,6 @@
 // serving_latency.png: TTFT and ITL percentiles vs load, the log pass next to the no-log pass.
 // Values come from serving.json's comparison (medians over repeats); nothing is computed here.
+import path from "node:path";
 import type { TopLevelSpec } from "vega-lite";
 import type { ComparedMetric, ServingReport } from "../serving/serving-json.js";
 import { config } from "./specs.js";
@@ -15,16 +16,24 @@ const PANELS: Array<[ComparedMetric, string]> = [
 const PASS_LABEL = {
   no_log: "no-log (capture off)",
   log: "log (VLLM_LOG_MOE set)",
+  log_paused: "capture paused (VLLM_LOG_MOE_PAUSED=1)",
   vllm_capture: "vLLM's own capture (--enable-return-routed-experts)",
 } as const;
+const PASS_SHORT = { no_log: "no-log", log: "log", log_paused: "paused", vllm_capture: "vLLM-capture" } as const;
 const PASS_STYLE = {
   no_log: ["#4c78a8", [1, 0]],
   log: ["#d62728", [6, 3]],
+  log_paused: ["#ff7f0e", [1, 3]],
   vllm_capture: ["#7f7f7f", [2, 2]],
 } as const;
 
+/** A local model directory by its last part (the title is for a reader, not a path to follow). */
+const modelName = (m: string) => (path.isAbsolute(m) ? path.basename(m) : m);
+
 export function servingLatencySpec(r: ServingReport): TopLevelSpec {
-  const passes = (["no_log", "log", "vllm_capture"] as const).filter((p) => r.comparison.every((c) => c[p]));
+  const passes = (["no_log", "log", "log_paused", "vllm_capture"] as const).filter((p) =>
+    r.comparison.every((c) => c[p]),
+  );
   const values = r.comparison.flatMap((c) =>
     PANELS.flatMap(([metric, panel]) =>
       passes.map((pass) => {
@@ -42,10 +51,10 @@ export function servingLatencySpec(r: ServingReport): TopLevelSpec {
     $schema: "https://vega.github.io/schema/vega-lite/v6.json",
     config: { ...config, header: { labelFontSize: 15, titleFontSize: 14 } },
     title: {
-      text: `Serving latency vs load, routes capture on and off: ${r.model}`,
+      text: `Serving latency vs load, routes capture on and off: ${modelName(r.model)}`,
       subtitle: [
         `${r.endpoint} endpoint, streaming; ${requestsPerLevel(r.load.num_requests)} requests per level, ${String(r.load.max_tokens)} tokens each; completed requests only`,
-        `median over ${repeats} ${passes.length === 3 ? "no-log/log/vLLM-capture set" : "no-log/log pair"}${repeats === 1 ? "" : "s"} of servers, alternated; percentiles by linear interpolation`,
+        `median over ${repeats} ${passes.length === 2 ? "no-log/log pair" : `${passes.map((p) => PASS_SHORT[p]).join("/")} set`}${repeats === 1 ? "" : "s"} of servers, alternated; percentiles by linear interpolation`,
       ],
     },
     data: { values },

@@ -69,18 +69,20 @@ export function serverCommand(plan: ServePlan, port: number, pass: ServePassKind
   ];
 }
 
-const SET_PER_PASS = new Set(["VLLM_LOG_MOE", "VLLM_LOG_MOE_FORMAT"]);
+const SET_PER_PASS = new Set(["VLLM_LOG_MOE", "VLLM_LOG_MOE_FORMAT", "VLLM_LOG_MOE_PAUSED"]);
 
-/** The environment of the server: ours without VLLM_LOG_MOE(_FORMAT), plus the capture's path and
- * format on a log pass (a format left in the caller's shell must not change what a pass writes). */
+/** The environment of the server: ours without the VLLM_LOG_MOE variables a pass sets, plus the
+ * capture's path and format on a log pass, and VLLM_LOG_MOE_PAUSED on a paused one (a format or a
+ * pause left in the caller's shell must not change what a pass writes). */
 export function serverEnv(
   routesPath: string | null,
   logFormat: ServePlan["logFormat"] = "jsonl",
+  paused = false,
 ): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !SET_PER_PASS.has(k)) env[k] = v;
   const capture: Record<string, string> = routesPath
-    ? { VLLM_LOG_MOE: routesPath, VLLM_LOG_MOE_FORMAT: logFormat }
+    ? { VLLM_LOG_MOE: routesPath, VLLM_LOG_MOE_FORMAT: logFormat, ...(paused ? { VLLM_LOG_MOE_PAUSED: "1" } : {}) }
     : {};
   return { ...env, ...workerEnv(capture) };
 }
@@ -106,7 +108,11 @@ export async function runServePass(
   const port = await freePort();
   const args = serverCommand(plan, port, planned.pass);
   const logPath = path.join(logsDir, `server-${planned.pass}-${planned.repeat}.log`);
-  const server = startServer(plan.python, args, { port, env: serverEnv(planned.routesPath, plan.logFormat), logPath });
+  const server = startServer(plan.python, args, {
+    port,
+    env: serverEnv(planned.routesPath, plan.logFormat, planned.pass === "log_paused"),
+    logPath,
+  });
   const partial: Partial<ServedPass> = { planned, command: [plan.python, ...args], levels: [] };
   let stopped: StopHow | null = null;
   const stop = async () => (stopped ??= await stopServer(server, plan.stopTimeoutS * 1000));

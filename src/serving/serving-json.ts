@@ -52,6 +52,9 @@ export interface LevelComparison {
   log: Record<ComparedMetric, number | null>;
   /** log / no-log: > 1 is slower for latencies, < 1 is slower for throughputs. */
   log_over_no_log: Record<ComparedMetric, number | null>;
+  /** With `--paused-capture`: the capture installed but paused (its GPU part only), and it / no-log. */
+  log_paused?: Record<ComparedMetric, number | null>;
+  log_paused_over_no_log?: Record<ComparedMetric, number | null>;
   /** With `--vllm-capture`: vLLM's own routed-experts capture, and it / no-log. */
   vllm_capture?: Record<ComparedMetric, number | null>;
   vllm_capture_over_no_log?: Record<ComparedMetric, number | null>;
@@ -82,6 +85,10 @@ export function compareLevels(passes: ServedPass[], levels: number[]): LevelComp
       ) as Record<ComparedMetric, number | null>;
     const [noLog, log] = [of("no_log"), of("log")];
     const row: LevelComparison = { level, no_log: noLog, log, log_over_no_log: over(log, noLog) };
+    if (passes.some((p) => p.planned.pass === "log_paused")) {
+      row.log_paused = of("log_paused");
+      row.log_paused_over_no_log = over(row.log_paused, noLog);
+    }
     if (passes.some((p) => p.planned.pass === "vllm_capture")) {
       row.vllm_capture = of("vllm_capture");
       row.vllm_capture_over_no_log = over(row.vllm_capture, noLog);

@@ -62,8 +62,11 @@ function serve(): void {
       }) + "\n",
     );
   }
+  // VLLM_LOG_MOE_PAUSED as the capture reads it (capture/env.py): the log opens, no rows are kept
+  // (STANDIN_FAULT=log-while-paused: rows anyway, a capture that did not stay paused)
+  const paused = !["", "0"].includes((process.env.VLLM_LOG_MOE_PAUSED ?? "").trim()) && fault !== "log-while-paused";
   const rows = (reqId: string, from: number, to: number) => {
-    if (!log) return;
+    if (!log || paused) return;
     let out = "";
     for (let t = from; t < to; t++)
       for (const layer of LAYERS)

@@ -13,6 +13,7 @@ import { runServePass, PassFailure, levelLine, type ServePlan, type ServedPass }
 import { attributeRows, type Attribution } from "../../serving/attribution.js";
 import { servingJson, type LevelComparison, type ServingInfo } from "../../serving/serving-json.js";
 import { analyseRoutesFile } from "../../log-scan/analyse-routes.js";
+import { validateRoutesFile } from "../../log-scan/validate-file.js";
 import type { HistSummary } from "../../analysis/summary.js";
 import { createRunDir, publishRunDir } from "../../artifacts/run-dir.js";
 import { writeServeArtifacts, writeServingJson } from "../../artifacts/serve-artifacts.js";
@@ -85,6 +86,10 @@ async function checkLogs(
   const attribution = new Map<ServedPass, Attribution>();
   const files = new Map<ServedPass, string>();
   for (const p of passes) {
+    if (p.planned.pass === "log_paused") {
+      await checkPausedLog(p);
+      continue;
+    }
     if (p.planned.pass !== "log") continue;
     const file = p.planned.routesPath!;
     if (p.routes_log !== "complete")
@@ -101,6 +106,27 @@ async function checkLogs(
     } else await rm(file, { force: true }); // repeats' logs are checked, the first one is kept
   }
   return { summary: first!, attribution, files };
+}
+
+/** A paused pass's log: closed at the clean stop and without a route row (a capture that resumed
+ * would make this arm's numbers a log pass's), then removed: it is not a result. */
+async function checkPausedLog(p: ServedPass): Promise<void> {
+  const file = p.planned.routesPath!;
+  if (p.routes_log !== "complete")
+    throw new UserError(
+      `${p.planned.label} pass: the capture's log was left as ${path.basename(file)}.partial (stopped by ${p.stopped_by})`,
+      EXIT_INVALID,
+    );
+  // validate calls a meta-only log invalid ("no route rows"): here that is the one right outcome
+  const { scan, errors } = await validateRoutesFile(file);
+  if (scan.meta === null)
+    throw new UserError(`${p.planned.label} pass: ${errors[0] ?? `${file}: no meta line`}`, EXIT_INVALID);
+  if (scan.rows !== 0)
+    throw new UserError(
+      `${file}: ${scan.rows} route rows from the paused pass (${p.planned.label}): the capture did not stay paused`,
+      EXIT_INVALID,
+    );
+  await rm(file, { force: true });
 }
 
 function verdicts(passes: ServedPass[], attribution: Map<ServedPass, Attribution>): string[] {
@@ -135,7 +161,7 @@ export async function serveCommand(raw: Record<string, unknown>): Promise<void> 
     note(
       `moe-prof serve: ${cfg.model}, ${cfg.mode} ${cfg.levels.join(",")}, ${cfg.numRequests.join(",")} requests per level, working in ${dir.work}`,
     );
-    for (const planned of planServePasses(cfg.repeats, dir.work, cfg.vllmCapture, cfg.logFormat)) {
+    for (const planned of planServePasses(cfg.repeats, dir.work, cfg, cfg.logFormat)) {
       try {
         passes.push(await runServePass(plan, planned, logsDir, note, signals.signal));
       } catch (err) {
@@ -165,6 +191,7 @@ export async function serveCommand(raw: Record<string, unknown>): Promise<void> 
       `  ${cfg.mode} ${level}: ${what}  TTFT p50 ${f(r.ttft_p50_s)}  ITL p50 ${f(r.itl_p50_s)}  ITL p99 ${f(r.itl_p99_s)}  tok/s ${f(r.output_tokens_per_s)}`;
     for (const c of report.comparison) {
       lines.push(ratioLine(c.level, "log/no-log", c.log_over_no_log));
+      if (c.log_paused_over_no_log) lines.push(ratioLine(c.level, "paused/no-log", c.log_paused_over_no_log));
       if (c.vllm_capture_over_no_log) lines.push(ratioLine(c.level, "vLLM capture/no-log", c.vllm_capture_over_no_log));
     }
     for (const [p, a] of attribution)

@@ -56,6 +56,10 @@ export function defineServe(program: Command): Command {
       "--vllm-capture",
       "a third server per repeat with vLLM's own routed-experts capture (--enable-return-routed-experts) and moe-prof's off: its cost side by side",
     )
+    .option(
+      "--paused-capture",
+      "one more server per repeat with the capture installed but paused (VLLM_LOG_MOE_PAUSED=1): its in-graph copies run, no rows leave the GPU; splits the capture's cost into the GPU's part and the host's",
+    )
     .addOption(
       new Option(
         "--log-format <fmt>",
