@@ -60,6 +60,9 @@ export interface LevelComparison {
   vllm_capture_over_no_log?: Record<ComparedMetric, number | null>;
 }
 
+/** The arms beside log that are compared with no-log when their servers ran. */
+const EXTRA_ARMS = ["log_paused", "vllm_capture"] as const;
+
 function medianOrNull(xs: Array<number | null>): number | null {
   const v = xs.filter((x): x is number => x !== null);
   return v.length ? median(v) : null;
@@ -85,13 +88,11 @@ export function compareLevels(passes: ServedPass[], levels: number[]): LevelComp
       ) as Record<ComparedMetric, number | null>;
     const [noLog, log] = [of("no_log"), of("log")];
     const row: LevelComparison = { level, no_log: noLog, log, log_over_no_log: over(log, noLog) };
-    if (passes.some((p) => p.planned.pass === "log_paused")) {
-      row.log_paused = of("log_paused");
-      row.log_paused_over_no_log = over(row.log_paused, noLog);
-    }
-    if (passes.some((p) => p.planned.pass === "vllm_capture")) {
-      row.vllm_capture = of("vllm_capture");
-      row.vllm_capture_over_no_log = over(row.vllm_capture, noLog);
+    for (const arm of EXTRA_ARMS) {
+      if (!passes.some((p) => p.planned.pass === arm)) continue;
+      const measured = of(arm);
+      row[arm] = measured;
+      row[`${arm}_over_no_log`] = over(measured, noLog);
     }
     return row;
   });
