@@ -27,6 +27,7 @@ const LAYERS = [
   "problems",
   "fault-injection",
   "random", // the seeded generator (synthetic logs, load arrivals)
+  "zstd-wasm", // zstd's WebAssembly, started once: the Parquet writer and readers
   "errors",
 ];
 

@@ -7,7 +7,7 @@ import { statSync } from "node:fs";
 import path from "node:path";
 import { execa } from "execa";
 import { runExport } from "../src/commands/export/index.js";
-import { readPlainRoutesParquet } from "../src/routes/parquet-plain.js";
+import { readRoutesParquet } from "../src/routes/parquet-routes.js";
 import { scanRoutesFile } from "../src/routes/scan.js";
 import { analyseRoutesFile } from "../src/log-scan/analyse-routes.js";
 import { writeSynthRoutes, DEFAULT_SYNTH } from "../scripts/synth-routes.js";
@@ -61,7 +61,7 @@ test("each codec is written as asked, read back by both readers row for row as t
     assert.equal(m.details.compression, compression ?? "zstd");
     assert.deepEqual(await codecOf(out), [codec]);
     sizes[compression ?? "default"] = statSync(out).size;
-    assert.notEqual(await readPlainRoutesParquet(out, { value: () => undefined, stopped: false }), null, codec);
+    assert.notEqual(await readRoutesParquet(out, { value: () => undefined, stopped: false }), null, codec);
     assert.equal(await rowsOf(out, "plain"), jsonlRows, `${codec}: plain reader`);
     assert.equal(await rowsOf(out, "hyparquet"), jsonlRows, `${codec}: hyparquet`);
     const got = (await analyseRoutesFile(out, { threads: 1 })).summary;

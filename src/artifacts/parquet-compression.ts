@@ -5,6 +5,7 @@
 // Snappy is not offered: Node has no snappy compressor, and zstd is both smaller and read by
 // every Parquet reader that reads snappy.
 import { gzipSync } from "node:zlib";
+import { zstdModule } from "../zstd-wasm.js";
 
 export const PARQUET_COMPRESSIONS = ["zstd", "gzip", "none"] as const;
 export type ParquetCompression = (typeof PARQUET_COMPRESSIONS)[number];
@@ -27,14 +28,4 @@ export async function pageCompressor(name: ParquetCompression): Promise<PageComp
   if (name === "gzip") return { name, codec: 2, compress: (p) => gzipSync(p) };
   const zstd = await zstdModule();
   return { name, codec: 6, compress: (p) => zstd.compress(p, ZSTD_LEVEL) };
-}
-
-let zstdReady: Promise<typeof import("@bokuweb/zstd-wasm")> | null = null;
-/** Started once per process: a second init() made the next export's pages undecodable (measured). */
-function zstdModule(): Promise<typeof import("@bokuweb/zstd-wasm")> {
-  zstdReady ??= import("@bokuweb/zstd-wasm").then(async (m) => {
-    await m.init();
-    return m;
-  });
-  return zstdReady;
 }

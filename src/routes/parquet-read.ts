@@ -8,11 +8,10 @@
 // reports it as "row r + 1". Memory: one slice of rows at a time (a row group, or 256k rows of a
 // larger one), as plain objects.
 import { open } from "node:fs/promises";
-import { readPlainRoutesParquet } from "./parquet-plain.js";
-import { HYPARQUET_COMPRESSORS } from "./parquet-codecs.js";
+import { readRoutesParquet, PARQUET_META_KEY } from "./parquet-routes.js";
 import type { PlaceProblem } from "../problems.js";
 
-export const PARQUET_META_KEY = "moe_prof.meta";
+export { PARQUET_META_KEY };
 
 /** Problems on "line" 1 are the meta's (named by its key); on "line" n >= 2, row n - 1's. */
 export const parquetPlace: PlaceProblem = (line, field) =>
@@ -48,12 +47,15 @@ export interface ParquetRowSink {
   readonly stopped: boolean;
 }
 
-/** Parquet values as JSON.parse would give them: int64 (bigint) as numbers, nulls as absent keys. */
+/** Parquet values as JSON.parse would give them: int64 (bigint) as numbers, also inside lists and structs. */
 function plain(v: unknown): unknown {
   if (typeof v === "bigint") return Number(v);
   if (Array.isArray(v)) return v.map(plain);
   if (ArrayBuffer.isView(v) && !(v instanceof DataView))
     return Array.from(v as unknown as ArrayLike<number | bigint>, plain);
+  // a struct column's value: its int64 members too (JSON has no bigint)
+  if (typeof v === "object" && v !== null && Object.getPrototypeOf(v) === Object.prototype)
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, plain(x)]));
   return v;
 }
 
@@ -70,11 +72,11 @@ function rowValue(row: Record<string, unknown>): Record<string, unknown> {
 
 /** Streams the file's rows into the sink. Returns the rows read (+1 for the meta) and the file's size. */
 export async function readParquetRows(file: string, sink: ParquetRowSink): Promise<{ lines: number; bytes: number }> {
-  // moe-prof's own files (plain layout) straight from their bytes; MOE_PROF_PARQUET_READER=hyparquet
-  // forces the general reader (the tests compare the two).
+  // Straight from the file's bytes (parquet-routes.ts) when it can; MOE_PROF_PARQUET_READER=hyparquet
+  // forces hyparquet (the tests compare the two).
   if (process.env.MOE_PROF_PARQUET_READER !== "hyparquet") {
     try {
-      const plain = await readPlainRoutesParquet(file, sink);
+      const plain = await readRoutesParquet(file, sink);
       if (plain !== null) return plain;
     } catch (e) {
       sink.fileProblem(`not a readable Parquet file (${e instanceof Error ? e.message : String(e)})`);
@@ -82,6 +84,7 @@ export async function readParquetRows(file: string, sink: ParquetRowSink): Promi
     }
   }
   const { asyncBufferFromFile, parquetMetadataAsync, parquetReadObjects } = await import("hyparquet");
+  const { HYPARQUET_COMPRESSORS } = await import("./parquet-codecs.js");
   let buffer;
   let metadata;
   try {
