@@ -3,7 +3,7 @@
 // nulls, empty and null lists, extra columns, bad rows): moe-prof's reader (parquet-routes.ts)
 // hands on exactly the rows hyparquet reads, decompressed independently (fzstd, zlib; the CLI's
 // zstd is zstd's C library), the scan words the same problems through either, and the valid
-// files analyse as the JSONL they came from.
+// files analyse as the JSONL they came from; row groups split across threads analyse as on one.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readdirSync } from "node:fs";
@@ -12,8 +12,9 @@ import path from "node:path";
 import { decompress as fzstd } from "fzstd";
 import { readRoutesParquet } from "../src/routes/parquet-routes.js";
 import { scanRoutesFile } from "../src/routes/scan.js";
-import { analyseRoutesFile } from "../src/log-scan/analyse-routes.js";
-import { FIXTURES } from "./helpers.js";
+import { analyseRoutesFile, analyseInParallel, parallelPlan } from "../src/log-scan/analyse-routes.js";
+import { ParquetRouteWriter } from "../src/artifacts/parquet-writer.js";
+import { FIXTURES, META, tempDir } from "./helpers.js";
 
 const OTHERS = path.join(FIXTURES, "others");
 const files = readdirSync(OTHERS).filter((f) => f.endsWith(".parquet"));
@@ -102,5 +103,34 @@ test("nulls, empty and null lists, a second meta row: worded by the scan, as for
       "row 7: type: a second meta line: the meta line must appear once, on line 1",
       'layer 3: missing row req_id "a", token_idx 1, present in other layers',
     ],
+  );
+});
+
+test("on threads: a Parquet log's row groups are split across threads and analyse as on one", async () => {
+  for (const f of ["polars-zstd.parquet", "pyarrow-v2-pages.parquet"]) {
+    const file = path.join(OTHERS, f);
+    const plan = await parallelPlan(file, 2, 0);
+    assert.ok(plan !== null && plan.parquet && plan.ranges.length === 2, f);
+    assert.equal(plan.ranges[0]!.start, 0);
+    assert.equal(plan.ranges[1]!.end, f.startsWith("polars") ? 4 : 3);
+    const parallel = await analyseInParallel(file, { threads: 2, parallelMinBytes: 0 });
+    assert.notEqual(parallel, null, `${f}: the parallel path vouched for it`);
+    const one = (await analyseRoutesFile(file, { threads: 1 })).summary;
+    assert.deepEqual(parallel, one, f);
+  }
+});
+
+test("on threads: a row repeated in another row group sends the log to the sequential scan, which words it", async () => {
+  const file = path.join(tempDir(), "dup.parquet");
+  const meta = { ...META, layers_logged: [0], top_k: 2, num_experts: 6 };
+  const w = new ParquetRouteWriter(file, 2, JSON.stringify(meta), 2);
+  for (const t of [0, 1, 2, 0])
+    w.add({ req_id: "a", token_idx: t, layer: 0, topk_ids: [0, 1], topk_weights: [0.5, 0.5] });
+  w.finish();
+  assert.equal((await parallelPlan(file, 2, 0))?.ranges.length, 2);
+  assert.equal(await analyseInParallel(file, { threads: 2, parallelMinBytes: 0 }), null);
+  await assert.rejects(
+    analyseRoutesFile(file, { threads: 2, parallelMinBytes: 0 }),
+    /row 4: duplicate row: req_id "a", token_idx 0, layer 0/,
   );
 });

@@ -7,6 +7,8 @@ import path from "node:path";
 import { Worker } from "node:worker_threads";
 import { scanRoutesFile, lenientNote } from "../routes/scan.js";
 import { scanRouteRange, type OnRow } from "../routes/scan-rows.js";
+import { scanParquetRange, parquetGroupRanges } from "../routes/parquet-range.js";
+import { isParquetFile } from "../routes/parquet-read.js";
 import { MetaSchema, type RoutesMeta } from "../routes/schema.js";
 import { hasWeights } from "../routes/weights.js";
 import { readFirstLine, splitAtLines } from "../routes/split-ranges.js";
@@ -50,6 +52,8 @@ export interface RangeJob {
   file: string;
   meta: RoutesMeta;
   range: ByteRange;
+  /** A Parquet log: `range` is row groups [start, end), not bytes. */
+  parquet: boolean;
   selected: boolean[];
   /** False for validation alone: rows are checked and covered, not tallied. */
   tally: boolean;
@@ -168,14 +172,16 @@ export async function scanRangesInParallel(
   },
 ): Promise<{ coverage: RowCoverage; rows: number; lines: number } | null> {
   const { meta, ranges } = plan;
-  const own = scanRouteRange(file, meta, ranges[0]!, opts.onRow, undefined, undefined, opts.onProgress).catch(
-    () => null,
-  );
+  const own = (
+    plan.parquet
+      ? scanParquetRange(file, meta, ranges[0]!, opts.onRow)
+      : scanRouteRange(file, meta, ranges[0]!, opts.onRow, undefined, undefined, opts.onProgress)
+  ).catch(() => null);
   const others = ranges
     .slice(1)
     .map((range, i) =>
       runRangeWorker(
-        { file, meta, range, selected: opts.selected, tally: opts.onPart !== undefined },
+        { file, meta, range, parquet: plan.parquet, selected: opts.selected, tally: opts.onPart !== undefined },
         i === 0 ? opts.worker : null,
       ),
     );
@@ -202,10 +208,15 @@ export async function scanRangesInParallel(
 
 export interface ParallelPlan {
   meta: RoutesMeta;
-  /** Byte ranges after the meta line, cut at line boundaries. */
+  /** Byte ranges after the meta line, cut at line boundaries; for Parquet, row groups [start, end). */
   ranges: ByteRange[];
+  parquet: boolean;
   size: number;
 }
+
+/** A Parquet log's rows per byte of the same log as JSONL (the synthetic bench log: 200.7 MB,
+ * 1,161,336 rows): the JSONL size threshold in rows. */
+const JSONL_BYTES_PER_ROW = 173;
 
 /**
  * How to split a log across threads, or null when it should be scanned sequentially: one thread,
@@ -226,6 +237,13 @@ export async function parallelPlan(
   } catch {
     return null;
   }
+  if (await isParquetFile(file)) {
+    const split = await parquetGroupRanges(file, threads, minBytes / JSONL_BYTES_PER_ROW);
+    const parsed = split === null ? null : MetaSchema.safeParse(split.meta);
+    return split === null || !parsed!.success
+      ? null
+      : { meta: parsed!.data, ranges: split.ranges, parquet: true, size: split.size };
+  }
   if (size < minBytes) return null;
   // Any trouble reading is left to the sequential scan, which words it.
   const first = await readFirstLine(file, DEFAULT_MAX_LINE_BYTES).catch(() => null);
@@ -240,7 +258,7 @@ export async function parallelPlan(
   if (!parsed.success) return null;
   const ranges = await splitAtLines(file, first.end, size, threads).catch(() => []);
   if (ranges.length < 2) return null;
-  return { meta: parsed.data, ranges, size };
+  return { meta: parsed.data, ranges, parquet: false, size };
 }
 
 /** Resolves to the worker's outcome, or null if it failed in any way (the caller rescans). */

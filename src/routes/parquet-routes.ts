@@ -197,14 +197,79 @@ function valueOf(c: RowsOf, r: number): unknown {
   return out;
 }
 
+/** What the footer says, for a file this reader takes. */
+export interface RoutesParquetLayout {
+  size: number;
+  /** The meta line's value (not yet checked). */
+  meta: unknown;
+  /** Rows per row group. */
+  groupRows: number[];
+}
+
+interface OpenLayout extends RoutesParquetLayout {
+  fields: Field[];
+  groups: { rows: number; chunks: ChunkAt[] }[];
+}
+
+/** The footer read and checked: null when this reader does not take the file. */
+async function readLayout(fh: FileHandle): Promise<OpenLayout | null> {
+  const size = (await fh.stat()).size;
+  if (size < 12) return null;
+  const tail = Buffer.alloc(8);
+  await fh.read(tail, 0, 8, size - 8);
+  if (tail.toString("latin1", 4) !== "PAR1") return null;
+  const flen = tail.readUInt32LE(0);
+  if (flen + 12 > size) return null;
+  const footer = Buffer.alloc(flen);
+  await fh.read(footer, 0, flen, size - 8 - flen);
+  let fmd: Thrift;
+  try {
+    fmd = readThrift(footer, 0)[0];
+  } catch {
+    return null;
+  }
+  const fields = fieldsOf((fmd.get(2) as Thrift[] | undefined) ?? []);
+  const kv = ((fmd.get(5) as Thrift[] | undefined) ?? []).find((x) => thriftString(x.get(1)) === PARQUET_META_KEY);
+  if (fields === null || kv === undefined) return null;
+  const groups = chunksOf(fmd, fields);
+  if (groups === null) return null;
+  let meta: unknown;
+  try {
+    meta = JSON.parse(thriftString(kv.get(2)));
+  } catch {
+    return null;
+  }
+  return { size, meta, groupRows: groups.map((g) => g.rows), fields, groups };
+}
+
+/** The layout of a Parquet routes log this reader takes (to split it across threads), else null. */
+export async function routesParquetLayout(file: string): Promise<RoutesParquetLayout | null> {
+  let fh: FileHandle;
+  try {
+    fh = await open(file, "r");
+  } catch {
+    return null;
+  }
+  try {
+    const l = await readLayout(fh);
+    return l === null ? null : { size: l.size, meta: l.meta, groupRows: l.groupRows };
+  } catch {
+    return null;
+  } finally {
+    await fh.close();
+  }
+}
+
 /**
  * Reads a Parquet routes log into the sink (meta as line 1, row r as line r + 2), or returns null,
- * having handed on nothing, when this reader cannot take the file (hyparquet then does).
+ * having handed on nothing, when this reader cannot take the file (hyparquet then does). With
+ * `groups`, only row groups [start, end) (their rows keep their line numbers in the whole file).
  * A file that turns out damaged after rows went out throws (the caller reports it as the file's problem).
  */
 export async function readRoutesParquet(
   file: string,
   sink: RoutesRowSink,
+  groupRange?: { start: number; end: number },
 ): Promise<{ lines: number; bytes: number } | null> {
   let fh: FileHandle;
   try {
@@ -213,43 +278,23 @@ export async function readRoutesParquet(
     return null;
   }
   try {
-    const size = (await fh.stat()).size;
-    if (size < 12) return null;
-    const tail = Buffer.alloc(8);
-    await fh.read(tail, 0, 8, size - 8);
-    if (tail.toString("latin1", 4) !== "PAR1") return null;
-    const flen = tail.readUInt32LE(0);
-    if (flen + 12 > size) return null;
-    const footer = Buffer.alloc(flen);
-    await fh.read(footer, 0, flen, size - 8 - flen);
-    let fmd: Thrift;
-    try {
-      fmd = readThrift(footer, 0)[0];
-    } catch {
-      return null;
-    }
-    const fields = fieldsOf((fmd.get(2) as Thrift[] | undefined) ?? []);
-    const kv = ((fmd.get(5) as Thrift[] | undefined) ?? []).find((x) => thriftString(x.get(1)) === PARQUET_META_KEY);
-    if (fields === null || kv === undefined) return null;
-    const groups = chunksOf(fmd, fields);
-    if (groups === null) return null;
-    let meta: unknown;
-    try {
-      meta = JSON.parse(thriftString(kv.get(2)));
-    } catch {
-      return null;
-    }
+    const layout = await readLayout(fh);
+    if (layout === null) return null;
+    const { fields, groups, size, meta } = layout;
     let decompress: typeof DecompressPage | null = null;
     if (groups.some((g) => g.chunks.some((c) => c.codec !== 0)))
       decompress = (await import("./parquet-codecs.js")).decompressPage;
 
     sink.value(meta, 1);
+    const first = groupRange?.start ?? 0;
+    const last = Math.min(groups.length, groupRange?.end ?? groups.length);
     let lineNo = 1;
+    for (let gi = 0; gi < first; gi++) lineNo += groups[gi]!.rows;
     const hasType = fields.some((f) => f.leaf.name === "type");
     // The row handed on for rows without nulls: one object, refilled (consumers do not keep rows).
     const reused: Record<string, unknown> = hasType ? {} : { type: "route" };
     const listCache = new Map<string, unknown[]>();
-    for (let gi = 0; gi < groups.length && !sink.stopped; gi++) {
+    for (let gi = first; gi < last && !sink.stopped; gi++) {
       const g = groups[gi]!;
       const cols: RowsOf[] = [];
       for (let c = 0; c < fields.length; c++) {
