@@ -9,10 +9,23 @@
 // every run each contender's output is compared with it: per-layer counts where the output has
 // them (hist, export eplb, the Python contenders), rows and requests where it has those (validate,
 // cache, place, export r3, compare); a miss is printed and the script exits 1 at the end.
+// --parquet WRITER (duckdb, polars, pyarrow or moe-prof) converts each JSONL file to Parquet with
+// that writer's defaults and the meta in `moe_prof.meta` (untimed, after the reference); then every
+// contender reads the Parquet files (DuckDB read_parquet, polars scan_parquet; the JSON-only ones
+// are left out) and moe-prof's hist and validate run once more through hyparquet for comparison.
 // Runs are interleaved (order rotated each repeat); medians, spreads and ratios are printed with
 // the machine, its load and the date.
-// Run: scripts/bench-hist [--mb 200,800] [--repeats 5] [--files 1] [--commands hist,validate|all]
-import { mkdtempSync, rmSync, statSync, readFileSync, writeFileSync, mkdirSync, readdirSync } from "node:fs";
+// Run: scripts/bench-hist [--mb 200,800] [--repeats 5] [--files 1] [--commands hist,validate|all] [--parquet WRITER]
+import {
+  mkdtempSync,
+  rmSync,
+  statSync,
+  readFileSync,
+  writeFileSync,
+  mkdirSync,
+  readdirSync,
+  renameSync,
+} from "node:fs";
 import { tmpdir, cpus, loadavg, totalmem } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -82,6 +95,46 @@ for l, e, n in rows:
 json.dump(out, open(sys.argv[1], "w"))
 `;
 
+const DUCKDB_PARQUET_PY = `
+import sys, json, duckdb
+rows = duckdb.sql(f"""select layer, e, count(*) from (select layer, unnest(topk_ids) as e
+  from read_parquet({sys.argv[2:]!r})) group by layer, e""").fetchall()
+out = {}
+for l, e, n in rows:
+    out.setdefault(l, {})[e] = n
+json.dump(out, open(sys.argv[1], "w"))
+`;
+
+const POLARS_PARQUET_PY = `
+import sys, json, polars as pl
+q = pl.scan_parquet(sys.argv[2:]).select("layer", "topk_ids").explode("topk_ids").group_by(["layer", "topk_ids"]).len()
+out = {}
+for l, e, n in q.collect().iter_rows():
+    out.setdefault(l, {})[e] = n
+json.dump(out, open(sys.argv[1], "w"))
+`;
+
+// JSONL -> Parquet by another writer, its defaults, the meta line as key-value metadata (argv: writer, src, dst).
+const TO_PARQUET_PY = `
+import sys
+writer, src, dst = sys.argv[1:4]
+meta = open(src).readline().strip()
+cols = ["req_id", "token_idx", "layer", "topk_ids", "topk_weights", "phase", "step", "token_id"]
+if writer == "duckdb":
+    import duckdb
+    q = meta.replace("'", "''")
+    duckdb.sql(f"""COPY (SELECT {', '.join(cols)} FROM read_json('{src}', format='newline_delimited') WHERE type = 'route')
+      TO '{dst}' (FORMAT parquet, KV_METADATA {{'moe_prof.meta': '{q}'}})""")
+else:
+    import polars as pl
+    df = pl.read_ndjson(src, infer_schema_length=None).filter(pl.col("type") == "route").select(cols)
+    if writer == "polars":
+        df.write_parquet(dst, metadata={"moe_prof.meta": meta})
+    else:
+        import pyarrow.parquet as pq
+        pq.write_table(df.to_arrow().replace_schema_metadata({"moe_prof.meta": meta}), dst)
+`;
+
 // The reference, computed once (not timed): counts, rows and requests told apart by file.
 const REFERENCE_PY = `
 import sys, json, duckdb
@@ -107,6 +160,7 @@ const { values: args } = parseArgs({
     only: { type: "string" },
     files: { type: "string", default: "1" },
     commands: { type: "string", default: "hist,validate" },
+    parquet: { type: "string" },
   },
 });
 
@@ -116,6 +170,11 @@ const repeats = Number(args.repeats);
 const nFiles = Math.max(1, Number(args.files));
 const ALL_COMMANDS = ["hist", "validate", "cache", "place", "eplb", "r3", "compare"];
 const commands = args.commands === "all" ? ALL_COMMANDS : args.commands.split(",");
+const PARQUET_WRITERS = ["duckdb", "polars", "pyarrow", "moe-prof"];
+if (args.parquet !== undefined && !PARQUET_WRITERS.includes(args.parquet)) {
+  console.error(`--parquet: unknown writer "${args.parquet}" (expected ${PARQUET_WRITERS.join(", ")})`);
+  process.exit(2);
+}
 
 interface Reference {
   counts: Counts;
@@ -212,8 +271,6 @@ try {
 
   for (const mb of args.mb.split(",").map(Number)) {
     const { files, rows, requests, size } = writeLog(dir, mb);
-    // moe-prof reads one file by its path, several by their directory.
-    const input = files.length === 1 ? files[0]! : path.dirname(files[0]!);
     console.log(
       `\nlog: ${(size / 1e6).toFixed(1)} MB in ${files.length} file${files.length === 1 ? "" : "s"}, ${rows.toLocaleString("en-US")} rows, ${requests} requests, ` +
         `${DEFAULT_SYNTH.layers} layers, ${DEFAULT_SYNTH.experts} experts, top-${DEFAULT_SYNTH.topK}, seed ${args.seed}` +
@@ -223,6 +280,25 @@ try {
     await execa(py, ["-c", REFERENCE_PY, refFile, ...files]);
     const ref = readReference(refFile);
     console.log(`reference (duckdb, once): ${ref.rows} rows, ${ref.requests} distinct (file, req_id)`);
+    const jsonlFiles = [...files];
+    if (args.parquet !== undefined) {
+      for (let i = 0; i < files.length; i++) {
+        const dst = files[i]!.replace(/\.jsonl$/, ".parquet");
+        if (args.parquet === "moe-prof") {
+          const tmp = path.join(dir, "export-tmp");
+          await execa(process.execPath, [cli, "export", files[i]!, "--format", "parquet", "--out", tmp]);
+          renameSync(path.join(tmp, `${path.basename(dst)}`), dst);
+          rmSync(tmp, { recursive: true, force: true });
+        } else await execa(py, ["-c", TO_PARQUET_PY, args.parquet, files[i]!, dst]);
+        rmSync(files[i]!);
+        files[i] = dst;
+      }
+      const pqSize = files.reduce((a, f) => a + statSync(f).size, 0);
+      console.log(`as Parquet written by ${args.parquet} (its defaults): ${(pqSize / 1e6).toFixed(1)} MB`);
+    }
+    const parquet = args.parquet !== undefined;
+    // moe-prof reads one file by its path, several by their directory.
+    const input = files.length === 1 ? files[0]! : path.dirname(files[0]!);
 
     const out = (name: string) => path.join(dir, `${name}-${mb}`);
     const node = (sub: string[]) => [process.execPath, cli, ...sub];
@@ -264,6 +340,21 @@ try {
         stdout: out("validate.json"),
         check: totalsIn(out("validate.json"), (o) => [o.rows as number, o.requests as number]),
       });
+    if (parquet && commands.includes("hist"))
+      all.push({
+        name: "moe-prof hist via hyparquet",
+        cmd: node(["hist", input, "--out", out("histhy")]),
+        env: { MOE_PROF_PARQUET_READER: "hyparquet" },
+        check: histCheck(path.join(out("histhy"), "summary.json")),
+      });
+    if (parquet && commands.includes("validate"))
+      all.push({
+        name: "moe-prof validate via hyparquet",
+        cmd: node(["validate", input, "--json"]),
+        env: { MOE_PROF_PARQUET_READER: "hyparquet" },
+        stdout: out("validatehy.json"),
+        check: totalsIn(out("validatehy.json"), (o) => [o.rows as number, o.requests as number]),
+      });
     const whatIf = (
       name: string,
       sub: string[],
@@ -300,12 +391,18 @@ try {
         const aligned = o.aligned as { rows: number } | null;
         return [aligned?.rows === a.rows ? a.rows : -1, a.requests];
       });
-    all.push(
-      pyCounts("duckdb (counts only)", DUCKDB_PY),
-      pyCounts("polars (counts only)", POLARS_PY),
-      pyCounts("orjson + numpy", ORJSON_PY),
-      pyCounts("python json.loads + Counter", PLAIN_PY, "python3"),
-    );
+    if (parquet)
+      all.push(
+        pyCounts("duckdb (counts only)", DUCKDB_PARQUET_PY),
+        pyCounts("polars (counts only)", POLARS_PARQUET_PY),
+      );
+    else
+      all.push(
+        pyCounts("duckdb (counts only)", DUCKDB_PY),
+        pyCounts("polars (counts only)", POLARS_PY),
+        pyCounts("orjson + numpy", ORJSON_PY),
+        pyCounts("python json.loads + Counter", PLAIN_PY, "python3"),
+      );
     const contenders = all.filter((c) => !args.only || args.only.split(",").some((o) => c.name.includes(o)));
     const runs = contenders.map(() => [] as Run[]);
     const checks = contenders.map(() => "equal");
@@ -361,7 +458,7 @@ try {
           `what-ifs within 1.5x of hist (target): ${slow.length === 0 ? "all" : `not ${slow.map((c) => c.name).join(", ")}`}`,
         );
     }
-    for (const f of files) rmSync(f, { force: true });
+    for (const f of [...files, ...jsonlFiles]) rmSync(f, { force: true });
     for (const d of readdirSync(dir))
       if (d.startsWith(`routes-${mb}`)) rmSync(path.join(dir, d), { recursive: true, force: true });
   }

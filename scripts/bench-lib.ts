@@ -37,12 +37,12 @@ export const median = (xs: number[]): number => {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 };
 
-/** A venv with duckdb, polars, orjson and numpy from PyPI, made in `dir` unless `reuse` has one. */
+/** A venv with duckdb, polars, orjson, numpy and pyarrow (a Parquet writer) from PyPI, made in `dir` unless `reuse` has one. */
 export async function benchVenv(dir: string, reuse?: string): Promise<string> {
   const venv = reuse ?? path.join(dir, "venv");
   const py = path.join(venv, "bin", "python");
   if (existsSync(py)) return py;
-  const pkgs = ["duckdb", "polars", "orjson", "numpy"];
+  const pkgs = ["duckdb", "polars", "orjson", "numpy", "pyarrow"];
   const uv = await execa("uv", ["--version"], { reject: false });
   if (uv.exitCode === 0) {
     await execa("uv", ["venv", "-q", venv, "--python", "python3"]);

@@ -3,6 +3,7 @@
 // part's coverage (and `onRow`), stopping at the first row that is not accepted without wording it
 // (the caller then runs the sequential scan, which does).
 import { readRoutesParquet, routesParquetLayout } from "./parquet-routes.js";
+import { hyparquetForced } from "./parquet-read.js";
 import { RouteAcceptor, type OnRow, type RangeScan } from "./scan-rows.js";
 import type { ByteRange } from "./line-reader.js";
 import type { RoutesMeta } from "./schema.js";
@@ -37,14 +38,15 @@ export async function scanParquetRange(
 
 /**
  * Row groups split into at most `parts` contiguous ranges of about equal rows, for a file of at
- * least `minRows` rows that parquet-routes.ts takes; else null (one thread reads it).
+ * least `minRows` rows that parquet-routes.ts takes (and hyparquet is not forced); else null (one
+ * thread reads it).
  */
 export async function parquetGroupRanges(
   file: string,
   parts: number,
   minRows: number,
 ): Promise<{ meta: unknown; ranges: ByteRange[]; size: number } | null> {
-  const layout = await routesParquetLayout(file);
+  const layout = hyparquetForced() ? null : await routesParquetLayout(file);
   if (layout === null) return null;
   const total = layout.groupRows.reduce((a, b) => a + b, 0);
   if (total < minRows || layout.groupRows.length < 2) return null;

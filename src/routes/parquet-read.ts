@@ -1,12 +1,14 @@
 // A routes log as a Parquet file (what `moe-prof export --format parquet` and the capture's
 // VLLM_LOG_MOE_FORMAT=parquet write; or any writer of the same columns): its rows handed to the
 // scan as the values JSON.parse would give for the same JSONL lines, so that every rule and
-// message is the scan's own. Read with hyparquet (pure JavaScript, any encoding and codec).
+// message is the scan's own. Read from its bytes by parquet-routes.ts when it takes the file
+// (every writer's scalar and list columns); otherwise with hyparquet (pure JavaScript, any
+// encoding and codec, structs and maps).
 //
 // The meta line is the file's key-value metadata `moe_prof.meta` (a JSON object with "type":
 // "meta"). Row r (0-based) is handed as line r + 2, as if the meta line were line 1; the scan
-// reports it as "row r + 1". Memory: one slice of rows at a time (a row group, or 256k rows of a
-// larger one), as plain objects.
+// reports it as "row r + 1". Memory through hyparquet: one slice of rows at a time (a row group,
+// or 256k rows of a larger one), as plain objects.
 import { open } from "node:fs/promises";
 import { readRoutesParquet, PARQUET_META_KEY } from "./parquet-routes.js";
 import type { PlaceProblem } from "../problems.js";
@@ -71,10 +73,16 @@ function rowValue(row: Record<string, unknown>): Record<string, unknown> {
 }
 
 /** Streams the file's rows into the sink. Returns the rows read (+1 for the meta) and the file's size. */
+/** MOE_PROF_PARQUET_READER=hyparquet: every Parquet file through hyparquet, on one thread (the
+ * tests and scripts/bench-hist compare the readers). */
+export function hyparquetForced(): boolean {
+  return process.env.MOE_PROF_PARQUET_READER === "hyparquet";
+}
+
 export async function readParquetRows(file: string, sink: ParquetRowSink): Promise<{ lines: number; bytes: number }> {
   // Straight from the file's bytes (parquet-routes.ts) when it can; MOE_PROF_PARQUET_READER=hyparquet
   // forces hyparquet (the tests compare the two).
-  if (process.env.MOE_PROF_PARQUET_READER !== "hyparquet") {
+  if (!hyparquetForced()) {
     try {
       const plain = await readRoutesParquet(file, sink);
       if (plain !== null) return plain;
