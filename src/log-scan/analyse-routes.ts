@@ -239,10 +239,9 @@ export async function parallelPlan(
   }
   if (await isParquetFile(file)) {
     const split = await parquetGroupRanges(file, threads, minBytes / JSONL_BYTES_PER_ROW);
-    const parsed = split === null ? null : MetaSchema.safeParse(split.meta);
-    return split === null || !parsed!.success
-      ? null
-      : { meta: parsed!.data, ranges: split.ranges, parquet: true, size: split.size };
+    if (split === null) return null;
+    const parsed = MetaSchema.safeParse(split.meta);
+    return parsed.success ? { meta: parsed.data, ranges: split.ranges, parquet: true, size: split.size } : null;
   }
   if (size < minBytes) return null;
   // Any trouble reading is left to the sequential scan, which words it.

@@ -9,8 +9,7 @@
 // "meta"). Row r (0-based) is handed as line r + 2, as if the meta line were line 1; the scan
 // reports it as "row r + 1". Memory through hyparquet: one slice of rows at a time (a row group,
 // or 256k rows of a larger one), as plain objects.
-import { open } from "node:fs/promises";
-import { readRoutesParquet, PARQUET_META_KEY } from "./parquet-routes.js";
+import { readRoutesParquet, withFileForReading, PARQUET_META_KEY } from "./parquet-routes.js";
 import type { PlaceProblem } from "../problems.js";
 
 export { PARQUET_META_KEY };
@@ -26,19 +25,12 @@ const SLICE_ROWS = 262_144;
 
 /** True when the file starts with Parquet's magic bytes (a JSONL log starts with "{"). */
 export async function isParquetFile(file: string): Promise<boolean> {
-  let fh;
-  try {
-    fh = await open(file, "r");
-  } catch {
-    return false;
-  }
-  try {
+  const magic = await withFileForReading(file, async (fh) => {
     const b = Buffer.alloc(4);
     const { bytesRead } = await fh.read(b, 0, 4, 0);
     return bytesRead === 4 && b.equals(MAGIC);
-  } finally {
-    await fh.close();
-  }
+  });
+  return magic ?? false;
 }
 
 export interface ParquetRowSink {

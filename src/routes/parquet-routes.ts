@@ -242,8 +242,8 @@ async function readLayout(fh: FileHandle): Promise<OpenLayout | null> {
   return { size, meta, groupRows: groups.map((g) => g.rows), fields, groups };
 }
 
-/** The layout of a Parquet routes log this reader takes (to split it across threads), else null. */
-export async function routesParquetLayout(file: string): Promise<RoutesParquetLayout | null> {
+/** `use` on the file opened for reading, closed after; null when it cannot be opened (the scan says why). */
+export async function withFileForReading<T>(file: string, use: (fh: FileHandle) => Promise<T>): Promise<T | null> {
   let fh: FileHandle;
   try {
     fh = await open(file, "r");
@@ -251,13 +251,18 @@ export async function routesParquetLayout(file: string): Promise<RoutesParquetLa
     return null;
   }
   try {
-    const l = await readLayout(fh);
-    return l === null ? null : { size: l.size, meta: l.meta, groupRows: l.groupRows };
-  } catch {
-    return null;
+    return await use(fh);
   } finally {
     await fh.close();
   }
+}
+
+/** The layout of a Parquet routes log this reader takes (to split it across threads), else null. */
+export async function routesParquetLayout(file: string): Promise<RoutesParquetLayout | null> {
+  return withFileForReading(file, async (fh) => {
+    const l = await readLayout(fh).catch(() => null);
+    return l === null ? null : { size: l.size, meta: l.meta, groupRows: l.groupRows };
+  });
 }
 
 /**
@@ -271,13 +276,7 @@ export async function readRoutesParquet(
   sink: RoutesRowSink,
   groupRange?: { start: number; end: number },
 ): Promise<{ lines: number; bytes: number } | null> {
-  let fh: FileHandle;
-  try {
-    fh = await open(file, "r");
-  } catch {
-    return null;
-  }
-  try {
+  return withFileForReading(file, async (fh) => {
     const layout = await readLayout(fh);
     if (layout === null) return null;
     const { fields, groups, size, meta } = layout;
@@ -293,7 +292,8 @@ export async function readRoutesParquet(
     const hasType = fields.some((f) => f.leaf.name === "type");
     // The row handed on for rows without nulls: one object, refilled (consumers do not keep rows).
     const reused: Record<string, unknown> = hasType ? {} : { type: "route" };
-    const listCache = new Map<string, unknown[]>();
+    // per column, by length: the lists the reused row holds
+    const lists: unknown[][][] = fields.map(() => []);
     for (let gi = first; gi < last && !sink.stopped; gi++) {
       const g = groups[gi]!;
       const cols: RowsOf[] = [];
@@ -326,7 +326,8 @@ export async function readRoutesParquet(
           }
         } else {
           row = reused;
-          for (const c of cols) {
+          for (let ci = 0; ci < cols.length; ci++) {
+            const c = cols[ci]!;
             const name = c.field.leaf.name;
             const at = c.valueAt[r]!;
             if (!c.field.list) {
@@ -334,9 +335,7 @@ export async function readRoutesParquet(
               continue;
             }
             const len = c.valueAt[r + 1]! - at;
-            const key = `${name}/${len}`;
-            let arr = listCache.get(key);
-            if (arr === undefined) listCache.set(key, (arr = new Array<unknown>(len)));
+            const arr = (lists[ci]![len] ??= new Array<unknown>(len));
             if (c.chunk.num !== null) for (let j = 0; j < len; j++) arr[j] = c.chunk.num[at + j];
             else for (let j = 0; j < len; j++) arr[j] = c.chunk.str![at + j];
             row[name] = arr;
@@ -348,7 +347,5 @@ export async function readRoutesParquet(
       }
     }
     return { lines: lineNo, bytes: size };
-  } finally {
-    await fh.close();
-  }
+  });
 }
