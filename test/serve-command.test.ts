@@ -251,6 +251,70 @@ test("serve --paused-capture: a capture that logs while paused fails the run, na
   assert.ok(!existsSync(out));
 });
 
+test("serve --toggle-capture: one log server alternates blocks with the capture on and paused (ABBA), switched over /collective_rpc; paused requests have no rows", async () => {
+  const out = path.join(tempDir(), "res");
+  const r = await serve(
+    ["--toggle-capture", "4", "--concurrency", "2", "--num-requests", "10", "--max-tokens", "4", "--out", out],
+    { VLLM_SERVER_DEV_MODE: "0" }, // serve sets it to 1 for every pass
+  );
+  assert.equal(r.code, 0, r.stderr);
+  const s = json(path.join(out, "serving.json"));
+  assert.equal(s.load.toggle_capture_blocks, 4);
+  const log = s.passes.find((p) => p.pass === "log")!;
+  const level = log.levels[0]! as (typeof log.levels)[0] & {
+    blocks: Array<{ capture: string; requests: { planned: number; ok: number } }>;
+    requests_detail: Array<{ response_id: string; capture: string }>;
+  };
+  assert.deepEqual(
+    level.blocks.map((b) => [b.capture, b.requests.planned, b.requests.ok]),
+    [
+      ["on", 3, 3],
+      ["paused", 3, 3],
+      ["paused", 2, 2],
+      ["on", 2, 2],
+    ],
+  );
+  assert.equal(level.requests.planned, 5, "the level's summary is of the blocks with the capture on");
+  assert.equal(level.requests_detail.length, 10);
+  // straight from the JSONL: rows exactly for the warm-up and the on blocks' requests
+  const rows = rowsByRequest(path.join(out, "moe_routes.jsonl"));
+  const ids = (capture: string) =>
+    level.requests_detail
+      .filter((d) => d.capture === capture)
+      .map((d) => loggedRequestId("completions", d.response_id));
+  assert.equal(rows.size, 1 + 5);
+  for (const id of ids("on")) assert.ok(rows.has(id), id);
+  for (const id of ids("paused")) assert.ok(!rows.has(id), id);
+  assert.deepEqual([log.attribution!.ok, log.attribution!.complete, log.attribution!.paused], [true, 1 + 5, 5]);
+  const c = s.comparison[0]!;
+  assert.equal(c.log_over_paused_same_server!.pairs, 2);
+  assert.ok(c.log_over_paused_same_server!.ratio.output_tokens_per_s! > 0);
+  assert.match(r.stdout, /concurrency 2: log\/paused, same server \(2 block pairs\) {2}TTFT p50 \d/);
+  assert.match(
+    r.stdout,
+    /attribution \(log\): 6 completed requests with all their rows, 5 sent while paused with none/,
+  );
+  assert.match(r.stderr, /log: concurrency 2, block 2\/4 \(paused\): 3\/3 ok/);
+});
+
+test("serve --toggle-capture: a capture that does not switch, or logs while paused, fails the run naming why", async () => {
+  const out = path.join(tempDir(), "res");
+  const args = ["--toggle-capture", "2", "--concurrency", "1", "--num-requests", "2", "--max-tokens", "3"];
+  const ignored = await serve([...args, "--out", out], { STANDIN_FAULT: "rpc-ignored" });
+  assert.equal(ignored.code, 1, ignored.stderr);
+  assert.match(
+    ignored.stderr,
+    /log pass: switching the capture to paused \(POST http:\/\/127\.0\.0\.1:\d+\/collective_rpc moe_prof_control pause\): a rank reports paused=false .*server output: /,
+  );
+  assert.ok(!existsSync(out));
+  const leaky = await serve([...args, "--out", path.join(tempDir(), "res")], { STANDIN_FAULT: "log-while-paused" });
+  assert.equal(leaky.code, 1, leaky.stderr);
+  assert.match(
+    leaky.stderr,
+    /attribution FAILED: request cmpl-\w+ \(log req_id cmpl-\w+-0\) was sent while the capture was paused, yet has \d+ rows in layer 0/,
+  );
+});
+
 test("serve --log-format parquet: the capture asked for Parquet, moe_routes.parquet analysed and attributed; a format in the caller's shell does not leak", async () => {
   const out = path.join(tempDir(), "res");
   const r = await serve(
@@ -341,6 +405,15 @@ test("usage: --request-rate and --concurrency together, and a bad rate, are refu
   const d = await serve(["--concurrency", "1", "--num-requests", "0"]);
   assert.equal(d.code, 2);
   assert.match(d.stderr, /--num-requests: cannot read "0"/);
+  const e = await serve(["--concurrency", "1", "--num-requests", "8", "--toggle-capture", "3"]);
+  assert.equal(e.code, 2);
+  assert.match(e.stderr, /--toggle-capture: blocks come in on\/paused pairs: give an even number like 2, 4 or 8/);
+  const f = await serve(["--concurrency", "1,4", "--num-requests", "2,8", "--toggle-capture", "4"]);
+  assert.equal(f.code, 2);
+  assert.match(
+    f.stderr,
+    /--toggle-capture: 4 blocks per level need at least 4 requests per level \(--num-requests gives 2\)/,
+  );
 });
 
 function rec(over: Partial<RequestRecord>): RequestRecord {

@@ -6,7 +6,8 @@ import assert from "node:assert/strict";
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { freePort, startServer, stopServer, waitHealthy } from "../src/serving/server-process.js";
-import { serverEnv } from "../src/serving/serve-pass.js";
+import { serverEnv, toggleBlocks, mergeRuns } from "../src/serving/serve-pass.js";
+import { answerProblem } from "../src/serving/capture-switch.js";
 import { runLoad } from "../src/serving/load.js";
 import { ROOT, tempDir } from "./helpers.js";
 
@@ -120,6 +121,14 @@ test("a server that ignores SIGINT is ended by SIGTERM after the grace; the no-l
     assert.equal(serverEnv("/x/r.jsonl").VLLM_LOG_MOE_PAUSED, undefined);
     assert.equal(serverEnv("/x/r.jsonl", "jsonl", true).VLLM_LOG_MOE_PAUSED, "1");
     assert.equal(serverEnv(null, "jsonl", true).VLLM_LOG_MOE_PAUSED, undefined);
+    // --toggle-capture: /collective_rpc served by every pass's server alike
+    assert.deepEqual(
+      [
+        serverEnv(null, "jsonl", false, true).VLLM_SERVER_DEV_MODE,
+        serverEnv("/x/r.jsonl", "jsonl", true, true).VLLM_SERVER_DEV_MODE,
+      ],
+      ["1", "1"],
+    );
   } finally {
     delete process.env.VLLM_LOG_MOE;
     delete process.env.VLLM_LOG_MOE_FORMAT;
@@ -130,4 +139,50 @@ test("a server that ignores SIGINT is ended by SIGTERM after the grace; the no-l
   const t0 = performance.now();
   assert.equal(await stopServer(h, 400), "SIGTERM");
   assert.ok(performance.now() - t0 >= 380 && !alive(h.pid));
+});
+
+test("--toggle-capture's blocks: ABBA pairs, sizes within one of each other adding up to the count; merged walls add", () => {
+  const plan = (n: number, b: number) =>
+    toggleBlocks(n, b)
+      .map((x) => `${x.capture}:${x.count}`)
+      .join(" ");
+  assert.equal(plan(10, 4), "on:3 paused:3 paused:2 on:2");
+  assert.equal(plan(16, 8), "on:2 paused:2 paused:2 on:2 on:2 paused:2 paused:2 on:2");
+  assert.equal(plan(3, 2), "on:2 paused:1");
+  for (const [n, b] of [
+    [7, 2],
+    [1000, 8],
+    [9, 6],
+  ] as const) {
+    const blocks = toggleBlocks(n, b);
+    assert.equal(
+      blocks.reduce((a, x) => a + x.count, 0),
+      n,
+    );
+    assert.equal(blocks.filter((x) => x.capture === "on").length, b / 2);
+  }
+  const run = (wall: number, stop: "count" | "time-limit") => ({
+    records: [],
+    not_sent: 1,
+    wall_s: wall,
+    stopped_by: stop,
+  });
+  assert.deepEqual(mergeRuns([run(1.5, "count"), run(2, "time-limit")]), {
+    records: [],
+    not_sent: 2,
+    wall_s: 3.5,
+    stopped_by: "time-limit",
+  });
+});
+
+test("/collective_rpc's answer: every writing rank switched, at least one writing", () => {
+  assert.equal(answerProblem('{"results":[{"active":true,"paused":true}]}', "paused"), null);
+  assert.equal(answerProblem('{"results":[{"active":true,"paused":false},{"active":false}]}', "on"), null);
+  assert.match(answerProblem('{"results":[{"active":true,"paused":false}]}', "paused")!, /a rank reports paused=false/);
+  assert.match(
+    answerProblem('{"results":[{"active":false,"disabled_reason":"writer died"}]}', "on")!,
+    /no rank is logging \(writer died\)/,
+  );
+  assert.match(answerProblem("<html>", "on")!, /not JSON/);
+  assert.match(answerProblem('{"ok":1}', "on")!, /no "results" list/);
 });

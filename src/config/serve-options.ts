@@ -34,6 +34,7 @@ export const serveOptionsSchema = z
     serverArg: z.array(z.string()).default([]),
     vllmCapture: z.boolean().default(false),
     pausedCapture: z.boolean().default(false),
+    toggleCapture: intFrom(2).optional(),
     logFormat: z.enum(["jsonl", "parquet"]).default("jsonl"),
     out: z.string().optional(),
   })
@@ -43,6 +44,12 @@ export const serveOptionsSchema = z
         code: "custom",
         path: ["requestRate"],
         message: "give --request-rate or --concurrency, not both",
+      });
+    if (o.toggleCapture !== undefined && o.toggleCapture % 2 !== 0)
+      ctx.addIssue({
+        code: "custom",
+        path: ["toggleCapture"],
+        message: "blocks come in on/paused pairs: give an even number like 2, 4 or 8",
       });
     if (o.maxConcurrency !== undefined && o.requestRate === undefined)
       ctx.addIssue({
@@ -112,6 +119,7 @@ const FLAG: Record<string, string> = {
   serverArg: "--server-arg",
   vllmCapture: "--vllm-capture",
   pausedCapture: "--paused-capture",
+  toggleCapture: "--toggle-capture",
   logFormat: "--log-format",
 };
 
@@ -143,11 +151,18 @@ export function resolveServeConfig(raw: Record<string, unknown>, defaults: { pyt
     .map((part) => (requestRate !== undefined ? parseRateList(part)[0]! : parseIntList("--concurrency", part, 1)[0]!));
   const outDir = path.resolve(o.out ?? path.join("moe-prof-out", `serve-${timestampDirName(defaults.now)}`));
   refuseSpecialOutDir(outDir);
+  const paired = pairLevels(given, parseRequestCounts(numRequests, given.length));
+  const fewest = Math.min(...paired.numRequests);
+  if (o.toggleCapture !== undefined && fewest < o.toggleCapture)
+    throw new UserError(
+      `--toggle-capture: ${o.toggleCapture} blocks per level need at least ${o.toggleCapture} requests per level (--num-requests gives ${fewest})`,
+      EXIT_ENV,
+    );
   return {
     ...o,
     python: o.python ?? defaults.python,
     outDir,
     mode: requestRate !== undefined ? "rate" : "concurrency",
-    ...pairLevels(given, parseRequestCounts(numRequests, given.length)),
+    ...paired,
   };
 }

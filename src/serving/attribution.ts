@@ -26,23 +26,40 @@ export interface Attribution {
   complete: number;
   /** Disconnected requests (on purpose, or at the time limit): rows up to the disconnect, never complete. */
   aborted: Array<{ response_id: string | null; req_id: string | null; rows_per_layer: number | null }>;
+  /** `serve --toggle-capture`: requests sent while the capture was paused, found without a row. */
+  paused: number;
   /** Rows under ids no request of this pass was answered with. */
   unattributed: string[];
   violations: string[];
 }
 
-/** `requests`: every request of one log pass (warm-up included), in any order. */
+/** `requests`: every request of one log pass (warm-up included) sent while the capture was on, in
+ * any order; `sentWhilePaused`: those sent while it was paused (`serve --toggle-capture`), which
+ * must have no row. */
 export function attributeRows(
   endpoint: Endpoint,
   requests: readonly RequestRecord[],
   logged: readonly LoggedRequestRows[],
   layers: number[],
+  sentWhilePaused: readonly RequestRecord[] = [],
 ): Attribution {
   const byId = new Map(logged.map((r) => [r.req_id, r]));
   const claimed = new Set<string>();
   const violations: string[] = [];
   const aborted: Attribution["aborted"] = [];
   let complete = 0;
+  let paused = 0;
+  for (const r of sentWhilePaused) {
+    if (r.response_id === null) continue; // never answered: nothing to look up
+    const id = loggedRequestId(endpoint, r.response_id);
+    claimed.add(id);
+    const rows = byId.get(id);
+    if (rows === undefined) paused++;
+    else
+      violations.push(
+        `request ${r.response_id} (log req_id ${id}) was sent while the capture was paused, yet has ${rows.rows_per_layer[0] ?? 0} rows in layer ${layers[0]}`,
+      );
+  }
   for (const r of requests) {
     const id = r.response_id === null ? null : loggedRequestId(endpoint, r.response_id);
     const rows = id === null ? undefined : byId.get(id);
@@ -75,5 +92,5 @@ export function attributeRows(
     violations.push(
       `${unattributed.length} request id(s) in the log match no request of this pass, e.g. ${unattributed.slice(0, 3).join(", ")}`,
     );
-  return { ok: violations.length === 0, complete, aborted, unattributed, violations };
+  return { ok: violations.length === 0, complete, paused, aborted, unattributed, violations };
 }

@@ -6,8 +6,9 @@ import { UserError, EXIT_INVALID, EXIT_INTERRUPTED } from "../errors.js";
 import { workerEnv } from "../worker/run-worker.js";
 import type { PlannedPass, ServePassKind } from "../passes/plan.js";
 import { freePort, startServer, stopServer, waitHealthy, serverLastLine, type StopHow } from "./server-process.js";
-import { runLoad, type LoadShape, type LoadSpec } from "./load.js";
+import { runLoad, type LoadRun, type LoadShape, type LoadSpec } from "./load.js";
 import { summariseLoad, type LoadSummary } from "./load-summary.js";
+import { setCapture, DEV_MODE_ENV, type CaptureState } from "./capture-switch.js";
 import type { RequestRecord, RequestSettings } from "./stream-request.js";
 
 export interface ServePlan {
@@ -28,13 +29,27 @@ export interface ServePlan {
   stopTimeoutS: number;
   /** The capture's format on log passes (VLLM_LOG_MOE_FORMAT); routesPath already ends with it. */
   logFormat: "jsonl" | "parquet";
+  /** `--toggle-capture`: log passes send each level in this many blocks, capture on and paused in
+   * turn (on, paused, paused, on, ...); null: one block, capture on. */
+  toggleBlocks: number | null;
+}
+
+/** One block of a level in a toggled log pass. */
+export interface BlockResult {
+  capture: CaptureState;
+  summary: LoadSummary;
+  records: RequestRecord[];
 }
 
 export interface LevelResult {
   /** Requests in flight (concurrency) or requests/s (rate). */
   level: number;
+  /** In a toggled log pass, of the blocks with the capture on (what log vs no-log compares). */
   summary: LoadSummary;
+  /** Every request of the level, all blocks. */
   records: RequestRecord[];
+  /** `--toggle-capture` log passes only: each block in the order sent. */
+  blocks?: BlockResult[];
 }
 
 export interface ServedPass {
@@ -73,18 +88,43 @@ const SET_PER_PASS = new Set(["VLLM_LOG_MOE", "VLLM_LOG_MOE_FORMAT", "VLLM_LOG_M
 
 /** The environment of the server: ours without the VLLM_LOG_MOE variables a pass sets, plus the
  * capture's path and format on a log pass, and VLLM_LOG_MOE_PAUSED on a paused one (a format or a
- * pause left in the caller's shell must not change what a pass writes). */
+ * pause left in the caller's shell must not change what a pass writes). `devMode`: /collective_rpc
+ * served (--toggle-capture), set in every pass so that the arms differ only in the capture. */
 export function serverEnv(
   routesPath: string | null,
   logFormat: ServePlan["logFormat"] = "jsonl",
   paused = false,
+  devMode = false,
 ): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !SET_PER_PASS.has(k)) env[k] = v;
   const capture: Record<string, string> = routesPath
     ? { VLLM_LOG_MOE: routesPath, VLLM_LOG_MOE_FORMAT: logFormat, ...(paused ? { VLLM_LOG_MOE_PAUSED: "1" } : {}) }
     : {};
-  return { ...env, ...workerEnv(capture) };
+  return { ...env, ...(devMode ? { [DEV_MODE_ENV]: "1" } : {}), ...workerEnv(capture) };
+}
+
+/** `count` requests in `blocks` blocks of nearly equal size, the capture on and paused in ABBA
+ * pairs (on, paused, paused, on, ...): a drift over the level falls on both states alike. */
+export function toggleBlocks(count: number, blocks: number): Array<{ capture: CaptureState; count: number }> {
+  const base = Math.floor(count / blocks);
+  return Array.from({ length: blocks }, (_, i) => {
+    const pair = Math.floor(i / 2);
+    const first: CaptureState = pair % 2 === 0 ? "on" : "paused";
+    const capture: CaptureState = i % 2 === 0 ? first : first === "on" ? "paused" : "on";
+    return { capture, count: base + (i < count % blocks ? 1 : 0) };
+  });
+}
+
+/** Several loads at one level as one: their requests, their walls added (the drains between blocks
+ * are not load time), the first reason to stop that was not the count. */
+export function mergeRuns(runs: LoadRun[]): LoadRun {
+  return {
+    records: runs.flatMap((r) => r.records),
+    not_sent: runs.reduce((a, r) => a + r.not_sent, 0),
+    wall_s: runs.reduce((a, r) => a + r.wall_s, 0),
+    stopped_by: runs.find((r) => r.stopped_by !== "count")?.stopped_by ?? "count",
+  };
 }
 
 /** A pass that did not finish, with what it measured before (for the unfinished serving.json). */
@@ -110,7 +150,7 @@ export async function runServePass(
   const logPath = path.join(logsDir, `server-${planned.pass}-${planned.repeat}.log`);
   const server = startServer(plan.python, args, {
     port,
-    env: serverEnv(planned.routesPath, plan.logFormat, planned.pass === "log_paused"),
+    env: serverEnv(planned.routesPath, plan.logFormat, planned.pass === "log_paused", plan.toggleBlocks !== null),
     logPath,
   });
   const partial: Partial<ServedPass> = { planned, command: [plan.python, ...args], levels: [] };
@@ -139,18 +179,50 @@ export async function runServePass(
     partial.warmup = warm?.records ?? [];
     if (warm && summariseLoad(warm, plan.warmupRequests).requests.ok !== plan.warmupRequests)
       throw failure(`the warm-up requests failed: ${warm.records.find((r) => r.error)?.error ?? "no answer"}`);
+    const toggled = planned.pass === "log" && plan.toggleBlocks !== null;
+    let capture: CaptureState = "on"; // a log pass starts logging (VLLM_LOG_MOE_PAUSED is stripped)
     for (const { shape, count } of plan.shapes) {
-      if (signal.aborted) throw new UserError(`interrupted during the ${planned.label} pass`, EXIT_INTERRUPTED);
-      const run = await runLoad(spec(shape, count, plan.abortFraction));
-      const summary = summariseLoad(run, count);
-      partial.levels!.push({ level: levelOf(shape), summary, records: run.records });
-      note(`  ${planned.label}: ${shape.kind} ${levelOf(shape)}: ${levelLine(summary)}`);
-      if (run.stopped_by === "server-gone") {
-        const first = run.records.find((r) => r.connection_lost)?.error ?? "";
-        throw failure(
-          `the server stopped answering at ${shape.kind} ${levelOf(shape)}: ${summary.requests.failed} requests failed, ${summary.requests.not_sent} not sent (${first})`,
-        );
+      const name = `${shape.kind} ${levelOf(shape)}`;
+      if (!toggled) {
+        if (signal.aborted) throw new UserError(`interrupted during the ${planned.label} pass`, EXIT_INTERRUPTED);
+        const run = await runLoad(spec(shape, count, plan.abortFraction));
+        const summary = summariseLoad(run, count);
+        partial.levels!.push({ level: levelOf(shape), summary, records: run.records });
+        note(`  ${planned.label}: ${name}: ${levelLine(summary)}`);
+        throwIfServerGone(run, summary, name);
+        continue;
       }
+      const plannedBlocks = toggleBlocks(count, plan.toggleBlocks!);
+      const blocks: BlockResult[] = [];
+      const runs: LoadRun[] = [];
+      const levelStart = performance.now();
+      for (const [i, b] of plannedBlocks.entries()) {
+        if (signal.aborted) throw new UserError(`interrupted during the ${planned.label} pass`, EXIT_INTERRUPTED);
+        if (b.capture !== capture) {
+          // every request of the block before has ended: no request is half logged
+          await setCapture(server.url, b.capture).catch((e: Error) => {
+            throw failure(e.message);
+          });
+          capture = b.capture;
+        }
+        // the level's time limit bounds all its blocks together
+        const left = plan.timeLimitS - (performance.now() - levelStart) / 1000;
+        const run = await runLoad({ ...spec(shape, b.count, plan.abortFraction), timeLimitS: Math.max(left, 0.001) });
+        const summary = summariseLoad(run, b.count);
+        blocks.push({ capture: b.capture, summary, records: run.records });
+        if (b.capture === "on") runs.push(run);
+        note(
+          `  ${planned.label}: ${name}, block ${i + 1}/${plannedBlocks.length} (${b.capture}): ${levelLine(summary)}`,
+        );
+        throwIfServerGone(run, summary, name);
+      }
+      const onCount = plannedBlocks.filter((b) => b.capture === "on").reduce((a, b) => a + b.count, 0);
+      partial.levels!.push({
+        level: levelOf(shape),
+        summary: summariseLoad(mergeRuns(runs), onCount),
+        records: blocks.flatMap((b) => b.records),
+        blocks,
+      });
     }
   } catch (err) {
     await stop();
@@ -169,6 +241,14 @@ export async function runServePass(
     stopped_by: how,
     routes_log,
   };
+
+  function throwIfServerGone(run: LoadRun, summary: LoadSummary, name: string): void {
+    if (run.stopped_by !== "server-gone") return;
+    const first = run.records.find((r) => r.connection_lost)?.error ?? "";
+    throw failure(
+      `the server stopped answering at ${name}: ${summary.requests.failed} requests failed, ${summary.requests.not_sent} not sent (${first})`,
+    );
+  }
 
   function failure(what: string): PassFailure {
     const last = server.hasExited() ? `; its last line: ${serverLastLine(server)}` : "";

@@ -4,7 +4,7 @@ import { median } from "../passes/timing.js";
 import type { LoadSummary } from "./load-summary.js";
 import type { Attribution } from "./attribution.js";
 import type { Endpoint, RequestRecord } from "./stream-request.js";
-import type { ServedPass } from "./serve-pass.js";
+import type { BlockResult, ServedPass } from "./serve-pass.js";
 
 export const SERVING_FILE = "serving.json";
 
@@ -58,6 +58,9 @@ export interface LevelComparison {
   /** With `--vllm-capture`: vLLM's own routed-experts capture, and it / no-log. */
   vllm_capture?: Record<ComparedMetric, number | null>;
   vllm_capture_over_no_log?: Record<ComparedMetric, number | null>;
+  /** With `--toggle-capture`: within each log server, each block pair's on / paused, median over
+   * the pairs of every log pass (the host's part of the cost, without server-to-server spread). */
+  log_over_paused_same_server?: { pairs: number; ratio: Record<ComparedMetric, number | null> };
 }
 
 /** The arms beside log that are compared with no-log when their servers ran. */
@@ -66,6 +69,17 @@ const EXTRA_ARMS = ["log_paused", "vllm_capture"] as const;
 function medianOrNull(xs: Array<number | null>): number | null {
   const v = xs.filter((x): x is number => x !== null);
   return v.length ? median(v) : null;
+}
+
+/** A toggled level's blocks two by two (on/paused or paused/on), as [on, paused] summaries. */
+function blockPairs(blocks: readonly BlockResult[]): Array<[LoadSummary, LoadSummary]> {
+  const out: Array<[LoadSummary, LoadSummary]> = [];
+  for (let i = 0; i + 1 < blocks.length; i += 2) {
+    const [a, b] = [blocks[i]!, blocks[i + 1]!];
+    if (a.capture === b.capture) continue;
+    out.push(a.capture === "on" ? [a.summary, b.summary] : [b.summary, a.summary]);
+  }
+  return out;
 }
 
 export function compareLevels(passes: ServedPass[], levels: number[]): LevelComparison[] {
@@ -87,6 +101,9 @@ export function compareLevels(passes: ServedPass[], levels: number[]): LevelComp
         }),
       ) as Record<ComparedMetric, number | null>;
     const [noLog, log] = [of("no_log"), of("log")];
+    const pairs = passes
+      .filter((p) => p.planned.pass === "log")
+      .flatMap((p) => p.levels.filter((l) => l.level === level).flatMap((l) => blockPairs(l.blocks ?? [])));
     const row: LevelComparison = { level, no_log: noLog, log, log_over_no_log: over(log, noLog) };
     for (const arm of EXTRA_ARMS) {
       if (!passes.some((p) => p.planned.pass === arm)) continue;
@@ -94,6 +111,19 @@ export function compareLevels(passes: ServedPass[], levels: number[]): LevelComp
       row[arm] = measured;
       row[`${arm}_over_no_log`] = over(measured, noLog);
     }
+    if (pairs.length)
+      row.log_over_paused_same_server = {
+        pairs: pairs.length,
+        ratio: Object.fromEntries(
+          Object.entries(COMPARED).map(([k, f]) => {
+            const rs = pairs.map(([on, paused]) => {
+              const [x, y] = [f(paused), f(on)];
+              return x !== null && y !== null && x > 0 ? y / x : null;
+            });
+            return [k, medianOrNull(rs)];
+          }),
+        ) as Record<ComparedMetric, number | null>,
+      };
     return row;
   });
 }
@@ -107,7 +137,17 @@ export function servingJson(
   failure: { partial: Partial<ServedPass>; error: string } | null = null,
 ) {
   const levelRows = (levels: ServedPass["levels"]) =>
-    levels.map((l) => ({ level: l.level, ...l.summary, requests_detail: l.records.map(requestRow) }));
+    levels.map((l) =>
+      l.blocks
+        ? {
+            level: l.level,
+            summary_of: "the blocks with the capture on",
+            ...l.summary,
+            blocks: l.blocks.map((b) => ({ capture: b.capture, ...b.summary })),
+            requests_detail: l.blocks.flatMap((b) => b.records.map((r) => ({ ...requestRow(r), capture: b.capture }))),
+          }
+        : { level: l.level, ...l.summary, requests_detail: l.records.map(requestRow) },
+    );
   return {
     schema: "moe-prof/serving/1",
     ...info,

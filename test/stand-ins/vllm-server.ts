@@ -10,7 +10,9 @@
 // STANDIN_FAULT: never-healthy (listens, never answers /health; starts a child like vLLM's engine
 // core, its pid to STANDIN_CHILD_PID_FILE), die-after:N (exits abruptly at the N-th request: the
 // log stays .partial), ignore-sigint (only SIGTERM ends it), hang-on-stop (only SIGKILL ends it:
-// the log stays .partial), exit-at-start.
+// the log stays .partial), exit-at-start, rpc-ignored (/collective_rpc answers but the capture
+// does not switch), log-while-paused (rows while paused). With VLLM_SERVER_DEV_MODE=1 it serves
+// POST /collective_rpc for the patch's moe_prof_control pause/resume.
 // Picked up by `node --test` with no arguments, it does nothing.
 import http from "node:http";
 import { spawn } from "node:child_process";
@@ -64,9 +66,9 @@ function serve(): void {
   }
   // VLLM_LOG_MOE_PAUSED as the capture reads it (capture/env.py): the log opens, no rows are kept
   // (STANDIN_FAULT=log-while-paused: rows anyway, a capture that did not stay paused)
-  const paused = !["", "0"].includes((process.env.VLLM_LOG_MOE_PAUSED ?? "").trim()) && fault !== "log-while-paused";
+  let paused = !["", "0"].includes((process.env.VLLM_LOG_MOE_PAUSED ?? "").trim());
   const rows = (reqId: string, from: number, to: number) => {
-    if (!log || paused) return;
+    if (!log || (paused && fault !== "log-while-paused")) return;
     let out = "";
     for (let t = from; t < to; t++)
       for (const layer of LAYERS)
@@ -87,6 +89,21 @@ function serve(): void {
     if (req.url === "/health") {
       if (fault === "never-healthy") return; // accepts, never answers
       return void res.writeHead(200).end();
+    }
+    // vLLM's /collective_rpc (with VLLM_SERVER_DEV_MODE=1) calling the patch's moe_prof_control
+    // (STANDIN_FAULT=rpc-ignored: answers, but the capture does not switch)
+    if (req.url === "/collective_rpc" && req.method === "POST" && process.env.VLLM_SERVER_DEV_MODE === "1") {
+      let raw = "";
+      req.on("data", (d: Buffer) => (raw += d.toString()));
+      req.on("end", () => {
+        const { method, args } = JSON.parse(raw) as { method: string; args?: string[] };
+        if (method !== "moe_prof_control") return void res.writeHead(500).end(`no method ${method}`);
+        if (fault !== "rpc-ignored" && args?.[0] === "pause") paused = true;
+        if (fault !== "rpc-ignored" && args?.[0] === "resume") paused = false;
+        const answer = log ? { active: true, paused } : { active: false, enabled: false, disabled_reason: null };
+        res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ results: [answer] }));
+      });
+      return;
     }
     const chat = req.url === "/v1/chat/completions";
     if (req.method !== "POST" || !(chat || req.url === "/v1/completions")) return void res.writeHead(404).end();

@@ -49,6 +49,7 @@ function servePlan(cfg: ServeConfig, prompts: string[]): ServePlan {
     healthTimeoutS: cfg.healthTimeout,
     stopTimeoutS: cfg.stopTimeout,
     logFormat: cfg.logFormat,
+    toggleBlocks: cfg.toggleCapture ?? null,
   };
 }
 
@@ -69,6 +70,7 @@ function servingInfo(cfg: ServeConfig, promptsSource: string, numPrompts: number
       abort_after_token_chunks: cfg.abortAfter,
       warmup_requests: cfg.warmupRequests,
       log_format: cfg.logFormat,
+      toggle_capture_blocks: cfg.toggleCapture ?? null,
       seed: cfg.seed,
       prompts_source: promptsSource,
       num_prompts: numPrompts,
@@ -98,8 +100,19 @@ async function checkLogs(
         EXIT_INVALID,
       );
     const { summary } = await analyseRoutesFile(file);
-    const requests = [...p.warmup, ...p.levels.flatMap((l) => l.records)];
-    attribution.set(p, attributeRows(cfg.endpoint, requests, summary.per_request, summary.layers_logged));
+    const sentWhile = (state: "on" | "paused") =>
+      p.levels.flatMap((l) =>
+        l.blocks
+          ? l.blocks.filter((b) => b.capture === state).flatMap((b) => b.records)
+          : state === "on"
+            ? l.records
+            : [],
+      );
+    const requests = [...p.warmup, ...sentWhile("on")];
+    attribution.set(
+      p,
+      attributeRows(cfg.endpoint, requests, summary.per_request, summary.layers_logged, sentWhile("paused")),
+    );
     if (first === null) {
       first = summary;
       files.set(p, path.basename(file));
@@ -133,10 +146,13 @@ function verdicts(passes: ServedPass[], attribution: Map<ServedPass, Attribution
   const problems: string[] = [];
   for (const p of passes) {
     for (const l of p.levels)
-      if (!l.summary.complete)
-        problems.push(
-          `${p.planned.label} pass, level ${l.level}: incomplete (${levelLine(l.summary)}; stopped by ${l.summary.stopped_by})`,
-        );
+      for (const [what, s] of l.blocks
+        ? l.blocks.map((b, i) => [`, block ${i + 1} (${b.capture})`, b.summary] as const)
+        : [["", l.summary] as const])
+        if (!s.complete)
+          problems.push(
+            `${p.planned.label} pass, level ${l.level}${what}: incomplete (${levelLine(s)}; stopped by ${s.stopped_by})`,
+          );
     const a = attribution.get(p);
     if (a && !a.ok)
       problems.push(`${p.planned.label} pass: attribution FAILED: ${a.violations.slice(0, 3).join("; ")}`);
@@ -193,10 +209,18 @@ export async function serveCommand(raw: Record<string, unknown>): Promise<void> 
       lines.push(ratioLine(c.level, "log/no-log", c.log_over_no_log));
       if (c.log_paused_over_no_log) lines.push(ratioLine(c.level, "paused/no-log", c.log_paused_over_no_log));
       if (c.vllm_capture_over_no_log) lines.push(ratioLine(c.level, "vLLM capture/no-log", c.vllm_capture_over_no_log));
+      if (c.log_over_paused_same_server)
+        lines.push(
+          ratioLine(
+            c.level,
+            `log/paused, same server (${c.log_over_paused_same_server.pairs} block pairs)`,
+            c.log_over_paused_same_server.ratio,
+          ),
+        );
     }
     for (const [p, a] of attribution)
       lines.push(
-        `  attribution (${p.planned.label}): ${a.complete} completed requests with all their rows${a.aborted.length ? `, ${a.aborted.length} disconnected requests (partial rows, not complete)` : ""}${a.ok ? "" : ", FAILED"}`,
+        `  attribution (${p.planned.label}): ${a.complete} completed requests with all their rows${a.paused ? `, ${a.paused} sent while paused with none` : ""}${a.aborted.length ? `, ${a.aborted.length} disconnected requests (partial rows, not complete)` : ""}${a.ok ? "" : ", FAILED"}`,
       );
     process.stdout.write(lines.join("\n") + "\n\n" + humanSummary(summary));
     const problems = verdicts(passes, attribution);

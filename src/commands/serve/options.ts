@@ -60,6 +60,10 @@ export function defineServe(program: Command): Command {
       "--paused-capture",
       "one more server per repeat with the capture installed but paused (VLLM_LOG_MOE_PAUSED=1): its in-graph copies run, no rows leave the GPU; splits the capture's cost into the GPU's part and the host's",
     )
+    .option(
+      "--toggle-capture <blocks>",
+      "log passes send each level in this many blocks (even), the capture on and paused in turn (on, paused, paused, on, ...), switched through vLLM's /collective_rpc between blocks with nothing in flight: the capture's host cost within one server, without server-to-server spread",
+    )
     .addOption(
       new Option(
         "--log-format <fmt>",
