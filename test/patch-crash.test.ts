@@ -7,8 +7,7 @@
 // Python lookup: ~0.2 s a run instead of ~0.7 s); the CLI is killed too, at a few steps.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { chmod, chown, cp, mkdtemp, readFile, readdir, stat, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { chmod, chown, cp, readFile, readdir, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { execa } from "execa";
 import { CLI, ROOT, tempDir } from "./helpers.js";
@@ -40,7 +39,7 @@ async function stepNames(action: string, dir: string): Promise<string[]> {
 }
 
 async function copyOf(dir: string): Promise<string> {
-  const to = path.join(await mkdtemp(path.join(tmpdir(), "moe-prof-crash-")), "site-packages");
+  const to = path.join(tempDir(), "site-packages");
   await cp(dir, to, { recursive: true });
   return to;
 }

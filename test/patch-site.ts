@@ -1,10 +1,9 @@
 // The real vllm==0.15.1 (and 0.20.2) wheel's files (dist-info + the sources the patch touches) as an
 // installed-looking site-packages, found through a real Python's importlib.metadata.
 import { execFileSync } from "node:child_process";
-import { chmod, cp, mkdtemp, readFile, readdir, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { chmod, cp, readFile, readdir, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { ROOT } from "./helpers.js";
+import { ROOT, tempDir } from "./helpers.js";
 
 /** A release's wheel files: from .ci/run (envVar), else fetched here once (cached in
  * ~/.cache/moe-prof). `skip` says why a test cannot run without them. */
@@ -39,7 +38,7 @@ export const PATCH_0_20_2 = path.join(ROOT, "patches", "vllm-v0.20.2-moe-logger.
 
 /** A fresh copy of the wheel's files and an interpreter that sees them first, as a venv's python does. */
 export async function site(files: string = FILES!): Promise<{ dir: string; python: string }> {
-  const base = await mkdtemp(path.join(tmpdir(), "moe-prof-patch-"));
+  const base = tempDir();
   const dir = path.join(base, "site-packages");
   await cp(files, dir, { recursive: true });
   const python = path.join(base, "python");

@@ -2,14 +2,13 @@
 // (dist-info + the sources the patch touches), found through a real Python's importlib.metadata.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { chmod, cp, mkdtemp, readFile, rm, stat, writeFile, appendFile, mkdir } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { chmod, cp, readFile, rm, stat, writeFile, appendFile, mkdir } from "node:fs/promises";
 import path from "node:path";
 import { execa } from "execa";
 import { runPatch } from "../src/commands/patch/index.js";
 import { UserError, EXIT_ENV } from "../src/errors.js";
 import { writeFailure } from "../src/patch/file-transaction.js";
-import { ROOT } from "./helpers.js";
+import { ROOT, tempDir } from "./helpers.js";
 import {
   FILES,
   FILES_0_20_2,
@@ -138,7 +137,7 @@ test("refuses a vLLM release it has no patch for, naming it and the supported on
 });
 
 test("no vLLM and no interpreter are one-line environment errors", async () => {
-  const base = await mkdtemp(path.join(tmpdir(), "moe-prof-novllm-"));
+  const base = tempDir();
   const python = path.join(base, "python");
   await writeFile(python, `#!/bin/sh\nexec python3 -S "$@"\n`); // -S: no site-packages, so no vllm
   await chmod(python, 0o755);

@@ -4,10 +4,10 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync } from "node:fs";
-import os from "node:os";
+import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { packageRoot } from "../src/config/package-info.js";
+import { tempDir } from "./helpers.js";
 
 const root = packageRoot();
 const cli = path.join(root, "dist", "src", "cli.js");
@@ -59,7 +59,7 @@ function runCli(
   });
 }
 
-const tmp = () => mkdtempSync(path.join(os.tmpdir(), "moe-prof-run-"));
+const tmp = () => tempDir();
 const json = (f: string) => JSON.parse(readFileSync(f, "utf8"));
 
 test("a run publishes a complete result directory with checked routes, timing and pictures", async () => {

@@ -174,10 +174,10 @@ test("a random-weights model is named after its config, not the default checkpoi
 });
 
 test("run directory problems are one line with exit 2, not an internal error", async () => {
-  const { mkdtempSync, writeFileSync } = await import("node:fs");
-  const os = await import("node:os");
+  const { writeFileSync } = await import("node:fs");
+  const { tempDir } = await import("./helpers.js");
   const { createRunDir } = await import("../src/artifacts/run-dir.js");
-  const dir = mkdtempSync(path.join(os.tmpdir(), "moe-prof-out-"));
+  const dir = tempDir();
   const file = path.join(dir, "a-file");
   writeFileSync(file, "x");
   assert.throws(
@@ -199,10 +199,10 @@ test("run directory problems are one line with exit 2, not an internal error", a
 });
 
 test("a Python whose preflight output is not the probe's JSON: one line, exit 2", async () => {
-  const { mkdtempSync, writeFileSync, chmodSync } = await import("node:fs");
-  const os = await import("node:os");
+  const { writeFileSync, chmodSync } = await import("node:fs");
+  const { tempDir } = await import("./helpers.js");
   const { probePython } = await import("../src/preflight/probe.js");
-  const py = path.join(mkdtempSync(path.join(os.tmpdir(), "moe-prof-py-")), "python");
+  const py = path.join(tempDir(), "python");
   writeFileSync(py, "#!/bin/sh\necho 'welcome to my python'\n");
   chmodSync(py, 0o755);
   await assert.rejects(
