@@ -275,6 +275,18 @@ test("serve --toggle-capture: one log server alternates blocks with the capture 
     ],
   );
   assert.equal(level.requests.planned, 5, "the level's summary is of the blocks with the capture on");
+  // the no-log server got the same blocks, all measured
+  const noLog = s.passes.find((p) => p.pass === "no_log")!.levels[0]! as typeof level;
+  assert.deepEqual(
+    noLog.blocks.map((b) => [b.capture, b.requests.planned]),
+    [
+      ["none", 3],
+      ["none", 3],
+      ["none", 2],
+      ["none", 2],
+    ],
+  );
+  assert.equal(noLog.requests.planned, 10);
   assert.equal(level.requests_detail.length, 10);
   // straight from the JSONL: rows exactly for the warm-up and the on blocks' requests
   const rows = rowsByRequest(path.join(out, "moe_routes.jsonl"));

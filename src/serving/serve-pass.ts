@@ -34,9 +34,10 @@ export interface ServePlan {
   toggleBlocks: number | null;
 }
 
-/** One block of a level in a toggled log pass. */
+/** One block of a level under `--toggle-capture`. */
 export interface BlockResult {
-  capture: CaptureState;
+  /** The log pass's capture in this block; the paused server's "paused"; "none" without a capture. */
+  capture: CaptureState | "none";
   summary: LoadSummary;
   records: RequestRecord[];
 }
@@ -44,11 +45,12 @@ export interface BlockResult {
 export interface LevelResult {
   /** Requests in flight (concurrency) or requests/s (rate). */
   level: number;
-  /** In a toggled log pass, of the blocks with the capture on (what log vs no-log compares). */
+  /** With `--toggle-capture`: the log pass's blocks with the capture on (what log vs no-log
+   * compares), every block of the other passes. */
   summary: LoadSummary;
   /** Every request of the level, all blocks. */
   records: RequestRecord[];
-  /** `--toggle-capture` log passes only: each block in the order sent. */
+  /** `--toggle-capture`: each block in the order sent. */
   blocks?: BlockResult[];
 }
 
@@ -179,11 +181,14 @@ export async function runServePass(
     partial.warmup = warm?.records ?? [];
     if (warm && summariseLoad(warm, plan.warmupRequests).requests.ok !== plan.warmupRequests)
       throw failure(`the warm-up requests failed: ${warm.records.find((r) => r.error)?.error ?? "no answer"}`);
-    const toggled = planned.pass === "log" && plan.toggleBlocks !== null;
+    // --toggle-capture: every pass sends each level in the same blocks (the same drains between
+    // them), and the log pass switches its capture between them
+    const switching = planned.pass === "log";
+    const fixed: BlockResult["capture"] = planned.pass === "log_paused" ? "paused" : "none";
     let capture: CaptureState = "on"; // a log pass starts logging (VLLM_LOG_MOE_PAUSED is stripped)
     for (const { shape, count } of plan.shapes) {
       const name = `${shape.kind} ${levelOf(shape)}`;
-      if (!toggled) {
+      if (plan.toggleBlocks === null) {
         if (signal.aborted) throw new UserError(`interrupted during the ${planned.label} pass`, EXIT_INTERRUPTED);
         const run = await runLoad(spec(shape, count, plan.abortFraction));
         const summary = summariseLoad(run, count);
@@ -192,13 +197,15 @@ export async function runServePass(
         throwIfServerGone(run, summary, name);
         continue;
       }
-      const plannedBlocks = toggleBlocks(count, plan.toggleBlocks!);
+      const plannedBlocks = toggleBlocks(count, plan.toggleBlocks);
       const blocks: BlockResult[] = [];
-      const runs: LoadRun[] = [];
+      const measured: LoadRun[] = [];
+      let measuredCount = 0;
       const levelStart = performance.now();
       for (const [i, b] of plannedBlocks.entries()) {
         if (signal.aborted) throw new UserError(`interrupted during the ${planned.label} pass`, EXIT_INTERRUPTED);
-        if (b.capture !== capture) {
+        const state = switching ? b.capture : fixed;
+        if (switching && b.capture !== capture) {
           // every request of the block before has ended: no request is half logged
           await setCapture(server.url, b.capture).catch((e: Error) => {
             throw failure(e.message);
@@ -209,17 +216,17 @@ export async function runServePass(
         const left = plan.timeLimitS - (performance.now() - levelStart) / 1000;
         const run = await runLoad({ ...spec(shape, b.count, plan.abortFraction), timeLimitS: Math.max(left, 0.001) });
         const summary = summariseLoad(run, b.count);
-        blocks.push({ capture: b.capture, summary, records: run.records });
-        if (b.capture === "on") runs.push(run);
-        note(
-          `  ${planned.label}: ${name}, block ${i + 1}/${plannedBlocks.length} (${b.capture}): ${levelLine(summary)}`,
-        );
+        blocks.push({ capture: state, summary, records: run.records });
+        if (state !== "paused" || !switching) {
+          measured.push(run);
+          measuredCount += b.count;
+        }
+        note(`  ${planned.label}: ${name}, block ${i + 1}/${plannedBlocks.length} (${state}): ${levelLine(summary)}`);
         throwIfServerGone(run, summary, name);
       }
-      const onCount = plannedBlocks.filter((b) => b.capture === "on").reduce((a, b) => a + b.count, 0);
       partial.levels!.push({
         level: levelOf(shape),
-        summary: summariseLoad(mergeRuns(runs), onCount),
+        summary: summariseLoad(mergeRuns(measured), measuredCount),
         records: blocks.flatMap((b) => b.records),
         blocks,
       });

@@ -136,12 +136,12 @@ export function servingJson(
   /** A pass that failed: what it measured before, and why. serving.json is then incomplete. */
   failure: { partial: Partial<ServedPass>; error: string } | null = null,
 ) {
-  const levelRows = (levels: ServedPass["levels"]) =>
+  const levelRows = (levels: ServedPass["levels"], pass: ServedPass["planned"]["pass"] | undefined) =>
     levels.map((l) =>
       l.blocks
         ? {
             level: l.level,
-            summary_of: "the blocks with the capture on",
+            summary_of: pass === "log" ? "the blocks with the capture on" : "every block",
             ...l.summary,
             blocks: l.blocks.map((b) => ({ capture: b.capture, ...b.summary })),
             requests_detail: l.blocks.flatMap((b) => b.records.map((r) => ({ ...requestRow(r), capture: b.capture }))),
@@ -162,7 +162,7 @@ export function servingJson(
       stopped_by: p.stopped_by,
       routes_log: p.routes_log === null ? null : { file: routesFiles.get(p) ?? null, state: p.routes_log },
       warmup_response_ids: p.warmup.map((r) => r.response_id),
-      levels: levelRows(p.levels),
+      levels: levelRows(p.levels, p.planned.pass),
       attribution: attribution.get(p) ?? null,
     })),
     comparison: compareLevels(passes, info.levels),
@@ -173,7 +173,7 @@ export function servingJson(
             pass: failure.partial.planned?.pass,
             repeat: failure.partial.planned?.repeat,
             error: failure.error,
-            levels: levelRows(failure.partial.levels ?? []),
+            levels: levelRows(failure.partial.levels ?? [], failure.partial.planned?.pass),
           },
   };
 }
