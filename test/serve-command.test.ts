@@ -8,6 +8,9 @@ import { existsSync, readFileSync, readdirSync } from "node:fs";
 import path from "node:path";
 import { attributeRows, loggedRequestId } from "../src/serving/attribution.js";
 import { planServePasses } from "../src/passes/plan.js";
+import { compareLevels } from "../src/serving/serving-json.js";
+import type { ServedPass } from "../src/serving/serve-pass.js";
+import type { LoadSummary } from "../src/serving/load-summary.js";
 import type { RequestRecord } from "../src/serving/stream-request.js";
 import type { ServingReport } from "../src/serving/serving-json.js";
 import { CLI, ROOT, tempDir } from "./helpers.js";
@@ -254,64 +257,69 @@ test("serve --paused-capture: a capture that logs while paused fails the run, na
 test("serve --toggle-capture: one log server alternates blocks with the capture on and paused (ABBA), switched over /collective_rpc; paused requests have no rows", async () => {
   const out = path.join(tempDir(), "res");
   const r = await serve(
-    ["--toggle-capture", "4", "--concurrency", "2", "--num-requests", "10", "--max-tokens", "4", "--out", out],
+    ["--toggle-capture", "4", "--concurrency", "2", "--num-requests", "12", "--max-tokens", "4", "--out", out],
     { VLLM_SERVER_DEV_MODE: "0" }, // serve sets it to 1 for every pass
   );
   assert.equal(r.code, 0, r.stderr);
   const s = json(path.join(out, "serving.json"));
   assert.equal(s.load.toggle_capture_blocks, 4);
-  const log = s.passes.find((p) => p.pass === "log")!;
-  const level = log.levels[0]! as (typeof log.levels)[0] & {
-    blocks: Array<{ capture: string; requests: { planned: number; ok: number } }>;
-    requests_detail: Array<{ response_id: string; capture: string }>;
+  type Level = (typeof s.passes)[0]["levels"][0] & {
+    blocks: Array<{ block: number; capture: string; requests: { planned: number; ok: number } }>;
+    requests_detail: Array<{ response_id: string; capture: string; block: number }>;
   };
+  const log = s.passes.find((p) => p.pass === "log")!;
+  const level = log.levels[0]! as Level;
   assert.deepEqual(
-    level.blocks.map((b) => [b.capture, b.requests.planned, b.requests.ok]),
+    level.blocks.map((b) => [b.block, b.capture, b.requests.planned, b.requests.ok]),
     [
-      ["on", 3, 3],
-      ["paused", 3, 3],
-      ["paused", 2, 2],
-      ["on", 2, 2],
+      [1, "on", 3, 3],
+      [2, "paused", 3, 3],
+      [3, "paused", 3, 3],
+      [4, "on", 3, 3],
     ],
   );
-  assert.equal(level.requests.planned, 5, "the level's summary is of the blocks with the capture on");
-  // the no-log server got the same blocks, all measured
-  const noLog = s.passes.find((p) => p.pass === "no_log")!.levels[0]! as typeof level;
+  assert.equal(level.requests.planned, 6, "the level's summary is of the blocks with the capture on");
+  // the no-log server got the same blocks; its level numbers are of the same positions (1 and 4)
+  const noLog = s.passes.find((p) => p.pass === "no_log")!.levels[0]! as Level;
   assert.deepEqual(
     noLog.blocks.map((b) => [b.capture, b.requests.planned]),
     [
       ["none", 3],
       ["none", 3],
-      ["none", 2],
-      ["none", 2],
+      ["none", 3],
+      ["none", 3],
     ],
   );
-  assert.equal(noLog.requests.planned, 10);
-  assert.equal(level.requests_detail.length, 10);
+  assert.equal(noLog.requests.planned, 6);
+  assert.equal(level.requests_detail.length, 12);
+  assert.deepEqual(
+    level.requests_detail.map((d) => d.block),
+    [1, 1, 1, 2, 2, 2, 3, 3, 3, 4, 4, 4],
+  );
   // straight from the JSONL: rows exactly for the warm-up and the on blocks' requests
   const rows = rowsByRequest(path.join(out, "moe_routes.jsonl"));
   const ids = (capture: string) =>
     level.requests_detail
       .filter((d) => d.capture === capture)
       .map((d) => loggedRequestId("completions", d.response_id));
-  assert.equal(rows.size, 1 + 5);
+  assert.equal(rows.size, 1 + 6);
   for (const id of ids("on")) assert.ok(rows.has(id), id);
   for (const id of ids("paused")) assert.ok(!rows.has(id), id);
-  assert.deepEqual([log.attribution!.ok, log.attribution!.complete, log.attribution!.paused], [true, 1 + 5, 5]);
+  assert.deepEqual([log.attribution!.ok, log.attribution!.complete, log.attribution!.paused], [true, 1 + 6, 6]);
   const c = s.comparison[0]!;
   assert.equal(c.log_over_paused_same_server!.pairs, 2);
-  assert.ok(c.log_over_paused_same_server!.ratio.output_tokens_per_s! > 0);
+  assert.equal(c.log_over_paused_same_server!.per_pair.length, 2);
   assert.match(r.stdout, /concurrency 2: log\/paused, same server \(2 block pairs\) {2}TTFT p50 \d/);
   assert.match(
     r.stdout,
-    /attribution \(log\): 6 completed requests with all their rows, 5 sent while paused with none/,
+    /attribution \(log\): 7 completed requests with all their rows, 6 sent while paused with none/,
   );
   assert.match(r.stderr, /log: concurrency 2, block 2\/4 \(paused\): 3\/3 ok/);
 });
 
-test("serve --toggle-capture: a capture that does not switch, or logs while paused, fails the run naming why", async () => {
+test("serve --toggle-capture: a capture that does not switch fails the run and keeps the block measured before; rows while paused fail the attribution", async () => {
   const out = path.join(tempDir(), "res");
-  const args = ["--toggle-capture", "2", "--concurrency", "1", "--num-requests", "2", "--max-tokens", "3"];
+  const args = ["--toggle-capture", "4", "--concurrency", "1", "--num-requests", "4", "--max-tokens", "3"];
   const ignored = await serve([...args, "--out", out], { STANDIN_FAULT: "rpc-ignored" });
   assert.equal(ignored.code, 1, ignored.stderr);
   assert.match(
@@ -319,12 +327,51 @@ test("serve --toggle-capture: a capture that does not switch, or logs while paus
     /log pass: switching the capture to paused \(POST http:\/\/127\.0\.0\.1:\d+\/collective_rpc moe_prof_control pause\): a rank reports paused=false .*server output: /,
   );
   assert.ok(!existsSync(out));
+  const kept = json(path.join(`${out}.partial`, "serving.json"));
+  const failed = kept.failed_pass! as {
+    pass: string;
+    levels: Array<{ blocks: Array<{ capture: string; requests: { ok: number } }> }>;
+  };
+  assert.equal(failed.pass, "log");
+  assert.deepEqual(
+    failed.levels[0]!.blocks.map((b) => [b.capture, b.requests.ok]),
+    [["on", 1]],
+  );
   const leaky = await serve([...args, "--out", path.join(tempDir(), "res")], { STANDIN_FAULT: "log-while-paused" });
   assert.equal(leaky.code, 1, leaky.stderr);
   assert.match(
     leaky.stderr,
     /attribution FAILED: request cmpl-\w+ \(log req_id cmpl-\w+-0\) was sent while the capture was paused, yet has \d+ rows in layer 0/,
   );
+});
+
+test("serve --toggle-capture: the level's time limit bounds all its blocks; blocks past it send nothing and their pairs are left out", async () => {
+  const out = path.join(tempDir(), "res");
+  const r = await serve(
+    [
+      ...["--toggle-capture", "4", "--concurrency", "2", "--num-requests", "8", "--max-tokens", "20"],
+      ...["--time-limit", "1.5", "--warmup-requests", "0", "--out", out],
+    ],
+    { STANDIN_GAP_MS: "50" }, // a request takes ~1 s: block 1 completes, block 2 is cut
+  );
+  assert.equal(r.code, 1, r.stderr);
+  const s = json(path.join(out, "serving.json"));
+  assert.equal(s.complete, false);
+  const level = s.passes.find((p) => p.pass === "log")!.levels[0]! as (typeof s.passes)[0]["levels"][0] & {
+    blocks: Array<{ capture: string; requests: { ok: number; cut: number; not_sent: number }; stopped_by: string }>;
+  };
+  assert.deepEqual(
+    level.blocks.map((b) => [b.capture, b.requests.ok, b.requests.cut, b.requests.not_sent, b.stopped_by]),
+    [
+      ["on", 2, 0, 0, "count"],
+      ["paused", 0, 2, 0, "time-limit"],
+      ["paused", 0, 0, 2, "time-limit"],
+      ["on", 0, 0, 2, "time-limit"],
+    ],
+  );
+  assert.deepEqual([level.complete, level.stopped_by], [false, "time-limit"]);
+  assert.equal(s.comparison[0]!.log_over_paused_same_server, undefined, "no pair has two complete blocks");
+  assert.match(r.stderr, /log pass, level 2, block 2 \(paused\): incomplete/);
 });
 
 test("serve --log-format parquet: the capture asked for Parquet, moe_routes.parquet analysed and attributed; a format in the caller's shell does not leak", async () => {
@@ -417,14 +464,17 @@ test("usage: --request-rate and --concurrency together, and a bad rate, are refu
   const d = await serve(["--concurrency", "1", "--num-requests", "0"]);
   assert.equal(d.code, 2);
   assert.match(d.stderr, /--num-requests: cannot read "0"/);
-  const e = await serve(["--concurrency", "1", "--num-requests", "8", "--toggle-capture", "3"]);
+  const e = await serve(["--concurrency", "1", "--num-requests", "8", "--toggle-capture", "2"]);
   assert.equal(e.code, 2);
-  assert.match(e.stderr, /--toggle-capture: blocks come in on\/paused pairs: give an even number like 2, 4 or 8/);
-  const f = await serve(["--concurrency", "1,4", "--num-requests", "2,8", "--toggle-capture", "4"]);
+  assert.match(
+    e.stderr,
+    /--toggle-capture: blocks come in ABBA quartets \(on, paused, paused, on\): give a multiple of 4/,
+  );
+  const f = await serve(["--concurrency", "1,4", "--num-requests", "8,10", "--toggle-capture", "4"]);
   assert.equal(f.code, 2);
   assert.match(
     f.stderr,
-    /--toggle-capture: 4 blocks per level need at least 4 requests per level \(--num-requests gives 2\)/,
+    /--toggle-capture: 4 blocks of equal size need every level's --num-requests to be a multiple of 4 \(got 10\)/,
   );
 });
 
@@ -491,6 +541,24 @@ test("attribution: the vLLM id mapping, conservation per request, aborted never 
   // a request that ran to max_tokens ("length") has no row after its stop
   const length = attributeRows("chat", [rec({ response_id: "x" })], [logged("x", 7)], [0, 1]);
   assert.equal(length.ok, false);
+  // sent while paused: no rows expected; a disconnected one may get rows after the next switch
+  const paused = attributeRows(
+    "completions",
+    [rec({})],
+    [logged("cmpl-a-0", 6), logged("cmpl-p2-0", 3)],
+    [0, 1],
+    [rec({ response_id: "cmpl-p1" }), rec({ response_id: "cmpl-p2", status: "aborted" }), rec({ response_id: null })],
+  );
+  assert.deepEqual(
+    [paused.ok, paused.complete, paused.paused, paused.paused_disconnected_with_rows, paused.unattributed],
+    [true, 1, 1, [{ response_id: "cmpl-p2", req_id: "cmpl-p2-0", rows_per_layer: 3 }], []],
+  );
+  const leak = attributeRows("completions", [], [logged("cmpl-p1-0", 6)], [0, 1], [rec({ response_id: "cmpl-p1" })]);
+  assert.equal(leak.ok, false);
+  assert.match(
+    leak.violations[0]!,
+    /request cmpl-p1 \(log req_id cmpl-p1-0\) was sent while the capture was paused, yet has 6 rows in layer 0/,
+  );
 });
 
 test("serve's pass plan: ABBA over repeats, the first repeat's log keeps moe_routes, Parquet names", () => {
@@ -537,4 +605,48 @@ test("serve's pass plan: ABBA over repeats, the first repeat's log keeps moe_rou
       ["no-log 2/2", null],
     ],
   );
+});
+
+test("log/paused within a server: each pair's on / paused (whichever came first), the median over pairs of every log pass; incomplete pairs left out", () => {
+  const sum = (tokS: number, itl: number, complete = true) =>
+    ({
+      complete,
+      output_tokens_per_s: tokS,
+      requests_per_s: tokS / 100,
+      ttft_s: { p50: 0.1, p99: 0.2 },
+      itl_s: { p50: itl, p99: 2 * itl },
+      e2e_s: { p50: 1 },
+    }) as unknown as LoadSummary;
+  const block = (capture: "on" | "paused", s: LoadSummary) => ({ capture, summary: s, records: [] });
+  const pass = (kind: string, blocks: ReturnType<typeof block>[]) =>
+    ({
+      planned: { pass: kind, repeat: 1 },
+      levels: [{ level: 8, summary: sum(100, 0.01), records: [], blocks }],
+    }) as unknown as ServedPass;
+  const passes = [
+    pass("no_log", []),
+    pass("log", [
+      block("on", sum(90, 0.011)), // pair 1: tok/s 0.9, ITL 1.1
+      block("paused", sum(100, 0.01)),
+      block("paused", sum(100, 0.01)), // pair 2 (paused first): 1.05, 0.95
+      block("on", sum(105, 0.0095)),
+      block("on", sum(50, 0.02, false)), // pair 3: incomplete, left out
+      block("paused", sum(100, 0.01)),
+    ]),
+    pass("log", [block("paused", sum(100, 0.01)), block("on", sum(101, 0.0101))]), // pair 4: 1.01, 1.01
+  ];
+  const c = compareLevels(passes, [8])[0]!.log_over_paused_same_server!;
+  assert.equal(c.pairs, 3);
+  assert.deepEqual(
+    c.per_pair.map((r) => [r.output_tokens_per_s, r.itl_p50_s].map((x) => Number(x!.toFixed(4)))),
+    [
+      [0.9, 1.1],
+      [1.05, 0.95],
+      [1.01, 1.01],
+    ],
+  );
+  assert.equal(Number(c.ratio.output_tokens_per_s!.toFixed(4)), 1.01);
+  assert.equal(Number(c.ratio.itl_p50_s!.toFixed(4)), 1.01);
+  // without blocks there is no such comparison
+  assert.equal(compareLevels([pass("no_log", []), pass("log", [])], [8])[0]!.log_over_paused_same_server, undefined);
 });

@@ -45,11 +45,11 @@ export const serveOptionsSchema = z
         path: ["requestRate"],
         message: "give --request-rate or --concurrency, not both",
       });
-    if (o.toggleCapture !== undefined && o.toggleCapture % 2 !== 0)
+    if (o.toggleCapture !== undefined && o.toggleCapture % 4 !== 0)
       ctx.addIssue({
         code: "custom",
         path: ["toggleCapture"],
-        message: "blocks come in on/paused pairs: give an even number like 2, 4 or 8",
+        message: "blocks come in ABBA quartets (on, paused, paused, on): give a multiple of 4 like 4, 8 or 16",
       });
     if (o.maxConcurrency !== undefined && o.requestRate === undefined)
       ctx.addIssue({
@@ -152,10 +152,11 @@ export function resolveServeConfig(raw: Record<string, unknown>, defaults: { pyt
   const outDir = path.resolve(o.out ?? path.join("moe-prof-out", `serve-${timestampDirName(defaults.now)}`));
   refuseSpecialOutDir(outDir);
   const paired = pairLevels(given, parseRequestCounts(numRequests, given.length));
-  const fewest = Math.min(...paired.numRequests);
-  if (o.toggleCapture !== undefined && fewest < o.toggleCapture)
+  // blocks of one size: a block's throughput depends on its size (ramp-up and drain)
+  const uneven = paired.numRequests.find((n) => o.toggleCapture !== undefined && n % o.toggleCapture !== 0);
+  if (uneven !== undefined)
     throw new UserError(
-      `--toggle-capture: ${o.toggleCapture} blocks per level need at least ${o.toggleCapture} requests per level (--num-requests gives ${fewest})`,
+      `--toggle-capture: ${o.toggleCapture} blocks of equal size need every level's --num-requests to be a multiple of ${o.toggleCapture} (got ${uneven})`,
       EXIT_ENV,
     );
   return {

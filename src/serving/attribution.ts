@@ -28,6 +28,10 @@ export interface Attribution {
   aborted: Array<{ response_id: string | null; req_id: string | null; rows_per_layer: number | null }>;
   /** `serve --toggle-capture`: requests sent while the capture was paused, found without a row. */
   paused: number;
+  /** Requests of a paused block that the client disconnected yet have rows: the engine ends such a
+   * request only when the disconnect reaches it, which may be after the capture was switched on
+   * again; listed, not a violation. */
+  paused_disconnected_with_rows: Array<{ response_id: string; req_id: string; rows_per_layer: number }>;
   /** Rows under ids no request of this pass was answered with. */
   unattributed: string[];
   violations: string[];
@@ -49,12 +53,15 @@ export function attributeRows(
   const aborted: Attribution["aborted"] = [];
   let complete = 0;
   let paused = 0;
+  const late: Attribution["paused_disconnected_with_rows"] = [];
   for (const r of sentWhilePaused) {
     if (r.response_id === null) continue; // never answered: nothing to look up
     const id = loggedRequestId(endpoint, r.response_id);
     claimed.add(id);
     const rows = byId.get(id);
     if (rows === undefined) paused++;
+    else if (r.status === "aborted" || r.status === "cut")
+      late.push({ response_id: r.response_id, req_id: id, rows_per_layer: rows.rows_per_layer[0] ?? 0 });
     else
       violations.push(
         `request ${r.response_id} (log req_id ${id}) was sent while the capture was paused, yet has ${rows.rows_per_layer[0] ?? 0} rows in layer ${layers[0]}`,
@@ -92,5 +99,13 @@ export function attributeRows(
     violations.push(
       `${unattributed.length} request id(s) in the log match no request of this pass, e.g. ${unattributed.slice(0, 3).join(", ")}`,
     );
-  return { ok: violations.length === 0, complete, paused, aborted, unattributed, violations };
+  return {
+    ok: violations.length === 0,
+    complete,
+    paused,
+    paused_disconnected_with_rows: late,
+    aborted,
+    unattributed,
+    violations,
+  };
 }

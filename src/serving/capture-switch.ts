@@ -2,8 +2,10 @@
 // requests with the capture on and paused (`serve --toggle-capture`): the comparison then has no
 // server-to-server spread in it. The switch is the patch's Worker.moe_prof_control, reached through
 // vLLM's POST /collective_rpc (served only with VLLM_SERVER_DEV_MODE=1; the same route in 0.15.1 and
-// 0.20.2, entrypoints/serve/rpc/api_router.py). The call runs in the engine core between steps;
-// the load drains every request before switching, so no request is half logged.
+// 0.20.2, entrypoints/serve/rpc/api_router.py). The call runs in the engine core between steps
+// (the same thread that runs them): the load waits for every request of a block to end before
+// switching, and a completed request's last step, async scheduling's extra one included, was
+// handed to the capture before its last chunk was streamed, so no completed request is half logged.
 import { request } from "undici";
 import { UserError, EXIT_INVALID } from "../errors.js";
 import { localOrigin } from "./local-url.js";
@@ -52,7 +54,7 @@ export function answerProblem(text: string, state: CaptureState): string | null 
   } catch {
     return `not JSON: ${text.slice(0, 200)}`;
   }
-  const results = (body as { results?: unknown }).results;
+  const results = typeof body === "object" && body !== null ? (body as { results?: unknown }).results : undefined;
   if (!Array.isArray(results)) return `no "results" list in ${text.slice(0, 200)}`;
   const writers = results.filter(
     (r): r is { paused?: unknown } =>

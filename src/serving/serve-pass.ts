@@ -45,8 +45,8 @@ export interface BlockResult {
 export interface LevelResult {
   /** Requests in flight (concurrency) or requests/s (rate). */
   level: number;
-  /** With `--toggle-capture`: the log pass's blocks with the capture on (what log vs no-log
-   * compares), every block of the other passes. */
+  /** With `--toggle-capture`: of the blocks at the positions where the log pass has its capture
+   * on, in every pass (what log vs no-log compares); `complete` and `stopped_by` of all blocks. */
   summary: LoadSummary;
   /** Every request of the level, all blocks. */
   records: RequestRecord[];
@@ -116,6 +116,34 @@ export function toggleBlocks(count: number, blocks: number): Array<{ capture: Ca
     const capture: CaptureState = i % 2 === 0 ? first : first === "on" ? "paused" : "on";
     return { capture, count: base + (i < count % blocks ? 1 : 0) };
   });
+}
+
+/** A finished block into its level: the level's summary is of the blocks at the positions where
+ * the log pass has its capture on, in every pass (the same positions and weights: the first block
+ * of a level, which pays the server's first batches at that load, counts alike everywhere); its
+ * `complete` and `stopped_by` are of all blocks. Returns the block's own summary. */
+export function addBlock(
+  entry: LevelResult,
+  planned: ReadonlyArray<{ capture: CaptureState; count: number }>,
+  onRuns: LoadRun[],
+  run: LoadRun,
+  state: BlockResult["capture"],
+): LoadSummary {
+  const blocks = entry.blocks!;
+  const i = blocks.length;
+  const summary = summariseLoad(run, planned[i]!.count);
+  blocks.push({ capture: state, summary, records: run.records });
+  entry.records.push(...run.records);
+  if (planned[i]!.capture === "on") onRuns.push(run);
+  const onCount = planned.slice(0, i + 1).reduce((a, b) => a + (b.capture === "on" ? b.count : 0), 0);
+  const merged = summariseLoad(mergeRuns(onRuns), onCount);
+  const all = blocks.map((b) => b.summary);
+  entry.summary = {
+    ...merged,
+    complete: blocks.length === planned.length && all.every((x) => x.complete),
+    stopped_by: all.find((x) => x.stopped_by !== "count")?.stopped_by ?? "count",
+  };
+  return summary;
 }
 
 /** Several loads at one level as one: their requests, their walls added (the drains between blocks
@@ -198,38 +226,39 @@ export async function runServePass(
         continue;
       }
       const plannedBlocks = toggleBlocks(count, plan.toggleBlocks);
-      const blocks: BlockResult[] = [];
-      const measured: LoadRun[] = [];
-      let measuredCount = 0;
+      // in partial.levels from the start: a failure mid-level keeps the blocks measured before it
+      const entry: LevelResult = {
+        level: levelOf(shape),
+        summary: summariseLoad(mergeRuns([]), 0),
+        records: [],
+        blocks: [],
+      };
+      partial.levels!.push(entry);
+      const runs: LoadRun[] = [];
       const levelStart = performance.now();
       for (const [i, b] of plannedBlocks.entries()) {
         if (signal.aborted) throw new UserError(`interrupted during the ${planned.label} pass`, EXIT_INTERRUPTED);
-        const state = switching ? b.capture : fixed;
+        // the level's time limit bounds all its blocks together: past it, nothing more is sent
+        const left = plan.timeLimitS - (performance.now() - levelStart) / 1000;
+        if (left <= 0) {
+          const run: LoadRun = { records: [], not_sent: b.count, wall_s: 0, stopped_by: "time-limit" };
+          addBlock(entry, plannedBlocks, runs, run, switching ? b.capture : fixed);
+          continue;
+        }
         if (switching && b.capture !== capture) {
-          // every request of the block before has ended: no request is half logged
+          // every request of the block before has ended at the client: none is half logged
           await setCapture(server.url, b.capture).catch((e: Error) => {
             throw failure(e.message);
           });
           capture = b.capture;
         }
-        // the level's time limit bounds all its blocks together
-        const left = plan.timeLimitS - (performance.now() - levelStart) / 1000;
-        const run = await runLoad({ ...spec(shape, b.count, plan.abortFraction), timeLimitS: Math.max(left, 0.001) });
-        const summary = summariseLoad(run, b.count);
-        blocks.push({ capture: state, summary, records: run.records });
-        if (state !== "paused" || !switching) {
-          measured.push(run);
-          measuredCount += b.count;
-        }
-        note(`  ${planned.label}: ${name}, block ${i + 1}/${plannedBlocks.length} (${state}): ${levelLine(summary)}`);
+        const run = await runLoad({ ...spec(shape, b.count, plan.abortFraction), timeLimitS: left });
+        const summary = addBlock(entry, plannedBlocks, runs, run, switching ? b.capture : fixed);
+        note(
+          `  ${planned.label}: ${name}, block ${i + 1}/${plannedBlocks.length} (${switching ? b.capture : fixed}): ${levelLine(summary)}`,
+        );
         throwIfServerGone(run, summary, name);
       }
-      partial.levels!.push({
-        level: levelOf(shape),
-        summary: summariseLoad(mergeRuns(measured), measuredCount),
-        records: blocks.flatMap((b) => b.records),
-        blocks,
-      });
     }
   } catch (err) {
     await stop();

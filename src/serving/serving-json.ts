@@ -59,8 +59,13 @@ export interface LevelComparison {
   vllm_capture?: Record<ComparedMetric, number | null>;
   vllm_capture_over_no_log?: Record<ComparedMetric, number | null>;
   /** With `--toggle-capture`: within each log server, each block pair's on / paused, median over
-   * the pairs of every log pass (the host's part of the cost, without server-to-server spread). */
-  log_over_paused_same_server?: { pairs: number; ratio: Record<ComparedMetric, number | null> };
+   * the pairs of every log pass (the host's part of the cost, without server-to-server spread);
+   * only pairs whose two blocks completed; each pair's ratios in the order sent. */
+  log_over_paused_same_server?: {
+    pairs: number;
+    ratio: Record<ComparedMetric, number | null>;
+    per_pair: Array<Record<ComparedMetric, number | null>>;
+  };
 }
 
 /** The arms beside log that are compared with no-log when their servers ran. */
@@ -71,15 +76,29 @@ function medianOrNull(xs: Array<number | null>): number | null {
   return v.length ? median(v) : null;
 }
 
-/** A toggled level's blocks two by two (on/paused or paused/on), as [on, paused] summaries. */
+/** A toggled level's blocks two by two (on/paused or paused/on), as [on, paused] summaries; a
+ * pair with a block that did not complete (time limit, failures) is left out. */
 function blockPairs(blocks: readonly BlockResult[]): Array<[LoadSummary, LoadSummary]> {
   const out: Array<[LoadSummary, LoadSummary]> = [];
   for (let i = 0; i + 1 < blocks.length; i += 2) {
     const [a, b] = [blocks[i]!, blocks[i + 1]!];
-    if (a.capture === b.capture) continue;
+    if (a.capture === b.capture || !a.summary.complete || !b.summary.complete) continue;
     out.push(a.capture === "on" ? [a.summary, b.summary] : [b.summary, a.summary]);
   }
   return out;
+}
+
+const metricsOf = (s: LoadSummary) =>
+  Object.fromEntries(Object.entries(COMPARED).map(([k, f]) => [k, f(s)])) as Record<ComparedMetric, number | null>;
+
+/** b / a per metric (null where either is missing or a is 0). */
+function over(b: Record<ComparedMetric, number | null>, a: Record<ComparedMetric, number | null>) {
+  return Object.fromEntries(
+    Object.keys(COMPARED).map((k) => {
+      const [x, y] = [a[k as ComparedMetric], b[k as ComparedMetric]];
+      return [k, x !== null && y !== null && x > 0 ? y / x : null];
+    }),
+  ) as Record<ComparedMetric, number | null>;
 }
 
 export function compareLevels(passes: ServedPass[], levels: number[]): LevelComparison[] {
@@ -93,13 +112,6 @@ export function compareLevels(passes: ServedPass[], levels: number[]): LevelComp
         number | null
       >;
     };
-    const over = (b: Record<ComparedMetric, number | null>, a: Record<ComparedMetric, number | null>) =>
-      Object.fromEntries(
-        Object.keys(COMPARED).map((k) => {
-          const [x, y] = [a[k as ComparedMetric], b[k as ComparedMetric]];
-          return [k, x !== null && y !== null && x > 0 ? y / x : null];
-        }),
-      ) as Record<ComparedMetric, number | null>;
     const [noLog, log] = [of("no_log"), of("log")];
     const pairs = passes
       .filter((p) => p.planned.pass === "log")
@@ -111,19 +123,16 @@ export function compareLevels(passes: ServedPass[], levels: number[]): LevelComp
       row[arm] = measured;
       row[`${arm}_over_no_log`] = over(measured, noLog);
     }
-    if (pairs.length)
+    if (pairs.length) {
+      const perPair = pairs.map(([on, paused]) => over(metricsOf(on), metricsOf(paused)));
       row.log_over_paused_same_server = {
         pairs: pairs.length,
         ratio: Object.fromEntries(
-          Object.entries(COMPARED).map(([k, f]) => {
-            const rs = pairs.map(([on, paused]) => {
-              const [x, y] = [f(paused), f(on)];
-              return x !== null && y !== null && x > 0 ? y / x : null;
-            });
-            return [k, medianOrNull(rs)];
-          }),
+          Object.keys(COMPARED).map((k) => [k, medianOrNull(perPair.map((r) => r[k as ComparedMetric]))]),
         ) as Record<ComparedMetric, number | null>,
+        per_pair: perPair,
       };
+    }
     return row;
   });
 }
@@ -143,8 +152,11 @@ export function servingJson(
             level: l.level,
             summary_of: pass === "log" ? "the blocks with the capture on" : "every block",
             ...l.summary,
-            blocks: l.blocks.map((b) => ({ capture: b.capture, ...b.summary })),
-            requests_detail: l.blocks.flatMap((b) => b.records.map((r) => ({ ...requestRow(r), capture: b.capture }))),
+            blocks: l.blocks.map((b, i) => ({ block: i + 1, capture: b.capture, ...b.summary })),
+            sent_at_s_from: "the start of the request's block",
+            requests_detail: l.blocks.flatMap((b, i) =>
+              b.records.map((r) => ({ ...requestRow(r), block: i + 1, capture: b.capture })),
+            ),
           }
         : { level: l.level, ...l.summary, requests_detail: l.records.map(requestRow) },
     );

@@ -62,7 +62,7 @@ export function defineServe(program: Command): Command {
     )
     .option(
       "--toggle-capture <blocks>",
-      "every pass sends each level in this many blocks (even); the log pass has its capture on and paused in turn (on, paused, paused, on, ...), switched through vLLM's /collective_rpc between blocks with nothing in flight: the capture's host cost within one server, without server-to-server spread",
+      "every pass sends each level in this many equal blocks (a multiple of 4); the log pass has its capture on and paused in turn (on, paused, paused, on, ...), switched through vLLM's /collective_rpc between blocks once the block before has ended: the capture's host cost within one server, without server-to-server spread",
     )
     .addOption(
       new Option(
