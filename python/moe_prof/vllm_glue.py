@@ -38,7 +38,7 @@ import numpy as np
 
 from .capture.env import capture_from_settings, log_enabled, resolve_settings
 from .capture.jsonl import RECOMPUTED
-from .capture.meta import route_log_meta
+from .capture.meta import num_hidden_layers, route_log_meta
 from .capture.segments import Segment, split_by_phase, user_request_id
 from .vllm_adapters import installed as installed_adapter
 
@@ -153,12 +153,6 @@ def _file_for_this_engine(path: str) -> str:
     return f"{stem}.{_sessions_with_files}{ext}"
 
 
-def _num_hidden_layers(model_config: Any) -> int | None:
-    """num_hidden_layers of the model's text config; None when it does not say."""
-    n = getattr(getattr(model_config, "hf_text_config", None), "num_hidden_layers", None)
-    return n if isinstance(n, int) and not isinstance(n, bool) and n >= 1 else None
-
-
 def on_model_loaded(worker: Any) -> None:
     """End of Worker.load_model: decide whether this engine is logged, and make its buffers
     (before profiling and CUDA graph capture, so the copy kernels land in the graphs)."""
@@ -194,7 +188,7 @@ def on_model_loaded(worker: Any) -> None:
         num_experts=int(getattr(first, "logical_num_experts", first.global_num_experts)),
         prefix_caching=bool(cc.enable_prefix_caching),
         # the model's decoder layers (vLLM's routed_experts has the same layer axis)
-        num_layers=_num_hidden_layers(mc),
+        num_layers=num_hidden_layers(getattr(mc, "hf_text_config", None)),
         extra={
             "quantization": mc.quantization,
             "enforce_eager": bool(mc.enforce_eager),

@@ -5,8 +5,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import pytest
-from moe_prof.capture.meta import route_log_meta
-from moe_prof.engines.moe_layers import num_hidden_layers
+from moe_prof.capture.meta import num_hidden_layers, route_log_meta
 
 BASE = dict(
     model_id="m",

@@ -8,6 +8,14 @@ from collections.abc import Mapping
 from typing import Any
 
 
+def num_hidden_layers(cfg: Any) -> int | None:
+    """The model's decoder layer count from its config (a multimodal one's text config; vLLM's
+    `hf_text_config` is one already); None when the config does not say. The meta's num_layers."""
+    text = cfg.get_text_config() if hasattr(cfg, "get_text_config") else cfg
+    n = getattr(text, "num_hidden_layers", None)
+    return n if isinstance(n, int) and not isinstance(n, bool) and n >= 1 else None
+
+
 def route_log_meta(
     *,
     model_id: str,

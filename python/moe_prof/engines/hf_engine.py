@@ -21,10 +21,10 @@ from typing import Any
 import torch
 
 from moe_prof.capture import RouteCapture, Segment
-from moe_prof.capture.meta import route_log_meta
+from moe_prof.capture.meta import num_hidden_layers, route_log_meta
 from moe_prof.engines.base import Generation, ProgressFn, RouteLogError
 from moe_prof.engines.chat import encode_messages
-from moe_prof.engines.moe_layers import check_layers, moe_layers_of_config, num_hidden_layers
+from moe_prof.engines.moe_layers import check_layers, moe_layers_of_config
 from moe_prof.worker.job import Job
 
 _LAYER_RE = re.compile(r"(?:^|\.)layers\.(\d+)\.")

@@ -11,13 +11,6 @@ class LayersError(ValueError):
     pass
 
 
-def num_hidden_layers(cfg: Any) -> int | None:
-    """The model's decoder layer count from its (text) config; None when the config does not say."""
-    text = cfg.get_text_config() if hasattr(cfg, "get_text_config") else cfg
-    n = getattr(text, "num_hidden_layers", None)
-    return n if isinstance(n, int) and not isinstance(n, bool) and n >= 1 else None
-
-
 def moe_layers_of_config(cfg: Any) -> list[int] | None:
     """The MoE layer indices for the families whose configs say it; None when unknown."""
     n = getattr(cfg, "num_hidden_layers", None)

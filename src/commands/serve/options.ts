@@ -98,6 +98,7 @@ environment (server would not start, /health timeout); 130 interrupted.
 Examples:
   moe-prof serve --concurrency 1,8,32 --num-requests 64 --max-tokens 128
   moe-prof serve --request-rate 2,8 --max-concurrency 64 --endpoint chat --repeats 3
-  moe-prof serve --abort-fraction 0.1 --server-arg=--max-num-seqs --server-arg=64`,
+  moe-prof serve --abort-fraction 0.1 --server-arg=--max-num-seqs --server-arg=64
+  moe-prof serve --concurrency 64 --num-requests 2048 --toggle-capture 8`,
     );
 }
