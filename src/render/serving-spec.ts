@@ -55,6 +55,11 @@ export function servingLatencySpec(r: ServingReport): TopLevelSpec {
       subtitle: [
         `${r.endpoint} endpoint, streaming; ${requestsPerLevel(r.load.num_requests)} requests per level, ${String(r.load.max_tokens)} tokens each; completed requests only`,
         `median over ${repeats} ${passes.length === 2 ? "no-log/log pair" : `${passes.map((p) => PASS_SHORT[p]).join("/")} set`}${repeats === 1 ? "" : "s"} of servers, alternated; percentiles by linear interpolation`,
+        ...(typeof r.load.toggle_capture_blocks === "number"
+          ? [
+              `each level in ${r.load.toggle_capture_blocks} blocks; every server's points from the blocks where the log server's capture was on (paused in the others)`,
+            ]
+          : []),
       ],
     },
     data: { values },
