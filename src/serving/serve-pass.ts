@@ -240,9 +240,10 @@ export async function runServePass(
         if (signal.aborted) throw new UserError(`interrupted during the ${planned.label} pass`, EXIT_INTERRUPTED);
         // the level's time limit bounds all its blocks together: past it, nothing more is sent
         const left = plan.timeLimitS - (performance.now() - levelStart) / 1000;
+        const state = switching ? b.capture : fixed;
         if (left <= 0) {
           const run: LoadRun = { records: [], not_sent: b.count, wall_s: 0, stopped_by: "time-limit" };
-          addBlock(entry, plannedBlocks, runs, run, switching ? b.capture : fixed);
+          addBlock(entry, plannedBlocks, runs, run, state);
           continue;
         }
         if (switching && b.capture !== capture) {
@@ -253,10 +254,8 @@ export async function runServePass(
           capture = b.capture;
         }
         const run = await runLoad({ ...spec(shape, b.count, plan.abortFraction), timeLimitS: left });
-        const summary = addBlock(entry, plannedBlocks, runs, run, switching ? b.capture : fixed);
-        note(
-          `  ${planned.label}: ${name}, block ${i + 1}/${plannedBlocks.length} (${switching ? b.capture : fixed}): ${levelLine(summary)}`,
-        );
+        const summary = addBlock(entry, plannedBlocks, runs, run, state);
+        note(`  ${planned.label}: ${name}, block ${i + 1}/${plannedBlocks.length} (${state}): ${levelLine(summary)}`);
         throwIfServerGone(run, summary, name);
       }
     }

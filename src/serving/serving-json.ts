@@ -45,26 +45,27 @@ const COMPARED = {
   requests_per_s: (s: LoadSummary) => s.requests_per_s,
 };
 export type ComparedMetric = keyof typeof COMPARED;
+type Metrics = Record<ComparedMetric, number | null>;
 
 export interface LevelComparison {
   level: number;
-  no_log: Record<ComparedMetric, number | null>;
-  log: Record<ComparedMetric, number | null>;
+  no_log: Metrics;
+  log: Metrics;
   /** log / no-log: > 1 is slower for latencies, < 1 is slower for throughputs. */
-  log_over_no_log: Record<ComparedMetric, number | null>;
+  log_over_no_log: Metrics;
   /** With `--paused-capture`: the capture installed but paused (its GPU part only), and it / no-log. */
-  log_paused?: Record<ComparedMetric, number | null>;
-  log_paused_over_no_log?: Record<ComparedMetric, number | null>;
+  log_paused?: Metrics;
+  log_paused_over_no_log?: Metrics;
   /** With `--vllm-capture`: vLLM's own routed-experts capture, and it / no-log. */
-  vllm_capture?: Record<ComparedMetric, number | null>;
-  vllm_capture_over_no_log?: Record<ComparedMetric, number | null>;
+  vllm_capture?: Metrics;
+  vllm_capture_over_no_log?: Metrics;
   /** With `--toggle-capture`: within each log server, each block pair's on / paused, median over
    * the pairs of every log pass (the host's part of the cost, without server-to-server spread);
    * only pairs whose two blocks completed; each pair's ratios in the order sent. */
   log_over_paused_same_server?: {
     pairs: number;
-    ratio: Record<ComparedMetric, number | null>;
-    per_pair: Array<Record<ComparedMetric, number | null>>;
+    ratio: Metrics;
+    per_pair: Array<Metrics>;
   };
 }
 
@@ -89,16 +90,22 @@ function blockPairs(blocks: readonly BlockResult[]): Array<[LoadSummary, LoadSum
 }
 
 const metricsOf = (s: LoadSummary) =>
-  Object.fromEntries(Object.entries(COMPARED).map(([k, f]) => [k, f(s)])) as Record<ComparedMetric, number | null>;
+  Object.fromEntries(Object.entries(COMPARED).map(([k, f]) => [k, f(s)])) as Metrics;
+
+/** Each metric's median over several measurements (repeats of an arm, or block pairs' ratios). */
+const medianPerMetric = (ms: Metrics[]) =>
+  Object.fromEntries(
+    Object.keys(COMPARED).map((k) => [k, medianOrNull(ms.map((m) => m[k as ComparedMetric]))]),
+  ) as Metrics;
 
 /** b / a per metric (null where either is missing or a is 0). */
-function over(b: Record<ComparedMetric, number | null>, a: Record<ComparedMetric, number | null>) {
+function over(b: Metrics, a: Metrics) {
   return Object.fromEntries(
     Object.keys(COMPARED).map((k) => {
       const [x, y] = [a[k as ComparedMetric], b[k as ComparedMetric]];
       return [k, x !== null && y !== null && x > 0 ? y / x : null];
     }),
-  ) as Record<ComparedMetric, number | null>;
+  ) as Metrics;
 }
 
 export function compareLevels(passes: ServedPass[], levels: number[]): LevelComparison[] {
@@ -107,10 +114,7 @@ export function compareLevels(passes: ServedPass[], levels: number[]): LevelComp
       const sums = passes
         .filter((p) => p.planned.pass === kind)
         .flatMap((p) => p.levels.filter((l) => l.level === level).map((l) => l.summary));
-      return Object.fromEntries(Object.entries(COMPARED).map(([k, f]) => [k, medianOrNull(sums.map(f))])) as Record<
-        ComparedMetric,
-        number | null
-      >;
+      return medianPerMetric(sums.map(metricsOf));
     };
     const [noLog, log] = [of("no_log"), of("log")];
     const pairs = passes
@@ -127,9 +131,7 @@ export function compareLevels(passes: ServedPass[], levels: number[]): LevelComp
       const perPair = pairs.map(([on, paused]) => over(metricsOf(on), metricsOf(paused)));
       row.log_over_paused_same_server = {
         pairs: pairs.length,
-        ratio: Object.fromEntries(
-          Object.keys(COMPARED).map((k) => [k, medianOrNull(perPair.map((r) => r[k as ComparedMetric]))]),
-        ) as Record<ComparedMetric, number | null>,
+        ratio: medianPerMetric(perPair),
         per_pair: perPair,
       };
     }
@@ -150,7 +152,10 @@ export function servingJson(
       l.blocks
         ? {
             level: l.level,
-            summary_of: pass === "log" ? "the blocks with the capture on" : "every block",
+            summary_of:
+              pass === "log"
+                ? "the blocks with the capture on"
+                : "the blocks at the positions where the log pass has its capture on",
             ...l.summary,
             blocks: l.blocks.map((b, i) => ({ block: i + 1, capture: b.capture, ...b.summary })),
             sent_at_s_from: "the start of the request's block",
